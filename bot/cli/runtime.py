@@ -1,0 +1,48 @@
+"""`kefu run`, `kefu version`, `kefu settings ...`: starting the bot and inspecting settings."""
+
+from __future__ import annotations
+
+import typer
+
+from bot import __version__
+from bot.cli.common import CliError, settings
+
+settings_app = typer.Typer(help="Inspect the settings Kefu would run with.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's top-level commands to `app`."""
+    app.command("run")(run)
+    app.command("version")(version)
+
+
+def run(
+    webhook: bool = typer.Option(False, "--webhook", help="Receive updates by webhook, not polling."),
+) -> None:
+    """Start the bot (polling by default)."""
+    from bot.app import run_bot
+
+    config = settings()
+    if config.bot_token is None:
+        raise CliError("KEFU_BOT_TOKEN is not set: create a bot with @BotFather and set its token")
+    run_bot(config, webhook=webhook)
+
+
+def version() -> None:
+    """Print Kefu's version."""
+    typer.echo(f"kefu {__version__}")
+
+
+@settings_app.command("has-token")
+def has_token() -> None:
+    """Exit 0 when KEFU_BOT_TOKEN is set (and valid), 1 when it is not."""
+    raise typer.Exit(0 if settings().bot_token is not None else 1)
+
+
+@settings_app.command("show")
+def show() -> None:
+    """Print the effective settings, the token masked."""
+    config = settings()
+    for name, value in config.model_dump().items():
+        typer.echo(f"KEFU_{name.upper()}={value if name != 'bot_token' else '**********'}")
+    typer.echo(f"# database: {config.sqlalchemy_url}")

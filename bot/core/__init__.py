@@ -1,0 +1,1 @@
+"""Kefu's pure core: no Telegram, no SQLAlchemy, no jieba, no file or network I/O."""

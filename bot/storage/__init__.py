@@ -1,0 +1,1 @@
+"""Storage adapter: the only importer of SQLAlchemy and Alembic."""

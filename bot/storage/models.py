@@ -1,0 +1,223 @@
+"""SQLAlchemy models of the evidence database; the schema itself is made only by migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Evidence tables: append-only, chained, guarded by database triggers (see the first migration).
+APPEND_ONLY_TABLES = ("raw_updates", "messages", "attachments", "audit_log")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the constraint naming convention shared with migrations."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Buyer(Base):
+    """A buyer: a Telegram user writing to the shop's bot, or one an agent pasted from a platform."""
+
+    __tablename__ = "buyers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    platform: Mapped[str] = mapped_column(String(16), default="telegram")
+    platform_buyer_ref: Mapped[str | None] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(256), default="")
+    username: Mapped[str | None] = mapped_column(String(64))
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    blocked_bot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Agent(Base):
+    """A member of the shop's team; `role` is agent, supervisor or admin."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    display_name: Mapped[str] = mapped_column(String(256), default="")
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Conversation(Base):
+    """A conversation with one buyer, worked as a case from `new` to `resolved` or `closed`."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_buyer_id_opened_at", "buyer_id", "opened_at"),
+        Index("ix_conversations_status_updated_at", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"))
+    status: Mapped[str] = mapped_column(String(32), default="new")
+    responsibility: Mapped[str | None] = mapped_column(String(16))
+    assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(32), index=True)
+    platform: Mapped[str] = mapped_column(String(16), default="telegram")
+    order_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    topic_id: Mapped[int | None] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RawUpdate(Base):
+    """A Telegram update exactly as received (JSON), stored before it counts as handled."""
+
+    __tablename__ = "raw_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    update_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ProcessedUpdate(Base):
+    """Marks a stored raw update whose normalised rows are written (replay skips it)."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Message(Base):
+    """One buyer (`in`) or agent (`out`) message; an edit is a new row pointing at the original."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "telegram_message_id", "revision"),
+        Index("ix_messages_conversation_id_seq", "conversation_id", "seq"),
+        Index("ix_messages_buyer_id_sent_at", "buyer_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"))
+    direction: Mapped[str] = mapped_column(String(3))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    edit_of_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    update_id: Mapped[int | None] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(32), default="text")
+    text: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(32), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[str] = mapped_column(String(256), default="")
+    suggestion_index: Mapped[int | None] = mapped_column(Integer)
+    suggestion_edited: Mapped[bool | None] = mapped_column(Boolean)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Attachment(Base):
+    """A file a buyer sent; a failed download is its own row, a later success another."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    telegram_file_id: Mapped[str] = mapped_column(String(256))
+    telegram_file_unique_id: Mapped[str | None] = mapped_column(String(128))
+    file_name: Mapped[str | None] = mapped_column(String(256))
+    mime_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    stored_path: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="stored")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what: exports, role changes, refused button presses, case changes."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(256), default="")
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ChainHead(Base):
+    """The single row holding the hash chain's last sequence number and hash (the append lock)."""
+
+    __tablename__ = "chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
