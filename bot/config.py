@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     def _base_url_shape(cls, value: str) -> str:
         value = value.strip()
         if not re.match(r"^https?://", value) or not value.endswith("/bot"):
-            raise ValueError("must be an http(s) URL ending in /bot, like https://api.telegram.org/bot")
+            raise ValueError(
+                "must be an http(s) URL ending in /bot, like https://api.telegram.org/bot"
+            )
         return value
 
     @field_validator("database_url")

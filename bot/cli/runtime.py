@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    webhook: bool = typer.Option(False, "--webhook", help="Receive updates by webhook, not polling."),
+    webhook: bool = typer.Option(
+        False, "--webhook", help="Receive updates by webhook, not polling."
+    ),
 ) -> None:
     """Start the bot (polling by default)."""
     from bot.app import run_bot

@@ -16,7 +16,9 @@ ALEMBIC_INI = REPO_ROOT / "alembic.ini"
 
 def alembic_config(url: str, *, output: io.StringIO | None = None) -> Config:
     """An Alembic config for the async SQLAlchemy `url`, independent of the working directory."""
-    config = Config(str(ALEMBIC_INI) if ALEMBIC_INI.exists() else None, stdout=output or io.StringIO())
+    config = Config(
+        str(ALEMBIC_INI) if ALEMBIC_INI.exists() else None, stdout=output or io.StringIO()
+    )
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False

@@ -1,0 +1,1 @@
+"""NLP adapters: jieba segmentation and OpenCC script conversion (their only importers)."""

@@ -1,0 +1,1 @@
+"""Phrasebook adapter: loads and validates the `phrasebook/` data files (the only YAML reader)."""

@@ -1,0 +1,1 @@
+"""python-telegram-bot adapters (named `tg` so nothing shadows the `telegram` package)."""
