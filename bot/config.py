@@ -60,6 +60,13 @@ class Settings(BaseSettings):
             raise ValueError("is not a bot token from @BotFather (digits:letters)")
         return text
 
+    @field_validator("phrasebook_dir", "data_dir", mode="before")
+    @classmethod
+    def _empty_path_is_default(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, str) and value.strip() == "":
+            return DEFAULT_PHRASEBOOK_DIR if info.field_name == "phrasebook_dir" else Path("data")
+        return value
+
     @field_validator("admin_ids", "supervisor_ids", "agent_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:

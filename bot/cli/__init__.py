@@ -10,6 +10,7 @@ import typer
 from bot.cli import db, evidence, runtime, understanding
 from bot.cli.common import CliError
 from bot.config import SettingsError
+from bot.phrasebook.yamlfile import PhrasebookError
 
 app = typer.Typer(
     name="kefu",
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error is one line on stderr and a non-zero exit, never a traceback."""
     try:
         app(args=argv, prog_name="kefu")
-    except (CliError, SettingsError) as exc:
+    except (CliError, SettingsError, PhrasebookError) as exc:
         print(f"kefu: error: {exc}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:

@@ -1,11 +1,106 @@
-"""`kefu classify|suggest|check-reply|eval|console`, `kefu phrasebook check`."""
+"""`kefu suggest`, `kefu check-reply`, `kefu console`, `kefu phrasebook check`."""
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
+
 import typer
 
+from bot.cli.common import CliError, settings
+from bot.cli.present import analysis_json, analysis_lines, dumps, problem_lines
+from bot.core.types import Language
+from bot.phrasebook.loader import coverage, load_phrasebook
+from bot.understanding import Understanding, load_understanding
+
 phrasebook_app = typer.Typer(help="The phrasebook: keyword rules, replies, playbooks.")
+
+LANG_HELP = "Reply language: zh-Hans, zh-Hant or en (default: the buyer's own)."
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's top-level commands to `app`."""
+    app.command("suggest")(suggest)
+    app.command("check-reply")(check_reply)
+    app.command("console")(console)
+
+
+def _language(value: str | None) -> Language | None:
+    if value is None:
+        return None
+    try:
+        return Language(value)
+    except ValueError:
+        raise CliError(f"--lang must be zh-Hans, zh-Hant or en, not {value!r}") from None
+
+
+def _understanding() -> tuple[Understanding, Language]:
+    config = settings()
+    return load_understanding(config.phrasebook_dir), Language(config.language)
+
+
+def suggest(
+    text: str = typer.Argument(..., help="The buyer's message."),
+    lang: str | None = typer.Option(None, "--lang", help=LANG_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Classify a buyer message and print suggestions and the agent's playbook."""
+    understanding, ui = _understanding()
+    analysis = understanding.analyse(text, language=_language(lang))
+    if as_json:
+        typer.echo(dumps(analysis_json(analysis)))
+        return
+    typer.echo("\n".join(analysis_lines(analysis, understanding=understanding, ui=ui)))
+
+
+def check_reply(
+    draft: str = typer.Argument(..., help="The agent's draft reply."),
+    buyer: str | None = typer.Option(None, "--buyer", help="The buyer message it answers."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Check an agent's draft like a quality inspector; exit 1 when it finds problems."""
+    understanding, ui = _understanding()
+    classification = understanding.classifier.classify(buyer) if buyer else None
+    problems = understanding.check(draft, buyer=classification, language=ui)
+    if as_json:
+        typer.echo(dumps([{"rule": p.finding.rule, "reason": p.reason} for p in problems]))
+    elif problems:
+        typer.echo(understanding.phrasebook.wording.text(ui, "console.check_problems"))
+        typer.echo("\n".join(problem_lines(problems)))
+    else:
+        typer.echo(understanding.phrasebook.wording.text(ui, "console.check_ok"))
+    raise typer.Exit(1 if problems else 0)
+
+
+def console() -> None:
+    """Type as a buyer and see what an agent would see (offline, no Telegram needed)."""
+    from bot.cli.console import run_console
+
+    config = settings()
+    run_console(
+        load_understanding(config.phrasebook_dir),
+        ui=Language(config.language),
+        history_path=config.ensure_data_dir() / "console_history",
+        interactive=sys.stdin.isatty(),
+    )
+
+
+@phrasebook_app.command("check")
+def phrasebook_check() -> None:
+    """Validate every phrasebook file and report coverage (category x language x principle)."""
+    config = settings()
+    phrasebook = load_phrasebook(config.phrasebook_dir)
+    load_understanding(config.phrasebook_dir)  # keyword rules and user dictionary too
+    counts = coverage(phrasebook)
+    per_language = Counter[str]()
+    for (_key, lang, _principle), n in counts.items():
+        per_language[lang.value] += n
+    keys = {key for key, _, _ in counts}
+    principles = {principle for _, _, principle in counts}
+    typer.echo(
+        f"OK: {config.phrasebook_dir}: {len(keys)} reply sets x {len(per_language)} languages"
+        f" x {len(principles)} principles, every cell filled"
+    )
+    for code, total in sorted(per_language.items()):
+        playbooks = phrasebook.playbooks[Language(code)]
+        typer.echo(f"  {code}: {total} reply variants, {len(playbooks)} playbooks")

@@ -99,7 +99,16 @@ class Suggestion:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem the reply check found in an agent's draft, with the reason."""
+    """One problem the reply check found in an agent's draft; `detail` is the offending word."""
 
     rule: str
-    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    """An agent's checklist for one category: before and after a formal dispute, evidence to keep."""
+
+    before_dispute: tuple[str, ...]
+    after_dispute: tuple[str, ...]
+    evidence: tuple[str, ...]

@@ -1,0 +1,78 @@
+"""Kefu's understanding of one buyer message: classify, compose suggestions, playbook, checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.checks import check_reply
+from bot.core.classify import Classifier
+from bot.core.compose import Composition
+from bot.core.types import Classification, Finding, Language, Playbook
+from bot.phrasebook.loader import Phrasebook, load_phrasebook
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What an agent sees for a buyer message: verdict, suggestions, warnings, checklist."""
+
+    text: str
+    classification: Classification
+    composition: Composition
+    playbook: Playbook
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyProblem:
+    """A reply-check finding with the reason in the agent's language."""
+
+    finding: Finding
+    reason: str
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """The classifier and the phrasebook, loaded once at start-up and shared."""
+
+    classifier: Classifier
+    phrasebook: Phrasebook
+
+    def analyse(
+        self,
+        text: str,
+        *,
+        variables: Mapping[str, str | None] | None = None,
+        language: Language | None = None,
+        seed: int = 0,
+    ) -> Analysis:
+        """Classify `text`, compose suggestions in the buyer's language and pick the playbook."""
+        classification = self.classifier.classify(text)
+        composition = self.phrasebook.composer.compose(
+            classification, variables=variables, language=language, seed=seed
+        )
+        playbook = self.phrasebook.playbook(classification.category, composition.language)
+        return Analysis(text, classification, composition, playbook)
+
+    def check(
+        self, draft: str, *, buyer: Classification | None, language: Language
+    ) -> list[ReplyProblem]:
+        """Reply-check `draft` against the buyer message; reasons in `language`."""
+        findings = check_reply(draft, rules=self.phrasebook.check_rules, buyer=buyer)
+        return [
+            ReplyProblem(
+                finding,
+                self.phrasebook.wording.text(
+                    language, f"checks.{finding.rule}", word=finding.detail, length=finding.detail
+                ),
+            )
+            for finding in findings
+        ]
+
+
+def load_understanding(phrasebook_dir: Path) -> Understanding:
+    """Load the phrasebook and build the classifier (jieba initialised once) from `phrasebook_dir`."""
+    from bot.nlp.pipeline import build_classifier
+
+    phrasebook = load_phrasebook(phrasebook_dir)
+    return Understanding(classifier=build_classifier(phrasebook_dir), phrasebook=phrasebook)
