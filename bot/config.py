@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     phrasebook_dir: Path = DEFAULT_PHRASEBOOK_DIR
     shop_name: str = ""
     timezone: str = "Asia/Shanghai"
+    supervisor_chat_id: int | None = None
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -76,6 +77,13 @@ class Settings(BaseSettings):
                 if not re.fullmatch(r"-?\d+", part):
                     raise ValueError(f"{part!r} is not a numeric Telegram user id")
             return [int(p) for p in parts]
+        return value
+
+    @field_validator("supervisor_chat_id", mode="before")
+    @classmethod
+    def _empty_chat_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() == "":
+            return None
         return value
 
     @field_validator("telegram_base_url")

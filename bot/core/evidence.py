@@ -1,0 +1,276 @@
+"""The tamper-evidence math: canonical encoding of evidence rows, the hash chain, and its check.
+
+Canonical encoding (version 1). An evidence row of table T with sequence number N and columns
+F (every column except `hash`, including `id`) is encoded as the JSON text of the object
+``{"fields": F, "seq": N, "table": T}`` with keys sorted at every level, no whitespace
+(separators ``,`` and ``:``), non-ASCII characters written as themselves (not ``\\u`` escapes),
+encoded as UTF-8. Values: text as JSON strings; integers as JSON integers; booleans as
+``true``/``false``; None as ``null``; floats as Python's shortest round-trip ``repr``
+(NaN and infinities are refused); timestamps as UTC ISO-8601 strings with microseconds and a
+``Z`` (``2026-11-22T08:30:00.000000Z``); naive timestamps are refused.
+
+Chain: ``hash(row) = sha256(prev_hash_hex_ascii || canonical_bytes(row))`` as 64 lowercase hex
+digits, where ``prev_hash`` is the hash of the row with sequence number N-1, and the row with
+N=1 follows the genesis hash of 64 zeros. Sequence numbers run 1, 2, 3, ... across all evidence
+tables together, without gaps; the chain head records the last one.
+
+`ChainVerifier` checks a stream of rows in sequence order in constant memory and names the first
+bad ones: changed (hash does not match the contents), deleted (a sequence gap), inserted (a row
+beyond the head, or sharing a sequence number with a genuine row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+GENESIS_HASH = "0" * 64
+ENCODING_VERSION = 1
+
+FieldValue = str | int | float | bool | datetime | None
+
+
+class CanonicalEncodingError(ValueError):
+    """A value that has no canonical encoding (naive datetime, NaN, unknown type)."""
+
+
+def canonical_value(value: object) -> object:
+    """The JSON-ready form of one field value under the canonical encoding."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CanonicalEncodingError(f"non-finite float {value!r}")
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise CanonicalEncodingError("naive datetime")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    raise CanonicalEncodingError(f"no canonical encoding for {type(value).__name__}")
+
+
+def canonical_bytes(table: str, seq: int, fields: Mapping[str, object]) -> bytes:
+    """The canonical bytes of one evidence row (see the module docstring)."""
+    document = {
+        "fields": {name: canonical_value(value) for name, value in fields.items()},
+        "seq": seq,
+        "table": table,
+    }
+    text = json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    """sha256 over the previous hash (64 hex digits, ASCII) followed by the canonical bytes."""
+    digest = hashlib.sha256(prev_hash.encode("ascii"))
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def row_hash(prev_hash: str, table: str, seq: int, fields: Mapping[str, object]) -> str:
+    """The chain hash of one row given the previous row's hash."""
+    return chain_hash(prev_hash, canonical_bytes(table, seq, fields))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last sequence number of the chain and its hash."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.hash}@{self.seq}"
+
+
+def parse_head(text: str) -> ChainHead:
+    """Parse a published head written as `HASH@SEQ`; raise ValueError when malformed."""
+    hash_part, sep, seq_part = text.strip().partition("@")
+    hash_part = hash_part.lower()
+    if (
+        not sep
+        or len(hash_part) != 64
+        or any(c not in "0123456789abcdef" for c in hash_part)
+        or not seq_part.isdigit()
+    ):
+        raise ValueError(f"{text!r} is not HASH@SEQ (64 hex digits, @, a sequence number)")
+    return ChainHead(seq=int(seq_part), hash=hash_part)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRecord:
+    """One evidence row as read back: its table, id, sequence number, stored hash and fields."""
+
+    table: str
+    id: int
+    seq: int
+    hash: str
+    fields: Mapping[str, object]
+
+
+class BreakKind(StrEnum):
+    """What is wrong with a record."""
+
+    CHANGED = "changed"
+    DELETED = "deleted"
+    INSERTED = "inserted"
+    ATTACHMENT_MISSING = "attachment missing"
+    ATTACHMENT_CHANGED = "attachment changed"
+    HEAD_MISMATCH = "head mismatch"
+    WITNESS_MISSING = "published head not in chain"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """A bad record: where it is (table, id, sequence number) and what is wrong."""
+
+    table: str
+    id: int | None
+    seq: int
+    kind: BreakKind
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"{self.table} id={self.id if self.id is not None else '-'} seq={self.seq}"
+        return f"{where}: {self.kind.value}: {self.detail}"
+
+
+@dataclass(slots=True)
+class ChainVerifier:
+    """Checks evidence rows fed in sequence order, in constant memory.
+
+    Feed each group of rows sharing one sequence number (normally one row) with `feed`, then
+    call `finish` with the stored chain head. After a bad row the check continues from the stored
+    hash, so each later break is reported on its own rather than as a cascade.
+    """
+
+    witness: ChainHead | None = None
+    prev_seq: int = 0
+    prev_hash: str = GENESIS_HASH
+    records: int = 0
+    witness_seen: bool = False
+    breaks: list[ChainBreak] = field(default_factory=list)
+
+    def feed(self, group: Sequence[ChainRecord]) -> list[ChainBreak]:
+        """Check the rows holding the next sequence number; return the breaks found."""
+        found: list[ChainBreak] = []
+        seq = group[0].seq
+        self.records += len(group)
+        if seq <= self.prev_seq:  # streams are merged by seq, so this is only a duplicate
+            found.extend(_inserted(r, "sequence number already used") for r in group)
+            self.breaks.extend(found)
+            return found
+        if seq > self.prev_seq + 1:
+            first = group[0]
+            missing = (
+                f"seq {self.prev_seq + 1}"
+                if seq == self.prev_seq + 2
+                else f"seq {self.prev_seq + 1}..{seq - 1}"
+            )
+            found.append(
+                ChainBreak(
+                    first.table,
+                    first.id,
+                    seq,
+                    BreakKind.DELETED,
+                    f"sequence gap: {missing} missing before this record",
+                )
+            )
+        # After a gap the previous hash is unknown: the record is judged by its neighbours only.
+        gap = bool(found)
+        genuine = [r for r in group if r.id == r.seq and (gap or self._hash_of(r) == r.hash)]
+        if len(group) == 1 and not genuine:
+            found.append(self._changed(group[0]))
+        elif len(group) > 1:
+            keep = genuine[0] if genuine else None
+            for record in group:
+                if record is not keep:
+                    found.append(_inserted(record, f"a second record with seq {seq}"))
+        chosen = genuine[0] if genuine else group[0]
+        self.prev_seq = seq
+        self.prev_hash = chosen.hash
+        if self.witness is not None and seq == self.witness.seq:
+            self.witness_seen = True
+            if chosen.hash != self.witness.hash:
+                found.append(
+                    ChainBreak(
+                        chosen.table,
+                        chosen.id,
+                        seq,
+                        BreakKind.WITNESS_MISSING,
+                        f"published head {self.witness} but the chain has {chosen.hash}@{seq}",
+                    )
+                )
+        self.breaks.extend(found)
+        return found
+
+    def finish(self, head: ChainHead) -> list[ChainBreak]:
+        """Compare the end of the stream with the stored head and the published witness."""
+        found: list[ChainBreak] = []
+        if head.seq > self.prev_seq:
+            span = (
+                f"seq {head.seq}"
+                if head.seq == self.prev_seq + 1
+                else f"seq {self.prev_seq + 1}..{head.seq}"
+            )
+            found.append(
+                ChainBreak(
+                    "chain_head",
+                    None,
+                    head.seq,
+                    BreakKind.DELETED,
+                    f"{span} missing at the end of the chain (head is {head})",
+                )
+            )
+        elif head.seq == self.prev_seq and head.hash != self.prev_hash:
+            found.append(
+                ChainBreak(
+                    "chain_head",
+                    None,
+                    head.seq,
+                    BreakKind.HEAD_MISMATCH,
+                    f"head hash {head.hash} but the last record has {self.prev_hash}",
+                )
+            )
+        if self.witness is not None and not self.witness_seen:
+            if self.witness.seq == 0 and self.witness.hash == GENESIS_HASH:
+                self.witness_seen = True
+            else:
+                found.append(
+                    ChainBreak(
+                        "chain_head",
+                        None,
+                        self.witness.seq,
+                        BreakKind.WITNESS_MISSING,
+                        f"published head {self.witness} is beyond the chain's last record",
+                    )
+                )
+        self.breaks.extend(found)
+        return found
+
+    def beyond_head(self, record: ChainRecord, head: ChainHead) -> ChainBreak:
+        """The break for a row whose sequence number is past the stored head."""
+        found = _inserted(record, f"sequence number beyond the chain head {head.seq}")
+        self.breaks.append(found)
+        return found
+
+    def _hash_of(self, record: ChainRecord) -> str:
+        return row_hash(self.prev_hash, record.table, record.seq, record.fields)
+
+    def _changed(self, record: ChainRecord) -> ChainBreak:
+        if record.id != record.seq:
+            detail = f"id {record.id} differs from its sequence number"
+        else:
+            detail = "stored hash does not match the record's contents"
+        return ChainBreak(record.table, record.id, record.seq, BreakKind.CHANGED, detail)
+
+
+def _inserted(record: ChainRecord, why: str) -> ChainBreak:
+    return ChainBreak(record.table, record.id, record.seq, BreakKind.INSERTED, why)
