@@ -1,0 +1,359 @@
+"""Keyword classification of buyer messages: one category, flags, and the words that explain it.
+
+How a message is read:
+1. `normalize` folds width, converts Traditional to Simplified and lower-cases it.
+2. One left-to-right scan finds phrases from the rules (longest match wins, matches never
+   overlap), so a longer phrase swallows the shorter ones inside it: "差评师" hides "差评",
+   "不好意思" hides "不好", and negated forms such as "没收到" are phrases of their own.
+3. A negation word just before a keyword ("没有破损", "not broken") cancels that keyword.
+4. Scores per category and flag are summed; the cause beats the remedy (return_refund,
+   bad_review, complaint and inquiry count for little once a cause is present) and extortion
+   (a benefit demanded together with a review or complaint threat) beats everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from math import exp
+from typing import Protocol
+
+from bot.core.entities import extract_entities
+from bot.core.normalize import NormalizedText, ScriptConverter, normalize
+from bot.core.types import Category, Classification, Flag, Language
+
+_PUNCTUATION = frozenset(",.!?;:~\n\t()[]\"'")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
+
+
+class Segmenter(Protocol):
+    """Splits text into words (the real one is a private jieba Tokenizer)."""
+
+    def cut(self, text: str) -> Sequence[str]:
+        """Tokens that, joined, give back `text`."""
+        ...
+
+
+class ExtortionRole:
+    """What a phrase contributes to recognising extortion."""
+
+    DIRECT = "direct"  # extortion on its own: 差评师, 私了, 买个平安
+    BENEFIT = "benefit"  # money or goods demanded: 赔我, 红包, 转我, keep the item
+    REVIEW = "review"  # a review mentioned as the lever: 好评, 五星, 评价, feedback
+    CONDITION = "condition"  # ties the demand to the lever: 不然, 否则, 的话, otherwise
+
+
+EXTORTION_ROLES = frozenset(
+    {ExtortionRole.DIRECT, ExtortionRole.BENEFIT, ExtortionRole.REVIEW, ExtortionRole.CONDITION}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseRule:
+    """Everything one phrase means to the classifier (merged from every rule that names it)."""
+
+    categories: tuple[tuple[Category, float], ...] = ()
+    flags: tuple[tuple[Flag, float], ...] = ()
+    negation: bool = False
+    extortion: frozenset[str] = frozenset()
+    prefix: bool = False  # Latin phrase that may be followed by more letters ("refund*")
+
+    @property
+    def meaningful(self) -> bool:
+        """True when the phrase scores something (neutral phrases only swallow others)."""
+        return bool(self.categories or self.flags or self.extortion)
+
+
+@dataclass(frozen=True, slots=True)
+class PunctuationSignal:
+    """A run of at least `min_run` ! or ? adds `weight` to `flag`."""
+
+    min_run: int
+    flag: Flag
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The classifier's compiled keyword rules (built by the phrasebook loader)."""
+
+    phrases: Mapping[str, PhraseRule]
+    remedies: frozenset[Category] = frozenset(
+        {Category.RETURN_REFUND, Category.BAD_REVIEW, Category.COMPLAINT, Category.INQUIRY}
+    )
+    remedy_factor: float = 0.3
+    cause_threshold: float = 1.0
+    flag_threshold: float = 1.0
+    category_threshold: float = 0.5
+    min_confidence: float = 0.4
+    tie_margin: float = 0.25
+    negation_window_zh: int = 2
+    negation_window_en: int = 12
+    punctuation: tuple[PunctuationSignal, ...] = ()
+    angry_emoji_weight: float = 0.0
+    angry_emoji: frozenset[str] = frozenset()
+    shouting_min_words: int = 3
+    shouting_weight: float = 0.0
+    extortion_flags: frozenset[Flag] = frozenset({Flag.WANTS_COMPENSATION})
+    amount_is_benefit: bool = True
+    fallback: Category = Category.INQUIRY
+    fallback_confidence: float = 0.3
+    trie: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        root: dict[str, object] = {}
+        for phrase in self.phrases:
+            node = root
+            for char in phrase:
+                child = node.get(char)
+                if child is None:
+                    child = {}
+                    node[char] = child
+                assert isinstance(child, dict)
+                node = child
+            node[""] = phrase
+        self.trie.clear()
+        self.trie.update(root)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One phrase found in the normalised text, at [start, end)."""
+
+    phrase: str
+    start: int
+    end: int
+    negated: bool = False
+
+
+def _is_latin(phrase: str) -> bool:
+    return phrase.isascii()
+
+
+def _token_bounds(tokens: Sequence[str]) -> set[int]:
+    bounds = {0}
+    position = 0
+    for token in tokens:
+        position += len(token)
+        bounds.add(position)
+    return bounds
+
+
+def find_phrases(text: str, rules: Rules, bounds: set[int] | None = None) -> list[Match]:
+    """Leftmost-longest, non-overlapping phrase matches with negation resolved.
+
+    Latin phrases must sit on word boundaries (checked on characters, not with regexes);
+    Chinese phrases of one or two characters must start and end on token boundaries when
+    `bounds` is given, so "到货" is not read out of "想到|货".
+    """
+    trie = rules.trie
+    phrases = rules.phrases
+    n = len(text)
+    matches: list[Match] = []
+    last_negation: Match | None = None
+    i = 0
+    while i < n:
+        node = trie.get(text[i])
+        if node is None:
+            i += 1
+            continue
+        best: str | None = None
+        j = i
+        while isinstance(node, dict):
+            j += 1
+            found = node.get("")
+            if found is not None:
+                phrase = str(found)
+                if _accept(text, i, j, phrase, phrases[phrase], bounds):
+                    best = phrase
+            if j >= n:
+                break
+            node = node.get(text[j])
+        if best is None:
+            i += 1
+            continue
+        end = i + len(best)
+        rule = phrases[best]
+        if rule.negation:
+            last_negation = Match(best, i, end)
+        elif rule.meaningful:
+            negated = last_negation is not None and _negates(text, last_negation, i, rules)
+            matches.append(Match(best, i, end, negated))
+            last_negation = None
+        else:
+            last_negation = None
+        i = end
+    return matches
+
+
+def _accept(
+    text: str, start: int, end: int, phrase: str, rule: PhraseRule, bounds: set[int] | None
+) -> bool:
+    if _is_latin(phrase):
+        if phrase[0] in _WORD_CHARS and start > 0 and text[start - 1] in _WORD_CHARS:
+            return False
+        return rule.prefix or not (
+            phrase[-1] in _WORD_CHARS and end < len(text) and text[end] in _WORD_CHARS
+        )
+    if bounds is not None and len(phrase) <= 2:
+        return start in bounds and end in bounds
+    return True
+
+
+def _negates(text: str, negation: Match, start: int, rules: Rules) -> bool:
+    gap = text[negation.end : start]
+    window = rules.negation_window_en if _is_latin(negation.phrase) else rules.negation_window_zh
+    if len(gap) > window:
+        return False
+    return not any(char in _PUNCTUATION for char in gap)
+
+
+@dataclass(slots=True)
+class _Tally:
+    categories: dict[Category, float] = field(default_factory=dict)
+    flags: dict[Flag, float] = field(default_factory=dict)
+    keywords: dict[Category, list[str]] = field(default_factory=dict)
+    extortion: set[str] = field(default_factory=set)
+    extortion_words: list[str] = field(default_factory=list)
+
+
+def _tally(matches: Sequence[Match], rules: Rules) -> _Tally:
+    tally = _Tally()
+    seen: set[str] = set()
+    for match in matches:
+        if match.negated or match.phrase in seen:
+            continue
+        seen.add(match.phrase)
+        rule = rules.phrases[match.phrase]
+        for category, weight in rule.categories:
+            tally.categories[category] = tally.categories.get(category, 0.0) + weight
+            tally.keywords.setdefault(category, []).append(match.phrase)
+        for flag, weight in rule.flags:
+            tally.flags[flag] = tally.flags.get(flag, 0.0) + weight
+        if rule.extortion:
+            tally.extortion |= rule.extortion
+            tally.extortion_words.append(match.phrase)
+    return tally
+
+
+def _signal_flags(normalized: NormalizedText, rules: Rules, flags: dict[Flag, float]) -> None:
+    for run in normalized.punctuation_runs:
+        best = 0.0
+        target: Flag | None = None
+        for signal in rules.punctuation:
+            if run >= signal.min_run and signal.weight > best:
+                best, target = signal.weight, signal.flag
+        if target is not None:
+            flags[target] = flags.get(target, 0.0) + best
+    if rules.angry_emoji_weight and any(e in rules.angry_emoji for e in normalized.emoji):
+        flags[Flag.ANGRY] = flags.get(Flag.ANGRY, 0.0) + rules.angry_emoji_weight
+    if rules.shouting_weight and normalized.shouting_words >= rules.shouting_min_words:
+        flags[Flag.ANGRY] = flags.get(Flag.ANGRY, 0.0) + rules.shouting_weight
+
+
+def _is_extortion(tally: _Tally, has_amount: bool, rules: Rules) -> bool:
+    roles = tally.extortion
+    if ExtortionRole.DIRECT in roles:
+        return True
+    benefit = ExtortionRole.BENEFIT in roles or (rules.amount_is_benefit and has_amount)
+    if not benefit:
+        return False
+    threat = max(
+        tally.flags.get(Flag.THREATENS_REVIEW, 0.0),
+        tally.flags.get(Flag.THREATENS_COMPLAINT, 0.0),
+    )
+    if threat >= rules.flag_threshold and ExtortionRole.BENEFIT in roles:
+        return True
+    lever = ExtortionRole.REVIEW in roles or threat >= rules.flag_threshold
+    return lever and ExtortionRole.CONDITION in roles
+
+
+def _confidence(best: float, second: float) -> float:
+    strength = 1.0 - exp(-best)
+    margin = (best - second) / best if best > 0 else 0.0
+    return round(strength * (0.5 + 0.5 * margin), 3)
+
+
+class Classifier:
+    """Reads one buyer message and says what it is about (see the module docstring)."""
+
+    def __init__(self, rules: Rules, segmenter: Segmenter, converter: ScriptConverter) -> None:
+        self.rules = rules
+        self.segmenter = segmenter
+        self.converter = converter
+
+    def normalize(self, text: str) -> NormalizedText:
+        """The normalised form of `text` this classifier matches against."""
+        return normalize(text, self.converter)
+
+    def classify(self, text: str) -> Classification:
+        """Category, confidence, flags, explaining keywords, entities and language of `text`."""
+        return self.classify_normalized(self.normalize(text))
+
+    def classify_normalized(self, normalized: NormalizedText) -> Classification:
+        """Classify an already normalised message."""
+        rules = self.rules
+        matched_text = normalized.text
+        bounds = None
+        if normalized.language is not Language.EN:
+            bounds = _token_bounds(self.segmenter.cut(matched_text))
+        matches = find_phrases(matched_text, rules, bounds)
+        tally = _tally(matches, rules)
+        _signal_flags(normalized, rules, tally.flags)
+        entities = extract_entities(normalized.plain)
+
+        flags = {flag for flag, score in tally.flags.items() if score >= rules.flag_threshold}
+        if _is_extortion(tally, bool(entities.amounts), rules):
+            flags |= rules.extortion_flags
+            words = tuple(dict.fromkeys(tally.extortion_words))
+            return Classification(
+                category=Category.EXTORTION,
+                confidence=0.9 if len(words) >= 2 else 0.75,
+                flags=frozenset(flags),
+                keywords=words,
+                entities=entities,
+                needs_human=False,
+                language=normalized.language,
+            )
+
+        scores = self._weighted(tally.categories)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], _ORDER[item[0]]))
+        if not ranked or ranked[0][1] < rules.category_threshold:
+            return Classification(
+                category=rules.fallback,
+                confidence=rules.fallback_confidence,
+                flags=frozenset(flags),
+                keywords=tuple(tally.keywords.get(rules.fallback, ())),
+                entities=entities,
+                needs_human=rules.fallback_confidence < rules.min_confidence,
+                language=normalized.language,
+            )
+        category, best = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        confidence = _confidence(best, second)
+        tie = second > 0 and best - second < rules.tie_margin
+        return Classification(
+            category=category,
+            confidence=confidence,
+            flags=frozenset(flags),
+            keywords=tuple(tally.keywords.get(category, ())),
+            entities=entities,
+            needs_human=tie or confidence < rules.min_confidence,
+            language=normalized.language,
+        )
+
+    def _weighted(self, scores: dict[Category, float]) -> dict[Category, float]:
+        rules = self.rules
+        cause = max(
+            (score for category, score in scores.items() if category not in rules.remedies),
+            default=0.0,
+        )
+        if cause < rules.cause_threshold:
+            return scores
+        return {
+            category: score * rules.remedy_factor if category in rules.remedies else score
+            for category, score in scores.items()
+        }
+
+
+_ORDER = {category: index for index, category in enumerate(Category)}

@@ -1,0 +1,25 @@
+"""The composition of the classifier from the phrasebook: rules, user dictionary, tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.core.classify import Classifier
+from bot.nlp.script import OpenCCConverter
+from bot.nlp.segment import JiebaSegmenter
+from bot.phrasebook.rules import load_rules, rule_words
+
+RULES_DIR = "rules"
+USERDICT = "userdict.txt"
+
+
+def build_classifier(phrasebook_dir: Path, *, cache_dir: Path | None = None) -> Classifier:
+    """Load the keyword rules and user dictionary and build the tokenizer once."""
+    rules = load_rules(phrasebook_dir / RULES_DIR)
+    userdict = phrasebook_dir / USERDICT
+    segmenter = JiebaSegmenter(
+        userdict=userdict if userdict.is_file() else None,
+        words=rule_words(rules),
+        cache_dir=cache_dir,
+    )
+    return Classifier(rules, segmenter, OpenCCConverter())

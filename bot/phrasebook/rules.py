@@ -1,0 +1,240 @@
+"""Loading and validation of the classifier's keyword rules, `phrasebook/rules/*.yaml`.
+
+Every file is a mapping with any of these sections (see phrasebook/README.md for the schema):
+`categories` (category id → {phrase: weight}), `flags` (flag id → {phrase: weight}),
+`negation` (list), `neutral` (list), `extortion` (role → list), `signals` and `settings`
+(each in one file only). A broken file raises PhrasebookError `file:line: reason`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
+
+from bot.core.classify import EXTORTION_ROLES, PhraseRule, PunctuationSignal, Rules
+from bot.core.normalize import fold_width
+from bot.core.types import Category, Flag
+from bot.phrasebook.yamlfile import PhrasebookError, YamlDocument, load_yaml, validation_error
+
+Weight = StrictFloat | StrictInt
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _PunctuationModel(_Strict):
+    min_run: StrictInt = Field(ge=2)
+    flag: Flag
+    weight: Weight = Field(ge=0)
+
+
+class _EmojiModel(_Strict):
+    weight: Weight = Field(ge=0)
+    emoji: list[str]
+
+
+class _ShoutingModel(_Strict):
+    min_words: StrictInt = Field(ge=1)
+    weight: Weight = Field(ge=0)
+
+
+class _SignalsModel(_Strict):
+    punctuation: list[_PunctuationModel] = Field(default_factory=list)
+    angry_emoji: _EmojiModel | None = None
+    shouting: _ShoutingModel | None = None
+
+
+class _SettingsModel(_Strict):
+    remedies: list[Category] = Field(default_factory=list)
+    remedy_factor: Weight = Field(default=0.3, ge=0, le=1)
+    cause_threshold: Weight = Field(default=1.0, gt=0)
+    flag_threshold: Weight = Field(default=1.0, gt=0)
+    category_threshold: Weight = Field(default=0.5, gt=0)
+    min_confidence: Weight = Field(default=0.4, ge=0, le=1)
+    tie_margin: Weight = Field(default=0.25, ge=0)
+    negation_window_zh: StrictInt = Field(default=2, ge=0)
+    negation_window_en: StrictInt = Field(default=12, ge=0)
+    extortion_flags: list[Flag] = Field(default_factory=list)
+    amount_is_benefit: bool = True
+    fallback_confidence: Weight = Field(default=0.3, ge=0, le=1)
+
+
+class _ExtortionModel(_Strict):
+    direct: list[str] = Field(default_factory=list)
+    benefit: list[str] = Field(default_factory=list)
+    review: list[str] = Field(default_factory=list)
+    condition: list[str] = Field(default_factory=list)
+
+
+class _RulesFileModel(_Strict):
+    categories: dict[Category, dict[str, Weight]] = Field(default_factory=dict)
+    flags: dict[Flag, dict[str, Weight]] = Field(default_factory=dict)
+    negation: list[str] = Field(default_factory=list)
+    neutral: list[str] = Field(default_factory=list)
+    extortion: _ExtortionModel = Field(default_factory=_ExtortionModel)
+    signals: _SignalsModel | None = None
+    settings: _SettingsModel | None = None
+
+
+def canonical_phrase(raw: str) -> tuple[str, bool]:
+    """The phrase as the matcher sees it (width-folded, lower-case) and whether it ends in `*`."""
+    phrase = " ".join(fold_width(raw).lower().split())
+    prefix = phrase.endswith("*")
+    return phrase.rstrip("*").rstrip(), prefix
+
+
+class _Builder:
+    """Merges rule files into one phrase table, remembering where each entry came from."""
+
+    def __init__(self) -> None:
+        self.categories: dict[str, dict[Category, float]] = {}
+        self.flags: dict[str, dict[Flag, float]] = {}
+        self.negation: set[str] = set()
+        self.neutral: set[str] = set()
+        self.extortion: dict[str, set[str]] = {}
+        self.prefix: set[str] = set()
+        self.origin: dict[tuple[str, str], str] = {}
+        self.signals: _SignalsModel | None = None
+        self.settings: _SettingsModel | None = None
+        self.sections_from: dict[str, str] = {}
+
+    def phrase(self, doc: YamlDocument, location: list[str | int], raw: str, owner: str) -> str:
+        phrase, prefix = canonical_phrase(raw)
+        if not phrase:
+            raise doc.error(location, "empty phrase")
+        if prefix and not phrase.isascii():
+            raise doc.error(location, f"{raw!r}: only Latin phrases may end in '*'")
+        if prefix:
+            self.prefix.add(phrase)
+        key = (phrase, owner)
+        where = f"{doc.path.name}:{doc.line_of(location)}"
+        if key in self.origin:
+            raise doc.error(
+                location, f"{raw!r} is already listed for {owner} at {self.origin[key]}"
+            )
+        self.origin[key] = where
+        return phrase
+
+    def add(self, doc: YamlDocument, model: _RulesFileModel) -> None:
+        for category, words in model.categories.items():
+            for raw, weight in words.items():
+                loc: list[str | int] = ["categories", category.value, raw]
+                phrase = self.phrase(doc, loc, raw, category.value)
+                self.categories.setdefault(phrase, {})[category] = float(weight)
+        for flag, words in model.flags.items():
+            for raw, weight in words.items():
+                loc = ["flags", flag.value, raw]
+                phrase = self.phrase(doc, loc, raw, f"flag {flag.value}")
+                self.flags.setdefault(phrase, {})[flag] = float(weight)
+        for index, raw in enumerate(model.negation):
+            self.negation.add(self.phrase(doc, ["negation", index], raw, "negation"))
+        for index, raw in enumerate(model.neutral):
+            self.neutral.add(self.phrase(doc, ["neutral", index], raw, "neutral"))
+        for role in sorted(EXTORTION_ROLES):
+            for index, raw in enumerate(getattr(model.extortion, role)):
+                loc = ["extortion", role, index]
+                phrase = self.phrase(doc, loc, raw, f"extortion {role}")
+                self.extortion.setdefault(phrase, set()).add(role)
+        for section in ("signals", "settings"):
+            value = getattr(model, section)
+            if value is None:
+                continue
+            if section in self.sections_from:
+                raise doc.error(
+                    [section], f"{section} is already given in {self.sections_from[section]}"
+                )
+            self.sections_from[section] = doc.path.name
+            setattr(self, section, value)
+
+    def check_conflicts(self, docs: dict[str, YamlDocument]) -> None:
+        meaningful = set(self.categories) | set(self.flags) | set(self.extortion)
+        for phrase in sorted(self.negation & meaningful):
+            raise self._error_at(docs, phrase, "negation", "a negation word cannot also score")
+        for phrase in sorted(self.neutral & (meaningful | self.negation)):
+            raise self._error_at(docs, phrase, "neutral", "a neutral phrase cannot also score")
+
+    def _error_at(
+        self, docs: dict[str, YamlDocument], phrase: str, owner: str, reason: str
+    ) -> PhrasebookError:
+        where = self.origin[(phrase, owner)]
+        name, _, line = where.rpartition(":")
+        return PhrasebookError(docs[name].path, int(line), f"{phrase!r}: {reason}")
+
+    def build(self) -> Rules:
+        phrases: dict[str, PhraseRule] = {}
+        everything = (
+            set(self.categories)
+            | set(self.flags)
+            | self.negation
+            | self.neutral
+            | set(self.extortion)
+        )
+        for phrase in everything:
+            phrases[phrase] = PhraseRule(
+                categories=tuple(sorted(self.categories.get(phrase, {}).items())),
+                flags=tuple(sorted(self.flags.get(phrase, {}).items())),
+                negation=phrase in self.negation,
+                extortion=frozenset(self.extortion.get(phrase, set())),
+                prefix=phrase in self.prefix,
+            )
+        options: dict[str, Any] = {}
+        if self.settings is not None:
+            settings = self.settings.model_dump()
+            remedies = settings.pop("remedies")
+            extortion_flags = settings.pop("extortion_flags")
+            if remedies:
+                options["remedies"] = frozenset(remedies)
+            if extortion_flags:
+                options["extortion_flags"] = frozenset(extortion_flags)
+            options.update({key: value for key, value in settings.items()})
+        if self.signals is not None:
+            options["punctuation"] = tuple(
+                PunctuationSignal(min_run=p.min_run, flag=p.flag, weight=float(p.weight))
+                for p in self.signals.punctuation
+            )
+            if self.signals.angry_emoji is not None:
+                options["angry_emoji"] = frozenset(self.signals.angry_emoji.emoji)
+                options["angry_emoji_weight"] = float(self.signals.angry_emoji.weight)
+            if self.signals.shouting is not None:
+                options["shouting_min_words"] = self.signals.shouting.min_words
+                options["shouting_weight"] = float(self.signals.shouting.weight)
+        return Rules(phrases=phrases, **options)
+
+
+def _parse(doc: YamlDocument) -> _RulesFileModel:
+    if doc.data is None:
+        return _RulesFileModel()
+    if not isinstance(doc.data, dict):
+        raise doc.error([], "a rules file must be a mapping of sections")
+    try:
+        return _RulesFileModel.model_validate(doc.data)
+    except ValidationError as exc:
+        raise validation_error(doc, exc) from None
+
+
+def rule_files(rules_dir: Path) -> list[Path]:
+    """The rule files in `rules_dir`, in a stable order."""
+    return sorted(rules_dir.glob("*.yaml"))
+
+
+def load_rules(rules_dir: Path) -> Rules:
+    """Load, validate and merge every `*.yaml` in `rules_dir` into the classifier's Rules."""
+    files = rule_files(rules_dir)
+    if not files:
+        raise PhrasebookError(rules_dir, None, "no rule files (*.yaml) found")
+    builder = _Builder()
+    docs: dict[str, YamlDocument] = {}
+    for path in files:
+        doc = load_yaml(path)
+        docs[path.name] = doc
+        builder.add(doc, _parse(doc))
+    builder.check_conflicts(docs)
+    return builder.build()
+
+
+def rule_words(rules: Rules) -> list[str]:
+    """Multi-character Chinese phrases of the rules, for the segmenter's dictionary."""
+    return sorted(p for p in rules.phrases if len(p) >= 2 and not p.isascii())
