@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from telegram import Bot
 
 from tests.e2e.emulator import InProcessTelegram
 
@@ -23,3 +24,10 @@ def botapi() -> Iterator[InProcessTelegram]:
         yield telegram
     finally:
         telegram.close()
+
+
+@pytest.fixture
+async def emulated_bot(botapi: InProcessTelegram) -> AsyncIterator[Bot]:
+    """A bare PTB `Bot` on the emulator, initialized (getMe done) and shut down after the test."""
+    async with Bot(botapi.token, base_url=botapi.base_url, base_file_url=botapi.file_url) as bot:
+        yield bot

@@ -1028,7 +1028,6 @@ class World:
             else:
                 origin = {"type": "chat", "sender_chat": source["chat"], "date": source["date"]}
             content["forward_origin"] = origin
-            content["forward_date"] = source["date"]
             raw_markup: JSON | None = None
         else:
             if params.has("caption"):
@@ -1156,7 +1155,6 @@ class World:
             content["entities"] = found
         if forward_from is not None:
             content["forward_origin"] = self._origin(forward_from)
-            content["forward_date"] = content["forward_origin"]["date"]
         return self._user_message(user, content, chat=chat, thread_id=thread_id, reply_to=reply_to)
 
     def _origin(self, forward_from: Any) -> JSON:

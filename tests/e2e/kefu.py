@@ -1,0 +1,99 @@
+"""Running the real Kefu application against the emulator: settings, database, a shop's team."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from bot.app import build_application
+from bot.config import Settings, load_settings
+from bot.storage import migrate
+from bot.storage.engine import make_engine
+from tests.e2e.emulator import InProcessTelegram
+from tests.e2e.emulator.ptb import running_polling
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class Shop:
+    """A shop on the emulator: an agent, a supervisor, an admin, a buyer and the agents' forum."""
+
+    botapi: InProcessTelegram
+    agent: JSON
+    supervisor: JSON
+    admin: JSON
+    buyer: JSON
+    forum: JSON
+    settings: Settings
+
+    async def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of a query on the shop's database, as dicts."""
+        engine = make_engine(self.settings.sqlalchemy_url)
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(text(sql), params)
+                return [dict(row._mapping) for row in result]
+        finally:
+            await engine.dispose()
+
+    async def card_suggestions(self, card_id: int) -> list[str]:
+        """The suggestion texts stored for a card."""
+        [row] = await self.rows("SELECT suggestions FROM cards WHERE id = :id", id=card_id)
+        return [s["text"] for s in json.loads(row["suggestions"])]
+
+
+def make_shop(botapi: InProcessTelegram, tmp_path: Path, *, database_url: str | None = None, **overrides: Any) -> Shop:
+    """Users, the agents' forum, and settings pointing Kefu at the emulator and a fresh database."""
+    agent = botapi.create_user("Ada", username="ada_cs", language_code="zh-hans")
+    supervisor = botapi.create_user("Sam", language_code="zh-hans")
+    admin = botapi.create_user("Owner", language_code="zh-hans")
+    buyer = botapi.create_user("小王", username="xiaowang", language_code="zh-hans")
+    forum = botapi.create_forum("客服组", members=[admin, agent, supervisor])
+    values: dict[str, Any] = {
+        "bot_token": botapi.token,
+        "telegram_base_url": botapi.base_url,
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "agent_ids": [agent["id"]],
+        "supervisor_ids": [supervisor["id"]],
+        "admin_ids": [admin["id"]],
+        "routing": "topics",
+        "agent_chat_id": forum["id"],
+        "shop_name": "小米粒旗舰店",
+        **overrides,
+    }
+    settings = load_settings(**values)
+    return Shop(botapi, agent, supervisor, admin, buyer, forum, settings)
+
+
+@asynccontextmanager
+async def running_kefu(shop: Shop) -> AsyncIterator[Any]:
+    """Migrate the shop's database and run Kefu (polling) until the block ends."""
+    settings = shop.settings
+    settings.ensure_data_dir()
+    migrate.ensure_sqlite_dir(settings.sqlalchemy_url)
+    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    application = build_application(settings)
+    async with running_polling(application) as app:
+        yield app
+
+
+def is_card(message: JSON) -> bool:
+    """A bot message carrying a card's send buttons."""
+    markup = message.get("reply_markup") or {}
+    rows = markup.get("inline_keyboard") or []
+    return any(str(b.get("callback_data", "")).startswith("c:") for row in rows for b in row)
+
+
+def button_data(message: JSON) -> list[str]:
+    """Every callback_data on a message's inline keyboard."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [str(b.get("callback_data")) for row in rows for b in row]
