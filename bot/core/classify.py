@@ -89,6 +89,7 @@ class Rules:
     tie_margin: float = 0.25
     negation_window_zh: int = 2
     negation_window_en: int = 12
+    token_boundary_max_len: int = 1
     punctuation: tuple[PunctuationSignal, ...] = ()
     angry_emoji_weight: float = 0.0
     angry_emoji: frozenset[str] = frozenset()
@@ -143,11 +144,12 @@ def find_phrases(text: str, rules: Rules, bounds: set[int] | None = None) -> lis
     """Leftmost-longest, non-overlapping phrase matches with negation resolved.
 
     Latin phrases must sit on word boundaries (checked on characters, not with regexes);
-    Chinese phrases of one or two characters must start and end on token boundaries when
-    `bounds` is given, so "到货" is not read out of "想到|货".
+    Chinese phrases up to `token_boundary_max_len` characters must start and end on token
+    boundaries when `bounds` is given, so "碎" is not read out of "粉碎机".
     """
     trie = rules.trie
     phrases = rules.phrases
+    max_len = rules.token_boundary_max_len
     n = len(text)
     matches: list[Match] = []
     last_negation: Match | None = None
@@ -164,7 +166,7 @@ def find_phrases(text: str, rules: Rules, bounds: set[int] | None = None) -> lis
             found = node.get("")
             if found is not None:
                 phrase = str(found)
-                if _accept(text, i, j, phrase, phrases[phrase], bounds):
+                if _accept(text, i, j, phrase, phrases[phrase], bounds, max_len):
                     best = phrase
             if j >= n:
                 break
@@ -187,7 +189,13 @@ def find_phrases(text: str, rules: Rules, bounds: set[int] | None = None) -> lis
 
 
 def _accept(
-    text: str, start: int, end: int, phrase: str, rule: PhraseRule, bounds: set[int] | None
+    text: str,
+    start: int,
+    end: int,
+    phrase: str,
+    rule: PhraseRule,
+    bounds: set[int] | None,
+    max_len: int,
 ) -> bool:
     if _is_latin(phrase):
         if phrase[0] in _WORD_CHARS and start > 0 and text[start - 1] in _WORD_CHARS:
@@ -195,7 +203,7 @@ def _accept(
         return rule.prefix or not (
             phrase[-1] in _WORD_CHARS and end < len(text) and text[end] in _WORD_CHARS
         )
-    if bounds is not None and len(phrase) <= 2:
+    if bounds is not None and len(phrase) <= max_len:
         return start in bounds and end in bounds
     return True
 

@@ -19,7 +19,7 @@ _ORDER_RE = re.compile(
 )
 # Tracking numbers: after a courier or waybill word, or the common letter-prefixed shapes.
 _TRACKING_RE = re.compile(
-    r"(?:运单号?|快递单号?|物流单号?|單號|单号|tracking(?:\s*(?:id|number|no\.?))?|"
+    r"(?:运单号?|快递单号?|物流单号?|(?<![订訂])單號|(?<![订訂])单号|tracking(?:\s*(?:id|number|no\.?))?|"
     r"顺丰|順豐|中通|圆通|圓通|韵达|韻達|申通|极兔|極兔|ems|邮政|郵政|黑貓|黑猫|ups|usps|dhl|fedex)"
     r"\s*[:：#]?\s*([A-Za-z]{0,4}\d{9,20}[A-Za-z]{0,2})"
     r"|(?<![A-Za-z0-9])((?:SF|YT|JT|JD|TBA|ZTO|YD|LP|UX|RR|EE|CP)\d{9,18}|1Z[0-9A-Z]{16})"

@@ -57,6 +57,7 @@ class _SettingsModel(_Strict):
     tie_margin: Weight = Field(default=0.25, ge=0)
     negation_window_zh: StrictInt = Field(default=2, ge=0)
     negation_window_en: StrictInt = Field(default=12, ge=0)
+    token_boundary_max_len: StrictInt = Field(default=1, ge=0)
     extortion_flags: list[Flag] = Field(default_factory=list)
     amount_is_benefit: bool = True
     fallback_confidence: Weight = Field(default=0.3, ge=0, le=1)

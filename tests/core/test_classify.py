@@ -1,0 +1,280 @@
+"""The classifier's logic on small hand-written rules, a fake segmenter and a fake converter.
+
+The real phrasebook, jieba and OpenCC are exercised in tests/nlp/test_classifier_real.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.classify import (
+    Classifier,
+    ExtortionRole,
+    PhraseRule,
+    PunctuationSignal,
+    Rules,
+    find_phrases,
+)
+from bot.core.types import Category, Entities, Flag, Language
+
+C = Category
+F = Flag
+
+
+class CharSegmenter:
+    """Every character is a token (so every position is a token boundary)."""
+
+    def cut(self, text: str) -> Sequence[str]:
+        return list(text)
+
+
+class WordSegmenter:
+    """Splits off the given words whole, everything else one character at a time."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = sorted(words, key=len, reverse=True)
+
+    def cut(self, text: str) -> Sequence[str]:
+        tokens: list[str] = []
+        i = 0
+        while i < len(text):
+            word = next((w for w in self.words if text.startswith(w, i)), text[i])
+            tokens.append(word)
+            i += len(word)
+        return tokens
+
+
+class TableConverter:
+    TABLE = str.maketrans(
+        {"沒": "没", "貨": "货", "發": "发", "錯": "错", "壞": "坏", "評": "评", "紅": "红"}
+    )
+
+    def convert(self, text: str) -> str:
+        return text.translate(self.TABLE)
+
+
+def cat(category: Category, weight: float = 2.0) -> PhraseRule:
+    return PhraseRule(categories=((category, weight),))
+
+
+PHRASES: dict[str, PhraseRule] = {
+    "没收到": cat(C.NOT_RECEIVED, 3),
+    "到货": cat(C.NOT_RECEIVED, 1),
+    "什么时候发货": cat(C.SHIPPING_DELAY, 3),
+    "破损": cat(C.DAMAGED_MISSING, 3),
+    "碎": cat(C.DAMAGED_MISSING, 2),
+    "发错": cat(C.WRONG_ITEM, 3),
+    "假货": cat(C.NOT_AS_DESCRIBED, 3),
+    "坏了": cat(C.QUALITY, 2),
+    "退货": cat(C.RETURN_REFUND, 2),
+    "发票": cat(C.INVOICE, 3),
+    "谢谢": cat(C.INQUIRY, 1),
+    "态度差": cat(C.COMPLAINT, 3),
+    "差评": PhraseRule(
+        categories=((C.BAD_REVIEW, 1.5),),
+        flags=((F.THREATENS_REVIEW, 0.5),),
+        extortion=frozenset({ExtortionRole.REVIEW}),
+    ),
+    "给差评": PhraseRule(
+        categories=((C.BAD_REVIEW, 1.5),),
+        flags=((F.THREATENS_REVIEW, 1.0),),
+        extortion=frozenset({ExtortionRole.REVIEW}),
+    ),
+    "投诉": PhraseRule(categories=((C.COMPLAINT, 1.5),), flags=((F.THREATENS_COMPLAINT, 1.0),)),
+    "赔我": PhraseRule(
+        flags=((F.WANTS_COMPENSATION, 1.0),), extortion=frozenset({ExtortionRole.BENEFIT})
+    ),
+    "红包": PhraseRule(extortion=frozenset({ExtortionRole.BENEFIT})),
+    "不然": PhraseRule(extortion=frozenset({ExtortionRole.CONDITION})),
+    "差评师": PhraseRule(extortion=frozenset({ExtortionRole.DIRECT})),
+    "垃圾": PhraseRule(flags=((F.ANGRY, 1.0),)),
+    "急": PhraseRule(flags=((F.URGENT, 1.0),)),
+    "没": PhraseRule(negation=True),
+    "没有": PhraseRule(negation=True),
+    "不": PhraseRule(negation=True),
+    "not": PhraseRule(negation=True),
+    "不好意思": PhraseRule(),
+    "where is my order": cat(C.NOT_RECEIVED, 3),
+    "broken": cat(C.DAMAGED_MISSING, 2),
+    "refund": PhraseRule(categories=((C.RETURN_REFUND, 2),), prefix=True),
+    "arrive": PhraseRule(categories=((C.NOT_RECEIVED, 1),)),
+}
+
+RULES = Rules(
+    phrases=PHRASES,
+    punctuation=(
+        PunctuationSignal(min_run=2, flag=F.ANGRY, weight=0.5),
+        PunctuationSignal(min_run=3, flag=F.ANGRY, weight=1.0),
+    ),
+    angry_emoji=frozenset({"😡"}),
+    angry_emoji_weight=1.0,
+)
+
+
+@pytest.fixture
+def classifier() -> Classifier:
+    return Classifier(RULES, CharSegmenter(), TableConverter())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # every category, Simplified
+        ("我还没收到", C.NOT_RECEIVED),
+        ("什么时候发货啊", C.SHIPPING_DELAY),
+        ("外箱破损了", C.DAMAGED_MISSING),
+        ("你们发错了", C.WRONG_ITEM),
+        ("这是假货吧", C.NOT_AS_DESCRIBED),
+        ("用两天就坏了", C.QUALITY),
+        ("我想退货", C.RETURN_REFUND),
+        ("我要给差评", C.BAD_REVIEW),
+        ("客服态度差", C.COMPLAINT),
+        ("开一下发票", C.INVOICE),
+        ("好的谢谢", C.INQUIRY),
+        ("今天天气不错", C.INQUIRY),
+        # Traditional, through the converter
+        ("我還沒收到貨", C.NOT_RECEIVED),
+        ("你們發錯了", C.WRONG_ITEM),
+        ("用兩天就壞了", C.QUALITY),
+        # English
+        ("Where is my order?", C.NOT_RECEIVED),
+        ("It arrived BROKEN", C.DAMAGED_MISSING),
+        ("I want a refund", C.RETURN_REFUND),
+        ("refunded yet?", C.RETURN_REFUND),
+    ],
+)
+def test_category(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("没有破损", C.INQUIRY),  # negated cause
+        ("不碎", C.INQUIRY),
+        ("没收到", C.NOT_RECEIVED),  # keyword that carries its own negation
+        ("not broken", C.INQUIRY),
+        ("not really broken", C.INQUIRY),
+        ("没有，破损了", C.DAMAGED_MISSING),  # punctuation ends the negation
+        ("不好意思，破损了", C.DAMAGED_MISSING),  # a neutral phrase swallows 不
+        ("没想到真的碎", C.DAMAGED_MISSING),  # negation too far away (window 2)
+        ("unbroken", C.INQUIRY),  # Latin phrases need word boundaries
+        ("brokenness", C.INQUIRY),
+        ("refunds", C.RETURN_REFUND),  # ... unless marked as prefix
+    ],
+)
+def test_negation_and_boundaries(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("收到是碎的，我要退货", C.DAMAGED_MISSING),  # the cause beats the remedy
+        ("快递没收到，我要投诉", C.NOT_RECEIVED),
+        ("发错了，给差评", C.WRONG_ITEM),
+        ("我要退货", C.RETURN_REFUND),  # the remedy wins when it is the whole topic
+        ("赔我200，不然给差评", C.EXTORTION),  # extortion beats everything
+        ("破损了，赔我100不然投诉", C.EXTORTION),
+        ("发个红包，这个差评就不写，不然差评", C.EXTORTION),
+        ("我是差评师", C.EXTORTION),
+        ("赔我运费", C.INQUIRY),  # a benefit without a lever is not extortion
+        ("给差评", C.BAD_REVIEW),
+    ],
+)
+def test_precedence_and_extortion(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("垃圾店", {F.ANGRY}),
+        ("怎么还没收到！！！", {F.ANGRY}),
+        ("还没收到？？", set()),  # one run of two is only half the anger threshold
+        ("还没收到？？ 真的？？", {F.ANGRY}),
+        ("没收到😡", {F.ANGRY}),
+        ("发错了，给差评", {F.THREATENS_REVIEW}),
+        ("差评", set()),  # mentioning a review is not a threat
+        ("没收到，投诉", {F.THREATENS_COMPLAINT}),
+        ("坏了赔我", {F.WANTS_COMPENSATION}),
+        ("很急，没收到", {F.URGENT}),
+        ("不急，没收到", set()),
+        ("赔我200，不然给差评", {F.WANTS_COMPENSATION, F.THREATENS_REVIEW}),
+    ],
+)
+def test_flags(classifier: Classifier, text: str, expected: set[Flag]) -> None:
+    assert set(classifier.classify(text).flags) == expected
+
+
+def test_result_explains_itself(classifier: Classifier) -> None:
+    result = classifier.classify("订单号123456789012345678还没收到，没有破损")
+    assert (result.keywords, result.entities, result.language) == (
+        ("没收到",),
+        Entities(order_ids=("123456789012345678",)),
+        Language.ZH_HANS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "needs_human"),
+    [
+        ("我还没收到", False),
+        ("今天天气不错", True),  # nothing recognised
+        ("发错了，这是假货", True),  # two causes tie
+    ],
+)
+def test_needs_human(classifier: Classifier, text: str, needs_human: bool) -> None:
+    assert classifier.classify(text).needs_human == needs_human
+
+
+def test_confidence_is_higher_for_a_clear_message(classifier: Classifier) -> None:
+    clear = classifier.classify("没收到，什么时候到货，没收到")
+    mixed = classifier.classify("没收到，破损")
+    assert 0.0 <= mixed.confidence < clear.confidence <= 1.0
+
+
+def test_short_chinese_keywords_need_token_boundaries() -> None:
+    segmenter = WordSegmenter(["想到", "粉碎机"])
+    strict = Classifier(replace(RULES, token_boundary_max_len=2), segmenter, TableConverter())
+    assert [strict.classify(t).category for t in ("没想到货这么快", "今天到货")] == [
+        C.INQUIRY,
+        C.NOT_RECEIVED,
+    ]
+    default = Classifier(RULES, segmenter, TableConverter())
+    assert [default.classify(t).category for t in ("买的粉碎机", "碎了", "今天到货")] == [
+        C.INQUIRY,
+        C.DAMAGED_MISSING,
+        C.NOT_RECEIVED,
+    ]
+
+
+def test_find_phrases_prefers_the_longest_match() -> None:
+    matches = find_phrases("差评师", RULES)
+    assert [(m.phrase, m.start, m.end) for m in matches] == [("差评师", 0, 3)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=200),
+        st.text(alphabet="没收到破损差评赔我不然！？!?😡 \x00\x07\n\t[订单x]", max_size=100),
+    )
+)
+def test_no_input_makes_classify_raise(text: str) -> None:
+    result = Classifier(RULES, CharSegmenter(), TableConverter()).classify(text)
+    assert 0.0 <= result.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "破" * 10_000, "\x00\x01\x02", "😡" * 500, "[订单x]" * 300, "mixed 中文 ＡＢＣ 繁體 🙃"],
+)
+def test_extreme_inputs(classifier: Classifier, text: str) -> None:
+    assert isinstance(classifier.classify(text).category, Category)

@@ -1,0 +1,79 @@
+"""The core stays pure: no I/O libraries, no file access (checked on the source's AST)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CORE = Path(__file__).resolve().parents[2] / "bot" / "core"
+FORBIDDEN = {
+    "telegram",
+    "sqlalchemy",
+    "jieba",
+    "opencc",
+    "yaml",
+    "httpx",
+    "aiohttp",
+    "os",
+    "pathlib",
+    "requests",
+    "socket",
+    "subprocess",
+    "io",
+    "shutil",
+}
+FORBIDDEN_CALLS = {"open", "__import__", "exec", "eval"}
+
+
+def core_modules() -> list[Path]:
+    return sorted(CORE.rglob("*.py"))
+
+
+def problems(source: str) -> list[str]:
+    """The forbidden imports and calls in one module's source."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] if node.level == 0 else []
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else None
+            if isinstance(func, ast.Attribute) and func.attr in {"open", "read_text", "write_text"}:
+                name = func.attr
+            if name in FORBIDDEN_CALLS or name in {"read_text", "write_text"}:
+                found.append(f"calls {name}()")
+            continue
+        else:
+            continue
+        found += [f"imports {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    return found
+
+
+def test_there_are_core_modules() -> None:
+    assert len(core_modules()) >= 3
+
+
+@pytest.mark.parametrize("path", core_modules(), ids=lambda p: p.name)
+def test_core_module_is_pure(path: Path) -> None:
+    assert problems(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import os", ["imports os"]),
+        ("from pathlib import Path", ["imports pathlib"]),
+        ("import jieba.posseg", ["imports jieba.posseg"]),
+        ("from yaml import safe_load", ["imports yaml"]),
+        ("x = open('f')", ["calls open()"]),
+        ("p.read_text()", ["calls read_text()"]),
+        ("from bot.core import types", []),
+        ("import re", []),
+    ],
+)
+def test_the_checker_itself(source: str, expected: list[str]) -> None:
+    assert problems(source) == expected

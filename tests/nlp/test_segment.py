@@ -1,0 +1,90 @@
+"""The jieba adapter: private tokenizer, user dictionary words kept whole, cache not in CWD."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import jieba
+import pytest
+
+from bot.nlp.segment import JiebaSegmenter, default_cache_dir
+
+REPO = Path(__file__).resolve().parents[2]
+USERDICT = REPO / "phrasebook" / "userdict.txt"
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory: pytest.TempPathFactory) -> JiebaSegmenter:
+    return JiebaSegmenter(userdict=USERDICT, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("这个人是差评师吧", "差评师"),
+        ("我申请仅退款", "仅退款"),
+        ("支持七天无理由吗", "七天无理由"),
+        ("你们漏发了一个", "漏发"),
+        ("物流停滞好几天", "物流停滞"),
+        ("有没有运费险", "运费险"),
+        ("好评返现怎么领", "好评返现"),
+    ],
+)
+def test_user_dictionary_words_stay_whole(segmenter: JiebaSegmenter, text: str, word: str) -> None:
+    assert word in segmenter.cut(text)
+
+
+@pytest.mark.parametrize("text", ["", "收到是碎的，我要退货", "mixed English 和中文 123", " \n"])
+def test_tokens_join_back_to_the_text(segmenter: JiebaSegmenter, text: str) -> None:
+    assert "".join(segmenter.cut(text)) == text
+
+
+def test_extra_words_are_added_to_the_private_tokenizer_only(segmenter: JiebaSegmenter) -> None:
+    segmenter.add_words(["蓝莓果酱罐"])
+    assert ("蓝莓果酱罐" in segmenter.cut("买了蓝莓果酱罐"), jieba.dt.FREQ.get("蓝莓果酱罐")) == (
+        True,
+        None,
+    )
+
+
+def test_private_tokenizer_is_not_the_global_one(segmenter: JiebaSegmenter) -> None:
+    assert segmenter._tokenizer is not jieba.dt
+
+
+def test_cache_goes_to_the_cache_dir_not_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    cache = tmp_path / "cache"
+    seg = JiebaSegmenter(cache_dir=cache)
+    assert (seg.cache_file.parent, seg.cache_file.is_file(), list(workdir.iterdir())) == (
+        cache,
+        True,
+        [],
+    )
+
+
+def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "kefu"
+
+
+def test_default_cache_dir_without_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert default_cache_dir() == Path.home() / ".cache" / "kefu"
+
+
+def test_jieba_is_quiet_at_default_level(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    JiebaSegmenter(cache_dir=tmp_path)
+    assert (
+        "Building prefix dict" in capsys.readouterr().err,
+        logging.getLogger("jieba").level,
+    ) == (
+        False,
+        logging.WARNING,
+    )

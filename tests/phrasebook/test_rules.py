@@ -1,0 +1,120 @@
+"""Loading keyword rules: the shipped files load, and every broken file names file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.types import Category, Flag
+from bot.phrasebook.rules import canonical_phrase, load_rules
+from bot.phrasebook.yamlfile import PhrasebookError
+
+REPO = Path(__file__).resolve().parents[2]
+GOOD = """\
+categories:
+  not_received:
+    没收到: 3
+    Where Is My Order: 3
+  return_refund:
+    refund*: 2
+flags:
+  angry:
+    垃圾: 1
+negation: [没有, "not"]
+neutral: [不好意思]
+extortion:
+  benefit: [红包]
+  condition: [不然]
+settings:
+  remedy_factor: 0.5
+signals:
+  punctuation:
+    - {min_run: 3, flag: angry, weight: 1}
+"""
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_rules_load_and_cover_every_category_and_flag() -> None:
+    rules = load_rules(REPO / "phrasebook" / "rules")
+    categories = {c for rule in rules.phrases.values() for c, _ in rule.categories}
+    flags = {f for rule in rules.phrases.values() for f, _ in rule.flags}
+    assert (categories | {Category.EXTORTION}, flags) == (set(Category), set(Flag))
+
+
+def test_a_good_file_builds_rules(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD)
+    rules = load_rules(tmp_path)
+    assert (
+        rules.phrases["where is my order"].categories,
+        rules.phrases["refund"].prefix,
+        rules.phrases["没有"].negation,
+        rules.remedy_factor,
+        len(rules.punctuation),
+    ) == (((Category.NOT_RECEIVED, 3.0),), True, True, 0.5, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("categories:\n  not_received:\n    没收到: [3\n", 4, "invalid YAML"),
+        ("categories:\n  not_recieved:\n    没收到: 3\n", 2, "not_recieved"),
+        ("categories:\n  quality:\n    坏了: 3\n    用不了: lots\n", 4, "valid number"),
+        ("flags:\n  furious:\n    气死: 1\n", 2, "furious"),
+        ("negation: 没有\n", 1, "valid list"),
+        ("categories:\n  quality:\n    坏了: 3\n    坏了: 2\n", 4, "duplicate key"),
+        ("settings:\n  remedy_factor: 2\n", 2, "less than or equal to 1"),
+        ("settings:\n  remedies: [refunds]\n", 2, "settings.remedies.0"),
+        ("signals:\n  punctuation:\n    - {min_run: 1, flag: angry, weight: 1}\n", 3, "min_run"),
+        ("surprise: 1\n", 1, "surprise"),
+        ("- just\n- a list\n", 1, "mapping of sections"),
+        ("categories:\n  quality:\n    坏*: 3\n", 3, "only Latin phrases"),
+        ("categories:\n  quality:\n    '  ': 3\n", 3, "empty phrase"),
+        ("negation: [没有]\ncategories:\n  quality:\n    没有: 1\n", 1, "negation word"),
+    ],
+)
+def test_broken_file_names_file_and_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
+    path = write(tmp_path, "broken.yaml", text)
+    with pytest.raises(PhrasebookError) as caught:
+        load_rules(tmp_path)
+    error = caught.value
+    assert (error.path, error.line, reason in error.reason) == (str(path), line, True)
+    assert str(error).startswith(f"{path}:{line}: ")
+
+
+def test_the_same_phrase_twice_across_files_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "categories:\n  quality:\n    坏了: 3\n")
+    path = write(tmp_path, "b.yaml", "\ncategories:\n  quality:\n    坏了: 2\n")
+    with pytest.raises(PhrasebookError) as caught:
+        load_rules(tmp_path)
+    assert (caught.value.path, caught.value.line, "a.yaml:3" in caught.value.reason) == (
+        str(path),
+        4,
+        True,
+    )
+
+
+def test_settings_in_two_files_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "settings:\n  remedy_factor: 0.5\n")
+    path = write(tmp_path, "b.yaml", "settings:\n  remedy_factor: 0.4\n")
+    with pytest.raises(PhrasebookError) as caught:
+        load_rules(tmp_path)
+    assert (caught.value.path, caught.value.line) == (str(path), 1)
+
+
+def test_an_empty_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PhrasebookError, match="no rule files"):
+        load_rules(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("Refund*", ("refund", True)), ("ＡＢＣ", ("abc", False)), ("where  is", ("where is", False))],
+)
+def test_canonical_phrase(raw: str, expected: tuple[str, bool]) -> None:
+    assert canonical_phrase(raw) == expected
