@@ -42,11 +42,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _id(ref: Any) -> Any:
-    """A message/user/chat reference as sent on the wire (dicts pass through)."""
-    return ref
-
-
 class TelegramClient:
     """Act as Telegram's users and inspect what the bot did. Subclasses provide the transport."""
 
@@ -155,6 +150,10 @@ class TelegramClient:
             forward_from=forward_from,
             entities=entities,
         )
+
+    def send_texts(self, messages: list[JSON]) -> list[JSON]:
+        """A burst: many texts enqueued at once; items are send_text keyword dicts."""
+        return self.call("send_texts", messages=messages)
 
     def send_photo(
         self,
@@ -513,6 +512,11 @@ class SubprocessTelegram(HttpTelegram):
             self._process.kill()
             raise RuntimeError(f"emulator did not print its port (got {line!r})")
         super().__init__(f"http://127.0.0.1:{line}", token)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the emulator process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         """Stop the child process."""

@@ -1157,6 +1157,10 @@ class World:
             content["forward_origin"] = self._origin(forward_from)
         return self._user_message(user, content, chat=chat, thread_id=thread_id, reply_to=reply_to)
 
+    def send_texts(self, messages: list[JSON]) -> list[JSON]:
+        """A burst: many `send_text` calls at once (each item: user, text, optional chat...)."""
+        return [self.send_text(**item) for item in messages]
+
     def _origin(self, forward_from: Any) -> JSON:
         date = int(time.time()) - 60
         if isinstance(forward_from, str) and not forward_from.lstrip("-").isdigit():
@@ -1554,6 +1558,7 @@ USER_OPS = frozenset(
         "add_member",
         "create_topic",
         "send_text",
+        "send_texts",
         "send_photo",
         "send_document",
         "send_voice",
