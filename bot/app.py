@@ -2,9 +2,135 @@
 
 from __future__ import annotations
 
-from bot.config import Settings
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.config import Settings, SettingsError
+from bot.core.inbound import InboundMessage, MessageLabels
+from bot.core.roles import Role
+from bot.storage.agents import upsert_agent
+from bot.storage.database import Database
+from bot.storage.filestore import AttachmentStore
+from bot.tg.commands import publish_commands
+from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
+from bot.tg.handlers import register_handlers
+from bot.tg.ingest import Labeler, install_evidence_ingest
+from bot.understanding import Understanding, load_understanding
+
+log = logging.getLogger(__name__)
+
+
+def check_runnable(settings: Settings, *, webhook: bool) -> None:
+    """Refuse to start with settings the bot cannot work with; one clear line each."""
+    if settings.bot_token is None:
+        raise SettingsError(
+            "KEFU_BOT_TOKEN is not set: create a bot with @BotFather and set its token"
+        )
+    if settings.routing == "topics" and settings.agent_chat_id is None:
+        raise SettingsError(
+            "KEFU_AGENT_CHAT_ID is not set: topics routing needs the agents' supergroup id "
+            "(or set KEFU_ROUTING=agents)"
+        )
+    if webhook and (settings.webhook_url is None or settings.webhook_secret is None):
+        raise SettingsError("webhook mode needs KEFU_WEBHOOK_URL and KEFU_WEBHOOK_SECRET")
+
+
+def message_labeler(understanding: Understanding) -> Labeler:
+    """Label each buyer message with the classifier's verdict before it is chained."""
+
+    def label(inbound: InboundMessage) -> MessageLabels:
+        verdict = understanding.classifier.classify(inbound.text)
+        return MessageLabels(
+            category=verdict.category.value,
+            confidence=round(verdict.confidence, 4),
+            flags=tuple(verdict.sorted_flags()),
+        )
+
+    return label
+
+
+def build_services(settings: Settings) -> Services:
+    """Load the phrasebook and classifier and open the database (lazily connecting)."""
+    settings.ensure_data_dir()
+    return Services(
+        settings=settings,
+        understanding=load_understanding(settings.phrasebook_dir),
+        db=Database.open(settings.sqlalchemy_url),
+        attachments=AttachmentStore(settings.data_dir),
+    )
+
+
+def build_application(settings: Settings, services: Services | None = None) -> KefuApplication:
+    """The python-telegram-bot application with Kefu's handlers, evidence ingestion and jobs."""
+    assert settings.bot_token is not None
+    services = services or build_services(settings)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_file_url)
+        .context_types(ContextTypes(context=KefuContext))
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    install_evidence_ingest(
+        builder,
+        sessions=services.db.sessions,
+        store=services.attachments,
+        labeler=message_labeler(services.understanding),
+    )
+    application: KefuApplication = builder.build()
+    application.bot_data[SERVICES_KEY] = services
+    register_handlers(application, agent_chat_id=settings.agent_chat_id)
+    return application
+
+
+async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data[SERVICES_KEY]
+    settings = services.settings
+    staff = {
+        **{user_id: Role.AGENT for user_id in settings.agent_ids},
+        **{user_id: Role.SUPERVISOR for user_id in settings.supervisor_ids},
+        **{user_id: Role.ADMIN for user_id in settings.admin_ids},
+    }
+    async with services.db.transaction() as session:
+        for user_id, role in staff.items():
+            await upsert_agent(session=session, telegram_user_id=user_id, role=role)
+    try:
+        await publish_commands(application.bot, services, staff)
+    except Exception as exc:  # a missing menu must not keep the bot from serving buyers
+        log.warning("could not register bot commands: %s", exc)
+
+
+async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data[SERVICES_KEY]
+    await services.db.close()
 
 
 def run_bot(settings: Settings, *, webhook: bool = False) -> None:
-    """Build the application and run it until stopped."""
-    raise NotImplementedError("the Telegram handlers arrive with the bot issue")
+    """Build the application and run it until stopped (polling unless `webhook`)."""
+    check_runnable(settings, webhook=webhook)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    application = build_application(settings)
+    if not webhook:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        return
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret is not None
+    application.run_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path="telegram",
+        webhook_url=settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=Update.ALL_TYPES,
+    )

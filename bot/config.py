@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     shop_name: str = ""
     timezone: str = "Asia/Shanghai"
     supervisor_chat_id: int | None = None
+    routing: Literal["topics", "agents"] = "topics"
+    agent_chat_id: int | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -77,6 +83,20 @@ class Settings(BaseSettings):
                 if not re.fullmatch(r"-?\d+", part):
                     raise ValueError(f"{part!r} is not a numeric Telegram user id")
             return [int(p) for p in parts]
+        return value
+
+    @field_validator("agent_chat_id", "webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("supervisor_chat_id", mode="before")

@@ -48,8 +48,14 @@ class Understanding:
     ) -> Analysis:
         """Classify `text`, compose suggestions in the buyer's language and pick the playbook."""
         classification = self.classifier.classify(text)
+        entities = classification.entities
+        known: dict[str, str | None] = {
+            "order_id": next(iter(entities.order_ids), None),
+            "tracking_no": next(iter(entities.tracking_numbers), None),
+            **(variables or {}),
+        }
         composition = self.phrasebook.composer.compose(
-            classification, variables=variables, language=language, seed=seed
+            classification, variables=known, language=language, seed=seed
         )
         playbook = self.phrasebook.playbook(classification.category, composition.language)
         return Analysis(text, classification, composition, playbook)

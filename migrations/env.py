@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging.config
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
 from bot.storage.engine import make_engine
-from bot.storage.models import Base
+from bot.storage.models import Base, UTCDateTime
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logger", True):
@@ -27,6 +28,13 @@ def _url() -> str:
     return load_settings().sqlalchemy_url
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Render Kefu's UTC timestamp type as a plain timezone-aware DateTime in migrations."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     render_batch = (connection.dialect.name if connection else (url or "")).startswith("sqlite")
     context.configure(
@@ -36,6 +44,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         render_as_batch=render_batch,
         compare_type=True,
         literal_binds=connection is None,
+        render_item=_render_item,
     )
 
 

@@ -56,6 +56,21 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
         "check_problems",
         "bye",
     ),
+    "bot": (
+        "staff_help",
+        "card_gone",
+        "escalated",
+        "edit_prompt",
+        "available_on",
+        "available_off",
+        "usage_grant",
+        "granted",
+        "revoked",
+        "error",
+        "error_buyer",
+    ),
+    "commands": ("start", "help", "available", "away", "grant", "revoke"),
+    "roles": ("buyer", "agent", "supervisor", "admin"),
 }
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -50,7 +50,9 @@ class Shop:
         return [s["text"] for s in json.loads(row["suggestions"])]
 
 
-def make_shop(botapi: InProcessTelegram, tmp_path: Path, *, database_url: str | None = None, **overrides: Any) -> Shop:
+def make_shop(
+    botapi: InProcessTelegram, tmp_path: Path, *, database_url: str | None = None, **overrides: Any
+) -> Shop:
     """Users, the agents' forum, and settings pointing Kefu at the emulator and a fresh database."""
     agent = botapi.create_user("Ada", username="ada_cs", language_code="zh-hans")
     supervisor = botapi.create_user("Sam", language_code="zh-hans")

@@ -1,0 +1,116 @@
+"""The shop's team: roles granted in chat, availability, round-robin assignment."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.roles import Role
+from bot.storage.models import Agent, Conversation, utcnow
+
+
+async def get_agent(*, session: AsyncSession, telegram_user_id: int) -> Agent | None:
+    """The team member with this Telegram id, if any."""
+    return (
+        await session.execute(select(Agent).where(Agent.telegram_user_id == telegram_user_id))
+    ).scalar_one_or_none()
+
+
+async def granted_role(*, session: AsyncSession, telegram_user_id: int) -> Role | None:
+    """The role granted in chat to this user, None when none is active."""
+    agent = await get_agent(session=session, telegram_user_id=telegram_user_id)
+    if agent is None or not agent.active:
+        return None
+    return Role.parse(agent.role)
+
+
+async def upsert_agent(
+    *,
+    session: AsyncSession,
+    telegram_user_id: int,
+    role: Role,
+    display_name: str = "",
+    language_code: str | None = None,
+    active: bool = True,
+) -> Agent:
+    """Create or update a team member with `role`."""
+    agent = await get_agent(session=session, telegram_user_id=telegram_user_id)
+    if agent is None:
+        agent = Agent(telegram_user_id=telegram_user_id, role=role.name.lower(), available=False)
+        session.add(agent)
+    agent.role = role.name.lower()
+    agent.active = active
+    if display_name:
+        agent.display_name = display_name[:256]
+    if language_code:
+        agent.language_code = language_code[:16]
+    await session.flush()
+    return agent
+
+
+async def touch_agent(
+    *, session: AsyncSession, telegram_user_id: int, display_name: str, language_code: str | None
+) -> Agent | None:
+    """Refresh a known team member's name and language from Telegram."""
+    agent = await get_agent(session=session, telegram_user_id=telegram_user_id)
+    if agent is not None and (agent.display_name, agent.language_code) != (
+        display_name,
+        language_code,
+    ):
+        agent.display_name = display_name[:256]
+        agent.language_code = language_code[:16] if language_code else None
+        await session.flush()
+    return agent
+
+
+async def set_available(
+    *, session: AsyncSession, telegram_user_id: int, available: bool
+) -> Agent | None:
+    """Mark an agent available for new conversations, or away."""
+    agent = await get_agent(session=session, telegram_user_id=telegram_user_id)
+    if agent is not None:
+        agent.available = available
+        await session.flush()
+    return agent
+
+
+async def staff_ids(*, session: AsyncSession, minimum: Role) -> list[int]:
+    """Telegram ids of active team members whose granted role is at least `minimum`."""
+    rows = (
+        await session.execute(select(Agent.telegram_user_id, Agent.role).where(Agent.active))
+    ).all()
+    return [user_id for user_id, role in rows if Role.parse(role) >= minimum]
+
+
+async def assign_agent(*, session: AsyncSession, conversation: Conversation) -> Agent | None:
+    """Keep the conversation's agent, else the buyer's last agent, else round-robin over available ones."""
+    if conversation.assigned_agent_id is not None:
+        current = await session.get(Agent, conversation.assigned_agent_id)
+        if current is not None and current.active:
+            return current
+    previous = (
+        await session.execute(
+            select(Agent)
+            .join(Conversation, Conversation.assigned_agent_id == Agent.id)
+            .where(Conversation.buyer_id == conversation.buyer_id, Agent.active, Agent.available)
+            .order_by(Conversation.opened_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    chosen = (
+        previous
+        or (
+            await session.execute(
+                select(Agent)
+                .where(Agent.active, Agent.available)
+                .order_by(Agent.last_assigned_at.asc().nulls_first(), Agent.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalar_one_or_none()
+    )
+    if chosen is not None:
+        chosen.last_assigned_at = utcnow()
+        conversation.assigned_agent_id = chosen.id
+        await session.flush()
+    return chosen

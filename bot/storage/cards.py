@@ -1,0 +1,191 @@
+"""Agents' cards and replies in the making (working tables, not evidence)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.types import Suggestion
+from bot.storage.models import Buyer, Card, Conversation, Message, PendingReply, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class CardContext:
+    """A card with the buyer message, conversation and buyer it belongs to."""
+
+    card: Card
+    message: Message
+    conversation: Conversation
+    buyer: Buyer
+
+    @property
+    def suggestions(self) -> list[Suggestion]:
+        """The suggestions offered on the card."""
+        return [
+            Suggestion(kind=s["kind"], text=s["text"]) for s in json.loads(self.card.suggestions)
+        ]
+
+
+async def create_card(
+    *,
+    session: AsyncSession,
+    message_id: int,
+    conversation_id: int,
+    suggestions: list[Suggestion],
+    language: str,
+) -> tuple[Card, bool]:
+    """The card for a buyer message, created once; returns (card, created)."""
+    existing = (
+        await session.execute(select(Card).where(Card.message_id == message_id))
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    card = Card(
+        message_id=message_id,
+        conversation_id=conversation_id,
+        suggestions=json.dumps(
+            [{"kind": s.kind, "text": s.text} for s in suggestions], ensure_ascii=False
+        ),
+        language=language,
+        status="open",
+        created_at=utcnow(),
+    )
+    session.add(card)
+    await session.flush()
+    return card, True
+
+
+async def card_context(*, session: AsyncSession, card_id: int) -> CardContext | None:
+    """The card and everything it refers to."""
+    row = (
+        await session.execute(
+            select(Card, Message, Conversation, Buyer)
+            .join(Message, Message.id == Card.message_id)
+            .join(Conversation, Conversation.id == Card.conversation_id)
+            .join(Buyer, Buyer.id == Conversation.buyer_id)
+            .where(Card.id == card_id)
+        )
+    ).first()
+    return CardContext(*row) if row is not None else None
+
+
+async def card_at(*, session: AsyncSession, chat_id: int, card_message_id: int) -> Card | None:
+    """The card shown as message `card_message_id` in `chat_id`."""
+    return (
+        await session.execute(
+            select(Card).where(Card.chat_id == chat_id, Card.card_message_id == card_message_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def latest_card_in_topic(
+    *, session: AsyncSession, chat_id: int, thread_id: int
+) -> Card | None:
+    """The newest card posted in a forum topic (a free reply there answers that conversation)."""
+    return (
+        await session.execute(
+            select(Card)
+            .where(Card.chat_id == chat_id, Card.thread_id == thread_id)
+            .order_by(Card.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def mark_card_posted(
+    *,
+    session: AsyncSession,
+    card: Card,
+    chat_id: int,
+    card_message_id: int,
+    thread_id: int | None,
+    html: str,
+) -> None:
+    """Remember where the card was shown and what it said."""
+    card.chat_id, card.card_message_id, card.thread_id = chat_id, card_message_id, thread_id
+    card.html = html
+    await session.flush()
+
+
+async def close_card(
+    *, session: AsyncSession, card: Card, status: str, agent_id: int | None
+) -> None:
+    """Record what became of the card (sent, replied, skipped, escalated) and who did it."""
+    card.status = status
+    card.handled_by_agent_id = agent_id
+    card.handled_at = utcnow()
+    await session.flush()
+
+
+async def create_pending(
+    *,
+    session: AsyncSession,
+    card_id: int,
+    agent_telegram_id: int,
+    kind: str,
+    text: str = "",
+    suggestion_index: int | None = None,
+    edited: bool = False,
+) -> PendingReply:
+    """A reply in the making: an edit prompt (`edit`) or a checked draft to confirm (`confirm`)."""
+    pending = PendingReply(
+        card_id=card_id,
+        agent_telegram_id=agent_telegram_id,
+        kind=kind,
+        text=text,
+        suggestion_index=suggestion_index,
+        edited=edited,
+        status="waiting",
+        created_at=utcnow(),
+    )
+    session.add(pending)
+    await session.flush()
+    return pending
+
+
+async def pending_prompt(
+    *, session: AsyncSession, chat_id: int, prompt_message_id: int
+) -> PendingReply | None:
+    """The waiting edit prompt shown as `prompt_message_id` in `chat_id`."""
+    return (
+        await session.execute(
+            select(PendingReply).where(
+                PendingReply.chat_id == chat_id,
+                PendingReply.prompt_message_id == prompt_message_id,
+                PendingReply.status == "waiting",
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def buyer_history(
+    *, session: AsyncSession, buyer_id: int, before_conversation_id: int
+) -> tuple[int, int, int, int]:
+    """(earlier conversations, refund requests, review/complaint threats, extortion) for a buyer."""
+    conversations = (
+        await session.execute(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.buyer_id == buyer_id, Conversation.id < before_conversation_id)
+        )
+    ).scalar_one()
+    inbound = Message.buyer_id == buyer_id, Message.direction == "in"
+    refunds, threats, extortion = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((Message.category == "return_refund", 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Message.flags.like("%threatens_%"), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Message.category == "extortion", 1), else_=0)), 0),
+            ).where(*inbound)
+        )
+    ).one()
+    return int(conversations), int(refunds), int(threats), int(extortion)
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    """Seconds from `start` to `end` (both aware)."""
+    return round((end - start).total_seconds(), 3)

@@ -1,0 +1,54 @@
+"""Bot commands per role, registered with setMyCommands so each person sees their own menu."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+
+from bot.core.roles import Role
+from bot.core.types import Language
+from bot.tg.context import Services
+
+log = logging.getLogger(__name__)
+
+COMMANDS_BY_ROLE = {
+    Role.BUYER: ("start", "help"),
+    Role.AGENT: ("start", "help", "available", "away"),
+    Role.SUPERVISOR: ("start", "help", "available", "away"),
+    Role.ADMIN: ("start", "help", "available", "away", "grant", "revoke"),
+}
+
+
+def commands_for(role: Role, services: Services, language: Language) -> list[BotCommand]:
+    """The command menu of `role`, described in `language`."""
+    return [
+        BotCommand(name, services.text(language, f"commands.{name}"))
+        for name in COMMANDS_BY_ROLE[role]
+    ]
+
+
+async def publish_commands(bot: Bot, services: Services, staff: dict[int, Role]) -> None:
+    """Set the buyers' default menu and each team member's own menu."""
+    language = services.default_language
+    await bot.set_my_commands(
+        commands_for(Role.BUYER, services, language), scope=BotCommandScopeDefault()
+    )
+    for user_id, role in staff.items():
+        await _set_for(bot, services, user_id, role)
+
+
+async def publish_commands_for(bot: Bot, services: Services, user_id: int) -> None:
+    """Refresh one person's menu after a role change."""
+    await _set_for(bot, services, user_id, await services.role_of(user_id))
+
+
+async def _set_for(bot: Bot, services: Services, user_id: int, role: Role) -> None:
+    try:
+        await bot.set_my_commands(
+            commands_for(role, services, services.default_language),
+            scope=BotCommandScopeChat(user_id),
+        )
+    except TelegramError as exc:  # a user who never opened the bot has no chat yet
+        log.info("commands for %s not set: %s", user_id, exc)

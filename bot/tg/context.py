@@ -1,0 +1,73 @@
+"""The typed context handlers receive: `context.services` is Kefu's long-lived services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.core.language import language_for
+from bot.core.roles import Role, effective_role
+from bot.core.types import Language
+from bot.core.wording import Wording
+from bot.storage.agents import granted_role
+from bot.storage.database import Database
+from bot.storage.filestore import AttachmentStore
+from bot.understanding import Understanding
+
+SERVICES_KEY = "kefu"
+
+
+@dataclass
+class Services:
+    """Everything handlers need, opened in post_init and closed in post_shutdown."""
+
+    settings: Settings
+    understanding: Understanding
+    db: Database
+    attachments: AttachmentStore
+
+    @property
+    def wording(self) -> Wording:
+        """The phrasebook's agent- and buyer-facing wording."""
+        return self.understanding.phrasebook.wording
+
+    @property
+    def default_language(self) -> Language:
+        """The shop's configured language."""
+        return Language(self.settings.language)
+
+    def language_of(self, language_code: str | None) -> Language:
+        """The language for a user with this Telegram `language_code`."""
+        return language_for(language_code, self.default_language)
+
+    def text(self, language: Language, key: str, **variables: object) -> str:
+        """Wording for `key` in `language`."""
+        return self.wording.text(language, key, **variables)
+
+    async def role_of(self, user_id: int) -> Role:
+        """The user's role: from settings, or granted in chat."""
+        async with self.db.session() as session:
+            granted = await granted_role(session=session, telegram_user_id=user_id)
+        return effective_role(
+            user_id,
+            admins=self.settings.admin_ids,
+            supervisors=self.settings.supervisor_ids,
+            agents=self.settings.agent_ids,
+            granted=granted,
+        )
+
+
+class KefuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with typed access to Kefu's services."""
+
+    @property
+    def services(self) -> Services:
+        """Kefu's services, placed in bot_data by the composition root."""
+        services: Services = self.bot_data[SERVICES_KEY]
+        return services
+
+
+KefuApplication = Application[Any, KefuContext, Any, Any, Any, Any]

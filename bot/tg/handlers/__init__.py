@@ -1,0 +1,35 @@
+"""Registers Kefu's handlers on the application, in order."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.tg.context import KefuApplication
+from bot.tg.handlers import admin, agent, buyer, errors
+
+
+def register_handlers(application: KefuApplication, *, agent_chat_id: int | None) -> None:
+    """Wire commands, buttons and messages to their handlers."""
+    application.add_handler(CommandHandler("start", buyer.start))
+    application.add_handler(CommandHandler("help", buyer.help_command))
+    application.add_handler(CommandHandler("grant", admin.grant))
+    application.add_handler(CommandHandler("revoke", admin.revoke))
+    application.add_handler(CommandHandler("available", agent.available))
+    application.add_handler(CommandHandler("away", agent.away))
+    application.add_handler(CallbackQueryHandler(agent.button))
+    private = filters.ChatType.PRIVATE & ~filters.COMMAND
+    application.add_handler(
+        MessageHandler(private & filters.UpdateType.MESSAGES, buyer.private_message)
+    )
+    if agent_chat_id is not None:
+        application.add_handler(
+            MessageHandler(
+                filters.Chat(agent_chat_id) & filters.UpdateType.MESSAGE & ~filters.COMMAND,
+                agent.group_message,
+            )
+        )
+    application.add_error_handler(errors.on_error)
+
+
+__all__ = ["Update", "register_handlers"]

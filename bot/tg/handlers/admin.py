@@ -1,0 +1,84 @@
+"""Admins grant and revoke the team's roles in chat; every change is audited."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import Update
+
+from bot.core.roles import Role
+from bot.storage.agents import upsert_agent
+from bot.storage.evidence import append_audit
+from bot.tg.commands import publish_commands_for
+from bot.tg.context import KefuContext
+
+GRANTABLE = (Role.AGENT, Role.SUPERVISOR)
+
+
+def _parse(args: list[str], reply_user_id: int | None) -> tuple[int, Role | None] | None:
+    words = list(args)
+    user_id = reply_user_id
+    if words and words[0].lstrip("-").isdigit():
+        user_id = int(words.pop(0))
+    role = None
+    if words:
+        try:
+            role = Role.parse(words[0])
+        except ValueError:
+            return None
+    return (user_id, role) if user_id is not None else None
+
+
+async def grant(update: Update, context: KefuContext) -> None:
+    """/grant USER_ID agent|supervisor (or as a reply to the user's message)."""
+    await _change(update, context, granting=True)
+
+
+async def revoke(update: Update, context: KefuContext) -> None:
+    """/revoke USER_ID: the user goes back to being a buyer."""
+    await _change(update, context, granting=False)
+
+
+async def _change(update: Update, context: KefuContext, *, granting: bool) -> None:
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    services = context.services
+    language = services.language_of(user.language_code)
+    if await services.role_of(user.id) < Role.ADMIN:
+        async with services.db.transaction() as session:
+            await append_audit(
+                session=session,
+                actor_telegram_id=user.id,
+                action="role.denied",
+                target=" ".join(context.args or [])[:256],
+            )
+        await message.reply_text(escape(services.text(language, "card.not_allowed")))
+        return
+    replied = message.reply_to_message
+    reply_user = replied.from_user.id if replied is not None and replied.from_user else None
+    parsed = _parse(list(context.args or []), reply_user)
+    role = parsed[1] if parsed is not None else None
+    if parsed is None or (granting and role not in GRANTABLE):
+        await message.reply_text(escape(services.text(language, "bot.usage_grant")))
+        return
+    target_id = parsed[0]
+    new_role = role if granting and role is not None else Role.BUYER
+    async with services.db.transaction() as session:
+        await upsert_agent(
+            session=session,
+            telegram_user_id=target_id,
+            role=new_role if granting else Role.AGENT,
+            active=granting,
+        )
+        await append_audit(
+            session=session,
+            actor_telegram_id=user.id,
+            action="role.granted" if granting else "role.revoked",
+            target=f"user:{target_id}",
+            details={"role": new_role.name.lower()},
+        )
+    await publish_commands_for(context.bot, services, target_id)
+    role_name = services.text(language, f"roles.{new_role.name.lower()}")
+    key = "bot.granted" if granting else "bot.revoked"
+    await message.reply_text(escape(services.text(language, key, user=target_id, role=role_name)))

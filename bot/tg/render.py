@@ -1,0 +1,127 @@
+"""Pure rendering of agents' cards and long texts as Telegram HTML (escaped, under 4096 chars)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+
+from bot.core.types import Classification, Flag, Language, Suggestion
+from bot.core.wording import Wording
+
+TELEGRAM_LIMIT = 4096
+CARD_TEXT_BUDGET = 1200  # the buyer's message is shortened on the card; the log keeps it whole
+ALARM_FLAGS = frozenset({Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT})
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerHistory:
+    """What the shop has seen of this buyer before: to recognise serial refunders and 差评师."""
+
+    conversations: int = 0
+    refunds: int = 0
+    threats: int = 0
+    extortion: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """Everything an agent's card shows about one buyer message."""
+
+    card_id: int
+    buyer_name: str
+    buyer_handle: str
+    text: str
+    classification: Classification
+    suggestions: tuple[Suggestion, ...]
+    warnings: tuple[str, ...]
+    order_id: str | None = None
+    history: BuyerHistory = field(default_factory=BuyerHistory)
+    blocked: bool = False
+    outcomes: tuple[str, ...] = ()
+
+
+def render_card(view: CardView, *, wording: Wording, language: Language) -> str:
+    """The card as Telegram HTML in the agent's `language`, always under the message limit."""
+    for budget in (CARD_TEXT_BUDGET, 300, 60):
+        html = _card_html(view, wording=wording, language=language, budget=budget)
+        if len(html) <= TELEGRAM_LIMIT:
+            return html
+    return html[: TELEGRAM_LIMIT - 1]
+
+
+def _card_html(view: CardView, *, wording: Wording, language: Language, budget: int) -> str:
+
+    def t(key: str, **variables: object) -> str:
+        return escape(wording.text(language, key, **variables))
+
+    c = view.classification
+    category = t(f"category_names.{c.category.value}")
+    alarm = c.category.value == "extortion" or bool(c.flags & ALARM_FLAGS)
+    head = f"{'🚨' if alarm else '📩'} <b>{category}</b> · {c.confidence:.0%}"
+    if c.flags:
+        head += " · " + ", ".join(
+            f"<b>{t(f'flag_names.{flag}')}</b>"
+            if Flag(flag) in ALARM_FLAGS
+            else t(f"flag_names.{flag}")
+            for flag in c.sorted_flags()
+        )
+    lines = [
+        head,
+        f"{t('card.buyer')}: {escape(view.buyer_name)} {escape(view.buyer_handle)}".rstrip(),
+    ]
+    if view.order_id:
+        lines.append(f"{t('card.order')}: <code>{escape(view.order_id)}</code>")
+    h = view.history
+    if h.conversations or h.refunds or h.threats or h.extortion:
+        lines.append(
+            f"{t('card.history')}: "
+            + t(
+                "card.history_line",
+                conversations=h.conversations,
+                refunds=h.refunds,
+                threats=h.threats,
+                extortion=h.extortion,
+            )
+        )
+    if view.blocked:
+        lines.append(f"⛔ {t('card.blocked')}")
+    if c.keywords:
+        lines.append(f"{t('console.keywords')}: {escape(', '.join(c.keywords))}")
+    for key in view.warnings:
+        lines.append(f"⚠️ <b>{t(f'warnings.{key}')}</b>")
+    lines.append(
+        f"{t('card.message')}: <blockquote>{escape(_shorten(view.text, budget))}</blockquote>"
+    )
+    for number, suggestion in enumerate(view.suggestions, start=1):
+        kind = t(f"suggestion_kinds.{suggestion.kind}")
+        lines.append(f"<b>{number}</b> · <i>{kind}</i>\n{escape(suggestion.text)}")
+    lines.extend(view.outcomes[-8:])
+    return "\n".join(lines)
+
+
+def _shorten(text: str, budget: int) -> str:
+    return text if len(text) <= budget else text[: budget - 1] + "…"
+
+
+def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split plain text into chunks of at most `limit` characters, at line or word breaks if possible."""
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(
+            rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit), rest.rfind("。", 0, limit) + 1
+        )
+        if cut <= limit // 2:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n ")
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+def outcome_line(icon: str, text: str) -> str:
+    """One escaped line recording what happened to a card (who sent what, when)."""
+    return f"{icon} {escape(text)}"

@@ -1,0 +1,94 @@
+"""callback_data stays short and parses back; cards are escaped HTML under Telegram's limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.types import Category, Classification, Flag, Language, Suggestion
+from bot.core.wording import Wording
+from bot.tg.keyboards import CardAction, PendingAction, card_keyboard, parse_callback
+from bot.tg.render import TELEGRAM_LIMIT, CardView, render_card, split_text
+
+WORDING = Wording(
+    texts={
+        Language.ZH_HANS: {
+            "card.send_n": "发送{n}",
+            "card.edit": "编辑",
+            "card.skip": "跳过",
+            "card.escalate": "升级",
+            "card.buyer": "买家",
+            "card.message": "消息",
+            "category_names.extortion": "差评师",
+            "flag_names.threatens_review": "威胁差评",
+            "warnings.extortion": "疑似勒索",
+        }
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("c:12:s:2", CardAction(12, "send", 2)),
+        ("c:12:e:3", CardAction(12, "edit", 3)),
+        ("c:12:k", CardAction(12, "skip")),
+        ("c:12:x", CardAction(12, "escalate")),
+        ("p:7:y", PendingAction(7, "confirm")),
+        ("p:7:n", PendingAction(7, "cancel")),
+        ("c:12:s", None),
+        ("c:12:k:1", None),
+        ("c:x:s:1", None),
+        ("z:1:s:1", None),
+        ("", None),
+    ],
+)
+def test_parse_callback(data: str, expected: object) -> None:
+    assert parse_callback(data) == expected
+
+
+def test_callback_data_fits_telegram() -> None:
+    keyboard = card_keyboard(2**62, 3, wording=WORDING, language=Language.ZH_HANS)
+    datas = [button.callback_data for row in keyboard.inline_keyboard for button in row]
+    assert all(isinstance(d, str) and 1 <= len(d.encode()) <= 64 for d in datas)
+    assert [parse_callback(str(d)) for d in datas][:3] == [
+        CardAction(2**62, "send", n) for n in (1, 2, 3)
+    ]
+
+
+def _view(text: str, suggestion: str = "您好") -> CardView:
+    return CardView(
+        card_id=1,
+        buyer_name="<b>Eve</b>",
+        buyer_handle="@eve",
+        text=text,
+        classification=Classification(
+            category=Category.EXTORTION, confidence=0.9, flags=frozenset({Flag.THREATENS_REVIEW})
+        ),
+        suggestions=(Suggestion("quick", suggestion),),
+        warnings=("extortion",),
+    )
+
+
+def test_card_escapes_buyer_text() -> None:
+    html = render_card(_view("给我<200>元 & 改好评"), wording=WORDING, language=Language.ZH_HANS)
+    assert "&lt;b&gt;Eve&lt;/b&gt;" in html
+    assert "给我&lt;200&gt;元 &amp; 改好评" in html
+    assert html.startswith("🚨 <b>差评师</b>")
+    assert "<b>威胁差评</b>" in html
+    assert "疑似勒索" in html
+
+
+def test_card_stays_under_the_limit() -> None:
+    html = render_card(
+        _view("差" * 5000, suggestion="好" * 3000), wording=WORDING, language=Language.ZH_HANS
+    )
+    assert len(html) <= TELEGRAM_LIMIT
+    assert html.count("<blockquote>") == html.count("</blockquote>") == 1
+
+
+@pytest.mark.parametrize("length", [0, 10, 4096, 4097, 10_000])
+def test_split_text_keeps_everything_under_the_limit(length: int) -> None:
+    text = ("退款进度查询 " * 2000)[:length]
+    chunks = split_text(text)
+    assert all(len(chunk) <= TELEGRAM_LIMIT for chunk in chunks)
+    assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
