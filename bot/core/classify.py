@@ -90,6 +90,15 @@ class Rules:
     negation_window_zh: int = 2
     negation_window_en: int = 12
     token_boundary_max_len: int = 1
+    negatable: frozenset[Category] = frozenset(
+        {
+            Category.DAMAGED_MISSING,
+            Category.WRONG_ITEM,
+            Category.NOT_AS_DESCRIBED,
+            Category.QUALITY,
+        }
+    )
+    own_cause: frozenset[str] = frozenset()
     punctuation: tuple[PunctuationSignal, ...] = ()
     angry_emoji_weight: float = 0.0
     angry_emoji: frozenset[str] = frozenset()
@@ -219,6 +228,7 @@ def _negates(text: str, negation: Match, start: int, rules: Rules) -> bool:
 @dataclass(slots=True)
 class _Tally:
     categories: dict[Category, float] = field(default_factory=dict)
+    own_cause: dict[Category, float] = field(default_factory=dict)
     flags: dict[Flag, float] = field(default_factory=dict)
     keywords: dict[Category, list[str]] = field(default_factory=dict)
     extortion: set[str] = field(default_factory=set)
@@ -227,15 +237,23 @@ class _Tally:
 
 def _tally(matches: Sequence[Match], rules: Rules) -> _Tally:
     tally = _Tally()
-    seen: set[str] = set()
+    seen: set[tuple[str, bool]] = set()
     for match in matches:
-        if match.negated or match.phrase in seen:
+        key = (match.phrase, match.negated)
+        if key in seen:
             continue
-        seen.add(match.phrase)
+        seen.add(key)
         rule = rules.phrases[match.phrase]
         for category, weight in rule.categories:
-            tally.categories[category] = tally.categories.get(category, 0.0) + weight
+            if match.negated and category in rules.negatable:
+                continue
+            if match.phrase in rules.own_cause:
+                tally.own_cause[category] = tally.own_cause.get(category, 0.0) + weight
+            else:
+                tally.categories[category] = tally.categories.get(category, 0.0) + weight
             tally.keywords.setdefault(category, []).append(match.phrase)
+        if match.negated:
+            continue
         for flag, weight in rule.flags:
             tally.flags[flag] = tally.flags.get(flag, 0.0) + weight
         if rule.extortion:
@@ -324,7 +342,7 @@ class Classifier:
                 language=normalized.language,
             )
 
-        scores = self._weighted(tally.categories)
+        scores = self._weighted(tally.categories, tally.own_cause)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], _ORDER[item[0]]))
         if not ranked or ranked[0][1] < rules.category_threshold:
             return Classification(
@@ -350,18 +368,23 @@ class Classifier:
             language=normalized.language,
         )
 
-    def _weighted(self, scores: dict[Category, float]) -> dict[Category, float]:
+    def _weighted(
+        self, scores: dict[Category, float], own_cause: dict[Category, float]
+    ) -> dict[Category, float]:
+        """Remedy categories count for little once a cause is present (own-cause phrases excepted)."""
         rules = self.rules
         cause = max(
             (score for category, score in scores.items() if category not in rules.remedies),
             default=0.0,
         )
-        if cause < rules.cause_threshold:
-            return scores
-        return {
-            category: score * rules.remedy_factor if category in rules.remedies else score
+        factor = rules.remedy_factor if cause >= rules.cause_threshold else 1.0
+        weighted = {
+            category: score * factor if category in rules.remedies else score
             for category, score in scores.items()
         }
+        for category, score in own_cause.items():
+            weighted[category] = weighted.get(category, 0.0) + score
+        return weighted
 
 
 _ORDER = {category: index for index, category in enumerate(Category)}

@@ -58,6 +58,8 @@ class _SettingsModel(_Strict):
     negation_window_zh: StrictInt = Field(default=2, ge=0)
     negation_window_en: StrictInt = Field(default=12, ge=0)
     token_boundary_max_len: StrictInt = Field(default=1, ge=0)
+    negatable: list[Category] = Field(default_factory=list)
+    own_cause: list[str] = Field(default_factory=list)
     extortion_flags: list[Flag] = Field(default_factory=list)
     amount_is_benefit: bool = True
     fallback_confidence: Weight = Field(default=0.3, ge=0, le=1)
@@ -186,6 +188,11 @@ class _Builder:
             settings = self.settings.model_dump()
             remedies = settings.pop("remedies")
             extortion_flags = settings.pop("extortion_flags")
+            negatable = settings.pop("negatable")
+            own_cause = settings.pop("own_cause")
+            if negatable:
+                options["negatable"] = frozenset(negatable)
+            options["own_cause"] = frozenset(canonical_phrase(p)[0] for p in own_cause)
             if remedies:
                 options["remedies"] = frozenset(remedies)
             if extortion_flags:
