@@ -334,19 +334,19 @@ async def unprocessed_updates(
     return [(int(row.update_id), json.loads(row.payload)) for row in rows]
 
 
-async def message_for_update(*, session: AsyncSession, update_id: int) -> StoredRecord | None:
-    """The message row an update produced, if any (replays use it to stay idempotent)."""
+async def message_of_update(
+    *, session: AsyncSession, update_id: int
+) -> tuple[int, int, int] | None:
+    """(message id, conversation id, buyer id) of the message an update produced, if any."""
     row = (
         await session.execute(
-            select(MESSAGES.c.id, MESSAGES.c.seq, MESSAGES.c.hash)
+            select(MESSAGES.c.id, MESSAGES.c.conversation_id, MESSAGES.c.buyer_id)
             .where(MESSAGES.c.update_id == update_id)
             .order_by(MESSAGES.c.seq)
             .limit(1)
         )
     ).first()
-    if row is None:
-        return None
-    return StoredRecord(id=row.id, seq=row.seq, hash=row.hash, created=False)
+    return None if row is None else (int(row.id), int(row.conversation_id), int(row.buyer_id))
 
 
 async def latest_revision(

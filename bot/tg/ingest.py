@@ -1,0 +1,361 @@
+"""Crash-safe ingestion: every update is stored raw before Telegram is told it was received.
+
+python-telegram-bot confirms an update (the `offset` of the next getUpdates call, or the webhook's
+HTTP 200) before handlers run, so a process that dies in between loses it. Kefu closes the gap at
+the two places updates enter PTB:
+
+* Polling: `EvidenceRequest` is the getUpdates request object; its `do_request` stores the
+  response's `result` array (one raw_updates row per update, committed) before returning it to PTB. The offset
+  confirming those updates is only sent on the next getUpdates call, after this returned.
+* Webhook: `EvidenceUpdateQueue.put` stores the update before queueing it. PTB's tornado handler
+  (`TelegramHandler.post`) awaits `update_queue.put` before it finishes the request, so the 200
+  only goes out after the row is committed; if storing fails the request fails and Telegram
+  delivers the update again. (The stored JSON is PTB's `Update.to_dict()` of the body.)
+
+`EvidenceApplication.process_update` then writes the update's normalised rows (buyer,
+conversation, message or edit, attachments), runs the handlers, and marks the update processed.
+At start-up (`initialize`) every stored update not marked processed is put back on the queue, and
+an update already marked is skipped, so each is processed exactly once even when Telegram delivers
+it again. The evidence rows are idempotent; a handler whose own effects must be exactly-once
+calls `mark_processed` in the same transaction as its writes (otherwise they are at-least-once).
+Handlers should use `block=True` (the default): marking happens when `process_update` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest, RequestData
+
+from bot.core.inbound import InboundMessage, MessageLabels, buyer_message
+from bot.storage import evidence
+from bot.storage.filestore import (
+    DEFAULT_BACKOFF,
+    AttachmentStore,
+    FileFetcher,
+    fetch_with_retries,
+    record_fetch,
+    recorded_file_ids,
+    retry_failed_attachments,
+)
+from bot.storage.models import utcnow
+from bot.storage.repository import get_or_create_buyer, open_conversation_for
+from bot.tg.files import TelegramFileFetcher
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+_LOGGER = logging.getLogger(__name__)
+
+Labeler = Callable[[InboundMessage], MessageLabels]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedUpdate:
+    """The normalised rows an update produced (all None when it carried no buyer message)."""
+
+    update_id: int
+    message_id: int | None = None
+    conversation_id: int | None = None
+    buyer_id: int | None = None
+    created: bool = False
+
+
+async def record_update(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    store: AttachmentStore,
+    fetcher: FileFetcher | None,
+    payload: Mapping[str, Any],
+    received_at: datetime,
+    labeler: Labeler | None = None,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
+) -> RecordedUpdate:
+    """Write an update's normalised rows (buyer, conversation, message, files); safe to repeat."""
+    update_id = int(payload["update_id"])
+    inbound = buyer_message(payload)
+    if inbound is None:
+        return RecordedUpdate(update_id)
+    created = False
+    async with sessions() as session:
+        found = await evidence.message_of_update(session=session, update_id=update_id)
+        if found is not None:
+            message_id, conversation_id, buyer_id = found
+        else:
+            buyer = await get_or_create_buyer(
+                session=session,
+                telegram_user_id=inbound.buyer.telegram_user_id,
+                display_name=inbound.buyer.display_name,
+                username=inbound.buyer.username,
+                language_code=inbound.buyer.language_code,
+            )
+            conversation = await open_conversation_for(session=session, buyer_id=buyer.id)
+            revision, edit_of_id = 0, None
+            if inbound.edited:
+                prior = await evidence.latest_revision(
+                    session=session, chat_id=inbound.chat_id, telegram_message_id=inbound.message_id
+                )
+                revision = prior[1] + 1 if prior else 1
+                edit_of_id = prior[0] if prior else None
+            labels = labeler(inbound) if labeler is not None else MessageLabels()
+            stored = await evidence.append_message(
+                session=session,
+                conversation_id=conversation.id,
+                buyer_id=buyer.id,
+                direction="in",
+                chat_id=inbound.chat_id,
+                telegram_message_id=inbound.message_id,
+                text=inbound.text,
+                content_type=inbound.content_type,
+                sent_at=inbound.sent_at,
+                received_at=received_at,
+                category=labels.category,
+                confidence=labels.confidence,
+                flags=labels.flags,
+                edit_of_id=edit_of_id,
+                revision=revision,
+                update_id=update_id,
+            )
+            message_id, conversation_id, buyer_id = stored.id, conversation.id, buyer.id
+            created = stored.created
+        await session.commit()
+    if inbound.attachments and fetcher is not None:
+        async with sessions() as session:
+            done = await recorded_file_ids(session=session, message_id=message_id)
+        for ref in inbound.attachments:
+            if ref.file_id in done:
+                continue
+            # Downloads happen outside any transaction: the chain lock is never held over I/O.
+            outcome = await fetch_with_retries(
+                fetcher=fetcher, store=store, ref=ref, backoff=backoff
+            )
+            async with sessions() as session:
+                await record_fetch(
+                    session=session, store=store, message_id=message_id, ref=ref, outcome=outcome
+                )
+                await session.commit()
+    return RecordedUpdate(update_id, message_id, conversation_id, buyer_id, created)
+
+
+class EvidenceInbox:
+    """Stores raw updates, records their rows, replays unfinished ones; shared by the hooks."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        store: AttachmentStore,
+        fetcher: FileFetcher | None = None,
+        labeler: Labeler | None = None,
+        backoff: Sequence[float] = DEFAULT_BACKOFF,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.fetcher = fetcher
+        self.labeler = labeler
+        self.backoff = tuple(backoff)
+        # Raw payloads stored but not yet processed by this process, by update id.
+        self._pending: dict[int, tuple[Mapping[str, Any], datetime]] = {}
+        self._recorded: dict[int, RecordedUpdate] = {}
+
+    async def store_batch(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Durably store a getUpdates result before PTB sees it."""
+        received_at = utcnow()
+        async with self.sessions() as session:
+            await evidence.append_raw_updates(
+                session=session, payloads=payloads, received_at=received_at
+            )
+            await session.commit()
+        for payload in payloads:
+            self._pending[int(payload["update_id"])] = (payload, received_at)
+
+    async def store_update(self, update: Update) -> None:
+        """Durably store one update (webhook path) unless this process already stored it."""
+        if update.update_id in self._pending:
+            return
+        await self.store_batch([update.to_dict()])
+
+    async def is_processed(self, update_id: int) -> bool:
+        """Whether the update's processing finished earlier."""
+        async with self.sessions() as session:
+            return await evidence.is_processed(session=session, update_id=update_id)
+
+    async def record(self, update: Update) -> RecordedUpdate:
+        """Write the normalised rows of an update (from its stored raw JSON when known)."""
+        payload, received_at = self._pending.get(update.update_id, (update.to_dict(), utcnow()))
+        recorded = await record_update(
+            sessions=self.sessions,
+            store=self.store,
+            fetcher=self.fetcher,
+            payload=payload,
+            received_at=received_at,
+            labeler=self.labeler,
+            backoff=self.backoff,
+        )
+        self._recorded[update.update_id] = recorded
+        return recorded
+
+    async def finish(self, update_id: int) -> None:
+        """Mark the update processed and forget it."""
+        async with self.sessions() as session:
+            await evidence.mark_processed(session=session, update_id=update_id)
+            await session.commit()
+        self._pending.pop(update_id, None)
+        self._recorded.pop(update_id, None)
+
+    def recorded(self, update_id: int) -> RecordedUpdate | None:
+        """The rows recorded for an update while its handlers run (for handlers to use)."""
+        return self._recorded.get(update_id)
+
+    async def unfinished(self) -> list[tuple[int, dict[str, Any]]]:
+        """Stored updates whose processing never finished, oldest first."""
+        async with self.sessions() as session:
+            return await evidence.unprocessed_updates(session=session)
+
+    def remember(self, update_id: int, payload: Mapping[str, Any], received_at: datetime) -> None:
+        """Note a stored payload so it is neither stored again nor re-read."""
+        self._pending[update_id] = (payload, received_at)
+
+
+class EvidenceRequest(HTTPXRequest):
+    """The getUpdates request: stores each batch of updates before PTB may confirm it."""
+
+    def __init__(self, inbox: EvidenceInbox, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.evidence_inbox = inbox
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Make the request; a successful getUpdates result is committed to the database first."""
+        status, body = await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+        if status == HTTPStatus.OK and url.endswith("/getUpdates"):
+            result = self.parse_json_payload(body).get("result")
+            if isinstance(result, list) and result:
+                await self.evidence_inbox.store_batch(result)
+        return status, body
+
+
+class EvidenceUpdateQueue(asyncio.Queue[object]):
+    """The application's update queue; `put` stores an update not yet stored (webhook mode)."""
+
+    def __init__(self, inbox: EvidenceInbox) -> None:
+        super().__init__()
+        self.evidence_inbox = inbox
+
+    async def put(self, item: object) -> None:
+        """Store the update durably, then queue it."""
+        if isinstance(item, Update):
+            await self.evidence_inbox.store_update(item)
+        await super().put(item)
+
+
+class EvidenceApplication(Application):  # type: ignore[type-arg]
+    """An Application that records each update's evidence, runs handlers, then marks it done."""
+
+    def __init__(self, *, evidence_inbox: EvidenceInbox, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.evidence_inbox = evidence_inbox
+
+    async def initialize(self) -> None:
+        """Initialise PTB, then queue every stored update whose processing never finished."""
+        await super().initialize()
+        inbox = self.evidence_inbox
+        if inbox.fetcher is None:
+            inbox.fetcher = TelegramFileFetcher(self.bot)
+        replayed = 0
+        for update_id, payload in await inbox.unfinished():
+            update = Update.de_json(payload, self.bot)
+            if update is None:
+                continue
+            inbox.remember(update_id, payload, utcnow())
+            await self.update_queue.put(update)
+            replayed += 1
+        if replayed:
+            _LOGGER.info("replaying %d stored updates whose processing did not finish", replayed)
+
+    async def start(self) -> None:
+        """Start PTB, and in the background retry attachment downloads that failed before."""
+        await super().start()
+        inbox = self.evidence_inbox
+        if inbox.fetcher is not None:
+            self.create_task(
+                retry_failed_attachments(
+                    sessions=inbox.sessions,
+                    store=inbox.store,
+                    fetcher=inbox.fetcher,
+                    backoff=inbox.backoff,
+                ),
+                name="kefu:retry_failed_attachments",
+            )
+
+    async def process_update(self, update: object) -> None:
+        """Skip an update already processed; else record its rows, run handlers, mark it done."""
+        if not isinstance(update, Update):
+            await super().process_update(update)
+            return
+        inbox = self.evidence_inbox
+        if await inbox.is_processed(update.update_id):
+            _LOGGER.debug("update %d was processed before; skipped", update.update_id)
+            return
+        await inbox.record(update)
+        await super().process_update(update)
+        await inbox.finish(update.update_id)
+
+
+def install_evidence_ingest(
+    builder: ApplicationBuilder,  # type: ignore[type-arg]
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    store: AttachmentStore,
+    fetcher: FileFetcher | None = None,
+    labeler: Labeler | None = None,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
+) -> EvidenceInbox:
+    """Make the application built by `builder` crash-safe; call before `builder.build()`.
+
+    Sets the builder's application class (`EvidenceApplication`), its getUpdates request
+    (`EvidenceRequest`) and its update queue (`EvidenceUpdateQueue`), so do not set those
+    elsewhere. `fetcher` defaults to downloading through the bot (`TelegramFileFetcher`);
+    `labeler` (e.g. the classifier) gives each buyer message its category, confidence and flags
+    before it is chained. Handlers find an update's rows with `recorded_update(application, update)`.
+    """
+    inbox = EvidenceInbox(
+        sessions=sessions, store=store, fetcher=fetcher, labeler=labeler, backoff=backoff
+    )
+    builder.application_class(EvidenceApplication, kwargs={"evidence_inbox": inbox})
+    builder.get_updates_request(EvidenceRequest(inbox, connection_pool_size=1))
+    builder.update_queue(EvidenceUpdateQueue(inbox))
+    return inbox
+
+
+def recorded_update(application: Application, update: Update) -> RecordedUpdate | None:  # type: ignore[type-arg]
+    """The evidence rows recorded for `update` while its handlers run."""
+    if isinstance(application, EvidenceApplication):
+        return application.evidence_inbox.recorded(update.update_id)
+    return None
