@@ -206,8 +206,6 @@ def main(label: str, app_factory: AppFactory, *, description: str, **burst: Any)
     for mode in modes:
         for _ in range(args.runs):
             result = asyncio.run(
-                run_burst(
-                    app_factory, users=args.users, messages=args.messages, mode=mode, **burst
-                )
+                run_burst(app_factory, users=args.users, messages=args.messages, mode=mode, **burst)
             )
             print(result.report(label), flush=True)

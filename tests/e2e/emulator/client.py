@@ -425,11 +425,6 @@ class InProcessTelegram(TelegramClient):
         self._server = self._thread.start()
         self.api_url = f"http://127.0.0.1:{self._server.port}"
 
-    @property
-    def world(self) -> Any:
-        """The World itself, for white-box checks in the emulator's own tests (same thread only)."""
-        return self._server.world
-
     def call(self, op: str, **kwargs: Any) -> Any:
         """Run an operation on the emulator loop and wait for its (copied) result."""
         return copy.deepcopy(self._thread.run(self._server.user_call(op, kwargs)))

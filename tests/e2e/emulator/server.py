@@ -134,6 +134,8 @@ class EmulatorServer:
         queue = world.injected.get("getupdates")
         if queue:
             raise queue.popleft()
+        if world.logged_out:
+            raise ApiError(401, "Unauthorized")
         offset = params.int("offset")
         limit = params.int("limit", 100) or 100
         timeout = min(float(params.int("timeout", 0) or 0), MAX_LONG_POLL)

@@ -362,8 +362,9 @@ class World:
     # ------------------------------------------------------------ updates
     def _push_update(self, kind: str, payload: JSON) -> int:
         update_id = next(self._update_ids)
-        self.pending.append({"update_id": update_id, kind: payload})
-        self.updates_changed.fire()
+        if kind in self.allowed_updates:  # types the bot did not ask for are never delivered
+            self.pending.append({"update_id": update_id, kind: payload})
+            self.updates_changed.fire()
         return update_id
 
     def confirm_updates(self, offset: int) -> None:
@@ -375,12 +376,6 @@ class World:
         while self.pending and self.pending[0]["update_id"] < offset:
             self.pending.popleft()
 
-    def _drop_disallowed_head(self) -> None:
-        # Updates of types the bot did not ask for are never delivered: forget them when reached.
-        kept = [u for u in self.pending if self._update_type(u) in self.allowed_updates]
-        if len(kept) != len(self.pending):
-            self.pending = deque(kept)
-
     @staticmethod
     def _update_type(update: JSON) -> str:
         return next(k for k in update if k != "update_id")
@@ -391,7 +386,10 @@ class World:
             return
         if not isinstance(value, list):
             raise bad_request("can't parse allowed_updates")
-        self.allowed_updates = frozenset(value) if value else DEFAULT_UPDATE_TYPES
+        allowed = frozenset(value) if value else DEFAULT_UPDATE_TYPES
+        if allowed != self.allowed_updates:
+            self.allowed_updates = allowed
+            self.pending = deque(u for u in self.pending if self._update_type(u) in allowed)
 
     def take_updates(self, offset: int | None, limit: int) -> list[JSON]:
         """The updates a getUpdates call returns now (they stay pending until confirmed)."""
@@ -403,7 +401,6 @@ class World:
             )
         if offset is not None:
             self.confirm_updates(offset)
-        self._drop_disallowed_head()
         return list(itertools.islice(self.pending, max(1, min(limit, 100))))
 
     def begin_poll(self) -> int:
@@ -414,7 +411,6 @@ class World:
 
     def next_webhook_update(self) -> JSON | None:
         """The oldest undelivered update for the webhook, if any."""
-        self._drop_disallowed_head()
         return self.pending[0] if self.pending else None
 
     def webhook_delivered(self, update_id: int) -> None:

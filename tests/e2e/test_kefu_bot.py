@@ -1,0 +1,214 @@
+"""Kefu end to end: the real bot over HTTP against the local Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.app import build_application
+from bot.storage import migrate
+from tests.e2e.emulator import InProcessTelegram
+from tests.e2e.emulator.ptb import running_webhook
+from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
+
+pytestmark = pytest.mark.e2e
+
+COMPLAINT = "快递三天了还没到，到底怎么回事？再不到我就投诉！"
+
+
+@pytest.fixture
+def shop(botapi: InProcessTelegram, tmp_path: Path) -> Shop:
+    return make_shop(botapi, tmp_path)
+
+
+async def _card(shop: Shop, *, after: object = None) -> dict:
+    return await shop.botapi.wait_for_bot_message_async(
+        shop.forum["id"], is_card, after=after, timeout=10
+    )
+
+
+async def test_complaint_becomes_a_card_and_send_2_reaches_the_buyer(shop: Shop) -> None:
+    botapi = shop.botapi
+    async with running_kefu(shop):
+        sent = botapi.send_text(shop.buyer, COMPLAINT)
+        card = await _card(shop)
+        card_id = int(button_data(card)[0].split(":")[1])
+        suggestions = await shop.card_suggestions(card_id)
+        botapi.press_button(shop.agent, card, f"c:{card_id}:s:2", chat=shop.forum["id"])
+        reply = await botapi.wait_for_bot_message_async(shop.buyer["id"], timeout=10)
+        closed = await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: m["message_id"] == card["message_id"] and not is_card(m)
+        )
+
+    assert card["message_thread_id"] is not None  # one forum topic per conversation
+    assert "未收到货" in card["text"]
+    assert "威胁投诉" in card["text"] or "投诉" in card["text"]
+    assert COMPLAINT[:10] in card["text"]
+    assert len(suggestions) == 3
+    assert reply["text"] == suggestions[1]
+    assert "Ada" in closed["text"]
+    messages = await shop.rows(
+        "SELECT direction, text, category, suggestion_index, suggestion_edited, agent_id "
+        "FROM messages ORDER BY seq"
+    )
+    assert [(m["direction"], m["text"]) for m in messages] == [
+        ("in", COMPLAINT),
+        ("out", suggestions[1]),
+    ]
+    assert messages[0]["category"] == "not_received"
+    assert (messages[1]["suggestion_index"], messages[1]["suggestion_edited"]) == (2, False)
+    assert messages[1]["agent_id"] is not None
+    [outcome] = await shop.rows(
+        "SELECT action, details FROM audit_log WHERE action LIKE 'suggestion.%'"
+    )
+    assert outcome["action"] == "suggestion.sent"
+    assert '"latency_seconds"' in outcome["details"]
+    assert sent["message_id"] > 0
+
+
+async def test_edit_flow_sends_the_agents_version(shop: Shop) -> None:
+    botapi = shop.botapi
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, "收到的杯子碎了，怎么办")
+        card = await _card(shop)
+        card_id = int(button_data(card)[0].split(":")[1])
+        botapi.press_button(shop.agent, card, f"c:{card_id}:e:1", chat=shop.forum["id"])
+        prompt = await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: "修改后" in m.get("text", ""), after=card
+        )
+        edited = "非常抱歉，杯子碎了给您添麻烦了，我们今天就给您补发一个新的。"
+        botapi.send_text(
+            shop.agent,
+            edited,
+            chat=shop.forum["id"],
+            thread_id=card["message_thread_id"],
+            reply_to=prompt,
+        )
+        reply = await botapi.wait_for_bot_message_async(shop.buyer["id"], timeout=10)
+
+    assert reply["text"] == edited
+    [sent_prompt] = [c for c in botapi.calls("sendMessage") if "修改后" in str(c.get("params", c))]
+    assert "force_reply" in str(sent_prompt)
+    [out] = await shop.rows(
+        "SELECT suggestion_index, suggestion_edited FROM messages WHERE direction = 'out'"
+    )
+    assert (out["suggestion_index"], out["suggestion_edited"]) == (1, True)
+
+
+async def test_free_reply_that_trips_the_check_needs_confirmation(shop: Shop) -> None:
+    botapi = shop.botapi
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, "衣服质量太差了，洗一次就开线")
+        card = await _card(shop)
+        own = "不行，这是你自己洗坏的，加我微信说"
+        botapi.send_text(
+            shop.agent,
+            own,
+            chat=shop.forum["id"],
+            thread_id=card["message_thread_id"],
+            reply_to=card,
+        )
+        warning = await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: any(d.startswith("p:") for d in button_data(m))
+        )
+        assert botapi.bot_messages(shop.buyer["id"]) == []
+        confirm = next(d for d in button_data(warning) if d.endswith(":y"))
+        botapi.press_button(shop.agent, warning, confirm, chat=shop.forum["id"])
+        reply = await botapi.wait_for_bot_message_async(shop.buyer["id"], timeout=10)
+
+    for reason_word in ("微信", "不行"):
+        assert reason_word in warning["text"]
+    assert reply["text"] == own
+    [out] = await shop.rows("SELECT suggestion_index FROM messages WHERE direction = 'out'")
+    assert out["suggestion_index"] is None
+    actions = [r["action"] for r in await shop.rows("SELECT action FROM audit_log ORDER BY seq")]
+    assert actions == ["reply.check_failed", "suggestion.own"]
+
+
+async def test_a_button_press_by_a_stranger_is_refused_and_audited(shop: Shop) -> None:
+    botapi = shop.botapi
+    stranger = botapi.create_user("Mallory")
+    botapi.add_member(shop.forum["id"], stranger)
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, "发票怎么开？")
+        card = await _card(shop)
+        card_id = int(button_data(card)[0].split(":")[1])
+        botapi.press_button(stranger, card, f"c:{card_id}:s:1", chat=shop.forum["id"])
+        for _ in range(100):
+            if botapi.callback_answers:
+                break
+            await asyncio.sleep(0.05)
+
+    [answer] = botapi.callback_answers
+    assert answer["show_alert"] is True
+    assert "权限" in answer["text"]
+    assert botapi.bot_messages(shop.buyer["id"]) == []
+    [denied] = await shop.rows("SELECT action, actor_telegram_id FROM audit_log")
+    assert (denied["action"], denied["actor_telegram_id"]) == ("card.denied", stranger["id"])
+
+
+async def test_a_photo_is_stored_with_its_hash(shop: Shop) -> None:
+    botapi = shop.botapi
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    async with running_kefu(shop):
+        botapi.send_photo(shop.buyer, photo, caption="外箱压坏了")
+        card = await _card(shop)
+
+    assert "[photo]" in card["text"]
+    attachments = await shop.rows("SELECT kind, sha256, stored_path, status FROM attachments")
+    assert len(attachments) >= 1
+    stored = [a for a in attachments if a["status"] == "stored"]
+    digests = {a["sha256"] for a in stored}
+    files = {a["stored_path"] for a in stored}
+    assert all((shop.settings.data_dir / path).is_file() for path in files)
+    assert any(
+        hashlib.sha256((shop.settings.data_dir / path).read_bytes()).hexdigest() in digests
+        for path in files
+    )
+
+
+async def test_agents_routing_sends_cards_to_the_available_agent(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    shop = make_shop(botapi, tmp_path, routing="agents", agent_chat_id=None)
+    async with running_kefu(shop):
+        on = botapi.send_text(shop.agent, "/available")
+        await botapi.wait_for_bot_message_async(shop.agent["id"], after=on)
+        botapi.send_text(shop.buyer, "我要退货，尺码拍错了")
+        card = await botapi.wait_for_bot_message_async(shop.agent["id"], is_card, timeout=10)
+        card_id = int(button_data(card)[0].split(":")[1])
+        botapi.press_button(shop.agent, card, f"c:{card_id}:s:1", chat=shop.agent["id"])
+        reply = await botapi.wait_for_bot_message_async(shop.buyer["id"], timeout=10)
+
+    assert "退" in card["text"]
+    assert reply["text"] == (await shop.card_suggestions(card_id))[0]
+    [conversation] = await shop.rows("SELECT assigned_agent_id FROM conversations")
+    assert conversation["assigned_agent_id"] is not None
+
+
+async def test_webhook_mode_rejects_a_wrong_secret(shop: Shop) -> None:
+    await asyncio.to_thread(migrate.upgrade, shop.settings.sqlalchemy_url)
+    application = build_application(shop.settings)
+    async with running_webhook(application, secret_token="right-secret") as url:
+        async with httpx.AsyncClient() as client:
+            wrong = await client.post(
+                url,
+                json={
+                    "update_id": 999,
+                    "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}},
+                },
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            )
+            missing = await client.post(url, json={"update_id": 998})
+        shop.botapi.send_text(shop.buyer, COMPLAINT)
+        card = await _card(shop)
+
+    assert (wrong.status_code, missing.status_code) == (403, 403)
+    assert is_card(card)
+    ids = [r["update_id"] for r in await shop.rows("SELECT update_id FROM raw_updates")]
+    assert 999 not in ids
+    assert 998 not in ids
