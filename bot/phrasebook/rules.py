@@ -9,7 +9,7 @@ Every file is a mapping with any of these sections (see phrasebook/README.md for
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
@@ -19,6 +19,7 @@ from bot.core.types import Category, Flag
 from bot.phrasebook.yamlfile import PhrasebookError, YamlDocument, load_yaml, validation_error
 
 Weight = StrictFloat | StrictInt
+K = TypeVar("K", Category, Flag)
 
 
 class _Strict(BaseModel):
@@ -166,6 +167,23 @@ class _Builder:
         name, _, line = where.rpartition(":")
         return PhrasebookError(docs[name].path, int(line), f"{phrase!r}: {reason}")
 
+    def _inherited(self, phrase: str, table: dict[str, dict[K, float]]) -> dict[K, float]:
+        """What the shorter phrases inside a scoring phrase mean, when it says nothing itself.
+
+        A longer phrase swallows the shorter ones it contains, so "差评见" (listed only as a
+        threat) still counts as much toward bad_review as the "差评" inside it. Neutral and
+        negation phrases inherit nothing: swallowing is their job.
+        """
+        if phrase in self.neutral or phrase in self.negation:
+            return {}
+        inherited: dict[K, float] = {}
+        for size in range(len(phrase) - 1, 0, -1):
+            for start in range(len(phrase) - size + 1):
+                part = table.get(phrase[start : start + size])
+                for key, weight in (part or {}).items():
+                    inherited[key] = max(inherited.get(key, 0.0), weight)
+        return inherited
+
     def build(self) -> Rules:
         phrases: dict[str, PhraseRule] = {}
         everything = (
@@ -176,9 +194,11 @@ class _Builder:
             | set(self.extortion)
         )
         for phrase in everything:
+            categories = self.categories.get(phrase) or self._inherited(phrase, self.categories)
+            flags = self.flags.get(phrase) or self._inherited(phrase, self.flags)
             phrases[phrase] = PhraseRule(
-                categories=tuple(sorted(self.categories.get(phrase, {}).items())),
-                flags=tuple(sorted(self.flags.get(phrase, {}).items())),
+                categories=tuple(sorted(categories.items())),
+                flags=tuple(sorted(flags.items())),
                 negation=phrase in self.negation,
                 extortion=frozenset(self.extortion.get(phrase, set())),
                 prefix=phrase in self.prefix,
