@@ -45,8 +45,8 @@ def verify(
     if witness is not None:
         typer.echo(f"published head {witness} is in the chain")
     if publish:
-        asyncio.run(_publish(config, report))
-        typer.echo("head published to the supervisors' chat")
+        published = asyncio.run(_publish(config))
+        typer.echo(f"published head {published} to the supervisors' chat")
 
 
 async def _verify(config: Settings, *, witness: ChainHead | None, limit: int) -> VerifyReport:
@@ -66,11 +66,11 @@ async def _verify(config: Settings, *, witness: ChainHead | None, limit: int) ->
         await engine.dispose()
 
 
-async def _publish(config: Settings, report: VerifyReport) -> None:
+async def _publish(config: Settings) -> ChainHead:
     from bot.tg.witness import publish_with_settings
 
     if config.bot_token is None:
         raise CliError("--publish needs KEFU_BOT_TOKEN")
     if config.supervisor_chat_id is None:
         raise CliError("--publish needs KEFU_SUPERVISOR_CHAT_ID (the supervisors' chat)")
-    await publish_with_settings(config, head=report.head, records=report.records)
+    return await publish_with_settings(config)

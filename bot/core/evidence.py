@@ -272,5 +272,18 @@ class ChainVerifier:
         return ChainBreak(record.table, record.id, record.seq, BreakKind.CHANGED, detail)
 
 
+def witness_text(template: str, *, head: ChainHead, records: int, at: datetime) -> str:
+    """The witness message: the template filled with hash, seq, records, time (UTC) and check."""
+    if at.tzinfo is None:
+        raise CanonicalEncodingError("naive datetime")
+    return template.format(
+        hash=head.hash,
+        seq=head.seq,
+        records=records,
+        time=at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        check=str(head),
+    )
+
+
 def _inserted(record: ChainRecord, why: str) -> ChainBreak:
     return ChainBreak(record.table, record.id, record.seq, BreakKind.INSERTED, why)

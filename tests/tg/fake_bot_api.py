@@ -38,6 +38,7 @@ class FakeBotApi:
         self.file_failures: dict[str, int] = {}
         self.lock = threading.Lock()
         self.calls: list[str] = []
+        self.sent: list[dict[str, Any]] = []
 
     def get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Drop updates the offset confirms, then hand out the next few."""
@@ -71,6 +72,18 @@ class FakeBotApi:
                 "file_unique_id": f"u-{file_id}",
                 "file_size": len(self.files[file_id]),
                 "file_path": f"photos/{file_id}.jpg",
+            }
+        if method == "sendMessage":
+            with self.lock:
+                self.sent.append(params)
+                message_id = len(self.sent)
+            chat_id = int(params["chat_id"])
+            return 200, {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "supergroup" if chat_id < 0 else "private"},
+                "from": BOT_USER,
+                "text": params.get("text", ""),
             }
         return 200, True
 
