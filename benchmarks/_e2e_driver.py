@@ -23,10 +23,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telegram.ext import Application  # noqa: E402
+from telegram.ext import Application
 
-from tests.e2e.emulator import SubprocessTelegram, TelegramClient  # noqa: E402
-from tests.e2e.emulator.ptb import running_polling, running_webhook  # noqa: E402
+from tests.e2e.emulator import SubprocessTelegram, TelegramClient
+from tests.e2e.emulator.ptb import running_polling, running_webhook
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 # Given the emulator (token, base_url, file_url, application_builder()), build the bot.
@@ -100,7 +100,7 @@ async def run_burst(
     mode: str = "polling",
     texts: Sequence[str] = ("hello {i}",),
     reply_chat: ReplyChat = _own_chat,
-    timeout: float = 300.0,
+    reply_seconds: float = 300.0,
 ) -> BurstResult:
     """Send `messages` texts from `users` users at once and time the bot's replies."""
     telegram = SubprocessTelegram()
@@ -119,7 +119,7 @@ async def run_burst(
             ]
             cpu_emulator, cpu_bot = telegram.cpu_seconds(), time.process_time()
             sent = await telegram.acall("send_texts", messages=burst)
-            events = await _collect_replies(telegram, baseline, len(sent), timeout)
+            events = await _collect_replies(telegram, baseline, len(sent), reply_seconds)
             cpu_emulator = telegram.cpu_seconds() - cpu_emulator
             cpu_bot = time.process_time() - cpu_bot
         await telegram.aclose()
@@ -131,11 +131,11 @@ async def run_burst(
 
 
 async def _collect_replies(
-    telegram: SubprocessTelegram, after_seq: int, expected: int, timeout: float
+    telegram: SubprocessTelegram, after_seq: int, expected: int, seconds: float
 ) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     replies = 0
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     while replies < expected:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -13,9 +13,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._e2e_driver import main  # noqa: E402
-from tests.e2e.echo_bot import build_echo_application  # noqa: E402
-from tests.e2e.emulator import TelegramClient  # noqa: E402
+from benchmarks._e2e_driver import main
+from tests.e2e.echo_bot import build_echo_application
+from tests.e2e.emulator import TelegramClient
 
 
 def echo_bot(telegram: TelegramClient) -> Any:
