@@ -375,6 +375,40 @@ class TelegramClient:
                 raise _timeout(chat, timeout, snapshot["messages"])
             version = snapshot["version"]
 
+    def wait_for_callback_answer(
+        self, predicate: MessagePredicate | None = None, *, timeout: float = 5.0
+    ) -> JSON:
+        """The first answerCallbackQuery (matching `predicate`), waiting up to `timeout`."""
+        self._refuse_on_running_loop()
+        deadline = time.monotonic() + timeout
+        seen = -1
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            answers = self.call("wait_callback_answers", after_count=seen, timeout=remaining)
+            found = next((a for a in answers if predicate is None or predicate(a)), None)
+            if found is not None:
+                return found
+            if remaining <= 0:
+                raise TimeoutError(f"no matching callback answer within {timeout}s: {answers}")
+            seen = len(answers)
+
+    async def wait_for_callback_answer_async(
+        self, predicate: MessagePredicate | None = None, *, timeout: float = 5.0
+    ) -> JSON:
+        """`wait_for_callback_answer` for async code."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen = -1
+        while True:
+            remaining = max(0.0, deadline - loop.time())
+            answers = await self.acall("wait_callback_answers", after_count=seen, timeout=remaining)
+            found = next((a for a in answers if predicate is None or predicate(a)), None)
+            if found is not None:
+                return found
+            if remaining <= 0:
+                raise TimeoutError(f"no matching callback answer within {timeout}s: {answers}")
+            seen = len(answers)
+
     async def wait_events(self, after_seq: int, timeout: float) -> list[JSON]:
         """Timing events after `after_seq` (kind, chat_id, message_id, emulator clock `t`)."""
         return await self.acall("wait_events", after_seq=after_seq, timeout=timeout)

@@ -206,6 +206,8 @@ class EmulatorServer:
             return await self.wait_bot_change(**kwargs)
         if op == "wait_events":
             return await self.wait_events(**kwargs)
+        if op == "wait_callback_answers":
+            return await self.wait_callback_answers(**kwargs)
         if op not in USER_OPS:
             raise EmulatorError(f"unknown emulator operation {op!r}")
         return getattr(self.world, op)(**kwargs)
@@ -239,6 +241,18 @@ class EmulatorServer:
                 break
             await world.bot_changed.wait(remaining)
         return world.events_after(after_seq)
+
+    async def wait_callback_answers(self, after_count: int, timeout: float) -> list[dict[str, Any]]:
+        """All callback answers once there are more than `after_count` (or at timeout)."""
+        world = self.world
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(world.callback_answers) <= after_count and not world.closing:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await world.bot_changed.wait(remaining)
+        return world.get_callback_answers()
 
     async def _user_op(self, request: web.Request) -> web.Response:
         try:

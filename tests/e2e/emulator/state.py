@@ -902,6 +902,7 @@ class World:
                 "user_id": query["from"]["id"],
             }
         )
+        self.bot_changed.fire()
         return True
 
     def _answer_inline_query(self, params: Params) -> bool:
