@@ -106,6 +106,22 @@ async def test_get_updates_is_at_least_once_until_offset_moves(
     assert botapi.pending_update_count() == 0
 
 
+async def test_reset_keeps_update_ids_monotonic_for_a_running_poller(
+    botapi: InProcessTelegram, emulated_bot: Bot
+) -> None:
+    botapi.send_text(botapi.create_user(), "before")
+    [before] = await emulated_bot.get_updates()
+    waiting = asyncio.create_task(emulated_bot.get_updates(offset=before.update_id + 1, timeout=5))
+    await asyncio.sleep(0.1)
+    botapi.reset()
+    botapi.send_text(botapi.create_user(), "after")
+    [after] = await asyncio.wait_for(waiting, 5)
+
+    assert after.update_id > before.update_id
+    assert after.message.text == "after"
+    assert botapi.bot_messages(before.message.chat.id) == []
+
+
 async def test_long_poll_waits_for_an_update_or_the_timeout(
     botapi: InProcessTelegram, emulated_bot: Bot
 ) -> None:

@@ -267,16 +267,20 @@ class World:
         }
         self.updates_changed = Signal()  # a new update, a webhook change, a poll takeover
         self.bot_changed = Signal()  # the bot sent, edited or deleted something
+        self.closing = False
+        # Kept across reset(): update ids stay monotonic (a running bot's offset stays valid)
+        # and a waiting getUpdates is not mistaken for a superseded one.
+        self._update_ids = itertools.count(1)
+        self.poll_generation = 0
+        self.webhook_generation = 0
         self.reset()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
-        """Forget everything except the token; wakes all waiters."""
-        self.closing = False
+        """Forget users, chats, messages, updates, answers, faults; wakes all waiters."""
         self.logged_out = False
         self._user_ids = itertools.count(1_000_001)
         self._group_ids = itertools.count(1)
-        self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self.users: dict[int, JSON] = {}
@@ -290,9 +294,7 @@ class World:
         self.uploaded_names: dict[str, str] = {}  # file_id -> file name the bot uploaded
         self.pending: deque[JSON] = deque()
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
-        self.poll_generation = 0
         self.webhook: JSON | None = None
-        self.webhook_generation = 0
         self.webhook_last_error: tuple[int, str] | None = None
         self.blocked: set[int] = set()
         self.injected: dict[str, deque[ApiError]] = {}
