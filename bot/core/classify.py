@@ -140,16 +140,34 @@ def _is_latin(phrase: str) -> bool:
     return phrase.isascii()
 
 
-def _token_bounds(tokens: Sequence[str]) -> set[int]:
-    bounds = {0}
-    position = 0
-    for token in tokens:
-        position += len(token)
-        bounds.add(position)
-    return bounds
+class TokenBounds:
+    """Token boundary offsets of a text, segmented only when first asked for.
+
+    Only keywords of up to `token_boundary_max_len` characters need boundaries, so most
+    messages are never segmented at all.
+    """
+
+    __slots__ = ("_bounds", "_segmenter", "_text")
+
+    def __init__(self, segmenter: Segmenter, text: str) -> None:
+        self._segmenter = segmenter
+        self._text = text
+        self._bounds: set[int] | None = None
+
+    def __contains__(self, offset: object) -> bool:
+        if self._bounds is None:
+            bounds = {0}
+            position = 0
+            for token in self._segmenter.cut(self._text):
+                position += len(token)
+                bounds.add(position)
+            self._bounds = bounds
+        return offset in self._bounds
 
 
-def find_phrases(text: str, rules: Rules, bounds: set[int] | None = None) -> list[Match]:
+def find_phrases(
+    text: str, rules: Rules, bounds: TokenBounds | set[int] | None = None
+) -> list[Match]:
     """Leftmost-longest, non-overlapping phrase matches with negation resolved.
 
     Latin phrases must sit on word boundaries (checked on characters, not with regexes);
@@ -203,7 +221,7 @@ def _accept(
     end: int,
     phrase: str,
     rule: PhraseRule,
-    bounds: set[int] | None,
+    bounds: TokenBounds | set[int] | None,
     max_len: int,
 ) -> bool:
     if _is_latin(phrase):
@@ -320,9 +338,9 @@ class Classifier:
         """Classify an already normalised message."""
         rules = self.rules
         matched_text = normalized.text
-        bounds = None
-        if normalized.language is not Language.EN:
-            bounds = _token_bounds(self.segmenter.cut(matched_text))
+        bounds: TokenBounds | None = None
+        if normalized.language is not Language.EN and rules.token_boundary_max_len > 0:
+            bounds = TokenBounds(self.segmenter, matched_text)
         matches = find_phrases(matched_text, rules, bounds)
         tally = _tally(matches, rules)
         _signal_flags(normalized, rules, tally.flags)

@@ -48,8 +48,13 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value for value in values if value))
 
 
+_HAS_FIGURE_RE = re.compile(r"[\d\[零一二两兩三四五六七八九十百千万]")
+
+
 def extract_entities(text: str) -> Entities:
     """Order, tracking and phone numbers and money amounts found in width-folded `text`."""
+    if _HAS_FIGURE_RE.search(text) is None:
+        return Entities()
     orders = [next(group for group in m.groups() if group) for m in _ORDER_RE.finditer(text)]
     tracking = [next(group for group in m.groups() if group) for m in _TRACKING_RE.finditer(text)]
     phones = [next(group for group in m.groups() if group) for m in _PHONE_RE.finditer(text)]

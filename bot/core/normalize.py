@@ -77,9 +77,7 @@ _WIDTH_TABLE.update(
 )
 
 
-def _is_emoji(char: str) -> bool:
-    code = ord(char)
-    return 0x1F300 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF
+_EMOJI_RE = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +131,8 @@ def detect_language(plain: str, simplified: str) -> Language:
         return Language.EN
     if cjk == 0:
         return Language.ZH_HANS
+    if plain == simplified:
+        return Language.ZH_HANS
     changed = sum(1 for a, b in zip(plain, simplified, strict=False) if a != b)
     if len(plain) != len(simplified):
         changed = max(changed, 1)
@@ -148,7 +148,7 @@ def normalize(text: str, converter: ScriptConverter) -> NormalizedText:
     language = detect_language(plain, simplified)
     matched = " ".join(replace_placeholders(simplified).lower().split())
     runs = tuple(len(run) for run in _PUNCT_RUN_RE.findall(plain))
-    emoji = tuple(char for char in plain if _is_emoji(char))
+    emoji = tuple(_EMOJI_RE.findall(plain))
     shouting = len(_SHOUT_RE.findall(plain)) if language is Language.EN else 0
     return NormalizedText(
         original=text,
