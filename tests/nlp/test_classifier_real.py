@@ -1,0 +1,142 @@
+"""The real classifier (phrasebook rules + jieba + OpenCC) on hand-written messages.
+
+Every category and flag in Simplified, Traditional and English. The sentences are written for
+these tests; none is taken from the labelled data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.classify import Classifier
+from bot.core.types import Category, Flag, Language
+from bot.nlp.pipeline import build_classifier
+
+REPO = Path(__file__).resolve().parents[2]
+C = Category
+F = Flag
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
+    return build_classifier(REPO / "phrasebook", cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+CATEGORY_CASES = [
+    # Simplified
+    ("买了一周了快递还没到，到哪了", C.NOT_RECEIVED),
+    ("付款三天了还不发货吗", C.SHIPPING_DELAY),
+    ("打开盒子杯子碎了", C.DAMAGED_MISSING),
+    ("买了两件只收到一件，少发了", C.DAMAGED_MISSING),
+    ("我要的是蓝色，你们发错成红色了", C.WRONG_ITEM),
+    ("实物和图片差别很大，色差严重", C.NOT_AS_DESCRIBED),
+    ("吹风机用了三天就坏了，开不了机", C.QUALITY),
+    ("拍错了，不想要了，帮我退款", C.RETURN_REFUND),
+    ("好评返现的钱什么时候给", C.BAD_REVIEW),
+    ("给我转300，不然差评", C.EXTORTION),
+    ("你们客服态度太差了，半天没人回", C.COMPLAINT),
+    ("麻烦开一下增值税专用发票", C.INVOICE),
+    ("请问这款有货吗", C.INQUIRY),
+    # Traditional
+    ("包裹寄出一週了還沒收到，到底在哪", C.NOT_RECEIVED),
+    ("下單很久了還沒出貨", C.SHIPPING_DELAY),
+    ("外箱壓扁了，裡面的碗破損", C.DAMAGED_MISSING),
+    ("寄錯顏色了，我買的是白色", C.WRONG_ITEM),
+    ("這是假貨吧，不是正品", C.NOT_AS_DESCRIBED),
+    ("用了兩天就壞掉了，按了沒反應", C.QUALITY),
+    ("不想要了，怎麼申請退貨", C.RETURN_REFUND),
+    ("我想修改評價，要怎麼改", C.BAD_REVIEW),
+    ("賠我五百塊，不然就給差評", C.EXTORTION),
+    ("客服態度很差，問了也不回覆", C.COMPLAINT),
+    ("發票抬頭要寫公司名稱", C.INVOICE),
+    ("請問有白色嗎", C.INQUIRY),
+    # English
+    ("Where is my order? It still hasn't arrived", C.NOT_RECEIVED),
+    ("Ordered two weeks ago and it still hasn't shipped", C.SHIPPING_DELAY),
+    ("The vase arrived broken, glass everywhere", C.DAMAGED_MISSING),
+    ("You sent the wrong size, I ordered a medium", C.WRONG_ITEM),
+    ("This looks nothing like the photos on the listing", C.NOT_AS_DESCRIBED),
+    ("The kettle stopped working after a week", C.QUALITY),
+    ("Can I get a refund? Changed my mind", C.RETURN_REFUND),
+    ("How do I edit the review I left?", C.BAD_REVIEW),
+    ("Pay me $100 or I post a 1 star review", C.EXTORTION),
+    ("Your agent was rude and hung up on me", C.COMPLAINT),
+    ("Please send me an invoice with VAT", C.INVOICE),
+    ("Do you ship to Canada?", C.INQUIRY),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CATEGORY_CASES)
+def test_category_in_three_scripts(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
+
+
+FLAG_CASES = [
+    ("什么垃圾东西，气死我了", F.ANGRY),
+    ("怎么还没到！！！", F.ANGRY),
+    ("再不发货我就给差评", F.THREATENS_REVIEW),
+    ("三天不处理我就去12315投诉", F.THREATENS_COMPLAINT),
+    ("东西坏了，你们得赔偿我的损失", F.WANTS_COMPENSATION),
+    ("很急，明天要用，今天必须发", F.URGENT),
+    ("什麼垃圾店，氣死了", F.ANGRY),
+    ("再不寄出我就給差評", F.THREATENS_REVIEW),
+    ("我要去消協投訴你們", F.THREATENS_COMPLAINT),
+    ("退貨運費誰出？", F.WANTS_COMPENSATION),
+    ("很急，今天一定要到", F.URGENT),
+    ("This is ridiculous, worst shop ever", F.ANGRY),
+    ("If it doesn't come tomorrow I'm leaving a 1 star review", F.THREATENS_REVIEW),
+    ("I will file a complaint with the BBB", F.THREATENS_COMPLAINT),
+    ("I expect compensation for this", F.WANTS_COMPENSATION),
+    ("Urgent: I need it by Friday", F.URGENT),
+]
+
+
+@pytest.mark.parametrize(("text", "flag"), FLAG_CASES)
+def test_flag_in_three_scripts(classifier: Classifier, text: str, flag: Flag) -> None:
+    assert flag in classifier.classify(text).flags
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("没有破损，请问怎么用", C.INQUIRY),
+        ("没有破损，但是发错颜色了", C.WRONG_ITEM),
+        ("还没收到货", C.NOT_RECEIVED),
+        ("没有发票", C.INVOICE),
+        ("收到是碎的，我要退货", C.DAMAGED_MISSING),
+        ("快递三天没到，我要投诉", C.NOT_RECEIVED),
+        ("发错货了，我要退款", C.WRONG_ITEM),
+        ("质量太差，不给我赔200就差评", C.EXTORTION),
+        ("我寄错地址了，能改吗", C.INQUIRY),
+        ("差评师又来了", C.EXTORTION),
+    ],
+)
+def test_negation_and_precedence(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("我还没收到货", Language.ZH_HANS),
+        ("我還沒收到貨", Language.ZH_HANT),
+        ("not here", Language.EN),
+    ],
+)
+def test_language(classifier: Classifier, text: str, language: Language) -> None:
+    assert classifier.classify(text).language == language
+
+
+def test_no_flags_on_a_calm_message(classifier: Classifier) -> None:
+    assert classifier.classify("你好，想问下什么时候发货").flags == frozenset()
+
+
+def test_entities_and_keywords(classifier: Classifier) -> None:
+    result = classifier.classify("订单号 2024061512345678901，顺丰SF1234567890123 还没收到")
+    assert (
+        result.entities.order_ids,
+        result.entities.tracking_numbers,
+        "还没收到" in result.keywords,
+    ) == (("2024061512345678901",), ("SF1234567890123",), True)
