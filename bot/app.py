@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
 
 from bot.config import Settings, SettingsError
 from bot.core.inbound import InboundMessage, MessageLabels
@@ -53,6 +54,17 @@ def message_labeler(understanding: Understanding) -> Labeler:
     return label
 
 
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """Telegram's limits (30 messages/s overall, 20/min per group); RetryAfter is retried."""
+    return AIORateLimiter(
+        overall_max_rate=settings.telegram_rate_limit,
+        overall_time_period=1,
+        group_max_rate=settings.telegram_group_rate_limit,
+        group_time_period=60,
+        max_retries=3,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Load the phrasebook and classifier and open the database (lazily connecting)."""
     settings.ensure_data_dir()
@@ -64,8 +76,13 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def build_application(settings: Settings, services: Services | None = None) -> KefuApplication:
-    """The python-telegram-bot application with Kefu's handlers, evidence ingestion and jobs."""
+def build_application(
+    settings: Settings, services: Services | None = None, *, request: BaseRequest | None = None
+) -> KefuApplication:
+    """The python-telegram-bot application with Kefu's handlers, evidence ingestion and jobs.
+
+    `request` replaces the HTTP transport of ordinary Bot API calls (tests record them).
+    """
     assert settings.bot_token is not None
     services = services or build_services(settings)
     builder = (
@@ -75,15 +92,18 @@ def build_application(settings: Settings, services: Services | None = None) -> K
         .base_file_url(settings.telegram_file_url)
         .context_types(ContextTypes(context=KefuContext))
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if request is not None:
+        builder.request(request)
+    builder.rate_limiter(rate_limiter(settings))
     install_evidence_ingest(
         builder,
         sessions=services.db.sessions,
         store=services.attachments,
         labeler=message_labeler(services.understanding),
+        is_staff=services.is_staff,
     )
     application: KefuApplication = builder.build()
     application.bot_data[SERVICES_KEY] = services

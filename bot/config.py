@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    telegram_rate_limit: float = Field(default=30.0, ge=0)
+    telegram_group_rate_limit: int = Field(default=20, ge=0)
 
     @field_validator("bot_token", mode="before")
     @classmethod

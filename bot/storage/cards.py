@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.types import Suggestion
@@ -73,6 +73,21 @@ async def card_context(*, session: AsyncSession, card_id: int) -> CardContext | 
     return CardContext(*row) if row is not None else None
 
 
+async def message_rows(
+    *, session: AsyncSession, message_id: int
+) -> tuple[Message, Conversation, Buyer] | None:
+    """A stored message with its conversation and buyer, in one query."""
+    row = (
+        await session.execute(
+            select(Message, Conversation, Buyer)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Buyer, Buyer.id == Message.buyer_id)
+            .where(Message.id == message_id)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
 async def card_at(*, session: AsyncSession, chat_id: int, card_message_id: int) -> Card | None:
     """The card shown as message `card_message_id` in `chat_id`."""
     return (
@@ -99,16 +114,18 @@ async def latest_card_in_topic(
 async def mark_card_posted(
     *,
     session: AsyncSession,
-    card: Card,
+    card_id: int,
     chat_id: int,
     card_message_id: int,
     thread_id: int | None,
     html: str,
 ) -> None:
     """Remember where the card was shown and what it said."""
-    card.chat_id, card.card_message_id, card.thread_id = chat_id, card_message_id, thread_id
-    card.html = html
-    await session.flush()
+    await session.execute(
+        update(Card)
+        .where(Card.id == card_id)
+        .values(chat_id=chat_id, card_message_id=card_message_id, thread_id=thread_id, html=html)
+    )
 
 
 async def close_card(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -20,6 +21,9 @@ from bot.understanding import Understanding
 SERVICES_KEY = "kefu"
 
 
+ROLE_CACHE_SECONDS = 30.0  # how long another bot process's /grant may take to be seen here
+
+
 @dataclass
 class Services:
     """Everything handlers need, opened in post_init and closed in post_shutdown."""
@@ -28,6 +32,7 @@ class Services:
     understanding: Understanding
     db: Database
     attachments: AttachmentStore
+    _granted: dict[int, tuple[Role | None, float]] = field(default_factory=dict, repr=False)
 
     @property
     def wording(self) -> Wording:
@@ -48,9 +53,15 @@ class Services:
         return self.wording.text(language, key, **variables)
 
     async def role_of(self, user_id: int) -> Role:
-        """The user's role: from settings, or granted in chat."""
-        async with self.db.session() as session:
-            granted = await granted_role(session=session, telegram_user_id=user_id)
+        """The user's role: from settings, or granted in chat (cached for a few seconds)."""
+        cached = self._granted.get(user_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < ROLE_CACHE_SECONDS:
+            granted = cached[0]
+        else:
+            async with self.db.session() as session:
+                granted = await granted_role(session=session, telegram_user_id=user_id)
+            self._granted[user_id] = (granted, now)
         return effective_role(
             user_id,
             admins=self.settings.admin_ids,
@@ -58,6 +69,14 @@ class Services:
             agents=self.settings.agent_ids,
             granted=granted,
         )
+
+    async def is_staff(self, user_id: int) -> bool:
+        """True for agents, supervisors and admins."""
+        return await self.role_of(user_id) >= Role.AGENT
+
+    def forget_role(self, user_id: int) -> None:
+        """Drop the cached grant of a user whose role just changed."""
+        self._granted.pop(user_id, None)
 
 
 class KefuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

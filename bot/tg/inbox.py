@@ -13,7 +13,7 @@ from bot.core.types import Category, Language
 from bot.storage import agents as agent_store
 from bot.storage import cards as card_store
 from bot.storage.database import Session
-from bot.storage.models import Buyer, Card, Conversation, Message
+from bot.storage.models import Buyer, Card, Conversation
 from bot.tg.context import KefuContext, Services
 from bot.tg.ingest import recorded_update
 from bot.tg.keyboards import card_keyboard
@@ -42,12 +42,11 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
         log.error("update %s reached the inbox without evidence rows", update.update_id)
         return
     async with services.db.transaction() as session:
-        record = await session.get(Message, recorded.message_id)
-        conversation = await session.get(Conversation, recorded.conversation_id)
-        buyer = await session.get(Buyer, recorded.buyer_id)
-        if record is None or conversation is None or buyer is None:
+        rows = await card_store.message_rows(session=session, message_id=recorded.message_id)
+        if rows is None:
             log.error("evidence rows of update %s are missing", update.update_id)
             return
+        record, conversation, buyer = rows
         classification = services.understanding.classifier.classify(record.text)
         if record.text.strip():
             language = classification.language
@@ -185,13 +184,11 @@ async def post_card(
         ),
     )
     async with services.db.transaction() as session:
-        stored_card = await session.get(Card, card.id)
-        if stored_card is not None:
-            await card_store.mark_card_posted(
-                session=session,
-                card=stored_card,
-                chat_id=sent.chat_id,
-                card_message_id=sent.message_id,
-                thread_id=thread_id,
-                html=html,
-            )
+        await card_store.mark_card_posted(
+            session=session,
+            card_id=card.id,
+            chat_id=sent.chat_id,
+            card_message_id=sent.message_id,
+            thread_id=thread_id,
+            html=html,
+        )

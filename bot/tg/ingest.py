@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 Labeler = Callable[[InboundMessage], MessageLabels]
+# True for the shop's own team: their private messages are not a buyer's (only the raw update is kept).
+StaffCheck = Callable[[int], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +82,14 @@ async def record_update(
     received_at: datetime,
     labeler: Labeler | None = None,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
+    is_staff: StaffCheck | None = None,
 ) -> RecordedUpdate:
     """Write an update's normalised rows (buyer, conversation, message, files); safe to repeat."""
     update_id = int(payload["update_id"])
     inbound = buyer_message(payload)
     if inbound is None:
+        return RecordedUpdate(update_id)
+    if is_staff is not None and await is_staff(inbound.buyer.telegram_user_id):
         return RecordedUpdate(update_id)
     created = False
     async with sessions() as session:
@@ -158,11 +163,13 @@ class EvidenceInbox:
         fetcher: FileFetcher | None = None,
         labeler: Labeler | None = None,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
+        is_staff: StaffCheck | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = store
         self.fetcher = fetcher
         self.labeler = labeler
+        self.is_staff = is_staff
         self.backoff = tuple(backoff)
         # Raw payloads stored but not yet processed by this process, by update id.
         self._pending: dict[int, tuple[Mapping[str, Any], datetime]] = {}
@@ -201,6 +208,7 @@ class EvidenceInbox:
             received_at=received_at,
             labeler=self.labeler,
             backoff=self.backoff,
+            is_staff=self.is_staff,
         )
         self._recorded[update.update_id] = recorded
         return recorded
@@ -336,6 +344,7 @@ def install_evidence_ingest(
     fetcher: FileFetcher | None = None,
     labeler: Labeler | None = None,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
+    is_staff: StaffCheck | None = None,
 ) -> EvidenceInbox:
     """Make the application built by `builder` crash-safe; call before `builder.build()`.
 
@@ -346,7 +355,12 @@ def install_evidence_ingest(
     before it is chained. Handlers find an update's rows with `recorded_update(application, update)`.
     """
     inbox = EvidenceInbox(
-        sessions=sessions, store=store, fetcher=fetcher, labeler=labeler, backoff=backoff
+        sessions=sessions,
+        store=store,
+        fetcher=fetcher,
+        labeler=labeler,
+        backoff=backoff,
+        is_staff=is_staff,
     )
     builder.application_class(EvidenceApplication, kwargs={"evidence_inbox": inbox})
     builder.get_updates_request(EvidenceRequest(inbox, connection_pool_size=1))

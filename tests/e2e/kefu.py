@@ -76,14 +76,19 @@ def make_shop(
     return Shop(botapi, agent, supervisor, admin, buyer, forum, settings)
 
 
-@asynccontextmanager
-async def running_kefu(shop: Shop) -> AsyncIterator[Any]:
-    """Migrate the shop's database and run Kefu (polling) until the block ends."""
+async def prepare_database(shop: Shop) -> None:
+    """Create the data directory and migrate the shop's database to head."""
     settings = shop.settings
     settings.ensure_data_dir()
     migrate.ensure_sqlite_dir(settings.sqlalchemy_url)
     await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
-    application = build_application(settings)
+
+
+@asynccontextmanager
+async def running_kefu(shop: Shop) -> AsyncIterator[Any]:
+    """Migrate the shop's database and run Kefu (polling) until the block ends."""
+    await prepare_database(shop)
+    application = build_application(shop.settings)
     async with running_polling(application) as app:
         yield app
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 
@@ -10,10 +9,9 @@ import httpx
 import pytest
 
 from bot.app import build_application
-from bot.storage import migrate
 from tests.e2e.emulator import InProcessTelegram
 from tests.e2e.emulator.ptb import running_webhook
-from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
+from tests.e2e.kefu import Shop, button_data, is_card, make_shop, prepare_database, running_kefu
 
 pytestmark = pytest.mark.e2e
 
@@ -138,12 +136,9 @@ async def test_a_button_press_by_a_stranger_is_refused_and_audited(shop: Shop) -
         card = await _card(shop)
         card_id = int(button_data(card)[0].split(":")[1])
         botapi.press_button(stranger, card, f"c:{card_id}:s:1", chat=shop.forum["id"])
-        for _ in range(100):
-            if botapi.callback_answers:
-                break
-            await asyncio.sleep(0.05)
+        answer = await botapi.wait_for_callback_answer_async()
 
-    [answer] = botapi.callback_answers
+    assert len(botapi.callback_answers) == 1
     assert answer["show_alert"] is True
     assert "权限" in answer["text"]
     assert botapi.bot_messages(shop.buyer["id"]) == []
@@ -191,7 +186,7 @@ async def test_agents_routing_sends_cards_to_the_available_agent(
 
 
 async def test_webhook_mode_rejects_a_wrong_secret(shop: Shop) -> None:
-    await asyncio.to_thread(migrate.upgrade, shop.settings.sqlalchemy_url)
+    await prepare_database(shop)
     application = build_application(shop.settings)
     async with running_webhook(application, secret_token="right-secret") as url:
         async with httpx.AsyncClient() as client:

@@ -78,6 +78,7 @@ async def _change(update: Update, context: KefuContext, *, granting: bool) -> No
             target=f"user:{target_id}",
             details={"role": new_role.name.lower()},
         )
+    services.forget_role(target_id)
     await publish_commands_for(context.bot, services, target_id)
     role_name = services.text(language, f"roles.{new_role.name.lower()}")
     key = "bot.granted" if granting else "bot.revoked"

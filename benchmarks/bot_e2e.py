@@ -1,0 +1,134 @@
+"""Kefu's bot under a burst: 200 buyers send 1,000 messages through the local Bot API emulator.
+
+Every message is logged (raw update, chained message row) and carded in the agent's chat
+(`agents` routing: one available agent; a forum group would be capped at 20 messages a minute).
+Prints throughput and p50/p99 buyer-message -> card latency, beside a bare echo bot through the
+same emulator in the same run, and the ratio (target: Kefu reaches at least half the echo bot's
+throughput). Then checks that every message was logged and carded.
+
+Run: .venv/bin/python benchmarks/bot_e2e.py [--users 200] [--messages 1000] [--mode polling|webhook|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text
+
+from benchmarks._e2e_driver import BurstResult, run_burst
+from bot.app import build_application
+from bot.config import load_settings
+from bot.core.roles import Role
+from bot.storage import migrate
+from bot.storage.agents import set_available, upsert_agent
+from bot.storage.database import Database
+from bot.storage.engine import make_engine
+from tests.e2e.echo_bot import build_echo_application
+from tests.e2e.emulator import TelegramClient
+
+TEXTS = (
+    "快递三天了还没到，单号 SF{i}",
+    "收到的杯子碎了，怎么处理？",
+    "衣服有色差，和图片不一样",
+    "我要退货，尺码拍错了",
+    "发票怎么开，抬头写公司",
+    "where is my order {i}? it's late",
+    "再不处理我就给差评！！",
+    "你好，这款有货吗",
+)
+
+
+async def main() -> None:
+    """Run the echo baseline and Kefu in the same process and print both."""
+    args = _args()
+    logging.basicConfig(level=logging.WARNING)
+    modes = ["polling", "webhook"] if args.mode == "both" else [args.mode]
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
+        for mode in modes:
+            echo = await run_burst(
+                _echo, users=args.users, messages=args.messages, mode=mode, texts=TEXTS
+            )
+            agent_chat: dict[str, int] = {}
+            data_dir = Path(tmp) / mode
+            kefu = await run_burst(
+                lambda telegram: _kefu(telegram, data_dir, agent_chat),
+                users=args.users,
+                messages=args.messages,
+                mode=mode,
+                texts=TEXTS,
+                reply_chat=lambda _message: agent_chat["id"],
+            )
+            print(echo.report("echo bot"), flush=True)
+            print(kefu.report("kefu"), flush=True)
+            print(
+                f"{mode}: kefu/echo throughput {kefu.throughput / echo.throughput:.2f}"
+                f" (target >= 0.50); cards {kefu.replies}/{kefu.messages}",
+                flush=True,
+            )
+            await _check_logged(data_dir, args.messages + 1)
+
+
+def _echo(telegram: TelegramClient) -> Any:
+    return build_echo_application(telegram.application_builder())
+
+
+async def _kefu(telegram: TelegramClient, data_dir: Path, agent_chat: dict[str, int]) -> Any:
+    agent = telegram.create_user("Agent")
+    agent_chat["id"] = int(agent["id"])
+    settings = load_settings(
+        bot_token=telegram.token,
+        telegram_base_url=telegram.base_url,
+        data_dir=data_dir,
+        agent_ids=[agent["id"]],
+        routing="agents",
+        # The emulator enforces no flood limits; Kefu's own limiter would cap at Telegram's 30/s.
+        telegram_rate_limit=0,
+        telegram_group_rate_limit=0,
+    )
+    settings.ensure_data_dir()
+    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    db = Database.open(settings.sqlalchemy_url)
+    async with db.transaction() as session:
+        await upsert_agent(session=session, telegram_user_id=agent["id"], role=Role.AGENT)
+        await set_available(session=session, telegram_user_id=agent["id"], available=True)
+    await db.close()
+    return build_application(settings)
+
+
+async def _check_logged(data_dir: Path, expected: int) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{data_dir / 'kefu.db'}")
+    async with engine.connect() as conn:
+        messages = (
+            await conn.execute(text("SELECT count(*) FROM messages WHERE direction='in'"))
+        ).scalar()
+        cards = (
+            await conn.execute(text("SELECT count(*) FROM cards WHERE card_message_id IS NOT NULL"))
+        ).scalar()
+        raw = (await conn.execute(text("SELECT count(*) FROM raw_updates"))).scalar()
+    await engine.dispose()
+    print(
+        f"logged: {raw} raw updates, {messages} buyer messages, {cards} cards posted (expected {expected} each)"
+    )
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--mode", choices=["polling", "webhook", "both"], default="polling")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+
+
+__all__ = ["BurstResult"]
