@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, event, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.core.evidence import ChainHead, row_hash
 from bot.storage.models import (
@@ -34,7 +35,8 @@ from bot.storage.models import (
 )
 from bot.storage.models import ChainHead as ChainHeadRow
 
-_HEAD_CACHE = "kefu.chain_head"
+_HEAD_CACHE = "kefu.chain_head"  # (transaction, head, head row not yet written)
+_HOOKED = "kefu.chain_head_hook"
 
 RAW_UPDATES: Table = RawUpdate.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
@@ -63,55 +65,97 @@ def hashed_fields(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def chain_head(*, session: AsyncSession) -> ChainHead:
-    """The chain head as committed (or as this transaction sees it), without locking."""
+    """The chain head as committed (or as this transaction has moved it), without locking."""
+    cached = session.info.get(_HEAD_CACHE)
+    if cached is not None and cached[0] is session.sync_session.get_transaction():
+        head: ChainHead = cached[1]
+        return head
     row = (await session.execute(select(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.hash))).one()
     return ChainHead(seq=int(row.seq), hash=str(row.hash))
 
 
-async def _locked_head(session: AsyncSession) -> ChainHead:
-    transaction = session.sync_session.get_transaction()
-    nested = session.sync_session.in_nested_transaction()
+def _head_update(head: ChainHead) -> Any:
+    return (
+        update(CHAIN_HEAD)
+        .where(CHAIN_HEAD.c.id == 1)
+        .values(seq=head.seq, hash=head.hash, updated_at=utcnow())
+    )
+
+
+def _write_head_before_commit(sync_session: Session) -> None:
+    cached = sync_session.info.get(_HEAD_CACHE)
+    if cached is not None and cached[2] and cached[0] is sync_session.get_transaction():
+        sync_session.connection().execute(_head_update(cached[1]))
+        sync_session.info[_HEAD_CACHE] = (cached[0], cached[1], False)
+
+
+async def _locked_head(
+    session: AsyncSession, conn: AsyncConnection, probe: Any = None
+) -> tuple[ChainHead, Any]:
+    """The head under this transaction's append lock, plus the value of an optional probe query.
+
+    The lock is taken once per transaction (an UPDATE of the head row, which the probe rides
+    along with); later appends in the same transaction use the head cached in `session.info`,
+    which is written back to the head row just before commit.
+    """
+    sync = session.sync_session
+    transaction = sync.get_transaction()
+    nested = sync.in_nested_transaction()
     cached = session.info.get(_HEAD_CACHE)
-    if cached is not None and transaction is not None and cached[0] is transaction and not nested:
-        head: ChainHead = cached[1]
-        return head
-    row = (
-        await session.execute(
-            update(CHAIN_HEAD)
-            .where(CHAIN_HEAD.c.id == 1)
-            .values(seq=CHAIN_HEAD.c.seq)
-            .returning(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.hash)
-        )
-    ).one()
-    return ChainHead(seq=int(row.seq), hash=str(row.hash))
+    if cached is not None and cached[0] is transaction:
+        if not nested:
+            value = (await conn.execute(probe)).scalar() if probe is not None else None
+            head: ChainHead = cached[1]
+            return head, value
+        # Inside a savepoint, which may roll back: write the head now and stop caching.
+        if cached[2]:
+            await conn.execute(_head_update(cached[1]))
+    session.info.pop(_HEAD_CACHE, None)
+    lock = (
+        update(CHAIN_HEAD)
+        .where(CHAIN_HEAD.c.id == 1)
+        .values(seq=CHAIN_HEAD.c.seq)
+        .returning(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.hash)
+    )
+    if probe is not None:
+        lock = lock.returning(probe.scalar_subquery().label("probe"))
+    row = (await conn.execute(lock)).one()
+    head = ChainHead(seq=int(row[0]), hash=str(row[1]))
+    if not nested:
+        transaction = sync.get_transaction()
+        session.info[_HEAD_CACHE] = (transaction, head, False)
+        if not session.info.get(_HOOKED):
+            event.listen(sync, "before_commit", _write_head_before_commit)
+            session.info[_HOOKED] = True
+    return head, row[2] if probe is not None else None
 
 
-async def _append(session: AsyncSession, table: Table, values: dict[str, Any]) -> StoredRecord:
-    """Chain and insert one row; the chain lock must be held (it is taken here if not)."""
-    head = await _locked_head(session)
+async def _append(
+    session: AsyncSession, conn: AsyncConnection, table: Table, values: dict[str, Any]
+) -> StoredRecord:
+    """Chain and insert one row under the append lock (taken by `_locked_head`)."""
+    head, _ = await _locked_head(session, conn)
     seq = head.seq + 1
     values = {**values, "id": seq}
     digest = row_hash(head.hash, table.name, seq, hashed_fields(table, values))
-    await session.execute(insert(table).values(**values, seq=seq, hash=digest))
-    await session.execute(
-        update(CHAIN_HEAD)
-        .where(CHAIN_HEAD.c.id == 1)
-        .values(seq=seq, hash=digest, updated_at=utcnow())
-    )
+    await conn.execute(insert(table).values(**values, seq=seq, hash=digest))
     new_head = ChainHead(seq=seq, hash=digest)
-    transaction = session.sync_session.get_transaction()
-    if not session.sync_session.in_nested_transaction():
-        session.info[_HEAD_CACHE] = (transaction, new_head)
+    if session.sync_session.in_nested_transaction():
+        await conn.execute(_head_update(new_head))
+    else:
+        session.info[_HEAD_CACHE] = (session.sync_session.get_transaction(), new_head, True)
     return StoredRecord(id=seq, seq=seq, hash=digest, created=True)
 
 
 async def lock_chain(*, session: AsyncSession) -> ChainHead:
     """Take the chain's append lock for this transaction now and return the head."""
-    head = await _locked_head(session)
-    transaction = session.sync_session.get_transaction()
-    if not session.sync_session.in_nested_transaction():
-        session.info[_HEAD_CACHE] = (transaction, head)
+    head, _ = await _locked_head(session, await session.connection())
     return head
+
+
+async def _existing(conn: AsyncConnection, table: Table, row_id: int) -> StoredRecord:
+    row = (await conn.execute(select(table.c.seq, table.c.hash).where(table.c.id == row_id))).one()
+    return StoredRecord(id=row_id, seq=int(row.seq), hash=str(row.hash), created=False)
 
 
 def payload_text(payload: Mapping[str, Any] | str) -> str:
@@ -129,18 +173,14 @@ async def append_raw_update(
     received_at: datetime,
 ) -> StoredRecord:
     """Store one update as received; the same update_id stored again returns the first row."""
-    await lock_chain(session=session)
-    existing = (
-        await session.execute(
-            select(RAW_UPDATES.c.id, RAW_UPDATES.c.seq, RAW_UPDATES.c.hash).where(
-                RAW_UPDATES.c.update_id == update_id
-            )
-        )
-    ).first()
-    if existing is not None:
-        return StoredRecord(id=existing.id, seq=existing.seq, hash=existing.hash, created=False)
+    conn = await session.connection()
+    probe = select(RAW_UPDATES.c.id).where(RAW_UPDATES.c.update_id == update_id)
+    _, existing_id = await _locked_head(session, conn, probe)
+    if existing_id is not None:
+        return await _existing(conn, RAW_UPDATES, int(existing_id))
     return await _append(
         session,
+        conn,
         RAW_UPDATES,
         {"update_id": update_id, "payload": payload_text(payload), "received_at": received_at},
     )
@@ -189,22 +229,21 @@ async def append_message(
     """Append a buyer (`in`) or agent (`out`) message; the same chat message+revision is stored once."""
     if direction not in ("in", "out"):
         raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
-    await lock_chain(session=session)
+    conn = await session.connection()
+    probe = None
     if chat_id is not None and telegram_message_id is not None:
-        existing = (
-            await session.execute(
-                select(MESSAGES.c.id, MESSAGES.c.seq, MESSAGES.c.hash).where(
-                    MESSAGES.c.chat_id == chat_id,
-                    MESSAGES.c.telegram_message_id == telegram_message_id,
-                    MESSAGES.c.revision == revision,
-                )
-            )
-        ).first()
-        if existing is not None:
-            return StoredRecord(id=existing.id, seq=existing.seq, hash=existing.hash, created=False)
+        probe = select(MESSAGES.c.id).where(
+            MESSAGES.c.chat_id == chat_id,
+            MESSAGES.c.telegram_message_id == telegram_message_id,
+            MESSAGES.c.revision == revision,
+        )
+    _, existing_id = await _locked_head(session, conn, probe)
+    if existing_id is not None:
+        return await _existing(conn, MESSAGES, int(existing_id))
     flag_text = flags if isinstance(flags, str) else ",".join(flags)
     return await _append(
         session,
+        conn,
         MESSAGES,
         {
             "conversation_id": conversation_id,
@@ -252,6 +291,7 @@ async def append_attachment(
         raise ValueError("a stored attachment needs its sha256")
     return await _append(
         session,
+        await session.connection(),
         ATTACHMENTS,
         {
             "message_id": message_id,
@@ -287,6 +327,7 @@ async def append_audit(
     )
     return await _append(
         session,
+        await session.connection(),
         AUDIT_LOG,
         {
             "actor_telegram_id": actor_telegram_id,
