@@ -67,6 +67,9 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+_FastLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _record_lines(node: yaml.Node, location: Location, lines: dict[Location, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -87,8 +90,9 @@ def load_yaml(path: Path) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as exc:
         raise PhrasebookError(path, None, f"cannot read: {exc}") from None
     try:
-        node = yaml.compose(source, Loader=_UniqueKeyLoader)
-        data = yaml.load(source, Loader=_UniqueKeyLoader)
+        # Parse once (with libyaml when available); build values from the same node tree.
+        node = yaml.compose(source, Loader=_FastLoader)
+        data = _UniqueKeyLoader("").construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
