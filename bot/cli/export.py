@@ -1,0 +1,270 @@
+"""`kefu export` and `kefu report`: the log out of the bot, streamed, with a progress bar on a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+from zoneinfo import ZoneInfo
+
+import typer
+
+from bot.cli.common import CliError, settings
+from bot.config import Settings
+from bot.core.export_filter import ExportFilter, ExportFormat, TimeRange, parse_day, range_bounds
+from bot.core.roles import Role
+from bot.core.types import Language
+from bot.core.wording import Wording
+from bot.storage.models import utcnow
+
+
+def register(app: typer.Typer) -> None:
+    """Add `export` and `report` to `app`."""
+    app.command("export")(export)
+    app.command("report")(report)
+
+
+def _filters(
+    config: Settings,
+    *,
+    period: str | None,
+    since: str | None,
+    until: str | None,
+    buyer: str | None,
+    case: int | None,
+    order: str | None,
+    category: str | None,
+    flag: str | None,
+    agent: int | None,
+    platform: str | None,
+) -> ExportFilter:
+    zone = ZoneInfo(config.timezone)
+    start = end = None
+    try:
+        if period is not None:
+            start, end = range_bounds(TimeRange(period), now=utcnow(), zone=zone)
+        if since is not None:
+            start = parse_day(since, zone=zone)
+        if until is not None:
+            end = parse_day(until, zone=zone)
+        buyer_id = buyer_tg = None
+        if buyer is not None:
+            if buyer.startswith("tg:"):
+                buyer_tg = int(buyer[3:])
+            else:
+                buyer_id = int(buyer)
+        return ExportFilter(
+            since=start,
+            until=end,
+            buyer=buyer_id,
+            buyer_telegram_id=buyer_tg,
+            case=case,
+            order_id=order,
+            category=category,
+            flag=flag,
+            agent=agent,
+            platform=platform,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _wording(config: Settings) -> Wording:
+    from bot.phrasebook.loader import load_phrasebook
+
+    return load_phrasebook(config.phrasebook_dir).wording
+
+
+RANGE_HELP = "today, 7d, 30d or all (shop-local days)."
+
+
+def export(
+    format: ExportFormat = typer.Option(..., "--format", "-f", help="csv, conversations, xlsx, jsonl, html or bundle."),
+    output: str = typer.Option(..., "--output", "-o", help="File to write, or - for stdout."),
+    period: str | None = typer.Option(None, "--range", help=RANGE_HELP),
+    since: str | None = typer.Option(None, "--since", help="From this day or time (YYYY-MM-DD[THH:MM])."),
+    until: str | None = typer.Option(None, "--until", help="Up to (not including) this day or time."),
+    buyer: str | None = typer.Option(None, "--buyer", help="Kefu buyer id, or tg:TELEGRAM_USER_ID."),
+    case: int | None = typer.Option(None, "--case", help="Case (conversation) number."),
+    order: str | None = typer.Option(None, "--order", help="Platform order id."),
+    category: str | None = typer.Option(None, "--category", help="Category id, e.g. not_received."),
+    flag: str | None = typer.Option(None, "--flag", help="Flag id, e.g. threatens_review."),
+    agent: int | None = typer.Option(None, "--agent", help="Agent's Telegram user id."),
+    platform: str | None = typer.Option(None, "--platform", help="telegram, taobao, kuaishou, amazon..."),
+    redact: bool = typer.Option(False, "--redact", help="Mask buyers' phone numbers, addresses and names."),
+    language: str | None = typer.Option(None, "--language", help="zh-Hans, zh-Hant or en (default: the shop's)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal."),
+) -> None:
+    """Export the log (streamed; every export is an audit record)."""
+    config = settings()
+    filters = _filters(
+        config,
+        period=period,
+        since=since,
+        until=until,
+        buyer=buyer,
+        case=case,
+        order=order,
+        category=category,
+        flag=flag,
+        agent=agent,
+        platform=platform,
+    )
+    if format is ExportFormat.BUNDLE and case is None:
+        raise CliError("--format bundle needs --case N")
+    lang = _language(config, language)
+    rows = asyncio.run(
+        _export(config, format, filters, output, redact=redact, language=lang, progress=progress)
+    )
+    typer.echo(f"exported {rows} {'records' if format is ExportFormat.BUNDLE else 'rows'}", err=True)
+
+
+def _language(config: Settings, given: str | None) -> Language:
+    try:
+        return Language(given or config.language)
+    except ValueError:
+        raise CliError(f"--language must be zh-Hans, zh-Hant or en, not {given!r}") from None
+
+
+@contextmanager
+def _destination(output: str) -> Iterator[IO[bytes]]:
+    if output == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            yield out
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+async def _export(
+    config: Settings,
+    fmt: ExportFormat,
+    filters: ExportFilter,
+    output: str,
+    *,
+    redact: bool,
+    language: Language,
+    progress: bool,
+) -> int:
+    from bot.export.service import ExportRequest, case_bundle, count_rows, write_export
+    from bot.storage.database import Database
+
+    wording = _wording(config)
+    request = ExportRequest(
+        format=fmt,
+        filters=filters,
+        actor_telegram_id=None,
+        actor_role=Role.ADMIN,  # whoever runs the CLI holds the database itself
+        language=language,
+        redact=redact,
+        via="cli",
+    )
+    db = Database.open(config.sqlalchemy_url)
+    try:
+        if fmt is ExportFormat.BUNDLE:
+            with tempfile.TemporaryDirectory() as scratch:
+                path = await case_bundle(
+                    db=db,
+                    settings=config,
+                    wording=wording,
+                    request=request,
+                    out=Path(scratch) / "bundle.zip",
+                )
+                with _destination(output) as out, path.open("rb") as source:
+                    shutil.copyfileobj(source, out)
+            async with db.session() as session:
+                from bot.storage.export_queries import load_case
+
+                found = await load_case(session=session, conversation_id=filters.case or 0)
+            return 0 if found is None else len(found.records)
+        show = progress and sys.stderr.isatty()
+        total = await count_rows(db=db, request=request) if show else None
+        with _progress(show, total) as advance, _destination(output) as out:
+            return await write_export(
+                db=db,
+                settings=config,
+                wording=wording,
+                request=request,
+                out=out,
+                progress=advance,
+                name=output,
+            )
+    finally:
+        await db.close()
+
+
+@contextmanager
+def _progress(show: bool, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
+    ) as bar:
+        task = bar.add_task("export", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def report(
+    period: str | None = typer.Option("7d", "--range", help=RANGE_HELP),
+    since: str | None = typer.Option(None, "--since", help="From this day (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Up to (not including) this day."),
+    category: str | None = typer.Option(None, "--category", help="Only this category."),
+    agent: int | None = typer.Option(None, "--agent", help="Only this agent's conversations."),
+    platform: str | None = typer.Option(None, "--platform", help="Only this platform."),
+    chart: Path = typer.Option(Path("kefu-report.png"), "--chart", help="Where to write the PNG chart."),
+    language: str | None = typer.Option(None, "--language", help="zh-Hans, zh-Hant or en."),
+) -> None:
+    """The team's numbers: volume, first response against the target, suggestions, checks, threats, open cases."""
+    config = settings()
+    filters = _filters(
+        config,
+        period=None if since or until else period,
+        since=since,
+        until=until,
+        buyer=None,
+        case=None,
+        order=None,
+        category=category,
+        flag=None,
+        agent=agent,
+        platform=platform,
+    )
+    text = asyncio.run(_report(config, filters, chart, _language(config, language)))
+    typer.echo(text)
+    typer.echo(f"\nchart: {chart}", err=True)
+
+
+async def _report(config: Settings, filters: ExportFilter, chart: Path, language: Language) -> str:
+    from bot.export.report import draw_report_chart, report_text
+    from bot.export.service import build_report, make_view
+    from bot.storage.database import Database
+
+    db = Database.open(config.sqlalchemy_url)
+    try:
+        data = await build_report(db=db, filters=filters, zone=ZoneInfo(config.timezone))
+    finally:
+        await db.close()
+    view = make_view(config, _wording(config), language, redact=False)
+    draw_report_chart(data, view, chart)
+    return report_text(data, view, since=filters.since, until=filters.until)
+

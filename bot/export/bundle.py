@@ -1,0 +1,118 @@
+"""A case's evidence bundle: transcript (HTML, PDF, JPEG pages), attachments, manifest, verify result."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader
+
+from bot.core.evidence import ENCODING_VERSION, GENESIS_HASH, canonical_value
+from bot.export.pages import jpeg_pages, write_pdf
+from bot.export.transcript import TranscriptCase, build_case, write_html
+from bot.export.view import ExportView
+from bot.storage.export_queries import CaseFile
+from bot.storage.filestore import AttachmentStore
+
+BUNDLE_FORMAT = "kefu-evidence-bundle"
+
+
+def manifest(case: CaseFile, *, exported_at: datetime, redacted: bool) -> dict[str, Any]:
+    """Every evidence record of the case with seq, hash, previous hash and canonical fields."""
+    records = []
+    for record in case.records:
+        fields = {name: canonical_value(value) for name, value in record.fields.items()}
+        records.append(
+            {
+                "table": record.table,
+                "id": record.id,
+                "seq": record.seq,
+                "hash": record.hash,
+                "prev_hash": record.prev_hash if record.seq > 1 else GENESIS_HASH,
+                "fields": None if redacted else fields,
+            }
+        )
+    attachments = [
+        {"sha256": a.sha256, "file": f"attachments/{a.sha256}", "size": a.size, "record": a.id}
+        for rows in case.attachments.values()
+        for a in rows
+        if a.status == "stored" and a.sha256
+    ]
+    return {
+        "format": BUNDLE_FORMAT,
+        "version": 1,
+        "encoding_version": ENCODING_VERSION,
+        "case": case.conversation.id,
+        "exported_at": exported_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "chain_head": {"seq": case.head.seq, "hash": case.head.hash},
+        "genesis_hash": GENESIS_HASH,
+        "redacted": redacted,
+        "records": records,
+        "attachments": attachments,
+    }
+
+
+async def _one(case: TranscriptCase) -> Any:
+    yield case
+
+
+async def write_bundle(
+    case: CaseFile,
+    view: ExportView,
+    *,
+    store: AttachmentStore,
+    verify_text: str,
+    exported_at: datetime,
+    out: Path,
+) -> dict[str, Any]:
+    """Write the zip to `out`; returns the manifest written into it."""
+    transcript = build_case(case, view, attachment_path=store.path_for)
+    html = io.BytesIO()
+    await write_html(_one(transcript), html, view, inline_images=False)
+    pdf = io.BytesIO()
+    write_pdf([transcript], pdf)
+    document = manifest(case, exported_at=exported_at, redacted=view.redact)
+    files: dict[str, str] = {}
+    readme = (
+        Environment(loader=PackageLoader("bot.export", "templates"), autoescape=False)
+        .get_template("bundle_readme.txt")
+        .render(
+            case=case.conversation.id,
+            exported_at=document["exported_at"],
+            head=str(case.head),
+            redacted=view.redact,
+        )
+    )
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+
+        def put(name: str, data: bytes, *, deflate: bool = True) -> None:
+            files[name] = hashlib.sha256(data).hexdigest()
+            bundle.writestr(
+                name, data, compress_type=zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+            )
+
+        put("transcript.html", html.getvalue())
+        put("transcript.pdf", pdf.getvalue())
+        def page_label(number: int, total: int) -> str:
+            return view.t("transcript.page", n=number, total=total)
+
+        for number, page in enumerate(jpeg_pages(transcript, page_label=page_label), start=1):
+            put(f"pages/page-{number:03d}.jpg", page, deflate=False)
+        for entry in document["attachments"]:
+            path = store.path_for(entry["sha256"])
+            if path.is_file() and f"attachments/{entry['sha256']}" not in files:
+                bundle.write(path, entry["file"], compress_type=zipfile.ZIP_STORED)
+                files[entry["file"]] = entry["sha256"]
+        put("verify.txt", verify_text.encode("utf-8"))
+        put("README.txt", readme.encode("utf-8"))
+        document["files"] = files
+        bundle.writestr(
+            "manifest.json",
+            json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"),
+        )
+    return document

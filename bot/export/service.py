@@ -1,0 +1,399 @@
+"""What the CLI and the supervisors' Telegram commands call: exports, case bundles, statistics.
+
+Every export and bundle is an audit record (who, when, filters, row count); a refused request is
+one too. Files for Telegram are zipped, then split, when over the 50 MB upload limit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from bot.core.export_filter import FILE_SUFFIX, ExportFilter, ExportFormat
+from bot.core.roles import Role
+from bot.core.service_levels import MessageFact, TeamReport
+from bot.core.types import Language
+from bot.core.wording import Wording
+from bot.export.bundle import write_bundle
+from bot.export.report import draw_report_chart, report_text
+from bot.export.tables import (
+    Progress,
+    write_conversations_csv,
+    write_jsonl,
+    write_messages_csv,
+    write_xlsx,
+)
+from bot.export.transcript import TranscriptCase, build_case, write_html
+from bot.export.view import ExportView
+from bot.storage import export_queries as q
+from bot.storage.database import Database
+from bot.storage.evidence import append_audit
+from bot.storage.filestore import AttachmentStore
+from bot.storage.models import utcnow
+from bot.storage.verify import verify_chain
+
+TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
+PART_SIZE = 49 * 1024 * 1024
+
+
+class NotAllowed(PermissionError):
+    """The requester is not a supervisor; nothing was exported."""
+
+
+class CaseNotFound(LookupError):
+    """No case with that number."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """One export: what, which records, for whom, and how it is shown."""
+
+    format: ExportFormat
+    filters: ExportFilter
+    actor_telegram_id: int | None
+    actor_role: Role
+    language: Language
+    redact: bool = False
+    via: str = "telegram"
+
+
+def make_view(settings: Settings, wording: Wording, language: Language, *, redact: bool) -> ExportView:
+    """The presentation for an export in the shop's time zone."""
+    return ExportView(
+        wording=wording, language=language, zone=ZoneInfo(settings.timezone), redact=redact
+    )
+
+
+async def _refuse(db: Database, request: ExportRequest, target: str) -> None:
+    async with db.transaction() as session:
+        await append_audit(
+            session=session,
+            actor_telegram_id=request.actor_telegram_id,
+            action="export.denied",
+            target=target,
+            details={
+                "format": request.format.value,
+                "filters": request.filters.describe(),
+                "role": request.actor_role.name.lower(),
+                "via": request.via,
+            },
+        )
+    raise NotAllowed(target)
+
+
+async def _audit(
+    db: Database,
+    request: ExportRequest,
+    *,
+    target: str,
+    rows: int,
+    files: list[str],
+    head: Any,
+) -> None:
+    details: dict[str, Any] = {
+        "format": request.format.value,
+        "filters": request.filters.describe(),
+        "rows": rows,
+        "redact": request.redact,
+        "files": files,
+        "via": request.via,
+        "chain_head": str(head),
+    }
+    if request.via == "cli":
+        details["os_user"] = _os_user()
+    async with db.transaction() as session:
+        await append_audit(
+            session=session,
+            actor_telegram_id=request.actor_telegram_id,
+            action="export.created",
+            target=target,
+            details=details,
+        )
+
+
+def _os_user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return str(os.getuid())
+
+
+async def count_rows(*, db: Database, request: ExportRequest) -> int | None:
+    """How many rows the export will write (for the progress bar); None when unknown."""
+    async with db.session() as session:
+        head = await q.current_head(session=session)
+        if request.format in (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.JSONL):
+            return await q.count_messages(session=session, filters=request.filters, upto=head.seq)
+        if request.format in (ExportFormat.CONVERSATIONS, ExportFormat.HTML):
+            return await q.count_conversations(session=session, filters=request.filters)
+    return None
+
+
+async def _transcripts(
+    session: Any, request: ExportRequest, view: ExportView, store: AttachmentStore, upto: int,
+    progress: Progress | None,
+) -> AsyncIterator[TranscriptCase]:
+    async for conversation in q.stream_conversations(
+        session=session, filters=request.filters, upto=upto
+    ):
+        case = await q.load_case(session=session, conversation_id=conversation.id, upto=upto)
+        if case is not None:
+            yield build_case(case, view, attachment_path=store.path_for)
+        if progress is not None:
+            progress(1)
+
+
+async def write_export(
+    *,
+    db: Database,
+    settings: Settings,
+    wording: Wording,
+    request: ExportRequest,
+    out: IO[bytes],
+    progress: Progress | None = None,
+    name: str = "-",
+) -> int:
+    """Stream one export (any format but `bundle`) into `out`, audit it, return its row count."""
+    if request.actor_role < Role.SUPERVISOR:
+        await _refuse(db, request, f"export:{request.format.value}")
+    if request.format is ExportFormat.BUNDLE:
+        raise ValueError("a bundle is one case: use case_bundle")
+    view = make_view(settings, wording, request.language, redact=request.redact)
+    store = AttachmentStore(settings.data_dir)
+    filters = request.filters
+    async with db.session() as session:
+        head = await q.current_head(session=session)
+        upto = head.seq
+        if request.format is ExportFormat.CSV:
+            rows = await write_messages_csv(
+                q.stream_messages(session=session, filters=filters, upto=upto), out, view, progress
+            )
+        elif request.format is ExportFormat.CONVERSATIONS:
+            rows = await write_conversations_csv(
+                q.stream_conversations(session=session, filters=filters, upto=upto),
+                out,
+                view,
+                progress,
+            )
+        elif request.format is ExportFormat.XLSX:
+            rows = await write_xlsx(
+                q.stream_messages(session=session, filters=filters, upto=upto),
+                q.stream_conversations(session=session, filters=filters, upto=upto),
+                out,
+                view,
+                progress,
+            )
+        elif request.format is ExportFormat.JSONL:
+            rows = await write_jsonl(
+                q.stream_records(session=session, filters=filters, upto=upto), out, view, progress
+            )
+        else:
+            rows = await write_html(
+                _transcripts(session, request, view, store, upto, progress), out, view
+            )
+    await _audit(db, request, target=f"export:{request.format.value}", rows=rows, files=[name], head=head)
+    return rows
+
+
+def export_file_name(fmt: ExportFormat, filters: ExportFilter, now: datetime) -> str:
+    """`kefu-csv-20261122-0830.csv`, or `kefu-case-12-….zip` for one case."""
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    scope = f"case-{filters.case}-" if filters.case is not None else ""
+    return f"kefu-{fmt.value}-{scope}{stamp}{FILE_SUFFIX[fmt]}"
+
+
+def fit_for_upload(path: Path, limit: int = TELEGRAM_UPLOAD_LIMIT) -> list[Path]:
+    """The file itself when small enough; else zipped; else the zip cut into numbered parts
+    (`name.zip.001`, ...: join them with `cat name.zip.0* > name.zip`)."""
+    if path.stat().st_size <= limit:
+        return [path]
+    packed = path
+    if path.suffix != ".zip":
+        packed = path.with_name(path.name + ".zip")
+        with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.write(path, path.name)
+        path.unlink()
+        if packed.stat().st_size <= limit:
+            return [packed]
+    parts: list[Path] = []
+    part_size = min(PART_SIZE, limit)
+    with packed.open("rb") as source:
+        number = 1
+        while chunk := source.read(part_size):
+            part = packed.with_name(f"{packed.name}.{number:03d}")
+            part.write_bytes(chunk)
+            parts.append(part)
+            number += 1
+    packed.unlink()
+    return parts
+
+
+def export_directory(settings: Settings) -> Path:
+    """Where exports for Telegram are written before upload: `<data_dir>/exports/`."""
+    directory = settings.data_dir / "exports"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+async def export_to_file(
+    *,
+    db: Database,
+    settings: Settings,
+    wording: Wording,
+    request: ExportRequest,
+    directory: Path | None = None,
+    now: datetime | None = None,
+) -> list[Path]:
+    """Write the export to a file and return the file(s) to send (zipped / split over 50 MB)."""
+    if request.format is ExportFormat.BUNDLE:
+        if request.filters.case is None:
+            raise ValueError("a bundle needs a case number")
+        return [
+            await case_bundle(
+                db=db,
+                settings=settings,
+                wording=wording,
+                request=request,
+                directory=directory,
+                now=now,
+            )
+        ]
+    moment = now or utcnow()
+    target = (directory or export_directory(settings)) / export_file_name(
+        request.format, request.filters, moment.astimezone(ZoneInfo(settings.timezone))
+    )
+    try:
+        with target.open("wb") as out:
+            await write_export(
+                db=db, settings=settings, wording=wording, request=request, out=out, name=target.name
+            )
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return fit_for_upload(target)
+
+
+async def verify_text(*, db: Database, settings: Settings) -> str:
+    """The `kefu verify` result now, as it prints it."""
+    report = await verify_chain(engine=db.engine, attachments=AttachmentStore(settings.data_dir))
+    if report.ok:
+        return f"OK: {report.records} records, head {report.head.hash} (seq {report.head.seq})\n"
+    lines = [f"BROKEN: {report.breaks[0]}"] + [f"  also: {b}" for b in report.breaks[1:]]
+    return "\n".join(lines) + "\n"
+
+
+async def case_bundle(
+    *,
+    db: Database,
+    settings: Settings,
+    wording: Wording,
+    request: ExportRequest,
+    directory: Path | None = None,
+    now: datetime | None = None,
+    out: Path | None = None,
+) -> Path:
+    """The evidence bundle (zip) of case `request.filters.case`; audited."""
+    case_id = request.filters.case
+    if request.actor_role < Role.SUPERVISOR:
+        await _refuse(db, request, f"bundle:case:{case_id}")
+    if case_id is None:
+        raise ValueError("a bundle needs a case number")
+    moment = now or utcnow()
+    checked = await verify_text(db=db, settings=settings)
+    async with db.session() as session:
+        case = await q.load_case(session=session, conversation_id=case_id)
+    if case is None:
+        raise CaseNotFound(case_id)
+    view = make_view(settings, wording, request.language, redact=request.redact)
+    target = out or (directory or export_directory(settings)) / export_file_name(
+        ExportFormat.BUNDLE, request.filters, moment.astimezone(ZoneInfo(settings.timezone))
+    )
+    await write_bundle(
+        case,
+        view,
+        store=AttachmentStore(settings.data_dir),
+        verify_text=checked,
+        exported_at=moment,
+        out=target,
+    )
+    await _audit(
+        db,
+        request,
+        target=f"bundle:case:{case_id}",
+        rows=len(case.records),
+        files=[target.name],
+        head=case.head,
+    )
+    return target
+
+
+async def build_report(
+    *, db: Database, filters: ExportFilter, zone: tzinfo, now: datetime | None = None
+) -> TeamReport:
+    """The team's numbers for the filters' range, in one streamed pass plus small aggregates."""
+    report = TeamReport(zone=zone)
+    moment = now or utcnow()
+    async with db.session() as session:
+        head = await q.current_head(session=session)
+        facts = q.stream_message_facts(session=session, filters=filters, upto=head.seq)
+        current: list[MessageFact] = []
+        async for fact in facts:
+            if current and fact.conversation_id != current[0].conversation_id:
+                report.add_conversation(current)
+                current = []
+            current.append(fact)
+        report.add_conversation(current)
+        for category, status, count in await q.outcome_counts(
+            session=session, filters=filters, upto=head.seq
+        ):
+            report.add_outcomes(category, status, count)
+        async for agent, rules in q.check_failures(
+            session=session, since=filters.since, until=filters.until, upto=head.seq
+        ):
+            report.add_check_failure(agent, rules)
+        async for status, opened_at in q.open_cases(session=session, filters=filters):
+            report.add_open_case(status, opened_at, moment)
+    return report
+
+
+async def stats_summary(
+    *,
+    db: Database,
+    settings: Settings,
+    wording: Wording,
+    language: Language,
+    filters: ExportFilter,
+    actor_role: Role,
+    actor_telegram_id: int | None,
+    directory: Path | None = None,
+    now: datetime | None = None,
+) -> tuple[str, list[Path]]:
+    """The report text and its chart PNG(s) for supervisors; refused (and audited) for others."""
+    if actor_role < Role.SUPERVISOR:
+        async with db.transaction() as session:
+            await append_audit(
+                session=session,
+                actor_telegram_id=actor_telegram_id,
+                action="stats.denied",
+                target="stats",
+                details={"role": actor_role.name.lower(), "filters": filters.describe()},
+            )
+        raise NotAllowed("stats")
+    zone = ZoneInfo(settings.timezone)
+    report = await build_report(db=db, filters=filters, zone=zone, now=now)
+    view = make_view(settings, wording, language, redact=False)
+    text = report_text(report, view, since=filters.since, until=filters.until)
+    folder = directory or Path(tempfile.mkdtemp(prefix="kefu-stats-"))
+    chart = draw_report_chart(report, view, folder / "kefu-report.png")
+    return text, [chart]
+

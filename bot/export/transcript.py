@@ -1,0 +1,256 @@
+"""A case as a printable transcript: one presentation model, rendered as HTML (Jinja2 templates)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bot.core.service_levels import duration_text
+from bot.export.view import ExportView
+from bot.storage.export_queries import CaseFile
+
+IMAGE_KINDS = ("photo", "sticker")
+# Attachments drawn inline: images up to this size (bigger ones are listed, not embedded).
+INLINE_LIMIT = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptAttachment:
+    """A file in the transcript: its label, and where its bytes are (None when not stored)."""
+
+    label: str
+    sha256: str | None
+    path: Path | None
+    is_image: bool
+    src: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptMessage:
+    """One bubble."""
+
+    id: int
+    seq: int
+    hash: str
+    direction: str
+    who: str
+    time: str
+    tags: str
+    text: str
+    attachments: list[TranscriptAttachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEvent:
+    """One line of the status history."""
+
+    time: str
+    action: str
+    actor: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptCase:
+    """A case ready to draw: every text already in the reader's language and redacted if asked."""
+
+    id: int
+    title: str
+    meta: list[tuple[str, str]]
+    messages: list[TranscriptMessage]
+    history_title: str
+    history_header: list[str]
+    history: list[TranscriptEvent]
+    footer: str
+
+
+def _action_label(view: ExportView, action: str) -> str:
+    key = f"history.{action.replace('.', '_')}"
+    text = view.t(key)
+    return action if text == f"export.{key}" else text
+
+
+def build_case(
+    case: CaseFile, view: ExportView, *, attachment_path: Callable[[str], Path]
+) -> TranscriptCase:
+    """The presentation of a case for transcripts (HTML, PDF, JPEG)."""
+    conv = case.conversation
+    redactor = view.redactor(conv.buyer_name, case.buyer_username)
+
+    def text(value: str) -> str:
+        return redactor.text(value) if view.redact else value
+
+    buyer = view.buyer_name(conv.buyer_name) or str(conv.buyer_id)
+    meta = [
+        (view.t("transcript.buyer"), f"{buyer} (#{conv.buyer_id})"),
+        (view.t("transcript.platform"), conv.platform),
+        (view.t("transcript.order"), conv.order_id or "-"),
+        (view.t("transcript.category"), view.category(conv.category) or "-"),
+        (view.t("transcript.status"), conv.status),
+        (view.t("transcript.agents"), ", ".join(conv.agents) or "-"),
+        (view.t("transcript.opened"), view.local(conv.opened_at)),
+        (view.t("transcript.closed"), view.local(conv.closed_at) or "-"),
+        (view.t("transcript.first_response"), duration_text(conv.first_response_seconds)),
+    ]
+    messages = []
+    for message in case.messages:
+        who = buyer if message.direction == "in" else (message.agent_name or view.t("transcript.shop"))
+        tags = []
+        if message.direction == "in" and message.category:
+            tags.append(view.category(message.category))
+        if message.flags:
+            tags.append(view.flags(message.flags))
+        if message.direction == "out":
+            tags.append(view.t(f"outcome.{message.outcome}"))
+        if message.revision:
+            tags.append(view.t("transcript.edited", n=message.revision))
+        files = []
+        for attachment in case.attachments.get(message.id, []):
+            stored = attachment.status == "stored" and attachment.sha256 is not None
+            path = attachment_path(attachment.sha256) if stored and attachment.sha256 else None
+            kind = view.t(f"transcript.kind_{attachment.kind}")
+            if kind.startswith("export."):
+                kind = attachment.kind
+            label = (
+                view.t("transcript.attachment", kind=kind, sha256=attachment.sha256 or "")
+                if stored
+                else view.t("transcript.attachment_missing", kind=kind)
+            )
+            is_image = attachment.kind in IMAGE_KINDS or (attachment.mime_type or "").startswith(
+                "image/"
+            )
+            files.append(
+                TranscriptAttachment(
+                    label=label,
+                    sha256=attachment.sha256,
+                    path=path if path is not None and path.is_file() else None,
+                    is_image=is_image,
+                )
+            )
+        messages.append(
+            TranscriptMessage(
+                id=message.id,
+                seq=message.seq,
+                hash=message.hash,
+                direction=message.direction,
+                who=who,
+                time=view.local(message.sent_at),
+                tags=" · ".join(t for t in tags if t),
+                text=text(message.text),
+                attachments=files,
+            )
+        )
+    history = [
+        TranscriptEvent(
+            time=view.local(event.at),
+            action=_action_label(view, event.action),
+            actor=event.actor,
+            detail=text(event.detail),
+        )
+        for event in case.history
+    ]
+    return TranscriptCase(
+        id=conv.id,
+        title=view.t("transcript.title", case=conv.id),
+        meta=meta,
+        messages=messages,
+        history_title=view.t("transcript.history"),
+        history_header=[
+            view.t("transcript.time"),
+            view.t("transcript.action"),
+            view.t("transcript.actor"),
+            view.t("transcript.detail"),
+        ],
+        history=history,
+        footer=view.t("transcript.footer", head=str(case.head), records=len(case.records)),
+    )
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("bot.export", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        keep_trailing_newline=True,
+    )
+
+
+def data_uri(path: Path, mime: str = "image/jpeg") -> str:
+    """A file inlined as a data: URI (for single-file offline transcripts)."""
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _with_sources(case: TranscriptCase, *, inline: bool) -> TranscriptCase:
+    messages = []
+    for message in case.messages:
+        files = []
+        for a in message.attachments:
+            src = None
+            if a.is_image and a.path is not None and a.sha256:
+                if inline and a.path.stat().st_size <= INLINE_LIMIT:
+                    src = data_uri(a.path, _sniff_mime(a.path))
+                elif not inline:
+                    src = f"attachments/{a.sha256}"
+            files.append(
+                TranscriptAttachment(a.label, a.sha256, a.path, a.is_image, src)
+            )
+        messages.append(
+            TranscriptMessage(
+                message.id,
+                message.seq,
+                message.hash,
+                message.direction,
+                message.who,
+                message.time,
+                message.tags,
+                message.text,
+                files,
+            )
+        )
+    return TranscriptCase(
+        case.id,
+        case.title,
+        case.meta,
+        messages,
+        case.history_title,
+        case.history_header,
+        case.history,
+        case.footer,
+    )
+
+
+def _sniff_mime(path: Path) -> str:
+    head = path.read_bytes()[:12]
+    if head.startswith(b"\x89PNG"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"GIF8"):
+        return "image/gif"
+    return "image/jpeg"
+
+
+async def write_html(
+    cases: AsyncIterator[TranscriptCase],
+    out: IO[bytes],
+    view: ExportView,
+    *,
+    inline_images: bool = True,
+) -> int:
+    """A printable, self-contained HTML transcript of each case; returns the number of cases."""
+    env = _environment()
+    head = env.get_template("transcript.html.j2")
+    body = env.get_template("case.html.j2")
+    end = env.get_template("end.html.j2")
+    lang = view.language.value
+    out.write(head.render(lang=lang, title=view.t("transcript.document_title")).encode("utf-8"))
+    count = 0
+    async for case in cases:
+        out.write(body.render(case=_with_sources(case, inline=inline_images)).encode("utf-8"))
+        count += 1
+    out.write(end.render(empty="" if count else view.t("transcript.empty")).encode("utf-8"))
+    return count

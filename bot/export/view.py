@@ -1,0 +1,65 @@
+"""How an export presents values: the reader's language, the shop's time zone, and redaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from bot.core.redact import Redactor, mask_name
+from bot.core.service_levels import split_flags
+from bot.core.types import Language
+from bot.core.wording import Wording
+
+
+@dataclass(frozen=True)
+class ExportView:
+    """Wording, time zone and redaction for one export."""
+
+    wording: Wording
+    language: Language
+    zone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    redact: bool = False
+
+    def t(self, key: str, **variables: object) -> str:
+        """Wording under `export.` (or a full key containing a dot section of its own)."""
+        return self.wording.text(self.language, f"export.{key}", **variables)
+
+    def r(self, key: str, **variables: object) -> str:
+        """Wording under `report.`."""
+        return self.wording.text(self.language, f"report.{key}", **variables)
+
+    def category(self, category: str | None) -> str:
+        """A category's name in the reader's language (the id when unknown)."""
+        if not category:
+            return ""
+        name = self.wording.text(self.language, f"category_names.{category}")
+        return category if name == f"category_names.{category}" else name
+
+    def flags(self, flags: str) -> str:
+        """Flags' names, joined with a comma."""
+        names = []
+        for flag in split_flags(flags):
+            name = self.wording.text(self.language, f"flag_names.{flag}")
+            names.append(flag if name == f"flag_names.{flag}" else name)
+        return ", ".join(names)
+
+    def local(self, moment: datetime | None) -> str:
+        """A moment as shop-local `YYYY-MM-DD HH:MM:SS`."""
+        return "" if moment is None else moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    def iso(self, moment: datetime | None) -> str:
+        """A moment as shop-local ISO-8601 with its offset (machine-readable)."""
+        return "" if moment is None else moment.astimezone(self.zone).isoformat(timespec="seconds")
+
+    def buyer_name(self, name: str | None) -> str:
+        """The buyer's name, masked when redacting."""
+        return mask_name(name or "") if self.redact else (name or "")
+
+    def text(self, value: str, *, names: tuple[str, ...] = ()) -> str:
+        """Message text, redacted when redacting."""
+        return Redactor(names=names).text(value) if self.redact else value
+
+    def redactor(self, *names: str | None) -> Redactor:
+        """A redactor that also masks these names."""
+        return Redactor(names=tuple(n for n in names if n))
