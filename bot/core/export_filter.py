@@ -127,3 +127,46 @@ def parse_export_callback(data: str) -> tuple[ExportFormat | str, TimeRange] | N
     except ValueError:
         return None
     return kind, preset
+
+
+FILTER_WORDS = ("case", "buyer", "order", "category", "flag", "agent", "platform")
+
+
+def parse_export_words(
+    words: list[str], *, now: datetime, zone: tzinfo
+) -> tuple[ExportFormat, TimeRange, ExportFilter]:
+    """`/export FORMAT [RANGE] [case=N] [buyer=N|tg:N] [order=ID] ...` -> (format, range, filter).
+
+    Raises ValueError for anything it does not understand.
+    """
+    if not words:
+        raise ValueError("no format given")
+    fmt = ExportFormat(words[0].lower())
+    preset = TimeRange.ALL
+    values: dict[str, str] = {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep:
+            preset = TimeRange(word.lower())
+            continue
+        if key not in FILTER_WORDS or not value:
+            raise ValueError(f"unknown filter {word!r}")
+        values[key] = value
+    since, until = range_bounds(preset, now=now, zone=zone)
+    buyer = values.get("buyer")
+    return (
+        fmt,
+        preset,
+        ExportFilter(
+            since=since,
+            until=until,
+            case=int(values["case"]) if "case" in values else None,
+            buyer=int(buyer) if buyer is not None and not buyer.startswith("tg:") else None,
+            buyer_telegram_id=int(buyer[3:]) if buyer is not None and buyer.startswith("tg:") else None,
+            order_id=values.get("order"),
+            category=values.get("category"),
+            flag=values.get("flag"),
+            agent=int(values["agent"]) if "agent" in values else None,
+            platform=values.get("platform"),
+        ),
+    )

@@ -98,6 +98,7 @@ async def write_bundle(
 
         put("transcript.html", html.getvalue())
         put("transcript.pdf", pdf.getvalue())
+
         def page_label(number: int, total: int) -> str:
             return view.t("transcript.page", n=number, total=total)
 

@@ -18,6 +18,7 @@ PageLabel = Callable[[int, int], str]  # (page number, pages) -> "page 1 of 3"
 WIDTH, HEIGHT = 1080, 1520
 MARGIN = 48
 BUBBLE_PAD = 18
+FOOTER_SPACE = 90  # two footer lines at the bottom of every page
 TEXT_SIZE = 30
 SMALL_SIZE = 22
 TITLE_SIZE = 38
@@ -82,10 +83,12 @@ class _Canvas:
         self.pages.append(self.image)
 
     def room(self, height: int) -> None:
-        if self.y + height > HEIGHT - MARGIN - 40 and self.y > MARGIN:
+        if self.y + height > HEIGHT - MARGIN - FOOTER_SPACE and self.y > MARGIN:
             self._new_page()
 
-    def lines(self, lines: list[str], font: ImageFont.FreeTypeFont, fill: tuple[int, int, int]) -> None:
+    def lines(
+        self, lines: list[str], font: ImageFont.FreeTypeFont, fill: tuple[int, int, int]
+    ) -> None:
         step = int(font.size * 1.45)
         for line in lines:
             self.room(step)
@@ -126,7 +129,7 @@ class _Canvas:
                 if kind == "image"
                 else (line_step if kind == "text" else small_step)
             )
-            if self.y + height > HEIGHT - MARGIN - 40:
+            if self.y + height > HEIGHT - MARGIN - FOOTER_SPACE:
                 self._close_box(x, top, box_width, fill)
                 self._new_page()
                 top = self.y
@@ -274,10 +277,14 @@ def write_pdf(cases: list[TranscriptCase], out: io.BufferedIOBase | io.BytesIO) 
         story.append(Spacer(1, 4 * mm))
         for message in case.messages:
             style = bubble_out if message.direction == "out" else bubble_in
-            header = f"{message.who} · {message.time}" + (f" · {message.tags}" if message.tags else "")
+            header = f"{message.who} · {message.time}" + (
+                f" · {message.tags}" if message.tags else ""
+            )
             body = escape(message.text).replace("\n", "<br/>")
             files = "".join(
-                f"<br/>{escape(a.label)}" for a in message.attachments if not a.is_image or not a.path
+                f"<br/>{escape(a.label)}"
+                for a in message.attachments
+                if not a.is_image or not a.path
             )
             proof = f'<font size="7" color="#999999">#{message.seq} {message.hash}</font>'
             story.append(
@@ -293,7 +300,9 @@ def write_pdf(cases: list[TranscriptCase], out: io.BufferedIOBase | io.BytesIO) 
                         continue
                     scale = min(1.0, (70 * mm) / thumb.width)
                     story.append(
-                        PdfImage(str(a.path), width=thumb.width * scale, height=thumb.height * scale)
+                        PdfImage(
+                            str(a.path), width=thumb.width * scale, height=thumb.height * scale
+                        )
                     )
         story.append(Spacer(1, 4 * mm))
         story.append(Paragraph(escape(case.history_title), title))

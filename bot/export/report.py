@@ -9,10 +9,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib import font_manager
+from matplotlib import pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-from bot.core.service_levels import (  # noqa: E402
+from bot.core.service_levels import (
     AGE_EDGES,
     OUTCOMES,
     RESPONSE_EDGES,
@@ -22,8 +23,8 @@ from bot.core.service_levels import (  # noqa: E402
     percent,
     rules_by_agent,
 )
-from bot.export.fonts import cjk_font_path  # noqa: E402
-from bot.export.view import ExportView  # noqa: E402
+from bot.export.fonts import cjk_font_path
+from bot.export.view import ExportView
 
 OUTCOME_COLOURS = ("#2e7d32", "#9ccc65", "#42a5f5", "#bdbdbd", "#ef6c00")
 
@@ -70,9 +71,7 @@ def report_text(
     )
     if report.acceptance:
         lines += ["", r("acceptance_title")]
-        for category, tally in sorted(
-            report.acceptance.items(), key=lambda item: -item[1].decided
-        ):
+        for category, tally in sorted(report.acceptance.items(), key=lambda item: -item[1].decided):
             lines.append(
                 r(
                     "acceptance_line",
@@ -102,7 +101,9 @@ def report_text(
 def _age_labels(view: ExportView) -> list[str]:
     edges = [int(e) for e in AGE_EDGES]
     labels = [view.r("age_under", days=edges[0])]
-    labels += [view.r("age_between", low=lo, high=hi) for lo, hi in zip(edges, edges[1:], strict=False)]
+    labels += [
+        view.r("age_between", low=lo, high=hi) for lo, hi in zip(edges, edges[1:], strict=False)
+    ]
     labels.append(view.r("age_over", days=edges[-1]))
     return labels
 
@@ -187,15 +188,15 @@ def draw_report_chart(report: TeamReport, view: ExportView, out: Path) -> Path:
         width = 0.8 / max(1, len(statuses))
         for index, status in enumerate(statuses):
             counts = [report.open_cases[status].get(bucket, 0) for bucket in range(len(ages))]
-            ax.bar(
-                [i + index * width for i in range(len(ages))], counts, width=width, label=status
-            )
+            ax.bar([i + index * width for i in range(len(ages))], counts, width=width, label=status)
         ax.set_xticks([i + width * (len(statuses) - 1) / 2 for i in range(len(ages))], ages)
         ax.set_title(r("chart_open_cases"))
         ax.set_ylabel(r("axis_cases"))
         if statuses:
             ax.legend(fontsize=8)
 
+        for panel in (axes[0][0], axes[0][1], axes[1][1]):
+            panel.yaxis.set_major_locator(MaxNLocator(integer=True))
         figure.tight_layout()
         out.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(out, format="png")

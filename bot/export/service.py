@@ -65,7 +65,9 @@ class ExportRequest:
     via: str = "telegram"
 
 
-def make_view(settings: Settings, wording: Wording, language: Language, *, redact: bool) -> ExportView:
+def make_view(
+    settings: Settings, wording: Wording, language: Language, *, redact: bool
+) -> ExportView:
     """The presentation for an export in the shop's time zone."""
     return ExportView(
         wording=wording, language=language, zone=ZoneInfo(settings.timezone), redact=redact
@@ -140,7 +142,11 @@ async def count_rows(*, db: Database, request: ExportRequest) -> int | None:
 
 
 async def _transcripts(
-    session: Any, request: ExportRequest, view: ExportView, store: AttachmentStore, upto: int,
+    session: Any,
+    request: ExportRequest,
+    view: ExportView,
+    store: AttachmentStore,
+    upto: int,
     progress: Progress | None,
 ) -> AsyncIterator[TranscriptCase]:
     async for conversation in q.stream_conversations(
@@ -201,7 +207,9 @@ async def write_export(
             rows = await write_html(
                 _transcripts(session, request, view, store, upto, progress), out, view
             )
-    await _audit(db, request, target=f"export:{request.format.value}", rows=rows, files=[name], head=head)
+    await _audit(
+        db, request, target=f"export:{request.format.value}", rows=rows, files=[name], head=head
+    )
     return rows
 
 
@@ -275,7 +283,12 @@ async def export_to_file(
     try:
         with target.open("wb") as out:
             await write_export(
-                db=db, settings=settings, wording=wording, request=request, out=out, name=target.name
+                db=db,
+                settings=settings,
+                wording=wording,
+                request=request,
+                out=out,
+                name=target.name,
             )
     except BaseException:
         target.unlink(missing_ok=True)
@@ -396,4 +409,3 @@ async def stats_summary(
     folder = directory or Path(tempfile.mkdtemp(prefix="kefu-stats-"))
     chart = draw_report_chart(report, view, folder / "kefu-report.png")
     return text, [chart]
-

@@ -99,7 +99,11 @@ def build_case(
     ]
     messages = []
     for message in case.messages:
-        who = buyer if message.direction == "in" else (message.agent_name or view.t("transcript.shop"))
+        who = (
+            buyer
+            if message.direction == "in"
+            else (message.agent_name or view.t("transcript.shop"))
+        )
         tags = []
         if message.direction == "in" and message.category:
             tags.append(view.category(message.category))
@@ -195,9 +199,7 @@ def _with_sources(case: TranscriptCase, *, inline: bool) -> TranscriptCase:
                     src = data_uri(a.path, _sniff_mime(a.path))
                 elif not inline:
                     src = f"attachments/{a.sha256}"
-            files.append(
-                TranscriptAttachment(a.label, a.sha256, a.path, a.is_image, src)
-            )
+            files.append(TranscriptAttachment(a.label, a.sha256, a.path, a.is_image, src))
         messages.append(
             TranscriptMessage(
                 message.id,
