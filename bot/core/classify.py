@@ -55,6 +55,8 @@ class PhraseRule:
     categories: tuple[tuple[Category, float], ...] = ()
     flags: tuple[tuple[Flag, float], ...] = ()
     negation: bool = False
+    negates_any: bool = False  # a negation of will (不想, 不用, 没必要): cancels any category
+    hypothetical: bool = False  # opens a condition (如果, 万一): the rest of the clause may not be
     extortion: frozenset[str] = frozenset()
     prefix: bool = False  # Latin phrase that may be followed by more letters ("refund*")
 
@@ -99,6 +101,14 @@ class Rules:
         }
     )
     own_cause: frozenset[str] = frozenset()
+    topic: frozenset[str] = frozenset()
+    topic_factor: float = 1.0
+    topic_keeps_against: frozenset[Category] = frozenset()
+    question_markers: tuple[str, ...] = ()
+    question_bonus: float = 0.0
+    question_factor: float = 1.0
+    hypothetical_factor: float = 1.0
+    hypothetical_window: int = 20
     punctuation: tuple[PunctuationSignal, ...] = ()
     angry_emoji_weight: float = 0.0
     angry_emoji: frozenset[str] = frozenset()
@@ -134,6 +144,8 @@ class Match:
     start: int
     end: int
     negated: bool = False
+    negated_any: bool = False
+    hypothetical: bool = False
 
 
 def _is_latin(phrase: str) -> bool:
@@ -180,6 +192,7 @@ def find_phrases(
     n = len(text)
     matches: list[Match] = []
     last_negation: Match | None = None
+    condition_end = -1  # matches starting before this offset sit in a condition clause
     i = 0
     while i < n:
         node = trie.get(text[i])
@@ -203,11 +216,14 @@ def find_phrases(
             continue
         end = i + len(best)
         rule = phrases[best]
+        if rule.hypothetical:
+            condition_end = _clause_end(text, end, rules.hypothetical_window)
         if rule.negation:
-            last_negation = Match(best, i, end)
+            last_negation = Match(best, i, end, negated_any=rule.negates_any)
         elif rule.meaningful:
             negated = last_negation is not None and _negates(text, last_negation, i, rules)
-            matches.append(Match(best, i, end, negated))
+            negated_any = negated and last_negation is not None and last_negation.negated_any
+            matches.append(Match(best, i, end, negated, negated_any, i < condition_end))
             last_negation = None
         else:
             last_negation = None
@@ -235,6 +251,15 @@ def _accept(
     return True
 
 
+def _clause_end(text: str, start: int, window: int) -> int:
+    """Offset where the clause starting at `start` ends (punctuation, or `window` characters)."""
+    limit = min(len(text), start + window)
+    for offset in range(start, limit):
+        if text[offset] in _PUNCTUATION:
+            return offset
+    return limit
+
+
 def _negates(text: str, negation: Match, start: int, rules: Rules) -> bool:
     gap = text[negation.end : start]
     window = rules.negation_window_en if _is_latin(negation.phrase) else rules.negation_window_zh
@@ -247,6 +272,7 @@ def _negates(text: str, negation: Match, start: int, rules: Rules) -> bool:
 class _Tally:
     categories: dict[Category, float] = field(default_factory=dict)
     own_cause: dict[Category, float] = field(default_factory=dict)
+    topic: dict[Category, float] = field(default_factory=dict)
     flags: dict[Flag, float] = field(default_factory=dict)
     keywords: dict[Category, list[str]] = field(default_factory=dict)
     extortion: set[str] = field(default_factory=set)
@@ -263,14 +289,22 @@ def _tally(matches: Sequence[Match], rules: Rules) -> _Tally:
         seen.add(key)
         rule = rules.phrases[match.phrase]
         for category, weight in rule.categories:
-            if match.negated and category in rules.negatable:
+            if match.negated and (match.negated_any or category in rules.negatable):
                 continue
+            if match.hypothetical and category in rules.negatable:
+                weight *= rules.hypothetical_factor
             if match.phrase in rules.own_cause:
                 tally.own_cause[category] = tally.own_cause.get(category, 0.0) + weight
+            elif match.phrase in rules.topic:
+                tally.topic[category] = tally.topic.get(category, 0.0) + weight
             else:
                 tally.categories[category] = tally.categories.get(category, 0.0) + weight
             tally.keywords.setdefault(category, []).append(match.phrase)
         if match.negated:
+            if ExtortionRole.BENEFIT in rule.extortion:
+                # "不赔我…就…", "not compensating me? then…": a benefit withheld is the condition.
+                tally.extortion |= {ExtortionRole.BENEFIT, ExtortionRole.CONDITION}
+                tally.extortion_words.append(match.phrase)
             continue
         for flag, weight in rule.flags:
             tally.flags[flag] = tally.flags.get(flag, 0.0) + weight
@@ -360,7 +394,8 @@ class Classifier:
                 language=normalized.language,
             )
 
-        scores = self._weighted(tally.categories, tally.own_cause)
+        question = is_question(matched_text, rules)
+        scores = self._weighted(tally, question)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], _ORDER[item[0]]))
         if not ranked or ranked[0][1] < rules.category_threshold:
             return Classification(
@@ -386,13 +421,37 @@ class Classifier:
             language=normalized.language,
         )
 
-    def _weighted(
-        self, scores: dict[Category, float], own_cause: dict[Category, float]
-    ) -> dict[Category, float]:
-        """Remedy categories count for little once a cause is present (own-cause phrases excepted)."""
+    def _weighted(self, tally: _Tally, question: bool) -> dict[Category, float]:
+        """Topic words yield to real evidence, and the cause beats the remedy.
+
+        Topic words ("物流", "快递员", "发货") say what the message is about but not what went
+        wrong: they count in full only when no other category has evidence of its own and the
+        message is not a question. Remedy categories count for little once a cause is present
+        (own-cause phrases excepted). A question adds `question_bonus` to inquiry.
+        """
         rules = self.rules
+        scores = dict(tally.categories)
+        raw = dict(scores)
+        for category, score in tally.topic.items():
+            raw[category] = raw.get(category, 0.0) + score
+        for category, score in tally.topic.items():
+            other = any(
+                value >= rules.category_threshold
+                for key, value in scores.items()
+                if key is not category and key not in rules.topic_keeps_against
+            ) or any(key is not category for key in tally.own_cause)
+            factor = rules.topic_factor if other else 1.0
+            scores[category] = scores.get(category, 0.0) + score * factor
+        if question:
+            # A yes/no question about a problem is usually hypothetical ("包括破损吗?"); the
+            # raw scores still decide whether a cause is present.
+            for category in rules.negatable & scores.keys():
+                scores[category] *= rules.question_factor
+            if rules.question_bonus:
+                bonus = rules.question_bonus
+                scores[Category.INQUIRY] = scores.get(Category.INQUIRY, 0.0) + bonus
         cause = max(
-            (score for category, score in scores.items() if category not in rules.remedies),
+            (score for category, score in raw.items() if category not in rules.remedies),
             default=0.0,
         )
         factor = rules.remedy_factor if cause >= rules.cause_threshold else 1.0
@@ -400,9 +459,14 @@ class Classifier:
             category: score * factor if category in rules.remedies else score
             for category, score in scores.items()
         }
-        for category, score in own_cause.items():
+        for category, score in tally.own_cause.items():
             weighted[category] = weighted.get(category, 0.0) + score
         return weighted
+
+
+def is_question(text: str, rules: Rules) -> bool:
+    """True when the normalised text asks something (a marker such as "吗", "请问", "能否")."""
+    return any(marker in text for marker in rules.question_markers)
 
 
 _ORDER = {category: index for index, category in enumerate(Category)}

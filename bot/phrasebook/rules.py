@@ -61,6 +61,14 @@ class _SettingsModel(_Strict):
     token_boundary_max_len: StrictInt = Field(default=1, ge=0)
     negatable: list[Category] = Field(default_factory=list)
     own_cause: list[str] = Field(default_factory=list)
+    topic: list[str] = Field(default_factory=list)
+    topic_factor: Weight = Field(default=1.0, ge=0, le=1)
+    topic_keeps_against: list[Category] = Field(default_factory=list)
+    question_markers: list[str] = Field(default_factory=list)
+    question_bonus: Weight = Field(default=0.0, ge=0)
+    question_factor: Weight = Field(default=1.0, ge=0, le=1)
+    hypothetical_factor: Weight = Field(default=1.0, ge=0, le=1)
+    hypothetical_window: StrictInt = Field(default=20, ge=1)
     extortion_flags: list[Flag] = Field(default_factory=list)
     amount_is_benefit: bool = True
     fallback_confidence: Weight = Field(default=0.3, ge=0, le=1)
@@ -77,6 +85,8 @@ class _RulesFileModel(_Strict):
     categories: dict[Category, dict[str, Weight]] = Field(default_factory=dict)
     flags: dict[Flag, dict[str, Weight]] = Field(default_factory=dict)
     negation: list[str] = Field(default_factory=list)
+    negation_of_will: list[str] = Field(default_factory=list)
+    hypothetical: list[str] = Field(default_factory=list)
     neutral: list[str] = Field(default_factory=list)
     extortion: _ExtortionModel = Field(default_factory=_ExtortionModel)
     signals: _SignalsModel | None = None
@@ -97,6 +107,8 @@ class _Builder:
         self.categories: dict[str, dict[Category, float]] = {}
         self.flags: dict[str, dict[Flag, float]] = {}
         self.negation: set[str] = set()
+        self.negates_any: set[str] = set()
+        self.hypothetical: set[str] = set()
         self.neutral: set[str] = set()
         self.extortion: dict[str, set[str]] = {}
         self.prefix: set[str] = set()
@@ -135,6 +147,13 @@ class _Builder:
                 self.flags.setdefault(phrase, {})[flag] = float(weight)
         for index, raw in enumerate(model.negation):
             self.negation.add(self.phrase(doc, ["negation", index], raw, "negation"))
+        for index, raw in enumerate(model.negation_of_will):
+            phrase = self.phrase(doc, ["negation_of_will", index], raw, "negation")
+            self.negation.add(phrase)
+            self.negates_any.add(phrase)
+        for index, raw in enumerate(model.hypothetical):
+            phrase = self.phrase(doc, ["hypothetical", index], raw, "hypothetical")
+            self.hypothetical.add(phrase)
         for index, raw in enumerate(model.neutral):
             self.neutral.add(self.phrase(doc, ["neutral", index], raw, "neutral"))
         for role in sorted(EXTORTION_ROLES):
@@ -174,7 +193,7 @@ class _Builder:
         threat) still counts as much toward bad_review as the "差评" inside it. Neutral and
         negation phrases inherit nothing: swallowing is their job.
         """
-        if phrase in self.neutral or phrase in self.negation:
+        if phrase in self.neutral or phrase in self.negation or phrase in self.hypothetical:
             return {}
         inherited: dict[K, float] = {}
         for size in range(len(phrase) - 1, 0, -1):
@@ -191,6 +210,7 @@ class _Builder:
             | set(self.flags)
             | self.negation
             | self.neutral
+            | self.hypothetical
             | set(self.extortion)
         )
         for phrase in everything:
@@ -200,6 +220,8 @@ class _Builder:
                 categories=tuple(sorted(categories.items())),
                 flags=tuple(sorted(flags.items())),
                 negation=phrase in self.negation,
+                negates_any=phrase in self.negates_any,
+                hypothetical=phrase in self.hypothetical,
                 extortion=frozenset(self.extortion.get(phrase, set())),
                 prefix=phrase in self.prefix,
             )
@@ -209,7 +231,12 @@ class _Builder:
             remedies = settings.pop("remedies")
             extortion_flags = settings.pop("extortion_flags")
             negatable = settings.pop("negatable")
+            options["topic_keeps_against"] = frozenset(settings.pop("topic_keeps_against"))
             own_cause = settings.pop("own_cause")
+            topic = settings.pop("topic")
+            markers = settings.pop("question_markers")
+            options["topic"] = frozenset(canonical_phrase(p)[0] for p in topic)
+            options["question_markers"] = tuple(canonical_phrase(p)[0] for p in markers)
             if negatable:
                 options["negatable"] = frozenset(negatable)
             options["own_cause"] = frozenset(canonical_phrase(p)[0] for p in own_cause)
