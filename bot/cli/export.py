@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -80,25 +80,43 @@ def _wording(config: Settings) -> Wording:
     return load_phrasebook(config.phrasebook_dir).wording
 
 
+DEFAULT_CHART = Path("kefu-report.png")
 RANGE_HELP = "today, 7d, 30d or all (shop-local days)."
 
 
 def export(
-    format: ExportFormat = typer.Option(..., "--format", "-f", help="csv, conversations, xlsx, jsonl, html or bundle."),
+    format: Annotated[
+        ExportFormat,
+        typer.Option("--format", "-f", help="csv, conversations, xlsx, jsonl, html or bundle."),
+    ],
     output: str = typer.Option(..., "--output", "-o", help="File to write, or - for stdout."),
     period: str | None = typer.Option(None, "--range", help=RANGE_HELP),
-    since: str | None = typer.Option(None, "--since", help="From this day or time (YYYY-MM-DD[THH:MM])."),
-    until: str | None = typer.Option(None, "--until", help="Up to (not including) this day or time."),
-    buyer: str | None = typer.Option(None, "--buyer", help="Kefu buyer id, or tg:TELEGRAM_USER_ID."),
+    since: str | None = typer.Option(
+        None, "--since", help="From this day or time (YYYY-MM-DD[THH:MM])."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="Up to (not including) this day or time."
+    ),
+    buyer: str | None = typer.Option(
+        None, "--buyer", help="Kefu buyer id, or tg:TELEGRAM_USER_ID."
+    ),
     case: int | None = typer.Option(None, "--case", help="Case (conversation) number."),
     order: str | None = typer.Option(None, "--order", help="Platform order id."),
     category: str | None = typer.Option(None, "--category", help="Category id, e.g. not_received."),
     flag: str | None = typer.Option(None, "--flag", help="Flag id, e.g. threatens_review."),
     agent: int | None = typer.Option(None, "--agent", help="Agent's Telegram user id."),
-    platform: str | None = typer.Option(None, "--platform", help="telegram, taobao, kuaishou, amazon..."),
-    redact: bool = typer.Option(False, "--redact", help="Mask buyers' phone numbers, addresses and names."),
-    language: str | None = typer.Option(None, "--language", help="zh-Hans, zh-Hant or en (default: the shop's)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal."),
+    platform: str | None = typer.Option(
+        None, "--platform", help="telegram, taobao, kuaishou, amazon..."
+    ),
+    redact: bool = typer.Option(
+        False, "--redact", help="Mask buyers' phone numbers, addresses and names."
+    ),
+    language: str | None = typer.Option(
+        None, "--language", help="zh-Hans, zh-Hant or en (default: the shop's)."
+    ),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Progress bar on a terminal."
+    ),
 ) -> None:
     """Export the log (streamed; every export is an audit record)."""
     config = settings()
@@ -121,7 +139,9 @@ def export(
     rows = asyncio.run(
         _export(config, format, filters, output, redact=redact, language=lang, progress=progress)
     )
-    typer.echo(f"exported {rows} {'records' if format is ExportFormat.BUNDLE else 'rows'}", err=True)
+    typer.echo(
+        f"exported {rows} {'records' if format is ExportFormat.BUNDLE else 'rows'}", err=True
+    )
 
 
 def _language(config: Settings, given: str | None) -> Language:
@@ -231,7 +251,9 @@ def report(
     category: str | None = typer.Option(None, "--category", help="Only this category."),
     agent: int | None = typer.Option(None, "--agent", help="Only this agent's conversations."),
     platform: str | None = typer.Option(None, "--platform", help="Only this platform."),
-    chart: Path = typer.Option(Path("kefu-report.png"), "--chart", help="Where to write the PNG chart."),
+    chart: Annotated[
+        Path, typer.Option("--chart", help="Where to write the PNG chart.")
+    ] = DEFAULT_CHART,
     language: str | None = typer.Option(None, "--language", help="zh-Hans, zh-Hant or en."),
 ) -> None:
     """The team's numbers: volume, first response against the target, suggestions, checks, threats, open cases."""
@@ -267,4 +289,3 @@ async def _report(config: Settings, filters: ExportFilter, chart: Path, language
     view = make_view(config, _wording(config), language, redact=False)
     draw_report_chart(data, view, chart)
     return report_text(data, view, since=filters.since, until=filters.until)
-

@@ -162,7 +162,9 @@ def parse_export_words(
             until=until,
             case=int(values["case"]) if "case" in values else None,
             buyer=int(buyer) if buyer is not None and not buyer.startswith("tg:") else None,
-            buyer_telegram_id=int(buyer[3:]) if buyer is not None and buyer.startswith("tg:") else None,
+            buyer_telegram_id=int(buyer[3:])
+            if buyer is not None and buyer.startswith("tg:")
+            else None,
             order_id=values.get("order"),
             category=values.get("category"),
             flag=values.get("flag"),

@@ -224,7 +224,9 @@ def jpeg_bytes(page: Image.Image, limit: int = PAGE_LIMIT_BYTES) -> bytes:
             image.save(buffer, format="JPEG", quality=quality, optimize=True, progressive=True)
             if buffer.tell() <= limit:
                 return buffer.getvalue()
-        image = image.resize((int(image.width * 0.85), int(image.height * 0.85)), Image.LANCZOS)
+        image = image.resize(
+            (int(image.width * 0.85), int(image.height * 0.85)), Image.Resampling.LANCZOS
+        )
 
 
 def jpeg_pages(case: TranscriptCase, *, page_label: PageLabel) -> Iterator[bytes]:

@@ -9,6 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import itertools
+
 from matplotlib import font_manager
 from matplotlib import pyplot as plt
 from matplotlib.ticker import MaxNLocator
@@ -88,7 +90,8 @@ def report_text(
     if report.check_findings:
         lines += ["", r("checks_title")]
         for agent, total, top in rules_by_agent(report.check_findings):
-            rule = view.wording.text(view.language, f"checks.{top}") if top else "-"
+            rule = r(f"rule_names.{top}") if top else "-"
+            rule = top if rule == f"report.rule_names.{top}" else rule
             lines.append(r("checks_line", agent=agent or "-", findings=total, rule=rule))
     if report.open_cases:
         lines += ["", r("open_title")]
@@ -101,9 +104,7 @@ def report_text(
 def _age_labels(view: ExportView) -> list[str]:
     edges = [int(e) for e in AGE_EDGES]
     labels = [view.r("age_under", days=edges[0])]
-    labels += [
-        view.r("age_between", low=lo, high=hi) for lo, hi in zip(edges, edges[1:], strict=False)
-    ]
+    labels += [view.r("age_between", low=lo, high=hi) for lo, hi in itertools.pairwise(edges)]
     labels.append(view.r("age_over", days=edges[-1]))
     return labels
 
@@ -127,7 +128,10 @@ def draw_report_chart(report: TeamReport, view: ExportView, out: Path) -> Path:
         categories = report.categories()[:8]
         bottoms = [0] * len(days)
         for category in categories:
-            values = [report.messages_by_day.get(day, {}).get(category, 0) for day in days]
+            values = [
+                report.messages_by_day[day][category] if day in report.messages_by_day else 0
+                for day in days
+            ]
             ax.bar(
                 [d.strftime("%m-%d") for d in days],
                 values,

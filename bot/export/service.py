@@ -23,7 +23,6 @@ from bot.core.service_levels import MessageFact, TeamReport
 from bot.core.types import Language
 from bot.core.wording import Wording
 from bot.export.bundle import write_bundle
-from bot.export.report import draw_report_chart, report_text
 from bot.export.tables import (
     Progress,
     write_conversations_csv,
@@ -402,6 +401,8 @@ async def stats_summary(
                 details={"role": actor_role.name.lower(), "filters": filters.describe()},
             )
         raise NotAllowed("stats")
+    from bot.export.report import draw_report_chart, report_text  # matplotlib: only when charting
+
     zone = ZoneInfo(settings.timezone)
     report = await build_report(db=db, filters=filters, zone=zone, now=now)
     view = make_view(settings, wording, language, redact=False)

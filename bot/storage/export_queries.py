@@ -161,7 +161,8 @@ def _agent_ids(telegram_user_id: int) -> Any:
 
 
 def _flag_match(column: Any, flag: str) -> ColumnElement[bool]:
-    return (literal(",") + column + literal(",")).like(f"%,{flag},%")
+    padded: ColumnElement[str] = literal(",") + column + literal(",")
+    return padded.like(f"%,{flag},%")
 
 
 def message_conditions(filters: ExportFilter, *, upto: int) -> list[ColumnElement[bool]]:
@@ -215,7 +216,9 @@ def conversation_conditions(filters: ExportFilter) -> list[ColumnElement[bool]]:
     if filters.flag is not None:
         conditions.append(
             CONVERSATIONS.c.id.in_(
-                select(MESSAGES.c.conversation_id).where(_flag_match(MESSAGES.c.flags, filters.flag))
+                select(MESSAGES.c.conversation_id).where(
+                    _flag_match(MESSAGES.c.flags, filters.flag)
+                )
             )
         )
     if filters.agent is not None:
@@ -334,7 +337,10 @@ async def stream_plain_messages(
     while True:
         rows = (
             await session.execute(
-                select(MESSAGES).where(MESSAGES.c.seq > last).order_by(MESSAGES.c.seq).limit(page_size)
+                select(MESSAGES)
+                .where(MESSAGES.c.seq > last)
+                .order_by(MESSAGES.c.seq)
+                .limit(page_size)
             )
         ).all()
         for row in rows:
@@ -579,9 +585,7 @@ async def load_case(
     if found is None:
         return None
     case_filter = ExportFilter(case=conversation_id)
-    messages = [
-        m async for m in stream_messages(session=session, filters=case_filter, upto=limit)
-    ]
+    messages = [m async for m in stream_messages(session=session, filters=case_filter, upto=limit)]
     timelines = await _timelines(session, [conversation_id], upto=limit)
     outcomes = await _outcomes(session, [conversation_id])
     conversation = _conversation_row(
@@ -636,8 +640,10 @@ async def load_case(
     }
     history = [CaseEvent(at=found.opened_at, action="case.opened", actor="", detail="")]
     for row in audit_rows:
-        actor = "" if row.actor_telegram_id is None else actor_names.get(
-            int(row.actor_telegram_id), str(row.actor_telegram_id)
+        actor = (
+            ""
+            if row.actor_telegram_id is None
+            else actor_names.get(int(row.actor_telegram_id), str(row.actor_telegram_id))
         )
         history.append(
             CaseEvent(at=row.created_at, action=str(row.action), actor=actor, detail=_detail(row))
@@ -691,7 +697,9 @@ async def load_case(
         messages=messages,
         attachments=attachments,
         history=sorted(history, key=lambda event: event.at),
-        head=ChainHead(seq=limit, hash=head.hash) if upto is None else await _head_at(session, limit),
+        head=ChainHead(seq=limit, hash=head.hash)
+        if upto is None
+        else await _head_at(session, limit),
         records=records,
     )
 

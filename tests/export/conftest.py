@@ -150,7 +150,10 @@ async def shop(migrated_url: str, tmp_path: Path, wording: Wording) -> AsyncIter
         await card_store.close_card(session=session, card=card, status="sent", agent_id=agent.id)
 
         second = await buyer_says(
-            "再不处理就给差评！照片看快递盒", T0 + timedelta(minutes=5), 502, "bad_review",
+            "再不处理就给差评！照片看快递盒",
+            T0 + timedelta(minutes=5),
+            502,
+            "bad_review",
             "angry,threatens_review",
         )
         photo = _photo()
@@ -168,7 +171,11 @@ async def shop(migrated_url: str, tmp_path: Path, wording: Wording) -> AsyncIter
             created_at=T0 + timedelta(minutes=5),
         )
         card2, _ = await card_store.create_card(
-            session=session, message_id=second, conversation_id=case.id, suggestions=[], language="zh-Hans"
+            session=session,
+            message_id=second,
+            conversation_id=case.id,
+            suggestions=[],
+            language="zh-Hans",
         )
         await append_audit(
             session=session,
@@ -192,7 +199,9 @@ async def shop(migrated_url: str, tmp_path: Path, wording: Wording) -> AsyncIter
         texts.append(own)
         await card_store.close_card(session=session, card=card2, status="own", agent_id=agent.id)
 
-        other = await get_or_create_buyer(session=session, telegram_user_id=43, display_name="Alice Brown")
+        other = await get_or_create_buyer(
+            session=session, telegram_user_id=43, display_name="Alice Brown"
+        )
         case_two = await open_conversation_for(session=session, buyer_id=other.id)
         case_two.opened_at = T0 + timedelta(days=1)
         case_two.category = "extortion"
@@ -209,9 +218,15 @@ async def shop(migrated_url: str, tmp_path: Path, wording: Wording) -> AsyncIter
         )
         texts.append(text)
         card3, _ = await card_store.create_card(
-            session=session, message_id=stored.id, conversation_id=case_two.id, suggestions=[], language="en"
+            session=session,
+            message_id=stored.id,
+            conversation_id=case_two.id,
+            suggestions=[],
+            language="en",
         )
-        await card_store.close_card(session=session, card=card3, status="escalated", agent_id=agent.id)
+        await card_store.close_card(
+            session=session, card=card3, status="escalated", agent_id=agent.id
+        )
         case_one_id, case_two_id = case.id, case_two.id
     yield Shop(
         db=db,

@@ -149,8 +149,12 @@ async def test_filters_pick_a_case_and_a_flag(shop: Shop) -> None:
     assert rows == 0
 
 
-@pytest.mark.parametrize("fmt", [ExportFormat.CSV, ExportFormat.JSONL, ExportFormat.HTML, ExportFormat.XLSX])
-async def test_redaction_leaves_no_phone_number_name_or_address(shop: Shop, fmt: ExportFormat) -> None:
+@pytest.mark.parametrize(
+    "fmt", [ExportFormat.CSV, ExportFormat.JSONL, ExportFormat.HTML, ExportFormat.XLSX]
+)
+async def test_redaction_leaves_no_phone_number_name_or_address(
+    shop: Shop, fmt: ExportFormat
+) -> None:
     data, _ = await _export(shop, _request(fmt, redact=True))
     if fmt is ExportFormat.XLSX:
         book = load_workbook(io.BytesIO(data), read_only=True)
@@ -162,7 +166,8 @@ async def test_redaction_leaves_no_phone_number_name_or_address(shop: Shop, fmt:
     assert PHONE_PATTERN.findall(text) == []
     assert PHONE not in text
     assert BUYER_NAME not in text
-    assert ADDRESS not in text and "文三路" not in text
+    assert ADDRESS not in text
+    assert "文三路" not in text
     assert "Alice Brown" not in text
     assert "李**" in text
 
@@ -189,7 +194,11 @@ def check_manifest(manifest: dict[str, Any], files: dict[str, bytes]) -> list[st
 async def test_bundle_verifies_without_kefu(shop: Shop, tmp_path: Path) -> None:
     request = _request(ExportFormat.BUNDLE, filters=ExportFilter(case=shop.case_one))
     path = await case_bundle(
-        db=shop.db, settings=shop.settings, wording=shop.wording, request=request, out=tmp_path / "b.zip"
+        db=shop.db,
+        settings=shop.settings,
+        wording=shop.wording,
+        request=request,
+        out=tmp_path / "b.zip",
     )
     with zipfile.ZipFile(path) as bundle:
         files = {name: bundle.read(name) for name in bundle.namelist()}
@@ -210,13 +219,16 @@ async def test_bundle_verifies_without_kefu(shop: Shop, tmp_path: Path) -> None:
     assert {"transcript.html", "transcript.pdf", "README.txt"} <= set(files)
     assert files["transcript.pdf"].startswith(b"%PDF")
     pages = [name for name in files if name.startswith("pages/")]
-    assert pages and all(len(files[p]) <= 200 * 1024 for p in pages)
+    assert pages
+    assert all(len(files[p]) <= 200 * 1024 for p in pages)
     assert all(files[p].startswith(b"\xff\xd8") for p in pages)
     # A changed word in a record is caught by the same independent check.
     tampered = json.loads(files["manifest.json"])
     message = next(r for r in tampered["records"] if r["table"] == "messages")
     message["fields"]["text"] = message["fields"]["text"].replace("收到", "收")
-    assert check_manifest(tampered, files) == [f"record seq {message['seq']} does not match its hash"]
+    assert check_manifest(tampered, files) == [
+        f"record seq {message['seq']} does not match its hash"
+    ]
 
 
 def test_big_files_are_zipped_then_split(tmp_path: Path) -> None:

@@ -208,4 +208,3 @@ async def test_supervisor_case_bundle_and_stats(offline: Any) -> None:
     await _process(application, command(SUPERVISOR, "/stats 7d"))
     assert len(request.sent("sendPhoto")) == 1
     assert "买家消息 1 条" in request.sent("sendMessage")[0]["text"]
-

@@ -256,9 +256,7 @@ async def export_button(update: Update, context: KefuContext) -> None:
     services = context.services
     language = services.language_of(user.language_code)
     parsed = parse_export_callback(query.data or "")
-    if parsed is None or not await _allowed(
-        context, user, "export.denied", str(query.data or "")
-    ):
+    if parsed is None or not await _allowed(context, user, "export.denied", str(query.data or "")):
         await query.answer(services.text(language, "card.not_allowed"), show_alert=True)
         return
     await query.answer()
