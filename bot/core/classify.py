@@ -241,11 +241,9 @@ def _accept(
     max_len: int,
 ) -> bool:
     if _is_latin(phrase):
-        if phrase[0] in _WORD_CHARS and start > 0 and text[start - 1] in _WORD_CHARS:
+        if phrase[0] in _WORD_CHARS and _word_char_at(text, start - 1):
             return False
-        return rule.prefix or not (
-            phrase[-1] in _WORD_CHARS and end < len(text) and text[end] in _WORD_CHARS
-        )
+        return rule.prefix or not (phrase[-1] in _WORD_CHARS and _word_char_at(text, end))
     if bounds is not None and len(phrase) <= max_len:
         return start in bounds and end in bounds
     return True
@@ -258,6 +256,18 @@ def _clause_end(text: str, start: int, window: int) -> int:
         if text[offset] in _PUNCTUATION:
             return offset
     return limit
+
+
+def _word_char_at(text: str, offset: int) -> bool:
+    """True when text[offset] continues a word; an apostrophe only between letters ("didn't"),
+    not as a quotation mark ('fulfilled')."""
+    if offset < 0 or offset >= len(text) or text[offset] not in _WORD_CHARS:
+        return False
+    if text[offset] != "'":
+        return True
+    before = offset > 0 and text[offset - 1].isalnum()
+    after = offset + 1 < len(text) and text[offset + 1].isalnum()
+    return before and after
 
 
 def _negates(text: str, negation: Match, start: int, rules: Rules) -> bool:
