@@ -178,7 +178,13 @@ async def _export(
     language: Language,
     progress: bool,
 ) -> int:
-    from bot.export.service import ExportRequest, case_bundle, count_rows, write_export
+    from bot.export.service import (
+        CaseNotFound,
+        ExportRequest,
+        case_bundle,
+        count_rows,
+        write_export,
+    )
     from bot.storage.database import Database
 
     wording = _wording(config)
@@ -195,13 +201,16 @@ async def _export(
     try:
         if fmt is ExportFormat.BUNDLE:
             with tempfile.TemporaryDirectory() as scratch:
-                path = await case_bundle(
-                    db=db,
-                    settings=config,
-                    wording=wording,
-                    request=request,
-                    out=Path(scratch) / "bundle.zip",
-                )
+                try:
+                    path = await case_bundle(
+                        db=db,
+                        settings=config,
+                        wording=wording,
+                        request=request,
+                        out=Path(scratch) / "bundle.zip",
+                    )
+                except CaseNotFound:
+                    raise CliError(f"there is no case {filters.case}") from None
                 with _destination(output) as out, path.open("rb") as source:
                     shutil.copyfileobj(source, out)
             async with db.session() as session:

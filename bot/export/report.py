@@ -180,11 +180,11 @@ def draw_report_chart(report: TeamReport, view: ExportView, out: Path) -> Path:
             ax.barh(names, shares, left=lefts, color=colour, label=view.t(f"outcome.{outcome}"))
             lefts = [a + b for a, b in zip(lefts, shares, strict=True)]
         ax.set_title(r("chart_acceptance"))
-        ax.set_xlabel("%")
         ax.set_xlim(0, 100)
+        ax.xaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
         ax.invert_yaxis()
         if tallies:
-            ax.legend(fontsize=8, ncols=3, loc="lower right")
+            ax.legend(fontsize=8, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.06))
 
         ax = axes[1][1]
         ages = _age_labels(view)
