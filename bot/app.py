@@ -20,6 +20,7 @@ from bot.tg.commands import publish_commands
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.handlers import register_handlers
 from bot.tg.ingest import Labeler, install_evidence_ingest
+from bot.tg.jobs import run_due_jobs
 from bot.understanding import Understanding, load_understanding
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,13 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         await publish_commands(application.bot, services, staff)
     except Exception as exc:  # a missing menu must not keep the bot from serving buyers
         log.warning("could not register bot commands: %s", exc)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(
+            run_due_jobs,
+            interval=settings.scheduler_interval_seconds,
+            first=0.0,
+            name="kefu-scheduler",
+        )
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

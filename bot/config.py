@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    sla_preset: Literal["taobao", "kuaishou", "amazon"] = "taobao"
+    ack_after_seconds: float | None = Field(default=None, ge=0)
+    sla_target_seconds: float | None = Field(default=None, gt=0)
+    scheduler_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    witness_hour: int = Field(default=9, ge=0, le=23)
     telegram_rate_limit: float = Field(default=30.0, ge=0)
     telegram_group_rate_limit: int = Field(default=20, ge=0)
 
@@ -87,7 +92,9 @@ class Settings(BaseSettings):
             return [int(p) for p in parts]
         return value
 
-    @field_validator("agent_chat_id", "webhook_url", "webhook_secret", mode="before")
+    @field_validator(
+        "agent_chat_id", "webhook_url", "webhook_secret", "ack_after_seconds", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip() == "" else value

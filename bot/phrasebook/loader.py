@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.core.cases import CaseState, Party, RefusalReason
 from bot.core.checks import CheckRules
 from bot.core.compose import GENERAL, Composer, ReplyBook, StylePlan, template_problems
 from bot.core.types import Category, Flag, Language, Playbook, Principle
@@ -86,8 +87,73 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
         "escalated_by",
         "history_line",
         "blocked",
+        "no_reply",
+        "no_reply_by",
     ),
-    "commands": ("start", "help", "available", "away", "grant", "revoke"),
+    "sla": ("auto_acked", "agent_warning", "target_missed"),
+    "followup": ("scheduled", "due", "later", "cancel", "moved", "cancelled"),
+    "commands": ("start", "help", "available", "away", "grant", "revoke", "case"),
+    "case": (
+        "title",
+        "buyer",
+        "platform",
+        "order",
+        "category",
+        "status",
+        "responsibility",
+        "timeline",
+        "evidence",
+        "none",
+        "separator",
+        *(f"state.{s}" for s in CaseState),
+        *(f"party.{p}" for p in Party),
+        "button_to",
+        "button_party",
+        "changed",
+        "changed_party",
+        "refused",
+        *(f"refused_reason.{r}" for r in RefusalReason),
+        "not_found",
+        "usage",
+        "list_title",
+        "list_line",
+        "list_empty",
+        "bundle_unavailable",
+        "appeal_title",
+        "event_in",
+        "event_out",
+        "event_attachment",
+        "event_attachment_failed",
+        "event_status",
+        "event_status_party",
+        "event_refused",
+        "event_appeal",
+        "event_other",
+    ),
+    "appeal": (
+        "title",
+        "platform",
+        "order",
+        "tracking",
+        "category",
+        "responsibility",
+        "responsibility_pending",
+        "timeline",
+        "first_contact",
+        "shop_first_reply",
+        "shop_last_reply",
+        "status_change",
+        "status_change_party",
+        "buyer_words",
+        "quote",
+        "evidence",
+        "evidence_chat",
+        "evidence_files",
+        "evidence_chain",
+        "more",
+        "request",
+        "request_extortion",
+    ),
     "roles": ("buyer", "agent", "supervisor", "admin"),
 }
 
@@ -147,9 +213,17 @@ class ComposeFile(_Strict):
     styles: dict[str, list[Principle]]
     plans: dict[str, list[str]]
     warn_flags: list[Flag] = []
+    follow_up_hours: dict[str, float] = {"default": 24.0}
 
     @model_validator(mode="after")
     def _consistent(self) -> ComposeFile:
+        if "default" not in self.follow_up_hours:
+            raise ValueError("follow_up_hours: a `default` is required")
+        unknown = [k for k in self.follow_up_hours if k not in (*REPLY_KEYS, "default")]
+        if unknown or any(h <= 0 for h in self.follow_up_hours.values()):
+            raise ValueError(
+                f"follow_up_hours: unknown categories {unknown} or a non-positive time"
+            )
         if "default" not in self.plans:
             raise ValueError("plans: a `default` plan is required")
         for key, styles in self.plans.items():
@@ -189,6 +263,7 @@ class Phrasebook:
     playbooks: dict[Language, dict[Category, Playbook]]
     wording: Wording
     replies: dict[Language, ReplyBook]
+    follow_up_hours: dict[str, float]
 
     def playbook(self, category: Category, language: Language) -> Playbook:
         """The checklist for `category` in `language`."""
@@ -294,13 +369,13 @@ def _walk(
             yield from _walk(value, location)
 
 
-def _load_plan(directory: Path) -> tuple[StylePlan, frozenset[Flag]]:
+def _load_plan(directory: Path) -> tuple[StylePlan, ComposeFile]:
     _, parsed = _parse(_require(directory, "compose.yaml"), ComposeFile)
     plan = StylePlan(
         styles={name: tuple(principles) for name, principles in parsed.styles.items()},
         plans={key: tuple(styles) for key, styles in parsed.plans.items()},
     )
-    return plan, frozenset(parsed.warn_flags)
+    return plan, parsed
 
 
 def load_check_rules(directory: Path) -> CheckRules:
@@ -330,10 +405,11 @@ def load_phrasebook(directory: Path) -> Phrasebook:
     if not directory.is_dir():
         raise PhrasebookError(directory, None, "phrasebook directory does not exist")
     replies = _load_replies(directory)
-    plan, warn_flags = _load_plan(directory)
+    plan, compose = _load_plan(directory)
     return Phrasebook(
         directory=directory,
-        composer=Composer(books=replies, plan=plan, warn_flags=warn_flags),
+        composer=Composer(books=replies, plan=plan, warn_flags=frozenset(compose.warn_flags)),
+        follow_up_hours=dict(compose.follow_up_hours),
         check_rules=load_check_rules(directory),
         playbooks=_load_playbooks(directory),
         wording=_load_wording(directory),

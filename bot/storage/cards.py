@@ -88,6 +88,31 @@ async def message_rows(
     return (row[0], row[1], row[2]) if row is not None else None
 
 
+async def latest_card(*, session: AsyncSession, conversation_id: int) -> Card | None:
+    """The conversation's newest card."""
+    return (
+        await session.execute(
+            select(Card)
+            .where(Card.conversation_id == conversation_id)
+            .order_by(Card.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def open_cards(*, session: AsyncSession, conversation_id: int) -> int:
+    """How many of the conversation's cards still await an agent."""
+    return int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(Card)
+                .where(Card.conversation_id == conversation_id, Card.status == "open")
+            )
+        ).scalar_one()
+    )
+
+
 async def card_at(*, session: AsyncSession, chat_id: int, card_message_id: int) -> Card | None:
     """The card shown as message `card_message_id` in `chat_id`."""
     return (

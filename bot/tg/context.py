@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 from bot.core.language import language_for
 from bot.core.roles import Role, effective_role
+from bot.core.sla import SlaPolicy, policy_for
 from bot.core.types import Language
 from bot.core.wording import Wording
 from bot.storage.agents import granted_role
@@ -38,6 +39,15 @@ class Services:
     def wording(self) -> Wording:
         """The phrasebook's agent- and buyer-facing wording."""
         return self.understanding.phrasebook.wording
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        """The shop's quick-response policy (preset and overrides from the settings)."""
+        return policy_for(
+            self.settings.sla_preset,
+            ack_after_seconds=self.settings.ack_after_seconds,
+            target_seconds=self.settings.sla_target_seconds,
+        )
 
     @property
     def default_language(self) -> Language:

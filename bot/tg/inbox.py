@@ -18,6 +18,7 @@ from bot.tg.context import KefuContext, Services
 from bot.tg.ingest import recorded_update
 from bot.tg.keyboards import card_keyboard
 from bot.tg.render import BuyerHistory, CardView, render_card
+from bot.tg.waiting import start_waiting
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
             )
         )
         target = await _route(services, session=session, conversation=conversation)
+        await start_waiting(
+            services, session=session, conversation=conversation, since=record.received_at
+        )
     if card.card_message_id is not None:
         return  # a replayed update whose card is already out
     label = f"[{record.content_type}] " if record.content_type != "text" else ""

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.core.cases import CaseState, Party, next_states, parse_party, parse_state
 from bot.core.types import Language
 from bot.core.wording import Wording
 
 # Card actions: send / edit suggestion n, skip, escalate. Pending reply: send anyway / cancel.
-CARD_ACTIONS = {"s": "send", "e": "edit", "k": "skip", "x": "escalate"}
+CARD_ACTIONS = {"s": "send", "e": "edit", "k": "skip", "x": "escalate", "n": "no_reply"}
 PENDING_ACTIONS = {"y": "confirm", "n": "cancel"}
 
 
@@ -31,17 +32,23 @@ class PendingAction:
     action: str
 
 
-def parse_callback(data: str) -> CardAction | PendingAction | None:
+def parse_callback(
+    data: str,
+) -> CardAction | PendingAction | FollowUpAction | CaseAction | None:
     """Parse `c:<card>:<a>[:<n>]` or `p:<pending>:<y|n>`; None for anything else."""
     parts = data.split(":")
     try:
         if parts[0] == "c" and len(parts) in (3, 4) and parts[2] in CARD_ACTIONS:
             index = int(parts[3]) if len(parts) == 4 else None
-            if (index is None) != (parts[2] in ("k", "x")):
+            if (index is None) != (parts[2] in ("k", "x", "n")):
                 return None
             return CardAction(int(parts[1]), CARD_ACTIONS[parts[2]], index)
         if parts[0] == "p" and len(parts) == 3 and parts[2] in PENDING_ACTIONS:
             return PendingAction(int(parts[1]), PENDING_ACTIONS[parts[2]])
+        if parts[0] == "f" and len(parts) == 3 and parts[2] in FOLLOW_UP_ACTIONS:
+            return FollowUpAction(int(parts[1]), FOLLOW_UP_ACTIONS[parts[2]])
+        if parts[0] == "cs":
+            return _case_action(parts)
     except ValueError:
         return None
     return None
@@ -68,6 +75,7 @@ def card_keyboard(
             ],
             [
                 InlineKeyboardButton(t("card.skip"), callback_data=f"c:{card_id}:k"),
+                InlineKeyboardButton(t("card.no_reply"), callback_data=f"c:{card_id}:n"),
                 InlineKeyboardButton(t("card.escalate"), callback_data=f"c:{card_id}:x"),
             ],
         ]
@@ -90,3 +98,80 @@ def confirm_keyboard(
             ]
         ]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpAction:
+    """A parsed button press on a scheduled follow-up: a day later, or cancel."""
+
+    job_id: int
+    action: str
+
+
+FOLLOW_UP_ACTIONS = {"d": "later", "x": "cancel"}
+
+
+def follow_up_keyboard(
+    job_id: int, *, wording: Wording, language: Language
+) -> InlineKeyboardMarkup:
+    """Move the follow-up a day later, or cancel it."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    wording.text(language, "followup.later"), callback_data=f"f:{job_id}:d"
+                ),
+                InlineKeyboardButton(
+                    wording.text(language, "followup.cancel"), callback_data=f"f:{job_id}:x"
+                ),
+            ]
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseAction:
+    """A parsed case button: `cs:<case>:<state>`, or `cs:<case>:r:<party>` to decide responsibility."""
+
+    case_id: int
+    state: CaseState
+    responsibility: Party | None = None
+
+
+def _case_action(parts: list[str]) -> CaseAction | None:
+    if len(parts) == 4 and parts[2] == "r" and (party := parse_party(parts[3])) is not None:
+        return CaseAction(int(parts[1]), CaseState.RESPONSIBILITY_DECIDED, party)
+    state = parse_state(parts[2]) if len(parts) == 3 else None
+    if state is None or state is CaseState.RESPONSIBILITY_DECIDED:
+        return None
+    return CaseAction(int(parts[1]), state)
+
+
+def case_keyboard(
+    case_id: int, status: str, responsibility: str | None, *, wording: Wording, language: Language
+) -> InlineKeyboardMarkup:
+    """One button per state the case may move to; deciding responsibility: one per party."""
+    buttons: list[InlineKeyboardButton] = []
+    for state in next_states(status):
+        if state is CaseState.RESPONSIBILITY_DECIDED:
+            buttons.extend(
+                InlineKeyboardButton(
+                    wording.text(
+                        language,
+                        "case.button_party",
+                        party=wording.text(language, f"case.party.{p}"),
+                    ),
+                    callback_data=f"cs:{case_id}:r:{p}",
+                )
+                for p in Party
+                if p.value != responsibility
+            )
+        else:
+            label = wording.text(language, f"case.state.{state}")
+            buttons.append(
+                InlineKeyboardButton(
+                    wording.text(language, "case.button_to", state=label),
+                    callback_data=f"cs:{case_id}:{state}",
+                )
+            )
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])

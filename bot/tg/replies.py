@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime, timedelta
 from html import escape
 
 from telegram import ForceReply, User
@@ -11,17 +13,35 @@ from telegram.error import BadRequest, Forbidden
 from bot.core.roles import Role
 from bot.core.types import Classification, Language
 from bot.storage import cards as card_store
+from bot.storage import jobs as job_store
 from bot.storage.agents import upsert_agent
 from bot.storage.cards import CardContext
+from bot.storage.database import Session
 from bot.storage.evidence import append_audit, append_message
 from bot.storage.models import Agent, Buyer, Card, PendingReply, utcnow
 from bot.tg.context import KefuContext
-from bot.tg.keyboards import CardAction, PendingAction, confirm_keyboard
+from bot.tg.keyboards import (
+    CardAction,
+    FollowUpAction,
+    PendingAction,
+    card_keyboard,
+    confirm_keyboard,
+    follow_up_keyboard,
+)
 from bot.tg.render import outcome_line, split_text
+from bot.tg.waiting import stop_waiting
 
 log = logging.getLogger(__name__)
 
-OUTCOME_ICONS = {"sent": "✅", "edited": "✏️", "own": "💬", "skipped": "⏭", "escalated": "⬆️"}
+OUTCOME_ICONS = {
+    "sent": "✅",
+    "edited": "✏️",
+    "own": "💬",
+    "follow_up": "🔔",
+    "skipped": "⏭",
+    "no_reply": "☑️",
+    "escalated": "⬆️",
+}
 
 
 async def act_on_card(
@@ -46,8 +66,9 @@ async def act_on_card(
             return None
         await _prompt_edit(context, user, found, text=text, index=action.index)
         return None
-    if action.action == "skip":
-        await _finish_card(context, user, role, found, outcome="skipped")
+    if action.action in ("skip", "no_reply"):
+        outcome = "skipped" if action.action == "skip" else "no_reply"
+        await _finish_card(context, user, role, found, outcome=outcome)
         return None
     await _escalate(context, user, role, found)
     return services.text(language, "bot.escalated")
@@ -143,6 +164,7 @@ async def act_on_pending(
             pending.edited,
             pending.card_id,
         )
+        outcome = "follow_up" if pending.kind == "follow_up" else None
         if action.action == "cancel":
             await append_audit(
                 session=session,
@@ -157,7 +179,17 @@ async def act_on_pending(
         found = await card_store.card_context(session=session, card_id=card_id)
     if found is None:
         return services.text(language, "bot.card_gone")
-    await deliver(context, user, role, found, text=text, index=index, edited=edited, checked=False)
+    await deliver(
+        context,
+        user,
+        role,
+        found,
+        text=text,
+        index=index,
+        edited=edited,
+        checked=False,
+        outcome=outcome,
+    )
     return None
 
 
@@ -202,12 +234,13 @@ async def deliver(
     index: int | None,
     edited: bool,
     checked: bool = True,
+    outcome: str | None = None,
 ) -> bool:
     """Send the reply to the buyer, log it as evidence with its outcome, and update the card."""
     services = context.services
     agent = await ensure_agent(context, user, role)
     buyer_chat = found.buyer.telegram_user_id
-    outcome = "own" if index is None else ("edited" if edited else "sent")
+    outcome = outcome or ("own" if index is None else ("edited" if edited else "sent"))
     sent_messages = []
     try:
         for chunk in split_text(text):
@@ -248,16 +281,12 @@ async def deliver(
             },
         )
         card = await session.get(Card, found.card.id)
-        if card is not None:
+        if card is not None and card.status == "open":
             await card_store.close_card(
                 session=session, card=card, status=outcome, agent_id=agent.id
             )
-        if found.conversation.status == "new":
-            from bot.storage.models import Conversation
-
-            conversation = await session.get(Conversation, found.conversation.id)
-            if conversation is not None:
-                conversation.updated_at = now
+        await stop_waiting(session=session, conversation_id=found.conversation.id)
+        follow_up = await _schedule_follow_up(context, session, found, text=text, now=now)
     language = services.language_of(user.language_code)
     await _mark_card(
         context,
@@ -270,7 +299,61 @@ async def deliver(
             + f": {text[:300]}",
         ),
     )
+    if follow_up is not None:
+        due, job_id = follow_up
+        line = "🔔 " + services.text(language, "followup.scheduled", time=_local_time(context, due))
+        await context.bot.send_message(
+            chat_id=found.card.chat_id or user.id,
+            message_thread_id=found.card.thread_id,
+            text=escape(line),
+            reply_markup=follow_up_keyboard(job_id, wording=services.wording, language=language),
+        )
     return True
+
+
+async def _schedule_follow_up(
+    context: KefuContext, session: Session, found: CardContext, *, text: str, now: datetime
+) -> tuple[datetime, int] | None:
+    """A reply that promises a remedy or compensation gets a follow-up reminder."""
+    phrasebook = context.services.understanding.phrasebook
+    folded = text.casefold()
+    if not any(word in folded for word in phrasebook.check_rules.remedy_words):
+        return None
+    category = found.conversation.category or found.message.category or "inquiry"
+    hours = phrasebook.follow_up_hours.get(category, phrasebook.follow_up_hours["default"])
+    due = now + timedelta(hours=hours)
+    job_id = await job_store.schedule(
+        session=session,
+        kind="follow_up",
+        due_at=due,
+        conversation_id=found.conversation.id,
+        card_id=found.card.id,
+        dedupe_key=f"follow_up:{found.card.id}",
+    )
+    return (due, job_id) if job_id is not None else None
+
+
+async def act_on_follow_up(context: KefuContext, user: User, action: FollowUpAction) -> str:
+    """Move a scheduled follow-up a day later, or cancel it; audited."""
+    services = context.services
+    language = services.language_of(user.language_code)
+    async with services.db.transaction() as session:
+        if action.action == "later":
+            due = utcnow() + timedelta(days=1)
+            done = await job_store.reschedule(session=session, job_id=action.job_id, due_at=due)
+            reply = services.text(language, "followup.moved", time=_local_time(context, due))
+        else:
+            done = await job_store.cancel_job(session=session, job_id=action.job_id)
+            reply = services.text(language, "followup.cancelled")
+        if not done:
+            return services.text(language, "bot.card_gone")
+        await append_audit(
+            session=session,
+            actor_telegram_id=user.id,
+            action=f"followup.{action.action}",
+            target=f"job:{action.job_id}",
+        )
+    return reply
 
 
 async def _finish_card(
@@ -295,8 +378,14 @@ async def _finish_card(
             await card_store.close_card(
                 session=session, card=card, status=outcome, agent_id=agent.id
             )
+        conversation_id = found.conversation.id
+        if outcome == "no_reply" and not await card_store.open_cards(
+            session=session, conversation_id=conversation_id
+        ):
+            await stop_waiting(session=session, conversation_id=conversation_id)
     language = services.language_of(user.language_code)
-    key = "card.skipped_by" if outcome == "skipped" else "card.escalated_by"
+    keys = {"skipped": "card.skipped_by", "no_reply": "card.no_reply_by"}
+    key = keys.get(outcome, "card.escalated_by")
     await _mark_card(
         context,
         found,
@@ -350,18 +439,33 @@ async def _buyer_blocked(
 
 async def _mark_card(context: KefuContext, found: CardContext, line: str) -> None:
     """Append an outcome line to the card and take its buttons away."""
-    card = found.card
+    await append_card_line(context, found.card, line, keep_buttons=False)
+
+
+async def append_card_line(
+    context: KefuContext, card: Card, line: str, *, keep_buttons: bool = True
+) -> None:
+    """Add a line (already HTML) to a posted card; its buttons stay unless told otherwise."""
     if card.chat_id is None or card.card_message_id is None:
         return
     async with context.services.db.transaction() as session:
         stored = await session.get(Card, card.id)
         if stored is None:
             return
-        stored.html = f"{stored.html}\n{line}"[-4096:]
-        html = stored.html
+        if len(stored.html) + len(line) + 1 <= 4096:  # a full card keeps its text; the log has all
+            stored.html = f"{stored.html}\n{line}"
+        html, status, suggestions = stored.html, stored.status, len(json.loads(stored.suggestions))
+    services = context.services
+    markup = (
+        card_keyboard(
+            card.id, suggestions, wording=services.wording, language=services.default_language
+        )
+        if keep_buttons and status == "open"
+        else None
+    )
     try:
         await context.bot.edit_message_text(
-            chat_id=card.chat_id, message_id=card.card_message_id, text=html, reply_markup=None
+            chat_id=card.chat_id, message_id=card.card_message_id, text=html, reply_markup=markup
         )
     except BadRequest as exc:
         log.info("card %s not edited: %s", card.id, exc)

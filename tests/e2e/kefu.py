@@ -17,7 +17,6 @@ from bot.config import Settings, load_settings
 from bot.storage import migrate
 from bot.storage.engine import make_engine
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.emulator.ptb import running_polling
 
 JSON = dict[str, Any]
 
@@ -85,11 +84,28 @@ async def prepare_database(shop: Shop) -> None:
 
 
 @asynccontextmanager
-async def running_kefu(shop: Shop) -> AsyncIterator[Any]:
+async def started(application: Any, *, poll: bool) -> AsyncIterator[Any]:
+    """What `run_polling` does, step by step: initialize, post_init, start (and poll), then undo."""
+    await application.initialize()
+    await application.post_init(application)
+    await application.start()
+    if poll:
+        await application.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield application
+    finally:
+        if poll:
+            await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+        await application.post_shutdown(application)
+
+
+@asynccontextmanager
+async def running_kefu(shop: Shop, *, poll: bool = True) -> AsyncIterator[Any]:
     """Migrate the shop's database and run Kefu (polling) until the block ends."""
     await prepare_database(shop)
-    application = build_application(shop.settings)
-    async with running_polling(application) as app:
+    async with started(build_application(shop.settings), poll=poll) as app:
         yield app
 
 

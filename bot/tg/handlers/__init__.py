@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.tg.context import KefuApplication
-from bot.tg.handlers import admin, agent, buyer, errors
+from bot.tg.handlers import admin, agent, buyer, cases, errors, supervisor
 
 
 def register_handlers(application: KefuApplication, *, agent_chat_id: int | None) -> None:
@@ -17,6 +17,10 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     application.add_handler(CommandHandler("revoke", admin.revoke))
     application.add_handler(CommandHandler("available", agent.available))
     application.add_handler(CommandHandler("away", agent.away))
+    application.add_handler(CommandHandler("case", cases.case_command))
+    application.add_handler(CommandHandler("export", supervisor.export_command))
+    application.add_handler(CommandHandler("stats", supervisor.stats_command))
+    application.add_handler(CallbackQueryHandler(supervisor.export_button, pattern=r"^x:"))
     application.add_handler(CallbackQueryHandler(agent.button))
     private = filters.ChatType.PRIVATE & ~filters.COMMAND
     application.add_handler(

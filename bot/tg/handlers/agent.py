@@ -11,8 +11,15 @@ from bot.storage import cards as card_store
 from bot.storage.agents import set_available, upsert_agent
 from bot.storage.evidence import append_audit
 from bot.tg.context import KefuContext
-from bot.tg.keyboards import CardAction, parse_callback
-from bot.tg.replies import act_on_card, act_on_pending, answer_edit_prompt, submit_reply
+from bot.tg.handlers.cases import case_button
+from bot.tg.keyboards import CardAction, CaseAction, FollowUpAction, parse_callback
+from bot.tg.replies import (
+    act_on_card,
+    act_on_follow_up,
+    act_on_pending,
+    answer_edit_prompt,
+    submit_reply,
+)
 
 
 async def button(update: Update, context: KefuContext) -> None:
@@ -29,7 +36,11 @@ async def button(update: Update, context: KefuContext) -> None:
             await append_audit(
                 session=session,
                 actor_telegram_id=user.id,
-                action="card.denied" if action is not None else "button.unknown",
+                action=(
+                    ("case.denied" if isinstance(action, CaseAction) else "card.denied")
+                    if action is not None
+                    else "button.unknown"
+                ),
                 target=str(query.data or "")[:256],
                 details={"role": role.name.lower()},
             )
@@ -37,6 +48,11 @@ async def button(update: Update, context: KefuContext) -> None:
         return
     if isinstance(action, CardAction):
         alert = await act_on_card(context, user, role, action)
+    elif isinstance(action, CaseAction):
+        await case_button(update, context, action)
+        return
+    elif isinstance(action, FollowUpAction):
+        alert = await act_on_follow_up(context, user, action)
     else:
         alert = await act_on_pending(context, user, role, action)
     await query.answer(alert or None)

@@ -1,0 +1,292 @@
+"""Scheduled work run from the database: auto-acknowledgements, SLA pings, follow-ups, witness."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime
+from html import escape
+
+from telegram.error import Forbidden, TelegramError
+
+from bot.core.compose import fill
+from bot.core.roles import Role
+from bot.core.sla import next_local_time, waited_text
+from bot.core.types import Category, Classification, Language, Principle
+from bot.storage import cards as card_store
+from bot.storage import jobs as job_store
+from bot.storage.agents import staff_ids
+from bot.storage.database import Session
+from bot.storage.evidence import append_audit, append_message
+from bot.storage.models import Agent, Buyer, Card, Conversation, ScheduledJob, utcnow
+from bot.tg.context import KefuContext, Services
+from bot.tg.keyboards import confirm_keyboard
+from bot.tg.replies import append_card_line
+
+log = logging.getLogger(__name__)
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def ensure_witness(
+    services: Services, *, session: Session, now: datetime | None = None
+) -> None:
+    """Make sure the next daily chain-head witness is scheduled (once across processes)."""
+    if services.settings.supervisor_chat_id is None:
+        return
+    settings = services.settings
+    due = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour)
+    await job_store.schedule(
+        session=session, kind="witness", due_at=due, dedupe_key=f"witness:{due.date().isoformat()}"
+    )
+
+
+async def ensure_weekly_summary(
+    services: Services, *, session: Session, now: datetime | None = None
+) -> None:
+    """Make sure next Monday's team report for supervisors is scheduled (once across processes)."""
+    if services.settings.supervisor_chat_id is None:
+        return
+    settings = services.settings
+    monday = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour, weekday=0)
+    week = monday.isocalendar()
+    await job_store.schedule(
+        session=session,
+        kind="weekly",
+        due_at=monday,
+        dedupe_key=f"weekly:{week.year}-W{week.week:02d}",
+    )
+
+
+async def run_due_jobs(context: KefuContext) -> None:
+    """JobQueue callback: claim due jobs from the database and run each once."""
+    services = context.services
+    async with services.db.transaction() as session:
+        claimed = await job_store.claim_due(session=session, worker=WORKER)
+        await ensure_witness(services, session=session)
+        await ensure_weekly_summary(services, session=session)
+    for job in claimed:
+        try:
+            await RUNNERS[job.kind](context, job)
+            status = "done"
+        except Exception:
+            log.exception("scheduled job %s (%s) failed", job.id, job.kind)
+            status = "failed"
+        async with services.db.transaction() as session:
+            await job_store.finish(session=session, job_id=job.id, status=status)
+
+
+async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
+    services = context.services
+    async with services.db.transaction() as session:
+        conversation = await session.get(Conversation, job.conversation_id)
+        if (
+            conversation is None
+            or conversation.waiting_since is None
+            or conversation.acked_at is not None
+        ):
+            return
+        buyer = await session.get(Buyer, conversation.buyer_id)
+        if buyer is None or buyer.telegram_user_id is None:
+            return
+        conversation.acked_at = utcnow()
+        waiting_since = conversation.waiting_since
+    category = Category(conversation.category or Category.INQUIRY.value)
+    language = services.language_of(buyer.language_code)
+    verdict = Classification(category=category, confidence=1.0, language=language)
+    ack = services.understanding.phrasebook.composer.compose(
+        verdict,
+        variables={
+            "buyer_name": buyer.display_name.split(" ")[0],
+            "shop_name": services.settings.shop_name,
+        },
+    ).suggestions[0]
+    waited = waited_text((utcnow() - waiting_since).total_seconds())
+    try:
+        sent = await context.bot.send_message(chat_id=buyer.telegram_user_id, text=escape(ack.text))
+    except Forbidden:
+        log.info("buyer %s blocked the bot; no acknowledgement", buyer.id)
+        return
+    async with services.db.transaction() as session:
+        await append_message(
+            session=session,
+            conversation_id=conversation.id,
+            buyer_id=buyer.id,
+            direction="out",
+            chat_id=sent.chat_id,
+            telegram_message_id=sent.message_id,
+            text=ack.text,
+            content_type="auto_ack",
+            sent_at=sent.date,
+            category=category.value,
+        )
+        await append_audit(
+            session=session,
+            actor_telegram_id=None,
+            action="sla.auto_ack",
+            target=f"case:{conversation.id}",
+            details={"waited": waited},
+        )
+        card = await card_store.latest_card(session=session, conversation_id=conversation.id)
+    line = "⏱ " + escape(services.text(services.default_language, "sla.auto_acked", waited=waited))
+    if card is not None:
+        await append_card_line(context, card, line)
+    await _tell_agent(
+        context,
+        conversation,
+        card,
+        services.text(
+            services.default_language,
+            "sla.agent_warning",
+            waited=waited,
+            case=conversation.id,
+            buyer_name=buyer.display_name,
+        ),
+    )
+
+
+async def _check_target(context: KefuContext, job: ScheduledJob) -> None:
+    services = context.services
+    async with services.db.session() as session:
+        conversation = await session.get(Conversation, job.conversation_id)
+        if conversation is None or conversation.waiting_since is None:
+            return
+        buyer = await session.get(Buyer, conversation.buyer_id)
+        supervisors = await staff_ids(session=session, minimum=Role.SUPERVISOR)
+    policy = services.sla_policy
+    waited = waited_text((utcnow() - conversation.waiting_since).total_seconds())
+    text = services.text(
+        services.default_language,
+        "sla.target_missed",
+        case=conversation.id,
+        buyer_name=buyer.display_name if buyer else "",
+        waited=waited,
+        target=waited_text(policy.target.total_seconds()),
+    )
+    async with services.db.transaction() as session:
+        await append_audit(
+            session=session,
+            actor_telegram_id=None,
+            action="sla.missed",
+            target=f"case:{conversation.id}",
+            details={"waited": waited, "preset": services.settings.sla_preset},
+        )
+    chat_ids = (
+        [services.settings.supervisor_chat_id] if services.settings.supervisor_chat_id else []
+    )
+    chat_ids += [*services.settings.supervisor_ids, *supervisors]
+    for chat_id in dict.fromkeys(chat_ids):
+        try:
+            await context.bot.send_message(chat_id=chat_id, text="🚨 " + escape(text))
+        except TelegramError as exc:
+            log.warning("could not ping supervisor chat %s: %s", chat_id, exc)
+
+
+async def _follow_up(context: KefuContext, job: ScheduledJob) -> None:
+    services = context.services
+    async with services.db.transaction() as session:
+        conversation = await session.get(Conversation, job.conversation_id)
+        card = await session.get(Card, job.card_id) if job.card_id is not None else None
+        if conversation is None or card is None or conversation.status in ("resolved", "closed"):
+            return
+        buyer = await session.get(Buyer, conversation.buyer_id)
+        category = Category(conversation.category or Category.INQUIRY.value)
+        language = Language(card.language)
+        book = services.understanding.phrasebook.replies[language]
+        template = book.parts[category.value][Principle.FOLLOW_UP][0]
+        text = fill(
+            template,
+            {
+                "buyer_name": buyer.display_name if buyer else "",
+                "shop_name": services.settings.shop_name,
+            },
+        )
+        agent_id = conversation.assigned_agent_id
+        agent = await session.get(Agent, agent_id) if agent_id is not None else None
+        pending = await card_store.create_pending(
+            session=session,
+            card_id=card.id,
+            agent_telegram_id=agent.telegram_user_id if agent else 0,
+            kind="follow_up",
+            text=text,
+        )
+        await append_audit(
+            session=session,
+            actor_telegram_id=None,
+            action="followup.due",
+            target=f"case:{conversation.id}",
+        )
+    ui = services.default_language
+    header = services.text(
+        ui, "followup.due", case=conversation.id, buyer_name=buyer.display_name if buyer else ""
+    )
+    await _tell_agent(
+        context,
+        conversation,
+        card,
+        header,
+        extra=f"\n<code>{escape(text)}</code>",
+        markup=confirm_keyboard(pending.id, wording=services.wording, language=ui),
+    )
+
+
+async def _witness(context: KefuContext, job: ScheduledJob) -> None:
+    services = context.services
+    chat_id = services.settings.supervisor_chat_id
+    if chat_id is None:
+        return
+    from bot.phrasebook.witness import load_witness_templates
+    from bot.tg.witness import publish_chain_head
+
+    template = load_witness_templates(services.settings.phrasebook_dir)[services.settings.language]
+    await publish_chain_head(
+        bot=context.bot, sessions=services.db.sessions, chat_id=chat_id, template=template
+    )
+
+
+async def _tell_agent(
+    context: KefuContext,
+    conversation: Conversation,
+    card: Card | None,
+    text: str,
+    *,
+    extra: str = "",
+    markup: object = None,
+) -> None:
+    """Where the conversation's cards go: its forum topic, else the assigned agent's chat."""
+    services = context.services
+    chat_id: int | None = None
+    thread_id: int | None = None
+    if card is not None and card.chat_id is not None:
+        chat_id, thread_id = card.chat_id, card.thread_id
+    elif conversation.assigned_agent_id is not None:
+        async with services.db.session() as session:
+            agent = await session.get(Agent, conversation.assigned_agent_id)
+        chat_id = agent.telegram_user_id if agent else None
+    if chat_id is None:
+        return
+    try:
+        await context.bot.send_message(
+            chat_id=chat_id,
+            message_thread_id=thread_id,
+            text=escape(text) + extra,
+            reply_markup=markup,  # type: ignore[arg-type]
+        )
+    except TelegramError as exc:
+        log.warning("could not reach the agent for case %s: %s", conversation.id, exc)
+
+
+async def _weekly(context: KefuContext, job: ScheduledJob) -> None:
+    from bot.tg.handlers.supervisor import weekly_summary
+
+    await weekly_summary(context)
+
+
+RUNNERS = {
+    "weekly": _weekly,
+    "ack": _acknowledge,
+    "sla_target": _check_target,
+    "follow_up": _follow_up,
+    "witness": _witness,
+}

@@ -1,0 +1,39 @@
+"""A buyer's waiting stretch: starts with an unanswered message, ends with the agent's answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.storage import jobs as job_store
+from bot.storage.database import Session
+from bot.storage.models import Conversation
+from bot.tg.context import Services
+
+SLA_KINDS = ("ack", "sla_target")
+
+
+async def start_waiting(
+    services: Services, *, session: Session, conversation: Conversation, since: datetime
+) -> None:
+    """A buyer message with no answer yet: schedule the acknowledgement and the target check."""
+    if conversation.waiting_since is not None:
+        return
+    conversation.waiting_since, conversation.acked_at = since, None
+    policy = services.sla_policy
+    stretch = int(since.timestamp() * 1000)
+    for kind, due in (("ack", since + policy.ack_after), ("sla_target", since + policy.target)):
+        await job_store.schedule(
+            session=session,
+            kind=kind,
+            due_at=due,
+            conversation_id=conversation.id,
+            dedupe_key=f"{kind}:{conversation.id}:{stretch}",
+        )
+
+
+async def stop_waiting(*, session: Session, conversation_id: int) -> None:
+    """An agent answered (or marked no reply needed): the waiting stretch is over."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is not None:
+        conversation.waiting_since = None
+    await job_store.cancel(session=session, conversation_id=conversation_id, kinds=SLA_KINDS)

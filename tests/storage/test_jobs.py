@@ -1,0 +1,99 @@
+"""Scheduled work: deduplicated scheduling and claims that hand each due job to one worker only."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.storage import jobs
+from bot.storage.database import Database
+from bot.storage.models import utcnow
+
+
+async def test_dedupe_key_schedules_once(migrated_url: str) -> None:
+    db = Database.open(migrated_url)
+    async with db.transaction() as session:
+        first = await jobs.schedule(
+            session=session, kind="witness", due_at=utcnow(), dedupe_key="w:1"
+        )
+        second = await jobs.schedule(
+            session=session, kind="witness", due_at=utcnow(), dedupe_key="w:1"
+        )
+    await db.close()
+    assert first is not None
+    assert second is None
+
+
+async def test_only_due_jobs_are_claimed(migrated_url: str) -> None:
+    db = Database.open(migrated_url)
+    now = utcnow()
+    async with db.transaction() as session:
+        due = await jobs.schedule(session=session, kind="ack", due_at=now - timedelta(seconds=1))
+        await jobs.schedule(session=session, kind="ack", due_at=now + timedelta(hours=1))
+    async with db.transaction() as session:
+        claimed = await jobs.claim_due(session=session, worker="a", now=now)
+    async with db.transaction() as session:
+        again = await jobs.claim_due(session=session, worker="b", now=now)
+    await db.close()
+    assert [job.id for job in claimed] == [due]
+    assert again == []
+
+
+async def test_concurrent_workers_never_share_a_job(migrated_url: str) -> None:
+    setup = Database.open(migrated_url)
+    now = utcnow()
+    async with setup.transaction() as session:
+        for n in range(60):
+            await jobs.schedule(
+                session=session, kind="follow_up", due_at=now - timedelta(seconds=n)
+            )
+    await setup.close()
+    workers = [Database.open(migrated_url) for _ in range(4)]
+
+    async def drain(db: Database, name: str) -> list[int]:
+        taken: list[int] = []
+        while True:
+            async with db.transaction() as session:
+                batch = await jobs.claim_due(session=session, worker=name, now=now, limit=5)
+            if not batch:
+                return taken
+            taken.extend(job.id for job in batch)
+
+    results = await asyncio.gather(*(drain(db, f"w{i}") for i, db in enumerate(workers)))
+    for db in workers:
+        await db.close()
+    every = [job_id for taken in results for job_id in taken]
+    assert sorted(every) == list(range(1, 61))  # each job exactly once
+
+
+async def test_an_expired_claim_is_taken_over(migrated_url: str) -> None:
+    db = Database.open(migrated_url)
+    now = utcnow()
+    async with db.transaction() as session:
+        job_id = await jobs.schedule(session=session, kind="ack", due_at=now)
+        await jobs.claim_due(session=session, worker="dead", now=now)
+    async with db.transaction() as session:
+        early = await jobs.claim_due(session=session, worker="b", now=now + timedelta(minutes=1))
+        late = await jobs.claim_due(
+            session=session, worker="b", now=now + jobs.LEASE + timedelta(seconds=1)
+        )
+    await db.close()
+    assert early == []
+    assert [job.id for job in late] == [job_id]
+
+
+async def test_cancel_and_reschedule(migrated_url: str) -> None:
+    db = Database.open(migrated_url)
+    now = utcnow()
+    async with db.transaction() as session:
+        job_id = await jobs.schedule(
+            session=session, kind="follow_up", due_at=now, conversation_id=None
+        )
+        assert job_id is not None
+        moved = await jobs.reschedule(
+            session=session, job_id=job_id, due_at=now + timedelta(days=1)
+        )
+        cancelled = await jobs.cancel_job(session=session, job_id=job_id)
+        again = await jobs.cancel_job(session=session, job_id=job_id)
+    await db.close()
+    assert (moved, cancelled, again) == (True, True, False)
