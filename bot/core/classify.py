@@ -447,7 +447,7 @@ class Classifier:
         for category, score in tally.topic.items():
             other = any(
                 value >= rules.category_threshold
-                for key, value in scores.items()
+                for key, value in tally.categories.items()
                 if key is not category and key not in rules.topic_keeps_against
             ) or any(key is not category for key in tally.own_cause)
             factor = rules.topic_factor if other else 1.0

@@ -178,6 +178,13 @@ class _Builder:
             raise self._error_at(docs, phrase, "negation", "a negation word cannot also score")
         for phrase in sorted(self.neutral & (meaningful | self.negation)):
             raise self._error_at(docs, phrase, "neutral", "a neutral phrase cannot also score")
+        if self.settings is not None:
+            doc = docs[self.sections_from["settings"]]
+            for index, raw in enumerate(self.settings.topic):
+                if canonical_phrase(raw)[0] not in self.categories:
+                    raise doc.error(
+                        ["settings", "topic", index], f"{raw!r} is not a category phrase"
+                    )
 
     def _error_at(
         self, docs: dict[str, YamlDocument], phrase: str, owner: str, reason: str

@@ -278,3 +278,85 @@ def test_no_input_makes_classify_raise(text: str) -> None:
 )
 def test_extreme_inputs(classifier: Classifier, text: str) -> None:
     assert isinstance(classifier.classify(text).category, Category)
+
+
+def topic(category: Category, weight: float) -> PhraseRule:
+    return PhraseRule(categories=((category, weight),))
+
+
+MECHANISM_PHRASES: dict[str, PhraseRule] = {
+    **PHRASES,
+    "快递员": topic(C.NOT_RECEIVED, 1.5),
+    "物流": topic(C.NOT_RECEIVED, 2),
+    "有货": cat(C.INQUIRY, 0.5),
+    "退款": cat(C.RETURN_REFUND, 2),
+    "不想": PhraseRule(negation=True, negates_any=True),
+    "如果": PhraseRule(hypothetical=True),
+    "if": PhraseRule(hypothetical=True),
+    "赔": PhraseRule(extortion=frozenset({ExtortionRole.BENEFIT})),
+    "fulfilled": cat(C.RETURN_REFUND, 2),
+}
+
+MECHANISM_RULES = Rules(
+    phrases=MECHANISM_PHRASES,
+    category_threshold=1.0,
+    cause_threshold=2.0,
+    remedy_factor=0.5,
+    topic=frozenset({"快递员", "物流"}),
+    topic_factor=0.3,
+    topic_keeps_against=frozenset({C.BAD_REVIEW, C.INQUIRY}),
+    question_markers=("吗", "请问"),
+    question_bonus=1.0,
+    hypothetical_factor=0.0,
+)
+
+
+@pytest.fixture
+def mechanisms() -> Classifier:
+    return Classifier(MECHANISM_RULES, CharSegmenter(), TableConverter())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # topic words decide only when nothing else has evidence of its own
+        ("快递员呢", C.NOT_RECEIVED),
+        ("退款的快递员还没来取", C.RETURN_REFUND),
+        ("物流太慢，给差评", C.NOT_RECEIVED),  # a review mention does not outweigh the topic
+        ("快递员没收到", C.NOT_RECEIVED),  # real evidence of the topic's own category
+        # a question adds to inquiry
+        ("谢谢，到货了吗", C.INQUIRY),
+        ("谢谢，到货了", C.NOT_RECEIVED),
+        # a condition clause makes a problem hypothetical, until the clause ends
+        ("如果坏了可以退货", C.RETURN_REFUND),
+        ("坏了可以退货", C.QUALITY),
+        ("如果不合适，坏了", C.QUALITY),
+        ("if broken I want a refund", C.RETURN_REFUND),
+        # a negation of will cancels any category; a plain negation only the causes
+        ("不想退货", C.INQUIRY),
+        ("没退货", C.RETURN_REFUND),
+        # a withheld benefit is a condition: "不赔…就投诉" is extortion
+        ("不赔我就投诉", C.EXTORTION),
+        ("赔我就行", C.INQUIRY),
+        # a quotation mark is not part of a word
+        ("they said 'order can not be fulfilled'", C.RETURN_REFUND),
+    ],
+)
+def test_topic_question_condition_will(
+    mechanisms: Classifier, text: str, expected: Category
+) -> None:
+    assert mechanisms.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "negated", "hypothetical"),
+    [
+        ("如果坏了", "坏了", False, True),
+        ("如果那样,坏了", "坏了", False, False),
+        ("不想退货", "退货", True, False),
+        ("it's 'fulfilled'", "fulfilled", False, False),
+    ],
+)
+def test_match_marks(text: str, phrase: str, negated: bool, hypothetical: bool) -> None:
+    matches = [m for m in find_phrases(text, MECHANISM_RULES) if m.phrase == phrase]
+    assert [(m.negated, m.hypothetical) for m in matches] == [(negated, hypothetical)]

@@ -118,6 +118,36 @@ def test_negation_and_precedence(classifier: Classifier, text: str, expected: Ca
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # 负评 is Taiwan's 差评: a money demand tied to it is extortion, in both scripts
+        ("不匯300元到我帳戶，我就留負評", C.EXTORTION),
+        ("不汇300元给我，我就给负评", C.EXTORTION),
+        ("東西很好，不會給負評的", C.BAD_REVIEW),  # about a review, no threat
+        ("不补偿我100块我就去平台投诉你们", C.EXTORTION),
+        # topic words yield: a return shipment mentions couriers and tracking
+        ("退货寄回去了，快递员取件后物流信息一直没显示", C.RETURN_REFUND),
+        ("衣服掉色很严重，物流也慢", C.QUALITY),
+        ("快递员说放门口了", C.NOT_RECEIVED),
+        # a condition clause: the problem is hypothetical
+        ("如果有质量问题的话可以退货吗", C.RETURN_REFUND),
+        ("萬一收到是壞的可以退嗎", C.RETURN_REFUND),
+        # a negation of will cancels the remedy
+        ("鞋子开胶了，不想退货，能补偿点吗", C.QUALITY),
+        # product evaluation words in a review
+        ("用起来效果很差，性价比太低了", C.QUALITY),
+        ("说好的分量不足，缺斤少两", C.NOT_AS_DESCRIBED),
+        # the seller cancelled the order
+        ("Got an email saying my order has been cancelled, no reason given", C.RETURN_REFUND),
+        ("They told me 'your order cannot be fulfilled'. Why?", C.RETURN_REFUND),
+        ("Returned it two weeks ago, where is my refund?", C.RETURN_REFUND),
+    ],
+)
+def test_mechanisms_in_real_rules(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
     ("text", "language"),
     [
         ("我还没收到货", Language.ZH_HANS),
@@ -140,3 +170,15 @@ def test_entities_and_keywords(classifier: Classifier) -> None:
         result.entities.tracking_numbers,
         "还没收到" in result.keywords,
     ) == (("2024061512345678901",), ("SF1234567890123",), True)
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        ("東西很好，不會給負評的", set()),
+        ("再不處理就給負評", {F.THREATENS_REVIEW}),
+        ("再不处理就给负评", {F.THREATENS_REVIEW}),
+    ],
+)
+def test_negative_review_threat_flags(classifier: Classifier, text: str, flags: set[Flag]) -> None:
+    assert set(classifier.classify(text).flags) == flags

@@ -87,6 +87,60 @@ def test_broken_file_names_file_and_line(tmp_path: Path, text: str, line: int, r
     assert str(error).startswith(f"{path}:{line}: ")
 
 
+MECHANISMS = """\
+categories:
+  not_received:
+    物流: 1
+negation: [没]
+negation_of_will: [不想]
+hypothetical: [如果, "if"]
+settings:
+  topic: [物流]
+  topic_factor: 0.3
+  topic_keeps_against: [bad_review]
+  question_markers: [吗, 请问]
+  question_bonus: 1
+  hypothetical_factor: 0.3
+  hypothetical_window: 15
+"""
+
+
+def test_mechanism_sections_build_rules(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", MECHANISMS)
+    rules = load_rules(tmp_path)
+    assert (
+        (rules.phrases["没"].negation, rules.phrases["没"].negates_any),
+        (rules.phrases["不想"].negation, rules.phrases["不想"].negates_any),
+        rules.phrases["如果"].hypothetical,
+        rules.phrases["if"].hypothetical,
+        rules.topic,
+        rules.topic_keeps_against,
+        rules.question_markers,
+        (rules.question_bonus, rules.hypothetical_factor, rules.hypothetical_window),
+    ) == (
+        (True, False),
+        (True, True),
+        True,
+        True,
+        frozenset({"物流"}),
+        frozenset({Category.BAD_REVIEW}),
+        ("吗", "请问"),
+        (1, 0.3, 15),
+    )
+
+
+def test_a_topic_word_must_be_a_category_phrase(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", MECHANISMS.replace("topic: [物流]", "topic: [物流, 快递]"))
+    with pytest.raises(PhrasebookError) as caught:
+        load_rules(tmp_path)
+    error = caught.value
+    assert (Path(error.path).name, error.line, error.reason) == (
+        "a.yaml",
+        8,
+        "'快递' is not a category phrase",
+    )
+
+
 def test_the_same_phrase_twice_across_files_is_refused(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "categories:\n  quality:\n    坏了: 3\n")
     path = write(tmp_path, "b.yaml", "\ncategories:\n  quality:\n    坏了: 2\n")
