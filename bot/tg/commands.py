@@ -15,9 +15,9 @@ log = logging.getLogger(__name__)
 
 COMMANDS_BY_ROLE = {
     Role.BUYER: ("start", "help"),
-    Role.AGENT: ("start", "help", "available", "away"),
-    Role.SUPERVISOR: ("start", "help", "available", "away"),
-    Role.ADMIN: ("start", "help", "available", "away", "grant", "revoke"),
+    Role.AGENT: ("start", "help", "available", "away", "case"),
+    Role.SUPERVISOR: ("start", "help", "available", "away", "case"),
+    Role.ADMIN: ("start", "help", "available", "away", "case", "grant", "revoke"),
 }
 
 

@@ -1,0 +1,136 @@
+"""Cases end to end: /case in the agents' forum, status buttons and commands, an appeal draft."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.emulator import InProcessTelegram
+from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
+
+pytestmark = pytest.mark.e2e
+
+EXTORTION = "不给我200元我就给差评"
+
+
+@pytest.fixture
+def shop(botapi: InProcessTelegram, tmp_path: Path) -> Shop:
+    return make_shop(botapi, tmp_path)
+
+
+def _has_button(data: str) -> Any:
+    return lambda m: data in button_data(m)
+
+
+def _text_has(*words: str) -> Any:
+    return lambda m: all(w in m.get("text", "") for w in words)
+
+
+async def test_an_agent_walks_a_case_and_drafts_an_appeal_naming_the_extortion(
+    shop: Shop,
+) -> None:
+    botapi, forum = shop.botapi, shop.forum["id"]
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, EXTORTION)
+        card = await botapi.wait_for_bot_message_async(forum, is_card, timeout=10)
+        topic = card["message_thread_id"]
+
+        def agent_says(text: str) -> dict[str, Any]:
+            return botapi.send_text(shop.agent, text, chat=forum, thread_id=topic)
+
+        asked = agent_says("/case 1")
+        view = await botapi.wait_for_bot_message_async(
+            forum, _has_button("cs:1:verifying"), after=asked, timeout=10
+        )
+        botapi.press_button(shop.agent, view, "cs:1:verifying", chat=forum)
+        pressed = await botapi.wait_for_callback_answer_async()
+        verifying = await botapi.wait_for_bot_message_async(
+            forum, _has_button("cs:1:r:buyer"), timeout=10
+        )
+
+        refused_at = agent_says("/case 1 status remedy")
+        refused = await botapi.wait_for_bot_message_async(forum, after=refused_at, timeout=10)
+
+        botapi.press_button(shop.agent, verifying, "cs:1:r:buyer", chat=forum)
+        decided = await botapi.wait_for_bot_message_async(
+            forum,
+            lambda m: m["message_id"] == view["message_id"] and "cs:1:remedy" in button_data(m),
+            timeout=10,
+        )
+
+        appeal_at = agent_says("/case 1 appeal")
+        draft = await botapi.wait_for_bot_message_async(
+            forum, _text_has("申诉材料 · 案件 #1"), after=appeal_at, timeout=10
+        )
+
+    assert view["message_thread_id"] == topic  # the case answers in the conversation's topic
+    for word in ("案件 #1", "小王", "新建", "差评师", "消息 1 条"):
+        assert word in view["text"]
+    assert EXTORTION in view["text"]  # the timeline shows the buyer's message
+    assert "cs:1:resolved" in button_data(view)
+    assert "核实中" in pressed["text"]
+    assert "核实中" in verifying["text"]
+    assert refused["text"] == (
+        "案件 #1 无法变更：不能从“核实中”直接变更为“补救中”，可变更为：已定责、已解决、已关闭"
+    )
+    assert "已定责" in decided["text"]
+    assert "状态: 已定责 · 责任: 买家" in decided["text"]
+    assert "拒绝变更为“补救中”" in decided["text"]  # the refused try is on the timeline too
+    assert f"「{EXTORTION}」" in draft["text"]
+    assert "责任认定：买家" in draft["text"]
+    assert "聊天记录 1 条（买家 1 条，店铺 0 条）" in draft["text"]
+    [conversation] = await shop.rows("SELECT status, responsibility FROM conversations")
+    assert (conversation["status"], conversation["responsibility"]) == (
+        "responsibility_decided",
+        "buyer",
+    )
+    audits = await shop.rows(
+        "SELECT action, actor_telegram_id, details FROM audit_log "
+        "WHERE target = 'case:1' ORDER BY seq"
+    )
+    assert [(a["action"], a["actor_telegram_id"]) for a in audits] == [
+        ("case.status", shop.agent["id"]),
+        ("case.refused", shop.agent["id"]),
+        ("case.status", shop.agent["id"]),
+        ("case.appeal", shop.agent["id"]),
+    ]
+    assert json.loads(audits[1]["details"])["reason"] == "not_allowed_from"
+    assert json.loads(audits[2]["details"]) == {
+        "from": "verifying",
+        "to": "responsibility_decided",
+        "responsibility": "buyer",
+    }
+
+
+async def test_a_stranger_cannot_see_or_change_a_case(shop: Shop) -> None:
+    botapi = shop.botapi
+    stranger = botapi.create_user("Mallory", language_code="zh-hans")
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, EXTORTION)
+        await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=10)
+        asked = botapi.send_text(stranger, "/case 1")
+        refusal = await botapi.wait_for_bot_message_async(stranger["id"], after=asked, timeout=10)
+        status = botapi.send_text(shop.buyer, "/case 1 status closed")
+        buyer_refusal = await botapi.wait_for_bot_message_async(
+            shop.buyer["id"], _text_has("权限"), after=status, timeout=10
+        )
+
+    assert "权限" in refusal["text"]
+    assert "案件" not in refusal["text"]
+    assert EXTORTION not in refusal["text"]
+    assert "权限" in buyer_refusal["text"]
+    [conversation] = await shop.rows("SELECT status FROM conversations WHERE id = 1")
+    assert conversation["status"] == "new"  # (the stranger's own message opened their own case)
+    assert (
+        await shop.rows(
+            "SELECT id FROM audit_log WHERE action LIKE 'case.%' AND action != 'case.denied'"
+        )
+        == []
+    )
+    denied = await shop.rows(
+        "SELECT actor_telegram_id FROM audit_log WHERE action = 'case.denied' ORDER BY seq"
+    )
+    assert [d["actor_telegram_id"] for d in denied] == [stranger["id"], shop.buyer["id"]]
