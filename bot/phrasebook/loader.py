@@ -92,6 +92,8 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
     ),
     "sla": ("auto_acked", "agent_warning", "target_missed"),
     "followup": ("scheduled", "due", "later", "cancel", "moved", "cancelled"),
+    "copilot": ("header", "forwarded_from", "add_to_case", "logged", "used_n", "used_logged"),
+    "platforms": ("taobao", "kuaishou", "amazon", "other", "telegram"),
     "commands": ("start", "help", "available", "away", "grant", "revoke", "case"),
     "case": (
         "title",

@@ -34,9 +34,11 @@ class PendingAction:
 
 def parse_callback(
     data: str,
-) -> CardAction | PendingAction | FollowUpAction | CaseAction | None:
-    """Parse `c:<card>:<a>[:<n>]` or `p:<pending>:<y|n>`; None for anything else."""
+) -> CardAction | PendingAction | FollowUpAction | CaseAction | CopilotAction | None:
+    """Parse any of Kefu's callback ids (c: card, p: pending, f: follow-up, cs: case, k:/u: copilot)."""
     parts = data.split(":")
+    if parts[0] in ("k", "u"):
+        return parse_copilot(data)
     try:
         if parts[0] == "c" and len(parts) in (3, 4) and parts[2] in CARD_ACTIONS:
             index = int(parts[3]) if len(parts) == 4 else None
@@ -175,3 +177,67 @@ def case_keyboard(
                 )
             )
     return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+
+# Copilot: log a paste under a new case on a platform, or under the agent's current case (j).
+PLATFORMS = {"t": "taobao", "k": "kuaishou", "a": "amazon", "o": "other"}
+
+
+@dataclass(frozen=True, slots=True)
+class CopilotAction:
+    """A parsed copilot button: log paste under a platform's new case, join a case, or mark used."""
+
+    paste_id: int
+    action: str  # "log", "join" or "used"
+    platform: str | None = None
+    case_id: int | None = None
+    index: int | None = None
+
+
+def parse_copilot(data: str) -> CopilotAction | None:
+    """Parse `k:<paste>:<t|k|a|o>`, `k:<paste>:j:<case>` or `u:<paste>:<n>`; None otherwise."""
+    parts = data.split(":")
+    try:
+        if parts[0] == "k" and len(parts) == 3 and parts[2] in PLATFORMS:
+            return CopilotAction(int(parts[1]), "log", platform=PLATFORMS[parts[2]])
+        if parts[0] == "k" and len(parts) == 4 and parts[2] == "j":
+            return CopilotAction(int(parts[1]), "join", case_id=int(parts[3]))
+        if parts[0] == "u" and len(parts) == 3:
+            return CopilotAction(int(parts[1]), "used", index=int(parts[2]))
+    except ValueError:
+        return None
+    return None
+
+
+def copilot_keyboard(
+    paste_id: int, *, current_case: int | None, wording: Wording, language: Language
+) -> InlineKeyboardMarkup:
+    """Platform buttons that log the paste under a new case, and one to add it to the current case."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                wording.text(language, f"platforms.{name}"), callback_data=f"k:{paste_id}:{code}"
+            )
+            for code, name in PLATFORMS.items()
+        ]
+    ]
+    if current_case is not None:
+        label = wording.text(language, "copilot.add_to_case", case=current_case)
+        rows.append([InlineKeyboardButton(label, callback_data=f"k:{paste_id}:j:{current_case}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def used_keyboard(
+    paste_id: int, suggestions: int, *, wording: Wording, language: Language
+) -> InlineKeyboardMarkup:
+    """After logging: which suggestion the agent used on the platform."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    wording.text(language, "copilot.used_n", n=n), callback_data=f"u:{paste_id}:{n}"
+                )
+                for n in range(1, suggestions + 1)
+            ]
+        ]
+    )

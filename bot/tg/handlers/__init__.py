@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChosenInlineResultHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.tg.context import KefuApplication
-from bot.tg.handlers import admin, agent, buyer, cases, errors, supervisor
+from bot.tg.handlers import admin, agent, buyer, cases, errors, inline, supervisor
 
 
 def register_handlers(application: KefuApplication, *, agent_chat_id: int | None) -> None:
@@ -22,6 +29,8 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     application.add_handler(CommandHandler("stats", supervisor.stats_command))
     application.add_handler(CallbackQueryHandler(supervisor.export_button, pattern=r"^x:"))
     application.add_handler(CallbackQueryHandler(agent.button))
+    application.add_handler(InlineQueryHandler(inline.inline_query))
+    application.add_handler(ChosenInlineResultHandler(inline.chosen_result))
     private = filters.ChatType.PRIVATE & ~filters.COMMAND
     application.add_handler(
         MessageHandler(private & filters.UpdateType.MESSAGES, buyer.private_message)

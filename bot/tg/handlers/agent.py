@@ -10,9 +10,10 @@ from bot.core.roles import Role
 from bot.storage import cards as card_store
 from bot.storage.agents import set_available, upsert_agent
 from bot.storage.evidence import append_audit
+from bot.tg import copilot
 from bot.tg.context import KefuContext
 from bot.tg.handlers.cases import case_button
-from bot.tg.keyboards import CardAction, CaseAction, FollowUpAction, parse_callback
+from bot.tg.keyboards import CardAction, CaseAction, CopilotAction, FollowUpAction, parse_callback
 from bot.tg.replies import (
     act_on_card,
     act_on_follow_up,
@@ -51,6 +52,8 @@ async def button(update: Update, context: KefuContext) -> None:
     elif isinstance(action, CaseAction):
         await case_button(update, context, action)
         return
+    elif isinstance(action, CopilotAction):
+        alert = await copilot.act(context, user, role, action)
     elif isinstance(action, FollowUpAction):
         alert = await act_on_follow_up(context, user, action)
     else:
@@ -63,9 +66,13 @@ async def private_message(update: Update, context: KefuContext, role: Role) -> N
     user, message = update.effective_user, update.effective_message
     if user is None or message is None or update.edited_message is not None:
         return
-    if not await _reply_to_card(update, context, role):
-        language = context.services.language_of(user.language_code)
-        await message.reply_text(escape(context.services.text(language, "bot.staff_help")))
+    if await _reply_to_card(update, context, role):
+        return
+    if message.text or message.caption:
+        await copilot.paste(message, user, context)
+        return
+    language = context.services.language_of(user.language_code)
+    await message.reply_text(escape(context.services.text(language, "bot.staff_help")))
 
 
 async def group_message(update: Update, context: KefuContext) -> None:
