@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 import tempfile
@@ -59,12 +60,12 @@ async def main() -> None:
             agent_chat: dict[str, int] = {}
             data_dir = Path(tmp) / mode
             kefu = await run_burst(
-                lambda telegram: _kefu(telegram, data_dir, agent_chat),
+                functools.partial(_kefu, data_dir=data_dir, agent_chat=agent_chat),
                 users=args.users,
                 messages=args.messages,
                 mode=mode,
                 texts=TEXTS,
-                reply_chat=lambda _message: agent_chat["id"],
+                reply_chat=functools.partial(_agent_chat, agent_chat=agent_chat),
             )
             print(echo.report("echo bot"), flush=True)
             print(kefu.report("kefu"), flush=True)
@@ -76,11 +77,15 @@ async def main() -> None:
             await _check_logged(data_dir, args.messages + 1)
 
 
+def _agent_chat(_message: dict[str, Any], *, agent_chat: dict[str, int]) -> int:
+    return agent_chat["id"]
+
+
 def _echo(telegram: TelegramClient) -> Any:
     return build_echo_application(telegram.application_builder())
 
 
-async def _kefu(telegram: TelegramClient, data_dir: Path, agent_chat: dict[str, int]) -> Any:
+async def _kefu(telegram: TelegramClient, *, data_dir: Path, agent_chat: dict[str, int]) -> Any:
     agent = telegram.create_user("Agent")
     agent_chat["id"] = int(agent["id"])
     settings = load_settings(
