@@ -5,10 +5,14 @@ How a message is read:
 2. One left-to-right scan finds phrases from the rules (longest match wins, matches never
    overlap), so a longer phrase swallows the shorter ones inside it: "差评师" hides "差评",
    "不好意思" hides "不好", and negated forms such as "没收到" are phrases of their own.
-3. A negation word just before a keyword ("没有破损", "not broken") cancels that keyword.
-4. Scores per category and flag are summed; the cause beats the remedy (return_refund,
+3. A negation word just before a keyword ("没有破损", "not broken") cancels that keyword
+   (a negation of will, "不想退货", whatever its category); a condition ("如果坏了") weakens
+   the problem keywords in the rest of its clause.
+4. Scores per category and flag are summed; topic words ("物流", "客服") yield to real
+   evidence, a question adds to inquiry, the cause beats the remedy (return_refund,
    bad_review, complaint and inquiry count for little once a cause is present) and extortion
-   (a benefit demanded together with a review or complaint threat) beats everything.
+   (a benefit demanded, or withheld, together with a review or complaint threat) beats
+   everything.
 """
 
 from __future__ import annotations
@@ -106,7 +110,6 @@ class Rules:
     topic_keeps_against: frozenset[Category] = frozenset()
     question_markers: tuple[str, ...] = ()
     question_bonus: float = 0.0
-    question_factor: float = 1.0
     hypothetical_factor: float = 1.0
     hypothetical_window: int = 20
     punctuation: tuple[PunctuationSignal, ...] = ()
@@ -435,9 +438,10 @@ class Classifier:
         """Topic words yield to real evidence, and the cause beats the remedy.
 
         Topic words ("物流", "快递员", "发货") say what the message is about but not what went
-        wrong: they count in full only when no other category has evidence of its own and the
-        message is not a question. Remedy categories count for little once a cause is present
-        (own-cause phrases excepted). A question adds `question_bonus` to inquiry.
+        wrong: they count in full only when no other category (bar `topic_keeps_against`) has
+        evidence of its own. A question adds `question_bonus` to inquiry. Remedy categories count
+        for little once a cause is present (own-cause phrases excepted); whether a cause is
+        present is judged on the scores before topic words yield.
         """
         rules = self.rules
         scores = dict(tally.categories)
@@ -452,14 +456,8 @@ class Classifier:
             ) or any(key is not category for key in tally.own_cause)
             factor = rules.topic_factor if other else 1.0
             scores[category] = scores.get(category, 0.0) + score * factor
-        if question:
-            # A yes/no question about a problem is usually hypothetical ("包括破损吗?"); the
-            # raw scores still decide whether a cause is present.
-            for category in rules.negatable & scores.keys():
-                scores[category] *= rules.question_factor
-            if rules.question_bonus:
-                bonus = rules.question_bonus
-                scores[Category.INQUIRY] = scores.get(Category.INQUIRY, 0.0) + bonus
+        if question and rules.question_bonus:
+            scores[Category.INQUIRY] = scores.get(Category.INQUIRY, 0.0) + rules.question_bonus
         cause = max(
             (score for category, score in raw.items() if category not in rules.remedies),
             default=0.0,

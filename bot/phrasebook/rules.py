@@ -66,7 +66,6 @@ class _SettingsModel(_Strict):
     topic_keeps_against: list[Category] = Field(default_factory=list)
     question_markers: list[str] = Field(default_factory=list)
     question_bonus: Weight = Field(default=0.0, ge=0)
-    question_factor: Weight = Field(default=1.0, ge=0, le=1)
     hypothetical_factor: Weight = Field(default=1.0, ge=0, le=1)
     hypothetical_window: StrictInt = Field(default=20, ge=1)
     extortion_flags: list[Flag] = Field(default_factory=list)
