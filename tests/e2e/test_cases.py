@@ -134,3 +134,17 @@ async def test_a_stranger_cannot_see_or_change_a_case(shop: Shop) -> None:
         "SELECT actor_telegram_id FROM audit_log WHERE action = 'case.denied' ORDER BY seq"
     )
     assert [d["actor_telegram_id"] for d in denied] == [stranger["id"], shop.buyer["id"]]
+
+
+async def test_case_bundle_is_handed_to_the_exports(shop: Shop) -> None:
+    botapi = shop.botapi
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, EXTORTION)
+        await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=10)
+        asked = botapi.send_text(shop.supervisor, "/case 1 bundle")
+        sent = await botapi.wait_for_bot_message_async(
+            shop.supervisor["id"], lambda m: "document" in m, after=asked, timeout=60
+        )
+
+    assert sent["document"]["file_name"].endswith(".zip")
+    assert "#1" in sent.get("caption", "")
