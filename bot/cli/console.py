@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from prompt_toolkit.history import FileHistory
 
 from bot.cli.present import analysis_lines, problem_lines
 from bot.core.types import Language
+from bot.storage import migrate
+from bot.storage.copilot import case_buyer, open_platform_case
+from bot.storage.database import Database
+from bot.storage.evidence import append_message
+from bot.storage.models import utcnow
 from bot.understanding import Analysis, Understanding
 
 QUIT = {"/quit", "/exit", "/q"}
@@ -19,8 +25,76 @@ Reader = Callable[[str], str]
 Writer = Callable[[str, str], None]
 
 
+class ConsoleLog:
+    """Logs console exchanges as evidence, like copilot pastes: one case per console session."""
+
+    def __init__(self, database_url: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.db = Database.open(database_url)
+        self.case_id: int | None = None
+
+    def buyer(self, analysis: Analysis) -> int:
+        """Log a buyer message typed at the console; returns the case number."""
+        return self.loop.run_until_complete(self._log("in", analysis.text, analysis, None))
+
+    def agent(self, text: str, analysis: Analysis, index: int | None) -> None:
+        """Log the reply the agent picked or wrote."""
+        self.loop.run_until_complete(self._log("out", text, analysis, index))
+
+    async def _log(self, direction: str, text: str, analysis: Analysis, index: int | None) -> int:
+        verdict = analysis.classification
+        async with self.db.transaction() as session:
+            if self.case_id is None:
+                case = await open_platform_case(
+                    session=session,
+                    platform="other",
+                    buyer_label="kefu console",
+                    order_id=next(iter(verdict.entities.order_ids), None),
+                    agent_id=None,
+                )
+                self.case_id = case.id
+                buyer_id = case.buyer_id
+            else:
+                buyer_id = (await case_buyer(session=session, conversation_id=self.case_id)) or 0
+            await append_message(
+                session=session,
+                conversation_id=self.case_id,
+                buyer_id=buyer_id,
+                direction=direction,
+                text=text,
+                content_type="console",
+                sent_at=utcnow(),
+                category=verdict.category.value,
+                confidence=verdict.confidence if direction == "in" else None,
+                flags=verdict.sorted_flags() if direction == "in" else "",
+                suggestion_index=index,
+                suggestion_edited=False if index is not None else None,
+            )
+        return self.case_id
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.loop.run_until_complete(self.db.close())
+        self.loop.close()
+
+
+def open_log(database_url: str) -> ConsoleLog | None:
+    """A console log when the database is migrated to head, else None (the console still works)."""
+    try:
+        if "(head)" not in migrate.current(database_url):
+            return None
+    except Exception:  # an unreachable or foreign database only means no logging
+        return None
+    return ConsoleLog(database_url)
+
+
 def run_console(
-    understanding: Understanding, *, ui: Language, history_path: Path, interactive: bool
+    understanding: Understanding,
+    *,
+    ui: Language,
+    history_path: Path,
+    interactive: bool,
+    log: ConsoleLog | None = None,
 ) -> None:
     """Run the console until /quit or end of input; plain lines when stdin is not a terminal."""
     if interactive:
@@ -40,14 +114,27 @@ def run_console(
         def write(text: str, style: str = "") -> None:
             print(text, flush=True)
 
-    ConsoleLoop(understanding, ui=ui, read=read, write=write).run()
+    try:
+        ConsoleLoop(understanding, ui=ui, read=read, write=write, log=log).run()
+    finally:
+        if log is not None:
+            log.close()
 
 
 class ConsoleLoop:
     """Alternates buyer messages and agent answers: a number picks a suggestion, text is checked."""
 
-    def __init__(self, understanding: Understanding, *, ui: Language, read: Reader, write: Writer):
+    def __init__(
+        self,
+        understanding: Understanding,
+        *,
+        ui: Language,
+        read: Reader,
+        write: Writer,
+        log: ConsoleLog | None = None,
+    ):
         self.understanding = understanding
+        self.log = log
         self.ui = ui
         self.read = read
         self.write = write
@@ -60,6 +147,8 @@ class ConsoleLoop:
     def run(self) -> None:
         """Loop until the user quits or input ends."""
         self.write(self.text("banner"), "ansicyan")
+        if self.log is None:
+            self.write(self.text("not_logging"), "ansiyellow")
         try:
             while True:
                 message = self.read(self.text("prompt")).strip()
@@ -69,6 +158,9 @@ class ConsoleLoop:
                     continue
                 analysis = self.understanding.analyse(message)
                 self.show(analysis)
+                if self.log is not None:
+                    case = self.log.buyer(analysis)
+                    self.write(self.text("logged", case=case), "ansibrightblack")
                 answer = self.read(self.text("agent_prompt")).strip()
                 if answer in QUIT:
                     break
@@ -86,14 +178,18 @@ class ConsoleLoop:
     def answer(self, analysis: Analysis, answer: str) -> None:
         """A number sends that suggestion; other text is the agent's own reply and is checked."""
         suggestions = analysis.composition.suggestions
+        index: int | None = None
         if answer.isdigit() and 1 <= int(answer) <= len(suggestions):
-            draft = suggestions[int(answer) - 1].text
+            index = int(answer)
+            draft = suggestions[index - 1].text
             self.write(self.text("picked", n=answer), "ansigreen")
             self.write(f"  {draft}", "")
         elif answer:
             draft = answer
         else:
             return
+        if self.log is not None:
+            self.log.agent(draft, analysis, index)
         problems = self.understanding.check(draft, buyer=analysis.classification, language=self.ui)
         if problems:
             self.write(self.text("check_problems"), "ansiyellow bold")

@@ -74,14 +74,16 @@ def check_reply(
 
 def console() -> None:
     """Type as a buyer and see what an agent would see (offline, no Telegram needed)."""
-    from bot.cli.console import run_console
+    from bot.cli.console import open_log, run_console
 
     config = settings()
+    history = config.ensure_data_dir() / "console_history"
     run_console(
         load_understanding(config.phrasebook_dir),
         ui=Language(config.language),
-        history_path=config.ensure_data_dir() / "console_history",
+        history_path=history,
         interactive=sys.stdin.isatty(),
+        log=open_log(config.sqlalchemy_url),
     )
 
 

@@ -56,6 +56,8 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
         "check_ok",
         "check_problems",
         "bye",
+        "not_logging",
+        "logged",
     ),
     "bot": (
         "staff_help",

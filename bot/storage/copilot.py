@@ -95,3 +95,9 @@ async def open_platform_case(
 def paste_suggestions(paste: CopilotPaste) -> list[Suggestion]:
     """The suggestions shown for a paste."""
     return [Suggestion(kind=s["kind"], text=s["text"]) for s in json.loads(paste.suggestions)]
+
+
+async def case_buyer(*, session: AsyncSession, conversation_id: int) -> int | None:
+    """The buyer id of a case."""
+    conversation = await session.get(Conversation, conversation_id)
+    return conversation.buyer_id if conversation is not None else None
