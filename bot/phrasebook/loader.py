@@ -96,7 +96,7 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
     "followup": ("scheduled", "due", "later", "cancel", "moved", "cancelled"),
     "copilot": ("header", "forwarded_from", "add_to_case", "logged", "used_n", "used_logged"),
     "platforms": ("taobao", "kuaishou", "amazon", "other", "telegram"),
-    "commands": ("start", "help", "available", "away", "grant", "revoke", "case"),
+    "commands": ("start", "help", "available", "away", "grant", "revoke", "case", "export", "stats"),
     "case": (
         "title",
         "buyer",

@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 COMMANDS_BY_ROLE = {
     Role.BUYER: ("start", "help"),
     Role.AGENT: ("start", "help", "available", "away", "case"),
-    Role.SUPERVISOR: ("start", "help", "available", "away", "case"),
-    Role.ADMIN: ("start", "help", "available", "away", "case", "grant", "revoke"),
+    Role.SUPERVISOR: ("start", "help", "available", "away", "case", "export", "stats"),
+    Role.ADMIN: ("start", "help", "available", "away", "case", "export", "stats", "grant", "revoke"),
 }
 
 
