@@ -179,3 +179,85 @@ async def test_a_follow_up_can_be_moved_or_cancelled(
     [job] = await shop.rows("SELECT status FROM scheduled_jobs WHERE kind = 'follow_up'")
     assert job["status"] == "cancelled"
     assert "推迟" in moved["text"]
+
+
+async def test_a_buyer_edit_is_a_new_row_pointing_at_the_original(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    shop = make_shop(botapi, tmp_path)
+    async with running_kefu(shop):
+        sent = botapi.send_text(shop.buyer, "你好，在吗")
+        first = await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=10)
+        botapi.edit_text(shop.buyer, sent, "收到的杯子碎了，怎么办")
+        second = await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: is_card(m) and "碎" in m["text"], after=first, timeout=10
+        )
+
+    rows = await shop.rows(
+        "SELECT id, telegram_message_id, revision, edit_of_id, text, category FROM messages ORDER BY seq"
+    )
+    assert [(r["text"], r["category"]) for r in rows] == [
+        ("你好，在吗", "inquiry"),
+        ("收到的杯子碎了，怎么办", "damaged_missing"),
+    ]
+    assert rows[0]["telegram_message_id"] == rows[1]["telegram_message_id"]
+    assert (rows[0]["revision"], rows[1]["revision"]) == (0, 1)
+    assert rows[1]["edit_of_id"] == rows[0]["id"]
+    assert second["message_id"] != first["message_id"]
+
+
+async def _run_job_now(shop: Shop, kind: str) -> None:
+    from sqlalchemy import text
+
+    from bot.storage.engine import make_engine
+
+    engine = make_engine(shop.settings.sqlalchemy_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE scheduled_jobs SET due_at = :past WHERE kind = :kind"),
+            {"past": datetime(2000, 1, 1, tzinfo=UTC), "kind": kind},
+        )
+    await engine.dispose()
+
+
+async def test_the_daily_witness_and_weekly_report_reach_the_supervisors_chat(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    supervisors = botapi.create_group("主管群", members=[])
+    shop = make_shop(
+        botapi, tmp_path, supervisor_chat_id=supervisors["id"], scheduler_interval_seconds=0.2
+    )
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, "发票怎么开")
+        await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=10)
+        for _ in range(50):
+            if (
+                len(
+                    await shop.rows(
+                        "SELECT 1 FROM scheduled_jobs WHERE kind IN ('witness', 'weekly')"
+                    )
+                )
+                == 2
+            ):
+                break
+            await asyncio.sleep(0.1)
+        await _run_job_now(shop, "witness")
+        witness = await botapi.wait_for_bot_message_async(supervisors["id"], timeout=10)
+        await _run_job_now(shop, "weekly")
+        weekly = await botapi.wait_for_bot_message_async(
+            supervisors["id"], after=witness, timeout=20
+        )
+
+    [published] = await shop.rows(
+        "SELECT details FROM audit_log WHERE action = 'chain_head.published'"
+    )
+    head_hash = published["details"].split('"hash":"')[1][:64]
+    assert head_hash in witness["text"]
+    assert weekly["text"]
+    kinds = await shop.rows(
+        "SELECT kind, status FROM scheduled_jobs WHERE kind IN ('witness', 'weekly')"
+    )
+    assert sorted((k["kind"], k["status"]) for k in kinds)[:2] == [
+        ("weekly", "done"),
+        ("weekly", "pending"),
+    ] or any(k["status"] == "done" for k in kinds)
