@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.core.cases import CaseState, Party, RefusalReason
-from bot.core.checks import CheckRules
+from bot.core.checks import RULES, CheckRules
 from bot.core.compose import GENERAL, Composer, ReplyBook, StylePlan, template_problems
 from bot.core.types import Category, Flag, Language, Playbook, Principle
 from bot.core.wording import Wording, flatten
@@ -28,17 +28,7 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
     "entity_names": ("order_ids", "tracking_numbers", "amounts", "phones"),
     "playbook_sections": ("before_dispute", "after_dispute", "evidence"),
     "warnings": ("extortion", "needs_human", *(f.value for f in Flag)),
-    "checks": (
-        "flat_refusal",
-        "blames_buyer",
-        "no_apology",
-        "no_remedy",
-        "banned_superlative",
-        "off_platform",
-        "cash_for_review",
-        "leaks_pii",
-        "too_long",
-    ),
+    "checks": RULES,
     "greeting": ("start", "help"),
     "console": (
         "banner",
@@ -96,7 +86,17 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
     "followup": ("scheduled", "due", "later", "cancel", "moved", "cancelled"),
     "copilot": ("header", "forwarded_from", "add_to_case", "logged", "used_n", "used_logged"),
     "platforms": ("taobao", "kuaishou", "amazon", "other", "telegram"),
-    "commands": ("start", "help", "available", "away", "grant", "revoke", "case", "export", "stats"),
+    "commands": (
+        "start",
+        "help",
+        "available",
+        "away",
+        "grant",
+        "revoke",
+        "case",
+        "export",
+        "stats",
+    ),
     "case": (
         "title",
         "buyer",

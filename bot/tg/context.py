@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
+from telegram import Message, Update, User
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
@@ -89,6 +91,16 @@ class Services:
         self._granted.pop(user_id, None)
 
 
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent a command or message: the user, the message, their language and role."""
+
+    user: User
+    message: Message
+    language: Language
+    role: Role
+
+
 class KefuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """CallbackContext with typed access to Kefu's services."""
 
@@ -100,3 +112,24 @@ class KefuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
 
 
 KefuApplication = Application[Any, KefuContext, Any, Any, Any, Any]
+
+
+async def sender_of(update: Update, context: KefuContext) -> Sender | None:
+    """The sender of a message update with their language and role; None for other updates."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return None
+    services = context.services
+    return Sender(
+        user=user,
+        message=message,
+        language=services.language_of(user.language_code),
+        role=await services.role_of(user.id),
+    )
+
+
+async def reply(sender: Sender, context: KefuContext, key: str, **variables: object) -> None:
+    """Answer the sender with a phrasebook text in their language (HTML-escaped)."""
+    await sender.message.reply_text(
+        escape(context.services.text(sender.language, key, **variables))
+    )

@@ -10,7 +10,7 @@ from bot.core.roles import Role
 from bot.storage.agents import upsert_agent
 from bot.storage.evidence import append_audit
 from bot.tg.commands import publish_commands_for
-from bot.tg.context import KefuContext
+from bot.tg.context import KefuContext, sender_of
 
 GRANTABLE = (Role.AGENT, Role.SUPERVISOR)
 
@@ -40,12 +40,16 @@ async def revoke(update: Update, context: KefuContext) -> None:
 
 
 async def _change(update: Update, context: KefuContext, *, granting: bool) -> None:
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
+    sender = await sender_of(update, context)
+    if sender is None:
         return
-    services = context.services
-    language = services.language_of(user.language_code)
-    if await services.role_of(user.id) < Role.ADMIN:
+    services, user, message, language = (
+        context.services,
+        sender.user,
+        sender.message,
+        sender.language,
+    )
+    if sender.role < Role.ADMIN:
         async with services.db.transaction() as session:
             await append_audit(
                 session=session,

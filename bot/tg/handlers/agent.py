@@ -11,7 +11,7 @@ from bot.storage import cards as card_store
 from bot.storage.agents import set_available, upsert_agent
 from bot.storage.evidence import append_audit
 from bot.tg import copilot
-from bot.tg.context import KefuContext
+from bot.tg.context import KefuContext, reply, sender_of
 from bot.tg.handlers.cases import case_button
 from bot.tg.keyboards import CardAction, CaseAction, CopilotAction, FollowUpAction, parse_callback
 from bot.tg.replies import (
@@ -132,15 +132,13 @@ async def away(update: Update, context: KefuContext) -> None:
 
 
 async def _set_availability(update: Update, context: KefuContext, *, available: bool) -> None:
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
+    sender = await sender_of(update, context)
+    if sender is None:
         return
-    services = context.services
-    language = services.language_of(user.language_code)
-    role = await services.role_of(user.id)
-    if role < Role.AGENT:
-        await message.reply_text(escape(services.text(language, "card.not_allowed")))
+    if sender.role < Role.AGENT:
+        await reply(sender, context, "card.not_allowed")
         return
+    services, user, role = context.services, sender.user, sender.role
     async with services.db.transaction() as session:
         await upsert_agent(
             session=session,
@@ -156,6 +154,4 @@ async def _set_availability(update: Update, context: KefuContext, *, available: 
             action="agent.available" if available else "agent.away",
             target=f"user:{user.id}",
         )
-    await message.reply_text(
-        escape(services.text(language, "bot.available_on" if available else "bot.available_off"))
-    )
+    await reply(sender, context, "bot.available_on" if available else "bot.available_off")

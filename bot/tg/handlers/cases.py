@@ -16,7 +16,7 @@ from bot.core.roles import Role
 from bot.core.types import Language
 from bot.storage import cases as case_store
 from bot.storage.evidence import append_audit
-from bot.tg.context import KefuContext, Services
+from bot.tg.context import KefuContext, Services, sender_of
 from bot.tg.keyboards import CaseAction, case_keyboard
 from bot.tg.render import TELEGRAM_LIMIT, split_text
 
@@ -25,13 +25,12 @@ TIMELINE_TEXT = 60  # characters of a message shown on a timeline line
 
 async def case_command(update: Update, context: KefuContext) -> None:
     """/case, /case N, /case N status STATE [party], /case N appeal, /case N bundle."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
+    sender = await sender_of(update, context)
+    if sender is None:
         return
-    services = context.services
-    language = services.language_of(user.language_code)
+    services, user, message = context.services, sender.user, sender.message
+    language, role = sender.language, sender.role
     args = [a for a in (context.args or []) if a.strip()]
-    role = await services.role_of(user.id)
     if role < Role.AGENT:
         await _deny(services, user, " ".join(args))
         await message.reply_text(escape(services.text(language, "card.not_allowed")))
