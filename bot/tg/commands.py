@@ -17,7 +17,17 @@ COMMANDS_BY_ROLE = {
     Role.BUYER: ("start", "help"),
     Role.AGENT: ("start", "help", "available", "away", "case"),
     Role.SUPERVISOR: ("start", "help", "available", "away", "case", "export", "stats"),
-    Role.ADMIN: ("start", "help", "available", "away", "case", "export", "stats", "grant", "revoke"),
+    Role.ADMIN: (
+        "start",
+        "help",
+        "available",
+        "away",
+        "case",
+        "export",
+        "stats",
+        "grant",
+        "revoke",
+    ),
 }
 
 
