@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, event, insert, select, text, update
+from sqlalchemy import Table, bindparam, event, exists, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
@@ -74,29 +74,64 @@ async def chain_head(*, session: AsyncSession) -> ChainHead:
     return ChainHead(seq=int(row.seq), hash=str(row.hash))
 
 
-def _head_update(head: ChainHead) -> Any:
-    return (
-        update(CHAIN_HEAD)
-        .where(CHAIN_HEAD.c.id == 1)
-        .values(seq=head.seq, hash=head.hash, updated_at=utcnow())
-    )
+# Statements are built once: building and cache-keying a statement costs more than running it.
+_LOCK_HEAD = (
+    update(CHAIN_HEAD)
+    .where(CHAIN_HEAD.c.id == 1)
+    .values(seq=CHAIN_HEAD.c.seq)
+    .returning(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.hash)
+)
+_WRITE_HEAD = (
+    update(CHAIN_HEAD)
+    .where(CHAIN_HEAD.c.id == 1)
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"), updated_at=bindparam("head_at"))
+)
+# Idempotent appends: (table, unique columns) whose repeat inserts nothing.
+_DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
+    RAW_UPDATES.name: ("update_id",),
+    MESSAGES.name: ("chat_id", "telegram_message_id", "revision"),
+}
+_INSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _insert_statement(table: Table, *, dedupe: bool) -> Any:
+    """The INSERT of one row; with `dedupe`, a row repeating the unique key inserts nothing.
+
+    The dedupe form is `INSERT ... SELECT <row> WHERE NOT EXISTS (<same key>) RETURNING id`
+    rather than the dialects' ON CONFLICT, which SQLAlchemy 2.0 cannot cache (it would be compiled
+    again on every append). Appends hold the chain lock, so no other writer races the check.
+    """
+    key = (table.name, dedupe)
+    statement = _INSERTS.get(key)
+    if statement is None:
+        if dedupe:
+            params = {c.name: bindparam(c.name, type_=c.type) for c in table.columns}
+            duplicate = exists().where(*(table.c[k] == params[k] for k in _DEDUPE_KEYS[table.name]))
+            row = select(*params.values()).where(~duplicate)
+            statement = insert(table).from_select(list(params), row).returning(table.c.id)
+        else:
+            statement = insert(table)
+        _INSERTS[key] = statement
+    return statement
+
+
+def _head_params(head: ChainHead) -> dict[str, Any]:
+    return {"head_seq": head.seq, "head_hash": head.hash, "head_at": utcnow()}
 
 
 def _write_head_before_commit(sync_session: Session) -> None:
     cached = sync_session.info.get(_HEAD_CACHE)
     if cached is not None and cached[2] and cached[0] is sync_session.get_transaction():
-        sync_session.connection().execute(_head_update(cached[1]))
+        sync_session.connection().execute(_WRITE_HEAD, _head_params(cached[1]))
         sync_session.info[_HEAD_CACHE] = (cached[0], cached[1], False)
 
 
-async def _locked_head(
-    session: AsyncSession, conn: AsyncConnection, probe: Any = None
-) -> tuple[ChainHead, Any]:
-    """The head under this transaction's append lock, plus the value of an optional probe query.
+async def _locked_head(session: AsyncSession, conn: AsyncConnection) -> ChainHead:
+    """The head under this transaction's append lock.
 
-    The lock is taken once per transaction (an UPDATE of the head row, which the probe rides
-    along with); later appends in the same transaction use the head cached in `session.info`,
-    which is written back to the head row just before commit.
+    The lock is taken once per transaction (an UPDATE of the head row); later appends in the
+    same transaction use the head cached in `session.info`, which is written back to the head
+    row just before commit.
     """
     sync = session.sync_session
     transaction = sync.get_transaction()
@@ -104,22 +139,13 @@ async def _locked_head(
     cached = session.info.get(_HEAD_CACHE)
     if cached is not None and cached[0] is transaction:
         if not nested:
-            value = (await conn.execute(probe)).scalar() if probe is not None else None
             head: ChainHead = cached[1]
-            return head, value
+            return head
         # Inside a savepoint, which may roll back: write the head now and stop caching.
         if cached[2]:
-            await conn.execute(_head_update(cached[1]))
+            await conn.execute(_WRITE_HEAD, _head_params(cached[1]))
     session.info.pop(_HEAD_CACHE, None)
-    lock = (
-        update(CHAIN_HEAD)
-        .where(CHAIN_HEAD.c.id == 1)
-        .values(seq=CHAIN_HEAD.c.seq)
-        .returning(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.hash)
-    )
-    if probe is not None:
-        lock = lock.returning(probe.scalar_subquery().label("probe"))
-    row = (await conn.execute(lock)).one()
+    row = (await conn.execute(_LOCK_HEAD)).one()
     head = ChainHead(seq=int(row[0]), hash=str(row[1]))
     if not nested:
         transaction = sync.get_transaction()
@@ -127,35 +153,55 @@ async def _locked_head(
         if not session.info.get(_HOOKED):
             event.listen(sync, "before_commit", _write_head_before_commit)
             session.info[_HOOKED] = True
-    return head, row[2] if probe is not None else None
+    return head
 
 
 async def _append(
-    session: AsyncSession, conn: AsyncConnection, table: Table, values: dict[str, Any]
-) -> StoredRecord:
-    """Chain and insert one row under the append lock (taken by `_locked_head`)."""
-    head, _ = await _locked_head(session, conn)
+    session: AsyncSession,
+    conn: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    dedupe: bool = False,
+) -> StoredRecord | None:
+    """Chain and insert one row under the append lock (taken by `_locked_head`).
+
+    With `dedupe`, a row repeating the table's unique key is not inserted and None is returned
+    (the head does not move): the duplicate check is the INSERT itself.
+    """
+    head = await _locked_head(session, conn)
     seq = head.seq + 1
     values = {**values, "id": seq}
     digest = row_hash(head.hash, table.name, seq, hashed_fields(table, values))
-    await conn.execute(insert(table).values(**values, seq=seq, hash=digest))
+    statement = _insert_statement(table, dedupe=dedupe)
+    result = await conn.execute(statement, {**values, "seq": seq, "hash": digest})
+    if dedupe and result.first() is None:
+        return None
     new_head = ChainHead(seq=seq, hash=digest)
     if session.sync_session.in_nested_transaction():
-        await conn.execute(_head_update(new_head))
+        await conn.execute(_WRITE_HEAD, _head_params(new_head))
     else:
         session.info[_HEAD_CACHE] = (session.sync_session.get_transaction(), new_head, True)
     return StoredRecord(id=seq, seq=seq, hash=digest, created=True)
 
 
+async def _append_new(
+    session: AsyncSession, conn: AsyncConnection, table: Table, values: dict[str, Any]
+) -> StoredRecord:
+    """Chain and insert one row of a table without a dedupe key."""
+    stored = await _append(session, conn, table, values)
+    assert stored is not None  # only a dedupe insert can insert nothing
+    return stored
+
+
 async def lock_chain(*, session: AsyncSession) -> ChainHead:
     """Take the chain's append lock for this transaction now and return the head."""
-    head, _ = await _locked_head(session, await session.connection())
-    return head
+    return await _locked_head(session, await session.connection())
 
 
-async def _existing(conn: AsyncConnection, table: Table, row_id: int) -> StoredRecord:
-    row = (await conn.execute(select(table.c.seq, table.c.hash).where(table.c.id == row_id))).one()
-    return StoredRecord(id=row_id, seq=int(row.seq), hash=str(row.hash), created=False)
+async def _existing(conn: AsyncConnection, table: Table, *where: Any) -> StoredRecord:
+    row = (await conn.execute(select(table.c.id, table.c.seq, table.c.hash).where(*where))).one()
+    return StoredRecord(id=int(row.id), seq=int(row.seq), hash=str(row.hash), created=False)
 
 
 def payload_text(payload: Mapping[str, Any] | str) -> str:
@@ -174,16 +220,11 @@ async def append_raw_update(
 ) -> StoredRecord:
     """Store one update as received; the same update_id stored again returns the first row."""
     conn = await session.connection()
-    probe = select(RAW_UPDATES.c.id).where(RAW_UPDATES.c.update_id == update_id)
-    _, existing_id = await _locked_head(session, conn, probe)
-    if existing_id is not None:
-        return await _existing(conn, RAW_UPDATES, int(existing_id))
-    return await _append(
-        session,
-        conn,
-        RAW_UPDATES,
-        {"update_id": update_id, "payload": payload_text(payload), "received_at": received_at},
-    )
+    values = {"update_id": update_id, "payload": payload_text(payload), "received_at": received_at}
+    stored = await _append(session, conn, RAW_UPDATES, values, dedupe=True)
+    if stored is None:
+        return await _existing(conn, RAW_UPDATES, RAW_UPDATES.c.update_id == update_id)
+    return stored
 
 
 async def append_raw_updates(
@@ -230,18 +271,9 @@ async def append_message(
     if direction not in ("in", "out"):
         raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
     conn = await session.connection()
-    probe = None
-    if chat_id is not None and telegram_message_id is not None:
-        probe = select(MESSAGES.c.id).where(
-            MESSAGES.c.chat_id == chat_id,
-            MESSAGES.c.telegram_message_id == telegram_message_id,
-            MESSAGES.c.revision == revision,
-        )
-    _, existing_id = await _locked_head(session, conn, probe)
-    if existing_id is not None:
-        return await _existing(conn, MESSAGES, int(existing_id))
     flag_text = flags if isinstance(flags, str) else ",".join(flags)
-    return await _append(
+    keyed = chat_id is not None and telegram_message_id is not None
+    stored = await _append(
         session,
         conn,
         MESSAGES,
@@ -265,7 +297,17 @@ async def append_message(
             "sent_at": sent_at,
             "received_at": received_at if received_at is not None else utcnow(),
         },
+        dedupe=keyed,
     )
+    if stored is None:
+        return await _existing(
+            conn,
+            MESSAGES,
+            MESSAGES.c.chat_id == chat_id,
+            MESSAGES.c.telegram_message_id == telegram_message_id,
+            MESSAGES.c.revision == revision,
+        )
+    return stored
 
 
 async def append_attachment(
@@ -289,7 +331,7 @@ async def append_attachment(
         raise ValueError(f"unknown attachment status {status!r}")
     if status == "stored" and sha256 is None:
         raise ValueError("a stored attachment needs its sha256")
-    return await _append(
+    return await _append_new(
         session,
         await session.connection(),
         ATTACHMENTS,
@@ -325,7 +367,7 @@ async def append_audit(
         if isinstance(details, str)
         else json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     )
-    return await _append(
+    return await _append_new(
         session,
         await session.connection(),
         AUDIT_LOG,
