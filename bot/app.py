@@ -147,7 +147,8 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "apscheduler"):  # a line per request / per scheduler tick
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     application = build_application(settings)
     if not webhook:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
