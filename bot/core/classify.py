@@ -63,11 +63,15 @@ class PhraseRule:
     hypothetical: bool = False  # opens a condition (如果, 万一): the rest of the clause may not be
     extortion: frozenset[str] = frozenset()
     prefix: bool = False  # Latin phrase that may be followed by more letters ("refund*")
+    # An object ("发票", "退款", "验证码"): keywords of `object_takes` next to it ("发票没收到",
+    # "退款什么时候到") are about the object, so they count for `object_of` instead.
+    object_of: Category | None = None
+    object_takes: frozenset[Category] = frozenset()
 
     @property
     def meaningful(self) -> bool:
         """True when the phrase scores something (neutral phrases only swallow others)."""
-        return bool(self.categories or self.flags or self.extortion)
+        return bool(self.categories or self.flags or self.extortion or self.object_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,11 @@ class Rules:
     question_bonus: float = 0.0
     hypothetical_factor: float = 1.0
     hypothetical_window: int = 20
+    # How far (characters between them) an object may sit before / after the keyword it takes.
+    object_gap_before_zh: int = 4
+    object_gap_after_zh: int = 1
+    object_gap_before_en: int = 12
+    object_gap_after_en: int = 6
     punctuation: tuple[PunctuationSignal, ...] = ()
     angry_emoji_weight: float = 0.0
     angry_emoji: frozenset[str] = frozenset()
@@ -292,18 +301,56 @@ class _Tally:
     extortion_words: list[str] = field(default_factory=list)
 
 
-def _tally(matches: Sequence[Match], rules: Rules) -> _Tally:
+def _object_owners(text: str, matches: Sequence[Match], rules: Rules) -> dict[int, PhraseRule]:
+    """For each match (by index) that an adjacent object takes over, that object's rule.
+
+    The object must be the neighbouring match, within the object gap and with no punctuation
+    in between; when both neighbours qualify the closer one wins.
+    """
+    phrases = rules.phrases
+    owners: dict[int, PhraseRule] = {}
+    for index, match in enumerate(matches):
+        best_gap = -1
+        for neighbour in (index - 1, index + 1):
+            if neighbour < 0 or neighbour >= len(matches):
+                continue
+            other = matches[neighbour]
+            rule = phrases[other.phrase]
+            if rule.object_of is None or other.negated:
+                continue
+            latin = _is_latin(match.phrase) or _is_latin(other.phrase)
+            if neighbour < index:
+                gap = text[other.end : match.start]
+                limit = rules.object_gap_before_en if latin else rules.object_gap_before_zh
+            else:
+                gap = text[match.end : other.start]
+                limit = rules.object_gap_after_en if latin else rules.object_gap_after_zh
+            if len(gap) > limit or any(char in _PUNCTUATION for char in gap):
+                continue
+            if best_gap < 0 or len(gap) < best_gap:
+                best_gap = len(gap)
+                owners[index] = rule
+    return owners
+
+
+def _tally(matches: Sequence[Match], rules: Rules, text: str) -> _Tally:
     tally = _Tally()
     seen: set[tuple[str, bool]] = set()
-    for match in matches:
+    owners: dict[int, PhraseRule] = {}
+    if any(rules.phrases[match.phrase].object_of is not None for match in matches):
+        owners = _object_owners(text, matches, rules)
+    for index, match in enumerate(matches):
         key = (match.phrase, match.negated)
         if key in seen:
             continue
         seen.add(key)
         rule = rules.phrases[match.phrase]
+        owner = owners.get(index)
         for category, weight in rule.categories:
             if match.negated and (match.negated_any or category in rules.negatable):
                 continue
+            if owner is not None and category in owner.object_takes and owner.object_of:
+                category = owner.object_of
             if match.hypothetical and category in rules.negatable:
                 weight *= rules.hypothetical_factor
             if match.phrase in rules.own_cause:
@@ -389,7 +436,7 @@ class Classifier:
         if normalized.language is not Language.EN and rules.token_boundary_max_len > 0:
             bounds = TokenBounds(self.segmenter, matched_text)
         matches = find_phrases(matched_text, rules, bounds)
-        tally = _tally(matches, rules)
+        tally = _tally(matches, rules, matched_text)
         _signal_flags(normalized, rules, tally.flags)
         entities = extract_entities(normalized.plain)
 

@@ -68,6 +68,10 @@ class _SettingsModel(_Strict):
     question_bonus: Weight = Field(default=0.0, ge=0)
     hypothetical_factor: Weight = Field(default=1.0, ge=0, le=1)
     hypothetical_window: StrictInt = Field(default=20, ge=1)
+    object_gap_before_zh: StrictInt = Field(default=4, ge=0)
+    object_gap_after_zh: StrictInt = Field(default=1, ge=0)
+    object_gap_before_en: StrictInt = Field(default=12, ge=0)
+    object_gap_after_en: StrictInt = Field(default=6, ge=0)
     extortion_flags: list[Flag] = Field(default_factory=list)
     amount_is_benefit: bool = True
     fallback_confidence: Weight = Field(default=0.3, ge=0, le=1)
@@ -80,6 +84,11 @@ class _ExtortionModel(_Strict):
     condition: list[str] = Field(default_factory=list)
 
 
+class _ObjectModel(_Strict):
+    takes: list[Category] = Field(min_length=1)
+    words: list[str] = Field(default_factory=list)
+
+
 class _RulesFileModel(_Strict):
     categories: dict[Category, dict[str, Weight]] = Field(default_factory=dict)
     flags: dict[Flag, dict[str, Weight]] = Field(default_factory=dict)
@@ -88,6 +97,7 @@ class _RulesFileModel(_Strict):
     hypothetical: list[str] = Field(default_factory=list)
     neutral: list[str] = Field(default_factory=list)
     extortion: _ExtortionModel = Field(default_factory=_ExtortionModel)
+    objects: dict[Category, _ObjectModel] = Field(default_factory=dict)
     signals: _SignalsModel | None = None
     settings: _SettingsModel | None = None
 
@@ -110,6 +120,7 @@ class _Builder:
         self.hypothetical: set[str] = set()
         self.neutral: set[str] = set()
         self.extortion: dict[str, set[str]] = {}
+        self.objects: dict[str, tuple[Category, frozenset[Category]]] = {}
         self.prefix: set[str] = set()
         self.origin: dict[tuple[str, str], str] = {}
         self.signals: _SignalsModel | None = None
@@ -160,6 +171,15 @@ class _Builder:
                 loc = ["extortion", role, index]
                 phrase = self.phrase(doc, loc, raw, f"extortion {role}")
                 self.extortion.setdefault(phrase, set()).add(role)
+        for category, entry in model.objects.items():
+            takes = frozenset(entry.takes)
+            if category in takes:
+                raise doc.error(
+                    ["objects", category.value, "takes"], "an object cannot take its own category"
+                )
+            for index, raw in enumerate(entry.words):
+                loc = ["objects", category.value, "words", index]
+                self.objects[self.phrase(doc, loc, raw, "object")] = (category, takes)
         for section in ("signals", "settings"):
             value = getattr(model, section)
             if value is None:
@@ -177,6 +197,8 @@ class _Builder:
             raise self._error_at(docs, phrase, "negation", "a negation word cannot also score")
         for phrase in sorted(self.neutral & (meaningful | self.negation)):
             raise self._error_at(docs, phrase, "neutral", "a neutral phrase cannot also score")
+        for phrase in sorted(set(self.objects) & (self.negation | self.neutral)):
+            raise self._error_at(docs, phrase, "object", "an object cannot negate or be neutral")
         if self.settings is not None:
             doc = docs[self.sections_from["settings"]]
             for index, raw in enumerate(self.settings.topic):
@@ -218,6 +240,7 @@ class _Builder:
             | self.neutral
             | self.hypothetical
             | set(self.extortion)
+            | set(self.objects)
         )
         for phrase in everything:
             categories = self.categories.get(phrase) or self._inherited(phrase, self.categories)
@@ -230,6 +253,8 @@ class _Builder:
                 hypothetical=phrase in self.hypothetical,
                 extortion=frozenset(self.extortion.get(phrase, set())),
                 prefix=phrase in self.prefix,
+                object_of=self.objects[phrase][0] if phrase in self.objects else None,
+                object_takes=self.objects[phrase][1] if phrase in self.objects else frozenset(),
             )
         options: dict[str, Any] = {}
         if self.settings is not None:

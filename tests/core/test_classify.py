@@ -360,3 +360,63 @@ def test_topic_question_condition_will(
 def test_match_marks(text: str, phrase: str, negated: bool, hypothetical: bool) -> None:
     matches = [m for m in find_phrases(text, MECHANISM_RULES) if m.phrase == phrase]
     assert [(m.negated, m.hypothetical) for m in matches] == [(negated, hypothetical)]
+
+
+def obj(category: Category, *takes: Category, weight: float = 0.0) -> PhraseRule:
+    scores = ((category, weight),) if weight else ()
+    return PhraseRule(categories=scores, object_of=category, object_takes=frozenset(takes))
+
+
+OBJECT_RULES = Rules(
+    phrases={
+        **MECHANISM_PHRASES,
+        "没收到": cat(C.NOT_RECEIVED, 3),
+        "什么时候到": cat(C.NOT_RECEIVED, 3),
+        "什么时候发": cat(C.SHIPPING_DELAY, 3),
+        "不能用": cat(C.QUALITY, 2.5),
+        "发票": obj(C.INVOICE, C.NOT_RECEIVED, C.SHIPPING_DELAY, weight=2.5),
+        "退款": obj(C.RETURN_REFUND, C.NOT_RECEIVED, weight=2),
+        "券": obj(C.INQUIRY, C.NOT_RECEIVED, C.QUALITY),
+        "code": obj(C.INQUIRY, C.QUALITY),
+        "not working": cat(C.QUALITY, 3),
+        "haven't received": cat(C.NOT_RECEIVED, 3),
+        "refund": obj(C.RETURN_REFUND, C.NOT_RECEIVED, weight=2),
+    },
+    category_threshold=1.0,
+    cause_threshold=2.0,
+    remedy_factor=0.5,
+    object_gap_before_zh=4,
+    object_gap_after_zh=1,
+    object_gap_before_en=12,
+    object_gap_after_en=6,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the keyword's object decides: before it (within 4 characters) or right after it
+        ("发票没收到", C.INVOICE),
+        ("发票到现在都没收到", C.INVOICE),
+        ("我还没收到发票", C.INVOICE),
+        ("发票什么时候发", C.INVOICE),
+        ("退款什么时候到", C.RETURN_REFUND),
+        ("优惠券不能用", C.INQUIRY),
+        ("优惠券都不能用吗", C.INQUIRY),
+        # an object takes only the categories it lists
+        ("退款什么时候发", C.SHIPPING_DELAY),
+        # too far or across punctuation: no claim
+        ("发票开好了没有人在家所以没收到", C.NOT_RECEIVED),
+        ("没收到,退款吧", C.NOT_RECEIVED),
+        ("没收到货要退款", C.NOT_RECEIVED),
+        # only the neighbouring match may claim a keyword
+        ("退款发票没收到", C.INVOICE),
+        # English, with wider gaps for the words in between
+        ("I still haven't received my refund", C.RETURN_REFUND),
+        ("the promo code is not working", C.INQUIRY),
+        ("not working, and I want a refund", C.QUALITY),
+    ],
+)
+def test_objects_claim_neighbouring_keywords(text: str, expected: Category) -> None:
+    classifier = Classifier(OBJECT_RULES, CharSegmenter(), TableConverter())
+    assert classifier.classify(text).category == expected

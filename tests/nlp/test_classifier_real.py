@@ -182,3 +182,31 @@ def test_entities_and_keywords(classifier: Classifier) -> None:
 )
 def test_negative_review_threat_flags(classifier: Classifier, text: str, flags: set[Flag]) -> None:
     assert set(classifier.classify(text).flags) == flags
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the object of a delivery or fault keyword decides what the message is about
+        ("发票到现在还没收到", C.INVOICE),
+        ("电子发票什么时候发给我", C.INVOICE),
+        ("退款什么时候到", C.RETURN_REFUND),
+        ("退货寄回去三天了，还没收到退款", C.RETURN_REFUND),
+        ("说好的赠品还没发", C.DAMAGED_MISSING),
+        ("下单用的优惠券不能用了", C.INQUIRY),
+        ("一直收不到验证码", C.INQUIRY),
+        ("客服说会回电，到现在没收到回复", C.COMPLAINT),
+        ("發票什麼時候寄出", C.INVOICE),
+        ("退款還沒到", C.RETURN_REFUND),
+        ("禮品卡用不了", C.INQUIRY),
+        ("Returned it last week and still haven't received my refund", C.RETURN_REFUND),
+        ("The promo code doesn't work at checkout", C.INQUIRY),
+        ("Never received the invoice for my order", C.INVOICE),
+        # the parcel itself stays not_received, the product's fault stays quality
+        ("还没收到货，我要退款", C.NOT_RECEIVED),
+        ("用优惠券买的，收到就坏了，不能用", C.DAMAGED_MISSING),
+        ("I paid with a gift card and the package never arrived", C.NOT_RECEIVED),
+    ],
+)
+def test_objects_in_real_rules(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected

@@ -76,6 +76,13 @@ def test_a_good_file_builds_rules(tmp_path: Path) -> None:
         ("categories:\n  quality:\n    坏*: 3\n", 3, "only Latin phrases"),
         ("categories:\n  quality:\n    '  ': 3\n", 3, "empty phrase"),
         ("negation: [没有]\ncategories:\n  quality:\n    没有: 1\n", 1, "negation word"),
+        ("objects:\n  invoice:\n    takes: [invoice]\n    words: [发票]\n", 3, "own category"),
+        ("objects:\n  invoice:\n    words: [发票]\n", 2, "takes"),
+        (
+            "neutral: [发票]\nobjects:\n  invoice:\n    takes: [quality]\n    words: [发票]\n",
+            5,
+            "object cannot",
+        ),
     ],
 )
 def test_broken_file_names_file_and_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
@@ -172,3 +179,39 @@ def test_an_empty_directory_is_an_error(tmp_path: Path) -> None:
 )
 def test_canonical_phrase(raw: str, expected: tuple[str, bool]) -> None:
     assert canonical_phrase(raw) == expected
+
+
+OBJECTS = """\
+categories:
+  invoice:
+    发票: 2.5
+objects:
+  invoice:
+    takes: [not_received, shipping_delay]
+    words: [发票, 收据]
+  inquiry:
+    takes: [quality]
+    words: [promo code]
+settings:
+  object_gap_before_zh: 3
+  object_gap_after_en: 5
+"""
+
+
+def test_objects_build_rules(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", OBJECTS)
+    rules = load_rules(tmp_path)
+    takes = frozenset({Category.NOT_RECEIVED, Category.SHIPPING_DELAY})
+    assert (
+        (rules.phrases["发票"].object_of, rules.phrases["发票"].object_takes),
+        rules.phrases["发票"].categories,
+        (rules.phrases["收据"].object_of, rules.phrases["收据"].meaningful),
+        rules.phrases["promo code"].object_takes,
+        (rules.object_gap_before_zh, rules.object_gap_after_en),
+    ) == (
+        (Category.INVOICE, takes),
+        ((Category.INVOICE, 2.5),),
+        (Category.INVOICE, True),
+        frozenset({Category.QUALITY}),
+        (3, 5),
+    )
