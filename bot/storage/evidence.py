@@ -14,15 +14,27 @@ commit after appending, and the lock is released with it.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, exists, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    Table,
+    bindparam,
+    event,
+    exists,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.evidence import ChainHead, row_hash
 from bot.storage.models import (
@@ -37,6 +49,10 @@ from bot.storage.models import ChainHead as ChainHeadRow
 
 _HEAD_CACHE = "kefu.chain_head"  # (transaction, head, head row not yet written)
 _HOOKED = "kefu.chain_head_hook"
+_COMMITTING = "kefu.chain_head_committing"
+# The chain head this process last saw committed, per engine: only a guess for the next append,
+# which checks it under the lock (another process may have moved the head since).
+_LAST_HEAD: weakref.WeakKeyDictionary[Engine, ChainHead] = weakref.WeakKeyDictionary()
 
 RAW_UPDATES: Table = RawUpdate.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
@@ -91,27 +107,65 @@ _DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
     RAW_UPDATES.name: ("update_id",),
     MESSAGES.name: ("chat_id", "telegram_message_id", "revision"),
 }
-_INSERTS: dict[tuple[str, bool], Any] = {}
+_INSERTS: dict[tuple[str, bool, bool, bool], Any] = {}
+_HEAD_ROW: ColumnElement[int] = literal_column(
+    "1"
+)  # a literal: an anonymous bind inside a WITH loses its value
 
 
-def _insert_statement(table: Table, *, dedupe: bool) -> Any:
+def _insert_statement(
+    table: Table, *, dedupe: bool, expect_head: bool = False, move_head: bool = False
+) -> Any:
     """The INSERT of one row; with `dedupe`, a row repeating the unique key inserts nothing.
 
-    The dedupe form is `INSERT ... SELECT <row> WHERE NOT EXISTS (<same key>) RETURNING id`
-    rather than the dialects' ON CONFLICT, which SQLAlchemy 2.0 cannot cache (it would be compiled
-    again on every append). Appends hold the chain lock, so no other writer races the check.
+    The dedupe form is `INSERT ... SELECT <row> WHERE NOT EXISTS (<same key>)` rather than the
+    dialects' ON CONFLICT, which SQLAlchemy 2.0 cannot cache (it would be compiled again on every
+    append). Appends hold the chain lock, so no other writer races the check.
+
+    With `expect_head` the row is inserted only if the chain head is still `expect_seq` /
+    `expect_hash`, and the head row is locked by the same statement (FOR UPDATE on PostgreSQL; on
+    SQLite an INSERT that is a transaction's first statement takes the write lock before it reads).
+
+    With `move_head` (PostgreSQL) the same statement also moves the head to the new row when one
+    was inserted (a data-modifying WITH), and returns the new row's id.
     """
-    key = (table.name, dedupe)
-    statement = _INSERTS.get(key)
-    if statement is None:
-        if dedupe:
-            params = {c.name: bindparam(c.name, type_=c.type) for c in table.columns}
-            duplicate = exists().where(*(table.c[k] == params[k] for k in _DEDUPE_KEYS[table.name]))
-            row = select(*params.values()).where(~duplicate)
-            statement = insert(table).from_select(list(params), row).returning(table.c.id)
-        else:
-            statement = insert(table)
-        _INSERTS[key] = statement
+    key = (table.name, dedupe, expect_head, move_head)
+    cached = _INSERTS.get(key)
+    if cached is not None:
+        return cached
+    # Prefixed names: a bind named like a column would also be SET by the head UPDATE.
+    params = {c.name: bindparam(f"row_{c.name}", type_=c.type) for c in table.columns}
+    conditions = []
+    if dedupe:
+        keys = _DEDUPE_KEYS[table.name]
+        conditions.append(~exists().where(*(table.c[k] == params[k] for k in keys)))
+    if expect_head:
+        head = (
+            select(CHAIN_HEAD.c.id)
+            .where(
+                CHAIN_HEAD.c.id == _HEAD_ROW,
+                CHAIN_HEAD.c.seq == bindparam("expect_seq"),
+                CHAIN_HEAD.c.hash == bindparam("expect_hash"),
+            )
+            .with_for_update()
+        )
+        conditions.append(head.exists())
+    row = select(*params.values()).where(*conditions)
+    statement: Any = insert(table).from_select(list(params), row)
+    if move_head:
+        inserted = statement.returning(table.c.id).cte("inserted")
+        moved = (
+            update(CHAIN_HEAD)
+            .where(CHAIN_HEAD.c.id == _HEAD_ROW, exists(select(inserted.c.id)))
+            .values(
+                seq=bindparam("head_seq"),
+                hash=bindparam("head_hash"),
+                updated_at=bindparam("head_at"),
+            )
+            .cte("moved")
+        )
+        statement = select(inserted.c.id).add_cte(moved)
+    _INSERTS[key] = statement
     return statement
 
 
@@ -122,8 +176,30 @@ def _head_params(head: ChainHead) -> dict[str, Any]:
 def _write_head_before_commit(sync_session: Session) -> None:
     cached = sync_session.info.get(_HEAD_CACHE)
     if cached is not None and cached[2] and cached[0] is sync_session.get_transaction():
-        sync_session.connection().execute(_WRITE_HEAD, _head_params(cached[1]))
+        connection = sync_session.connection()
+        connection.execute(_WRITE_HEAD, _head_params(cached[1]))
         sync_session.info[_HEAD_CACHE] = (cached[0], cached[1], False)
+        sync_session.info[_COMMITTING] = (connection.engine, cached[1])
+
+
+def _remember_head_after_commit(sync_session: Session) -> None:
+    committed = sync_session.info.pop(_COMMITTING, None)
+    if committed is not None:
+        _LAST_HEAD[committed[0]] = committed[1]
+
+
+def _forget_head_after_rollback(sync_session: Session, _previous: object) -> None:
+    sync_session.info.pop(_COMMITTING, None)
+
+
+def _hook(session: AsyncSession) -> None:
+    """Write the head before commit and remember it after; once per session."""
+    if not session.info.get(_HOOKED):
+        sync = session.sync_session
+        event.listen(sync, "before_commit", _write_head_before_commit)
+        event.listen(sync, "after_commit", _remember_head_after_commit)
+        event.listen(sync, "after_soft_rollback", _forget_head_after_rollback)
+        session.info[_HOOKED] = True
 
 
 async def _locked_head(session: AsyncSession, conn: AsyncConnection) -> ChainHead:
@@ -147,12 +223,11 @@ async def _locked_head(session: AsyncSession, conn: AsyncConnection) -> ChainHea
     session.info.pop(_HEAD_CACHE, None)
     row = (await conn.execute(_LOCK_HEAD)).one()
     head = ChainHead(seq=int(row[0]), hash=str(row[1]))
+    _LAST_HEAD[conn.sync_engine] = head
     if not nested:
         transaction = sync.get_transaction()
         session.info[_HEAD_CACHE] = (transaction, head, False)
-        if not session.info.get(_HOOKED):
-            event.listen(sync, "before_commit", _write_head_before_commit)
-            session.info[_HOOKED] = True
+        _hook(session)
     return head
 
 
@@ -164,25 +239,68 @@ async def _append(
     *,
     dedupe: bool = False,
 ) -> StoredRecord | None:
-    """Chain and insert one row under the append lock (taken by `_locked_head`).
+    """Chain and insert one row under the append lock.
 
-    With `dedupe`, a row repeating the table's unique key is not inserted and None is returned
-    (the head does not move): the duplicate check is the INSERT itself.
+    The first append of a transaction guesses the head (the one this process last saw
+    committed) and inserts in the same statement that locks and checks the head; on a wrong
+    guess it takes the lock and reads the head (`_locked_head`) and inserts again. With `dedupe`,
+    a row repeating the table's unique key is not inserted and None is returned (the head does
+    not move): the duplicate check is the INSERT itself. On PostgreSQL the INSERT moves the head
+    row as well; on SQLite the head row is written once, before commit.
     """
-    head = await _locked_head(session, conn)
+    sync = session.sync_session
+    nested = sync.in_nested_transaction()
+    cached = session.info.get(_HEAD_CACHE)
+    first = cached is None or cached[0] is not sync.get_transaction()
+    guess = _LAST_HEAD.get(conn.sync_engine) if first and not nested else None
+    stored = None
+    if guess is not None:
+        stored = await _insert_row(conn, table, values, guess, dedupe=dedupe, expect_head=True)
+    if stored is None:
+        head = await _locked_head(session, conn)
+        stored = await _insert_row(conn, table, values, head, dedupe=dedupe)
+        if stored is None:
+            return None
+    new_head = ChainHead(seq=stored.seq, hash=stored.hash)
+    moved = conn.dialect.name == "postgresql"
+    if nested:
+        if not moved:
+            await conn.execute(_WRITE_HEAD, _head_params(new_head))
+        return stored
+    session.info[_HEAD_CACHE] = (sync.get_transaction(), new_head, not moved)
+    if moved:
+        session.info[_COMMITTING] = (conn.sync_engine, new_head)
+    _hook(session)
+    return stored
+
+
+async def _insert_row(
+    conn: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    head: ChainHead,
+    *,
+    dedupe: bool,
+    expect_head: bool = False,
+) -> StoredRecord | None:
+    """Insert the row that follows `head`; None when the dedupe or head check refused it."""
     seq = head.seq + 1
     values = {**values, "id": seq}
     digest = row_hash(head.hash, table.name, seq, hashed_fields(table, values))
-    statement = _insert_statement(table, dedupe=dedupe)
-    result = await conn.execute(statement, {**values, "seq": seq, "hash": digest})
-    if dedupe and result.first() is None:
-        return None
-    new_head = ChainHead(seq=seq, hash=digest)
-    if session.sync_session.in_nested_transaction():
-        await conn.execute(_WRITE_HEAD, _head_params(new_head))
-    else:
-        session.info[_HEAD_CACHE] = (session.sync_session.get_transaction(), new_head, True)
-    return StoredRecord(id=seq, seq=seq, hash=digest, created=True)
+    params = {f"row_{name}": value for name, value in values.items()}
+    params.update(row_seq=seq, row_hash=digest)
+    if expect_head:
+        params.update(expect_seq=head.seq, expect_hash=head.hash)
+    move_head = conn.dialect.name == "postgresql"
+    if move_head:
+        params.update(_head_params(ChainHead(seq=seq, hash=digest)))
+    statement = _insert_statement(
+        table, dedupe=dedupe, expect_head=expect_head, move_head=move_head
+    )
+    result = await conn.execute(statement, params)
+    # SQLite: rowcount (no RETURNING, one thread hop fewer); PostgreSQL: the id the WITH returns.
+    inserted = result.first() is not None if move_head else result.rowcount == 1
+    return StoredRecord(id=seq, seq=seq, hash=digest, created=True) if inserted else None
 
 
 async def _append_new(
@@ -381,17 +499,24 @@ async def append_audit(
     )
 
 
+# The same text on SQLite and PostgreSQL; a text() statement is cached, unlike the dialects'
+# insert().on_conflict_do_nothing(), which SQLAlchemy 2.0 compiles anew every time.
+_MARK_PROCESSED = text(
+    "INSERT INTO processed_updates (update_id, processed_at) VALUES (:update_id, :processed_at) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(
+    bindparam("update_id", type_=PROCESSED.c.update_id.type),
+    bindparam("processed_at", type_=PROCESSED.c.processed_at.type),
+)
+
+
 async def mark_processed(
     *, session: AsyncSession, update_id: int, processed_at: datetime | None = None
 ) -> bool:
     """Mark an update's processing finished; True when this call marked it (not already marked)."""
-    dialect = session.get_bind().dialect.name
-    values = {"update_id": update_id, "processed_at": processed_at or utcnow()}
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(PROCESSED).values(**values).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(PROCESSED).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
+    result = await session.execute(
+        _MARK_PROCESSED, {"update_id": update_id, "processed_at": processed_at or utcnow()}
+    )
     return bool(getattr(result, "rowcount", 0))
 
 

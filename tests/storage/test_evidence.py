@@ -200,3 +200,54 @@ async def test_attachment_store_is_content_addressed(tmp_path: object) -> None:
     assert digest == again
     assert store.path_for(digest).read_bytes() == b"photo bytes"
     assert store.relative_path(digest) == f"attachments/{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+async def test_a_stale_head_guess_never_forks_the_chain(migrated_url: str) -> None:
+    # Two engines stand for two bot processes: each guesses the head it last committed, so after
+    # the other one wrote, its first insert must find the guess wrong and take the lock instead.
+    first, second = make_engine(migrated_url), make_engine(migrated_url)
+    stored: list[tuple[int, bool]] = []
+    try:
+        for round_no, engine in enumerate((first, second, first, first, second, first)):
+            async with make_sessionmaker(engine)() as session:
+                raw = await evidence.append_raw_update(
+                    session=session,
+                    update_id=round_no,
+                    payload={"update_id": round_no},
+                    received_at=SENT,
+                )
+                await evidence.append_audit(session=session, actor_telegram_id=1, action="x")
+                stored.append((raw.seq, raw.created))
+                if round_no == 3:
+                    await session.rollback()  # a rolled-back append leaves no trace in the guess
+                else:
+                    await session.commit()
+        async with make_sessionmaker(second)() as session:
+            again = await evidence.append_raw_update(
+                session=session, update_id=0, payload={"update_id": 0}, received_at=SENT
+            )
+            await session.commit()
+        report = await verify_chain(engine=first, attachments=None)
+    finally:
+        await first.dispose()
+        await second.dispose()
+    assert stored == [(1, True), (3, True), (5, True), (7, True), (7, True), (9, True)]
+    assert (again.seq, again.created) == (1, False)
+    assert (report.breaks, report.records, report.head.seq) == ([], 10, 10)
+
+
+async def test_appends_inside_a_savepoint_keep_the_chain_whole(engine: AsyncEngine) -> None:
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        await evidence.append_audit(session=session, actor_telegram_id=1, action="before")
+        async with session.begin_nested():
+            await evidence.append_audit(session=session, actor_telegram_id=1, action="inside")
+        savepoint = await session.begin_nested()
+        await evidence.append_audit(session=session, actor_telegram_id=1, action="undone")
+        await savepoint.rollback()
+        await evidence.append_audit(session=session, actor_telegram_id=1, action="after")
+        await session.commit()
+    async with sessions() as session:
+        head = await evidence.chain_head(session=session)
+    report = await verify_chain(engine=engine, attachments=None)
+    assert (report.breaks, report.records, head.seq) == ([], 3, 3)
