@@ -210,3 +210,25 @@ def test_negative_review_threat_flags(classifier: Classifier, text: str, flags: 
 )
 def test_objects_in_real_rules(classifier: Classifier, text: str, expected: Category) -> None:
     assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # before buying, a delivery question is a pre-sale inquiry
+        ("现在下单几天能到", C.INQUIRY),
+        ("下单的话什么时候发货", C.INQUIRY),
+        ("你们一般发哪家快递，能发顺丰吗", C.INQUIRY),
+        ("現在下單幾天能到", C.INQUIRY),
+        ("請問是什麼物流", C.INQUIRY),
+        # after buying it is a delivery problem, even when a courier is named
+        ("我昨天下单的到现在还没发货", C.SHIPPING_DELAY),
+        ("为什么快递还没到", C.NOT_RECEIVED),
+        ("什么快递啊，一周了还没到", C.NOT_RECEIVED),
+        # how far the item is from its description
+        ("实物和描述差距很大", C.NOT_AS_DESCRIBED),
+        ("顏色跟圖片有出入", C.NOT_AS_DESCRIBED),
+    ],
+)
+def test_presale_and_description_gap(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
