@@ -206,6 +206,12 @@ def test_negative_review_threat_flags(classifier: Classifier, text: str, flags: 
         ("还没收到货，我要退款", C.NOT_RECEIVED),
         ("用优惠券买的，收到就坏了，不能用", C.DAMAGED_MISSING),
         ("I paid with a gift card and the package never arrived", C.NOT_RECEIVED),
+        # damage after use is a quality problem, damage on arrival stays damaged_missing
+        ("用了一周屏幕裂了", C.QUALITY),
+        ("穿了一次就破了个洞", C.QUALITY),
+        ("戴了沒多久錶帶就斷了", C.QUALITY),
+        ("收到的时候屏幕就是碎的", C.DAMAGED_MISSING),
+        ("用了两天发现少了一个配件", C.DAMAGED_MISSING),
     ],
 )
 def test_objects_in_real_rules(classifier: Classifier, text: str, expected: Category) -> None:
