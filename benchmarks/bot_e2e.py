@@ -7,6 +7,8 @@ same emulator in the same run, and the ratio (target: Kefu reaches at least half
 throughput). Then checks that every message was logged and carded.
 
 Run: .venv/bin/python benchmarks/bot_e2e.py [--users 200] [--messages 1000] [--mode polling|webhook|both]
+     [--database-url postgresql://postgres@127.0.0.1:5432/test]  (Kefu on PostgreSQL: a fresh
+     database is created beside the one named, and dropped afterwards; default: SQLite)
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import functools
 import logging
 import sys
 import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,7 @@ from sqlalchemy import text
 
 from benchmarks._e2e_driver import BurstResult, run_burst
 from bot.app import build_application
-from bot.config import load_settings
+from bot.config import async_url, load_settings
 from bot.core.roles import Role
 from bot.storage import migrate
 from bot.storage.agents import set_available, upsert_agent
@@ -59,22 +64,47 @@ async def main() -> None:
             )
             agent_chat: dict[str, int] = {}
             data_dir = Path(tmp) / mode
-            kefu = await run_burst(
-                functools.partial(_kefu, data_dir=data_dir, agent_chat=agent_chat),
-                users=args.users,
-                messages=args.messages,
-                mode=mode,
-                texts=TEXTS,
-                reply_chat=functools.partial(_agent_chat, agent_chat=agent_chat),
-            )
-            print(echo.report("echo bot"), flush=True)
-            print(kefu.report("kefu"), flush=True)
-            print(
-                f"{mode}: kefu/echo throughput {kefu.throughput / echo.throughput:.2f}"
-                f" (target >= 0.50); cards {kefu.replies}/{kefu.messages}",
-                flush=True,
-            )
-            await _check_logged(data_dir, args.messages + 1)
+            async with _database(args.database_url, data_dir) as database_url:
+                kefu = await run_burst(
+                    functools.partial(
+                        _kefu, data_dir=data_dir, agent_chat=agent_chat, database_url=database_url
+                    ),
+                    users=args.users,
+                    messages=args.messages,
+                    mode=mode,
+                    texts=TEXTS,
+                    reply_chat=functools.partial(_agent_chat, agent_chat=agent_chat),
+                )
+                print(echo.report("echo bot"), flush=True)
+                print(kefu.report(f"kefu ({database_url.partition(':')[0]})"), flush=True)
+                print(
+                    f"{mode}: kefu/echo throughput {kefu.throughput / echo.throughput:.2f}"
+                    f" (target >= 0.50); cards {kefu.replies}/{kefu.messages}",
+                    flush=True,
+                )
+                await _check_logged(database_url, args.messages + 1)
+
+
+@asynccontextmanager
+async def _database(admin_url: str | None, data_dir: Path) -> AsyncIterator[str]:
+    """Kefu's database for one run: SQLite in `data_dir`, or a fresh PostgreSQL database."""
+    if not admin_url:
+        yield f"sqlite+aiosqlite:///{data_dir / 'kefu.db'}"
+        return
+    admin = async_url(admin_url)
+    name = f"kefu_e2e_{uuid.uuid4().hex[:8]}"
+    await _admin(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin.rpartition('/')[0]}/{name}"
+    finally:
+        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(admin_url: str, statement: str) -> None:
+    engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
 
 
 def _agent_chat(_message: dict[str, Any], *, agent_chat: dict[str, int]) -> int:
@@ -85,13 +115,16 @@ def _echo(telegram: TelegramClient) -> Any:
     return build_echo_application(telegram.application_builder())
 
 
-async def _kefu(telegram: TelegramClient, *, data_dir: Path, agent_chat: dict[str, int]) -> Any:
+async def _kefu(
+    telegram: TelegramClient, *, data_dir: Path, agent_chat: dict[str, int], database_url: str
+) -> Any:
     agent = telegram.create_user("Agent")
     agent_chat["id"] = int(agent["id"])
     settings = load_settings(
         bot_token=telegram.token,
         telegram_base_url=telegram.base_url,
         data_dir=data_dir,
+        database_url=None if database_url.startswith("sqlite") else database_url,
         agent_ids=[agent["id"]],
         routing="agents",
         # The emulator enforces no flood limits; Kefu's own limiter would cap at Telegram's 30/s.
@@ -108,8 +141,8 @@ async def _kefu(telegram: TelegramClient, *, data_dir: Path, agent_chat: dict[st
     return build_application(settings)
 
 
-async def _check_logged(data_dir: Path, expected: int) -> None:
-    engine = make_engine(f"sqlite+aiosqlite:///{data_dir / 'kefu.db'}")
+async def _check_logged(database_url: str, expected: int) -> None:
+    engine = make_engine(database_url)
     async with engine.connect() as conn:
         messages = (
             await conn.execute(text("SELECT count(*) FROM messages WHERE direction='in'"))
@@ -129,6 +162,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--mode", choices=["polling", "webhook", "both"], default="polling")
+    parser.add_argument(
+        "--database-url", default="", help="PostgreSQL server to run Kefu on (default: SQLite)"
+    )
     return parser.parse_args()
 
 

@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstanceState
 
 from bot.core.types import Suggestion
 from bot.storage.models import Buyer, Card, Conversation, Message, PendingReply, utcnow
@@ -37,13 +38,18 @@ async def create_card(
     conversation_id: int,
     suggestions: list[Suggestion],
     language: str,
+    known_new: bool = False,
 ) -> tuple[Card, bool]:
-    """The card for a buyer message, created once; returns (card, created)."""
-    existing = (
-        await session.execute(select(Card).where(Card.message_id == message_id))
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing, False
+    """The card for a buyer message, created once; returns (card, created).
+
+    `known_new` says the message was appended just now, so it cannot have a card yet.
+    """
+    if not known_new:
+        existing = (
+            await session.execute(select(Card).where(Card.message_id == message_id))
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing, False
     card = Card(
         message_id=message_id,
         conversation_id=conversation_id,
@@ -57,6 +63,19 @@ async def create_card(
     session.add(card)
     await session.flush()
     return card, True
+
+
+async def attach_rows(
+    *, session: AsyncSession, conversation: Conversation, buyer: Buyer
+) -> tuple[Conversation, Buyer]:
+    """Rows loaded by another (closed) session, attached to this one without reading them again."""
+    attached_conversation = await session.merge(conversation, load=False)
+    attached_buyer = await session.merge(buyer, load=False)
+    for row in (attached_conversation, attached_buyer):
+        state: InstanceState[object] = inspect(row)
+        if state.unloaded:  # e.g. a column the database filled: read it after all
+            await session.refresh(row)
+    return attached_conversation, attached_buyer
 
 
 async def card_context(*, session: AsyncSession, card_id: int) -> CardContext | None:
@@ -208,24 +227,30 @@ async def buyer_history(
     *, session: AsyncSession, buyer_id: int, before_conversation_id: int
 ) -> tuple[int, int, int, int]:
     """(earlier conversations, refund requests, review/complaint threats, extortion) for a buyer."""
-    conversations = (
+    conversations, refunds, threats, extortion = (
         await session.execute(
-            select(func.count())
-            .select_from(Conversation)
-            .where(Conversation.buyer_id == buyer_id, Conversation.id < before_conversation_id)
-        )
-    ).scalar_one()
-    inbound = Message.buyer_id == buyer_id, Message.direction == "in"
-    refunds, threats, extortion = (
-        await session.execute(
-            select(
-                func.coalesce(func.sum(case((Message.category == "return_refund", 1), else_=0)), 0),
-                func.coalesce(func.sum(case((Message.flags.like("%threatens_%"), 1), else_=0)), 0),
-                func.coalesce(func.sum(case((Message.category == "extortion", 1), else_=0)), 0),
-            ).where(*inbound)
+            _BUYER_HISTORY, {"buyer_id": buyer_id, "before_conversation_id": before_conversation_id}
         )
     ).one()
     return int(conversations), int(refunds), int(threats), int(extortion)
+
+
+# One statement, built once: the earlier conversations counted in a subquery beside the sums.
+_EARLIER_CONVERSATIONS = (
+    select(func.count())
+    .select_from(Conversation)
+    .where(
+        Conversation.buyer_id == bindparam("buyer_id"),
+        Conversation.id < bindparam("before_conversation_id"),
+    )
+    .scalar_subquery()
+)
+_BUYER_HISTORY = select(
+    _EARLIER_CONVERSATIONS,
+    func.coalesce(func.sum(case((Message.category == "return_refund", 1), else_=0)), 0),
+    func.coalesce(func.sum(case((Message.flags.like("%threatens_%"), 1), else_=0)), 0),
+    func.coalesce(func.sum(case((Message.category == "extortion", 1), else_=0)), 0),
+).where(Message.buyer_id == bindparam("buyer_id"), Message.direction == "in")
 
 
 def seconds_between(start: datetime, end: datetime) -> float:

@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.models import Buyer, Conversation, utcnow
 
 CLOSED_STATUSES = ("resolved", "closed")
+_UNSET_CONVERSATION_COLUMNS = tuple(
+    column.key
+    for column in Conversation.__table__.columns
+    if column.nullable and column.default is None and column.server_default is None
+)
 
 
 async def get_or_create_buyer(
@@ -23,24 +28,16 @@ async def get_or_create_buyer(
     name = display_name[:256]
     short_username = username[:64] if username else username
     language = language_code[:16] if language_code else language_code
-    values = {
-        "telegram_user_id": telegram_user_id,
-        "platform": "telegram",
-        "display_name": name,
-        "username": short_username,
-        "language_code": language,
-        "created_at": utcnow(),
-    }
-    dialect = session.get_bind().dialect.name
-    insert_module = postgresql if dialect == "postgresql" else sqlite
-    await session.execute(
-        insert_module.insert(Buyer)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["telegram_user_id"])
-    )
-    buyer = (
-        await session.execute(select(Buyer).where(Buyer.telegram_user_id == telegram_user_id))
-    ).scalar_one()
+    by_user = select(Buyer).where(Buyer.telegram_user_id == telegram_user_id)
+    buyer = (await session.execute(by_user)).scalar_one_or_none()
+    if buyer is None:
+        buyer = await _insert_buyer(
+            session=session,
+            telegram_user_id=telegram_user_id,
+            name=name,
+            username=short_username,
+            language=language,
+        )
     changed = (buyer.display_name, buyer.username, buyer.language_code) != (
         name,
         short_username,
@@ -52,6 +49,34 @@ async def get_or_create_buyer(
         buyer.language_code = language
         await session.flush()
     return buyer
+
+
+async def _insert_buyer(
+    *,
+    session: AsyncSession,
+    telegram_user_id: int,
+    name: str,
+    username: str | None,
+    language: str | None,
+) -> Buyer:
+    values = {
+        "telegram_user_id": telegram_user_id,
+        "platform": "telegram",
+        "display_name": name,
+        "username": username,
+        "language_code": language,
+        "created_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert_module = postgresql if dialect == "postgresql" else sqlite
+    await session.execute(
+        insert_module.insert(Buyer)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["telegram_user_id"])
+    )
+    return (
+        await session.execute(select(Buyer).where(Buyer.telegram_user_id == telegram_user_id))
+    ).scalar_one()
 
 
 async def open_conversation_for(
@@ -76,6 +101,10 @@ async def open_conversation_for(
     conversation = Conversation(
         buyer_id=buyer_id, platform=platform, status="new", opened_at=now, updated_at=now
     )
+    # Every column set (None included), so the new row is fully loaded after the INSERT and
+    # stays readable once detached (the evidence inbox hands it to the handler).
+    for column in _UNSET_CONVERSATION_COLUMNS:
+        setattr(conversation, column, None)
     session.add(conversation)
     await session.flush()
     return conversation

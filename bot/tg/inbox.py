@@ -13,9 +13,9 @@ from bot.core.types import Category, Language
 from bot.storage import agents as agent_store
 from bot.storage import cards as card_store
 from bot.storage.database import Session
-from bot.storage.models import Buyer, Card, Conversation
+from bot.storage.models import Buyer, Card, Conversation, Message
 from bot.tg.context import KefuContext, Services
-from bot.tg.ingest import recorded_update
+from bot.tg.ingest import RecordedMessage, mark_update_processed, recorded_update
 from bot.tg.keyboards import card_keyboard
 from bot.tg.render import BuyerHistory, CardView, render_card
 from bot.tg.waiting import start_waiting
@@ -43,11 +43,19 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
         log.error("update %s reached the inbox without evidence rows", update.update_id)
         return
     async with services.db.transaction() as session:
-        rows = await card_store.message_rows(session=session, message_id=recorded.message_id)
-        if rows is None:
-            log.error("evidence rows of update %s are missing", update.update_id)
-            return
-        record, conversation, buyer = rows
+        record: RecordedMessage | Message
+        if recorded.message and recorded.conversation and recorded.buyer:
+            # Just written by the evidence inbox in this process: attach, do not read back.
+            record = recorded.message
+            conversation, buyer = await card_store.attach_rows(
+                session=session, conversation=recorded.conversation, buyer=recorded.buyer
+            )
+        else:
+            rows = await card_store.message_rows(session=session, message_id=recorded.message_id)
+            if rows is None:
+                log.error("evidence rows of update %s are missing", update.update_id)
+                return
+            record, conversation, buyer = rows
         classification = services.understanding.classifier.classify(record.text)
         if record.text.strip():
             language = classification.language
@@ -71,6 +79,7 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
             conversation_id=conversation.id,
             suggestions=list(composition.suggestions),
             language=composition.language.value,
+            known_new=recorded.created,
         )
         history = BuyerHistory(
             *await card_store.buyer_history(
@@ -97,7 +106,13 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
         blocked=buyer.blocked_bot_at is not None,
     )
     await post_card(
-        context, card=card, view=view, target=target, conversation=conversation, buyer=buyer
+        context,
+        card=card,
+        view=view,
+        target=target,
+        conversation=conversation,
+        buyer=buyer,
+        update=update,
     )
 
 
@@ -160,8 +175,13 @@ async def post_card(
     target: CardTarget | None,
     conversation: Conversation,
     buyer: Buyer,
+    update: Update | None = None,
 ) -> None:
-    """Send the card (creating the conversation's forum topic first if needed) and remember where."""
+    """Send the card (creating the conversation's forum topic first if needed) and remember where.
+
+    With `update`, the update is marked processed in the same transaction that records the card
+    as posted (one commit fewer; a crash before it replays the update, which posts the card).
+    """
     if target is None:
         return
     services = context.services
@@ -196,3 +216,5 @@ async def post_card(
             thread_id=thread_id,
             html=html,
         )
+        if update is not None:
+            await mark_update_processed(context.application, update, session=session)

@@ -48,7 +48,7 @@ from bot.storage.filestore import (
     recorded_file_ids,
     retry_failed_attachments,
 )
-from bot.storage.models import utcnow
+from bot.storage.models import Buyer, Conversation, utcnow
 from bot.storage.repository import get_or_create_buyer, open_conversation_for
 from bot.tg.files import TelegramFileFetcher
 
@@ -63,14 +63,32 @@ StaffCheck = Callable[[int], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
+class RecordedMessage:
+    """The buyer message row as just appended (what handlers read of it)."""
+
+    id: int
+    text: str
+    content_type: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedUpdate:
-    """The normalised rows an update produced (all None when it carried no buyer message)."""
+    """The normalised rows an update produced (all None when it carried no buyer message).
+
+    When the message row was appended by this call, `message`, `conversation` and `buyer` carry
+    the rows as written (the ORM objects are detached; attach them with `Session.merge(...,
+    load=False)`), so the handler need not read them back.
+    """
 
     update_id: int
     message_id: int | None = None
     conversation_id: int | None = None
     buyer_id: int | None = None
     created: bool = False
+    message: RecordedMessage | None = None
+    conversation: Conversation | None = None
+    buyer: Buyer | None = None
 
 
 async def record_update(
@@ -83,8 +101,13 @@ async def record_update(
     labeler: Labeler | None = None,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
     is_staff: StaffCheck | None = None,
+    fresh: bool = False,
 ) -> RecordedUpdate:
-    """Write an update's normalised rows (buyer, conversation, message, files); safe to repeat."""
+    """Write an update's normalised rows (buyer, conversation, message, files); safe to repeat.
+
+    `fresh` says the raw update was first stored just now, so no rows of it can exist yet and the
+    look-up for them is skipped.
+    """
     update_id = int(payload["update_id"])
     inbound = buyer_message(payload)
     if inbound is None:
@@ -92,8 +115,13 @@ async def record_update(
     if is_staff is not None and await is_staff(inbound.buyer.telegram_user_id):
         return RecordedUpdate(update_id)
     created = False
+    written: tuple[RecordedMessage, Conversation, Buyer] | None = None
     async with sessions() as session:
-        found = await evidence.message_of_update(session=session, update_id=update_id)
+        found = (
+            None
+            if fresh
+            else await evidence.message_of_update(session=session, update_id=update_id)
+        )
         if found is not None:
             message_id, conversation_id, buyer_id = found
         else:
@@ -133,6 +161,11 @@ async def record_update(
             )
             message_id, conversation_id, buyer_id = stored.id, conversation.id, buyer.id
             created = stored.created
+            if created:
+                message = RecordedMessage(
+                    stored.id, inbound.text, inbound.content_type, received_at
+                )
+                written = (message, conversation, buyer)
         await session.commit()
     if inbound.attachments and fetcher is not None:
         async with sessions() as session:
@@ -149,7 +182,9 @@ async def record_update(
                     session=session, store=store, message_id=message_id, ref=ref, outcome=outcome
                 )
                 await session.commit()
-    return RecordedUpdate(update_id, message_id, conversation_id, buyer_id, created)
+    if written is None:
+        return RecordedUpdate(update_id, message_id, conversation_id, buyer_id, created)
+    return RecordedUpdate(update_id, message_id, conversation_id, buyer_id, created, *written)
 
 
 class EvidenceInbox:
@@ -174,17 +209,24 @@ class EvidenceInbox:
         # Raw payloads stored but not yet processed by this process, by update id.
         self._pending: dict[int, tuple[Mapping[str, Any], datetime]] = {}
         self._recorded: dict[int, RecordedUpdate] = {}
+        # Updates whose raw row this process stored first: never processed or recorded before.
+        self._fresh: set[int] = set()
+        # Updates a handler already marked processed in its own transaction.
+        self._marked: set[int] = set()
 
     async def store_batch(self, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Durably store a getUpdates result before PTB sees it."""
         received_at = utcnow()
         async with self.sessions() as session:
-            await evidence.append_raw_updates(
+            stored = await evidence.append_raw_updates(
                 session=session, payloads=payloads, received_at=received_at
             )
             await session.commit()
-        for payload in payloads:
-            self._pending[int(payload["update_id"])] = (payload, received_at)
+        for payload, record in zip(payloads, stored, strict=True):
+            update_id = int(payload["update_id"])
+            self._pending[update_id] = (payload, received_at)
+            if record.created:
+                self._fresh.add(update_id)
 
     async def store_update(self, update: Update) -> None:
         """Durably store one update (webhook path) unless this process already stored it."""
@@ -194,12 +236,15 @@ class EvidenceInbox:
 
     async def is_processed(self, update_id: int) -> bool:
         """Whether the update's processing finished earlier."""
+        if update_id in self._fresh:
+            return False  # its raw row was new just now, so nobody can have processed it
         async with self.sessions() as session:
             return await evidence.is_processed(session=session, update_id=update_id)
 
     async def record(self, update: Update) -> RecordedUpdate:
         """Write the normalised rows of an update (from its stored raw JSON when known)."""
-        payload, received_at = self._pending.get(update.update_id, (update.to_dict(), utcnow()))
+        pending = self._pending.get(update.update_id)
+        payload, received_at = pending if pending is not None else (update.to_dict(), utcnow())
         recorded = await record_update(
             sessions=self.sessions,
             store=self.store,
@@ -209,17 +254,30 @@ class EvidenceInbox:
             labeler=self.labeler,
             backoff=self.backoff,
             is_staff=self.is_staff,
+            fresh=update.update_id in self._fresh,
         )
         self._recorded[update.update_id] = recorded
         return recorded
 
+    async def mark_processed(self, *, session: AsyncSession, update_id: int) -> None:
+        """Mark the update processed in the caller's transaction (its effects are then once-only).
+
+        `finish` then has nothing left to write; if the caller's transaction rolls back, the
+        update is not processed and is replayed at the next start.
+        """
+        await evidence.mark_processed(session=session, update_id=update_id)
+        self._marked.add(update_id)
+
     async def finish(self, update_id: int) -> None:
-        """Mark the update processed and forget it."""
-        async with self.sessions() as session:
-            await evidence.mark_processed(session=session, update_id=update_id)
-            await session.commit()
+        """Mark the update processed (unless a handler did) and forget it."""
+        if update_id not in self._marked:
+            async with self.sessions() as session:
+                await evidence.mark_processed(session=session, update_id=update_id)
+                await session.commit()
         self._pending.pop(update_id, None)
         self._recorded.pop(update_id, None)
+        self._fresh.discard(update_id)
+        self._marked.discard(update_id)
 
     def recorded(self, update_id: int) -> RecordedUpdate | None:
         """The rows recorded for an update while its handlers run (for handlers to use)."""
@@ -373,3 +431,14 @@ def recorded_update(application: Application, update: Update) -> RecordedUpdate 
     if isinstance(application, EvidenceApplication):
         return application.evidence_inbox.recorded(update.update_id)
     return None
+
+
+async def mark_update_processed(
+    application: Application,  # type: ignore[type-arg]
+    update: Update,
+    *,
+    session: AsyncSession,
+) -> None:
+    """Mark `update` processed inside the handler's own transaction (saves a commit at the end)."""
+    if isinstance(application, EvidenceApplication):
+        await application.evidence_inbox.mark_processed(session=session, update_id=update.update_id)
