@@ -108,83 +108,124 @@ async def record_update(
     `fresh` says the raw update was first stored just now, so no rows of it can exist yet and the
     look-up for them is skipped.
     """
+    async with sessions() as session:
+        recorded, inbound = await record_rows(
+            session=session,
+            payload=payload,
+            received_at=received_at,
+            labeler=labeler,
+            is_staff=is_staff,
+            fresh=fresh,
+        )
+        if inbound is None:
+            return recorded
+        await session.commit()
+    await fetch_attachments(
+        sessions=sessions,
+        store=store,
+        fetcher=fetcher,
+        inbound=inbound,
+        recorded=recorded,
+        backoff=backoff,
+    )
+    return recorded
+
+
+async def record_rows(
+    *,
+    session: AsyncSession,
+    payload: Mapping[str, Any],
+    received_at: datetime,
+    labeler: Labeler | None = None,
+    is_staff: StaffCheck | None = None,
+    fresh: bool = False,
+) -> tuple[RecordedUpdate, InboundMessage | None]:
+    """Write an update's buyer, conversation and message rows in the caller's transaction.
+
+    Returns the rows and the buyer message read from the update (None when it carries none, or
+    comes from the shop's team: then nothing is written).
+    """
     update_id = int(payload["update_id"])
     inbound = buyer_message(payload)
     if inbound is None:
-        return RecordedUpdate(update_id)
+        return RecordedUpdate(update_id), None
     if is_staff is not None and await is_staff(inbound.buyer.telegram_user_id):
-        return RecordedUpdate(update_id)
-    created = False
-    written: tuple[RecordedMessage, Conversation, Buyer] | None = None
-    async with sessions() as session:
-        found = (
-            None
-            if fresh
-            else await evidence.message_of_update(session=session, update_id=update_id)
+        return RecordedUpdate(update_id), None
+    found = (
+        None if fresh else await evidence.message_of_update(session=session, update_id=update_id)
+    )
+    if found is not None:
+        return RecordedUpdate(update_id, *found), inbound
+    buyer = await get_or_create_buyer(
+        session=session,
+        telegram_user_id=inbound.buyer.telegram_user_id,
+        display_name=inbound.buyer.display_name,
+        username=inbound.buyer.username,
+        language_code=inbound.buyer.language_code,
+    )
+    conversation = await open_conversation_for(session=session, buyer_id=buyer.id)
+    revision, edit_of_id = 0, None
+    if inbound.edited:
+        prior = await evidence.latest_revision(
+            session=session, chat_id=inbound.chat_id, telegram_message_id=inbound.message_id
         )
-        if found is not None:
-            message_id, conversation_id, buyer_id = found
-        else:
-            buyer = await get_or_create_buyer(
-                session=session,
-                telegram_user_id=inbound.buyer.telegram_user_id,
-                display_name=inbound.buyer.display_name,
-                username=inbound.buyer.username,
-                language_code=inbound.buyer.language_code,
-            )
-            conversation = await open_conversation_for(session=session, buyer_id=buyer.id)
-            revision, edit_of_id = 0, None
-            if inbound.edited:
-                prior = await evidence.latest_revision(
-                    session=session, chat_id=inbound.chat_id, telegram_message_id=inbound.message_id
-                )
-                revision = prior[1] + 1 if prior else 1
-                edit_of_id = prior[0] if prior else None
-            labels = labeler(inbound) if labeler is not None else MessageLabels()
-            stored = await evidence.append_message(
-                session=session,
-                conversation_id=conversation.id,
-                buyer_id=buyer.id,
-                direction="in",
-                chat_id=inbound.chat_id,
-                telegram_message_id=inbound.message_id,
-                text=inbound.text,
-                content_type=inbound.content_type,
-                sent_at=inbound.sent_at,
-                received_at=received_at,
-                category=labels.category,
-                confidence=labels.confidence,
-                flags=labels.flags,
-                edit_of_id=edit_of_id,
-                revision=revision,
-                update_id=update_id,
-            )
-            message_id, conversation_id, buyer_id = stored.id, conversation.id, buyer.id
-            created = stored.created
-            if created:
-                message = RecordedMessage(
-                    stored.id, inbound.text, inbound.content_type, received_at
-                )
-                written = (message, conversation, buyer)
-        await session.commit()
-    if inbound.attachments and fetcher is not None:
+        revision = prior[1] + 1 if prior else 1
+        edit_of_id = prior[0] if prior else None
+    labels = labeler(inbound) if labeler is not None else MessageLabels()
+    stored = await evidence.append_message(
+        session=session,
+        conversation_id=conversation.id,
+        buyer_id=buyer.id,
+        direction="in",
+        chat_id=inbound.chat_id,
+        telegram_message_id=inbound.message_id,
+        text=inbound.text,
+        content_type=inbound.content_type,
+        sent_at=inbound.sent_at,
+        received_at=received_at,
+        category=labels.category,
+        confidence=labels.confidence,
+        flags=labels.flags,
+        edit_of_id=edit_of_id,
+        revision=revision,
+        update_id=update_id,
+    )
+    if not stored.created:
+        return RecordedUpdate(update_id, stored.id, conversation.id, buyer.id), inbound
+    message = RecordedMessage(stored.id, inbound.text, inbound.content_type, received_at)
+    return (
+        RecordedUpdate(
+            update_id, stored.id, conversation.id, buyer.id, True, message, conversation, buyer
+        ),
+        inbound,
+    )
+
+
+async def fetch_attachments(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    store: AttachmentStore,
+    fetcher: FileFetcher | None,
+    inbound: InboundMessage,
+    recorded: RecordedUpdate,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
+) -> None:
+    """Download the message's files not yet recorded, each outcome in its own transaction."""
+    message_id = recorded.message_id
+    if not inbound.attachments or fetcher is None or message_id is None:
+        return
+    async with sessions() as session:
+        done = await recorded_file_ids(session=session, message_id=message_id)
+    for ref in inbound.attachments:
+        if ref.file_id in done:
+            continue
+        # Downloads happen outside any transaction: the chain lock is never held over I/O.
+        outcome = await fetch_with_retries(fetcher=fetcher, store=store, ref=ref, backoff=backoff)
         async with sessions() as session:
-            done = await recorded_file_ids(session=session, message_id=message_id)
-        for ref in inbound.attachments:
-            if ref.file_id in done:
-                continue
-            # Downloads happen outside any transaction: the chain lock is never held over I/O.
-            outcome = await fetch_with_retries(
-                fetcher=fetcher, store=store, ref=ref, backoff=backoff
+            await record_fetch(
+                session=session, store=store, message_id=message_id, ref=ref, outcome=outcome
             )
-            async with sessions() as session:
-                await record_fetch(
-                    session=session, store=store, message_id=message_id, ref=ref, outcome=outcome
-                )
-                await session.commit()
-    if written is None:
-        return RecordedUpdate(update_id, message_id, conversation_id, buyer_id, created)
-    return RecordedUpdate(update_id, message_id, conversation_id, buyer_id, created, *written)
+            await session.commit()
 
 
 class EvidenceInbox:
@@ -213,11 +254,14 @@ class EvidenceInbox:
         self._fresh: set[int] = set()
         # Updates a handler already marked processed in its own transaction.
         self._marked: set[int] = set()
+        # Storing a batch and processing an update take turns: two writers of one process would
+        # otherwise meet at SQLite's file lock, whose busy wait sleeps for milliseconds at a time.
+        self.turn = asyncio.Lock()
 
     async def store_batch(self, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Durably store a getUpdates result before PTB sees it."""
         received_at = utcnow()
-        async with self.sessions() as session:
+        async with self.turn, self.sessions() as session:
             stored = await evidence.append_raw_updates(
                 session=session, payloads=payloads, received_at=received_at
             )
@@ -386,12 +430,13 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
             await super().process_update(update)
             return
         inbox = self.evidence_inbox
-        if await inbox.is_processed(update.update_id):
-            _LOGGER.debug("update %d was processed before; skipped", update.update_id)
-            return
-        await inbox.record(update)
-        await super().process_update(update)
-        await inbox.finish(update.update_id)
+        async with inbox.turn:
+            if await inbox.is_processed(update.update_id):
+                _LOGGER.debug("update %d was processed before; skipped", update.update_id)
+                return
+            await inbox.record(update)
+            await super().process_update(update)
+            await inbox.finish(update.update_id)
 
 
 def install_evidence_ingest(
