@@ -14,6 +14,7 @@ from bot.core.compose import fill
 from bot.core.roles import Role
 from bot.core.sla import next_local_time, waited_text
 from bot.core.types import Category, Classification, Language, Principle
+from bot.phrasebook.witness import load_witness_templates
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
 from bot.storage.agents import staff_ids
@@ -21,8 +22,10 @@ from bot.storage.database import Session
 from bot.storage.evidence import append_audit, append_message
 from bot.storage.models import Agent, Buyer, Card, Conversation, ScheduledJob, utcnow
 from bot.tg.context import KefuContext, Services
+from bot.tg.handlers.supervisor import weekly_summary
 from bot.tg.keyboards import confirm_keyboard
 from bot.tg.replies import append_card_line
+from bot.tg.witness import publish_chain_head
 
 log = logging.getLogger(__name__)
 
@@ -236,9 +239,6 @@ async def _witness(context: KefuContext, job: ScheduledJob) -> None:
     chat_id = services.settings.supervisor_chat_id
     if chat_id is None:
         return
-    from bot.phrasebook.witness import load_witness_templates
-    from bot.tg.witness import publish_chain_head
-
     template = load_witness_templates(services.settings.phrasebook_dir)[services.settings.language]
     await publish_chain_head(
         bot=context.bot, sessions=services.db.sessions, chat_id=chat_id, template=template
@@ -278,8 +278,6 @@ async def _tell_agent(
 
 
 async def _weekly(context: KefuContext, job: ScheduledJob) -> None:
-    from bot.tg.handlers.supervisor import weekly_summary
-
     await weekly_summary(context)
 
 

@@ -11,7 +11,7 @@ from telegram import ForceReply, User
 from telegram.error import BadRequest, Forbidden
 
 from bot.core.roles import Role
-from bot.core.types import Classification, Language
+from bot.core.sla import shop_time
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
 from bot.storage.agents import upsert_agent
@@ -471,24 +471,5 @@ async def append_card_line(
         log.info("card %s not edited: %s", card.id, exc)
 
 
-def _local_time(context: KefuContext, moment: object) -> str:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    assert isinstance(moment, datetime)
-    return moment.astimezone(ZoneInfo(context.services.settings.timezone)).strftime("%m-%d %H:%M")
-
-
-def buyer_classification(context: KefuContext, text: str) -> Classification:
-    """The classifier's verdict on a stored buyer text."""
-    return context.services.understanding.classifier.classify(text)
-
-
-__all__ = [
-    "Language",
-    "act_on_card",
-    "act_on_pending",
-    "answer_edit_prompt",
-    "deliver",
-    "submit_reply",
-]
+def _local_time(context: KefuContext, moment: datetime) -> str:
+    return shop_time(moment, context.services.settings.timezone, "%m-%d %H:%M")
