@@ -108,3 +108,18 @@ async def open_conversation_for(
     session.add(conversation)
     await session.flush()
     return conversation
+
+
+async def set_buyer_blocked(*, session: AsyncSession, telegram_user_id: int, blocked: bool) -> bool:
+    """Record that a buyer blocked (or unblocked) the bot; False for an unknown buyer."""
+    buyer = (
+        await session.execute(select(Buyer).where(Buyer.telegram_user_id == telegram_user_id))
+    ).scalar_one_or_none()
+    if buyer is None:
+        return False
+    if blocked and buyer.blocked_bot_at is None:
+        buyer.blocked_bot_at = utcnow()
+    elif not blocked:
+        buyer.blocked_bot_at = None
+    await session.flush()
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -207,3 +208,29 @@ async def test_webhook_mode_rejects_a_wrong_secret(shop: Shop) -> None:
     ids = [r["update_id"] for r in await shop.rows("SELECT update_id FROM raw_updates")]
     assert 999 not in ids
     assert 998 not in ids
+
+
+async def test_a_buyer_who_blocks_the_bot_is_shown_on_the_next_card(shop: Shop) -> None:
+    botapi = shop.botapi
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, "发票怎么开？")
+        card = await _card(shop)
+        botapi.block_bot(shop.buyer)
+        for _ in range(100):
+            if await shop.rows("SELECT 1 FROM buyers WHERE blocked_bot_at IS NOT NULL"):
+                break
+            await asyncio.sleep(0.05)
+        card_id = int(button_data(card)[0].split(":")[1])
+        botapi.press_button(shop.agent, card, f"c:{card_id}:s:1", chat=shop.forum["id"])
+        marked = await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: m["message_id"] == card["message_id"] and "⛔" in m["text"]
+        )
+        botapi.unblock_bot(shop.buyer)
+        botapi.send_text(shop.buyer, "好的")
+        await _card(shop, after=marked)
+
+    actions = [r["action"] for r in await shop.rows("SELECT action FROM audit_log ORDER BY seq")]
+    assert actions.count("buyer.blocked_bot") == 2  # the membership update, then the refused send
+    assert "buyer.unblocked_bot" in actions
+    assert await shop.rows("SELECT blocked_bot_at FROM buyers") == [{"blocked_bot_at": None}]
+    assert await shop.rows("SELECT 1 FROM messages WHERE direction = 'out'") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
+    ChatMemberHandler,
     ChosenInlineResultHandler,
     CommandHandler,
     InlineQueryHandler,
@@ -29,6 +30,9 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     application.add_handler(CommandHandler("stats", supervisor.stats_command))
     application.add_handler(CallbackQueryHandler(supervisor.export_button, pattern=r"^x:"))
     application.add_handler(CallbackQueryHandler(agent.button))
+    application.add_handler(
+        ChatMemberHandler(buyer.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     application.add_handler(InlineQueryHandler(inline.inline_query))
     application.add_handler(ChosenInlineResultHandler(inline.chosen_result))
     private = filters.ChatType.PRIVATE & ~filters.COMMAND

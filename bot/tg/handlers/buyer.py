@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.core.roles import Role
+from bot.storage.evidence import append_audit
+from bot.storage.repository import set_buyer_blocked
 from bot.tg.context import KefuContext, reply, sender_of
 from bot.tg.handlers import agent
 from bot.tg.inbox import receive_buyer_message
@@ -38,3 +41,19 @@ async def private_message(update: Update, context: KefuContext) -> None:
         await agent.private_message(update, context, sender.role)
         return
     await receive_buyer_message(update, sender.user, context)
+
+
+async def bot_membership(update: Update, context: KefuContext) -> None:
+    """A buyer blocked or unblocked the bot (Telegram's my_chat_member): record it on the buyer."""
+    change, user = update.my_chat_member, update.effective_user
+    if change is None or user is None or change.chat.type != ChatType.PRIVATE:
+        return
+    blocked = change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
+    async with context.services.db.transaction() as session:
+        if await set_buyer_blocked(session=session, telegram_user_id=user.id, blocked=blocked):
+            await append_audit(
+                session=session,
+                actor_telegram_id=user.id,
+                action="buyer.blocked_bot" if blocked else "buyer.unblocked_bot",
+                target=f"user:{user.id}",
+            )
