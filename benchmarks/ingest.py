@@ -6,7 +6,11 @@ one transaction per buyer message, as the bot does it:
   chained: raw update JSON + message, both chained (lock head, hash, insert, move head), commit
   plain:   the same message row inserted alone (no raw JSON, no chain), commit
 
-Usage: .venv/bin/python benchmarks/ingest.py [--messages 2000] [--postgres URL]
+Each variant runs `--rounds` times (default 3), alternating chained and plain on fresh databases,
+and the median of each is reported, so that a burst of load from other jobs on the machine does
+not land on one variant only.
+
+Usage: .venv/bin/python benchmarks/ingest.py [--messages 2000] [--rounds 3] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -143,34 +148,46 @@ async def main() -> None:
     """Run both variants on each database and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("KEFU_TEST_POSTGRES_URL", ""))
     args = parser.parse_args()
-    print(f"ingest benchmark: {args.messages} buyer messages, one transaction each")
+    print(
+        f"ingest benchmark: {args.messages} buyer messages, one transaction each; "
+        f"median of {args.rounds} alternating rounds"
+    )
     print(json.dumps({"payload_bytes": len(json.dumps(update_payload(1), ensure_ascii=False))}))
+    rates: dict[str, list[float]] = {"chained": [], "plain": []}
     with tempfile.TemporaryDirectory() as tmp:
-        chained = await run_chained(f"sqlite+aiosqlite:///{tmp}/chained.db", args.messages)
-        plain = await run_plain(f"sqlite+aiosqlite:///{tmp}/plain.db", args.messages)
-    _report("SQLite (WAL, synchronous=FULL)", chained, plain)
+        for round_no in range(args.rounds):
+            for name, variant in (("chained", run_chained), ("plain", run_plain)):
+                url = f"sqlite+aiosqlite:///{tmp}/{name}{round_no}.db"
+                rates[name].append(await variant(url, args.messages))
+    _report("SQLite (WAL, synchronous=FULL)", rates)
     if args.postgres:
         admin = async_url(args.postgres)
         base = admin.rpartition("/")[0]
-        results = []
-        for variant in (run_chained, run_plain):
-            name = f"kefu_bench_{uuid.uuid4().hex[:8]}"
-            await _admin(admin, f'CREATE DATABASE "{name}"')
-            try:
-                results.append(await variant(f"{base}/{name}", args.messages))
-            finally:
-                await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        _report("PostgreSQL", results[0], results[1])
+        rates = {"chained": [], "plain": []}
+        for _ in range(args.rounds):
+            for name, variant in (("chained", run_chained), ("plain", run_plain)):
+                database = f"kefu_bench_{uuid.uuid4().hex[:8]}"
+                await _admin(admin, f'CREATE DATABASE "{database}"')
+                try:
+                    rates[name].append(await variant(f"{base}/{database}", args.messages))
+                finally:
+                    await _admin(admin, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        _report("PostgreSQL", rates)
     else:
         print("PostgreSQL: skipped (set KEFU_TEST_POSTGRES_URL or pass --postgres)")
 
 
-def _report(name: str, chained: float, plain: float) -> None:
+def _report(name: str, rates: dict[str, list[float]]) -> None:
+    chained, plain = statistics.median(rates["chained"]), statistics.median(rates["plain"])
+    rounds = ", ".join(
+        f"{c:,.0f}/{p:,.0f}" for c, p in zip(rates["chained"], rates["plain"], strict=True)
+    )
     print(
         f"{name}: chained {chained:,.0f} msg/s, plain {plain:,.0f} msg/s, "
-        f"integrity costs {plain / chained:.2f}x (target <= 1.5x)"
+        f"integrity costs {plain / chained:.2f}x (target <= 1.5x); rounds chained/plain: {rounds}"
     )
 
 

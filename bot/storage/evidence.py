@@ -48,7 +48,7 @@ from bot.storage.models import (
 from bot.storage.models import ChainHead as ChainHeadRow
 
 _HEAD_CACHE = "kefu.chain_head"  # (transaction, head, head row not yet written)
-_HOOKED = "kefu.chain_head_hook"
+_HOOKS_INSTALLED: list[bool] = []
 _COMMITTING = "kefu.chain_head_committing"
 # The chain head this process last saw committed, per engine: only a guess for the next append,
 # which checks it under the lock (another process may have moved the head since).
@@ -174,6 +174,8 @@ def _head_params(head: ChainHead) -> dict[str, Any]:
 
 
 def _write_head_before_commit(sync_session: Session) -> None:
+    if not sync_session.info:
+        return  # no evidence appended in this session
     cached = sync_session.info.get(_HEAD_CACHE)
     if cached is not None and cached[2] and cached[0] is sync_session.get_transaction():
         connection = sync_session.connection()
@@ -183,23 +185,26 @@ def _write_head_before_commit(sync_session: Session) -> None:
 
 
 def _remember_head_after_commit(sync_session: Session) -> None:
+    if not sync_session.info:
+        return
     committed = sync_session.info.pop(_COMMITTING, None)
     if committed is not None:
         _LAST_HEAD[committed[0]] = committed[1]
 
 
 def _forget_head_after_rollback(sync_session: Session, _previous: object) -> None:
-    sync_session.info.pop(_COMMITTING, None)
+    if sync_session.info:
+        sync_session.info.pop(_COMMITTING, None)
 
 
-def _hook(session: AsyncSession) -> None:
-    """Write the head before commit and remember it after; once per session."""
-    if not session.info.get(_HOOKED):
-        sync = session.sync_session
-        event.listen(sync, "before_commit", _write_head_before_commit)
-        event.listen(sync, "after_commit", _remember_head_after_commit)
-        event.listen(sync, "after_soft_rollback", _forget_head_after_rollback)
-        session.info[_HOOKED] = True
+def _install_hooks() -> None:
+    # Write the head before commit and remember it after. The listeners sit on the Session class
+    # and are installed once: adding listeners to each session cost more than an append.
+    if not _HOOKS_INSTALLED:
+        event.listen(Session, "before_commit", _write_head_before_commit)
+        event.listen(Session, "after_commit", _remember_head_after_commit)
+        event.listen(Session, "after_soft_rollback", _forget_head_after_rollback)
+        _HOOKS_INSTALLED.append(True)
 
 
 async def _locked_head(session: AsyncSession, conn: AsyncConnection) -> ChainHead:
@@ -227,7 +232,7 @@ async def _locked_head(session: AsyncSession, conn: AsyncConnection) -> ChainHea
     if not nested:
         transaction = sync.get_transaction()
         session.info[_HEAD_CACHE] = (transaction, head, False)
-        _hook(session)
+        _install_hooks()
     return head
 
 
@@ -270,7 +275,7 @@ async def _append(
     session.info[_HEAD_CACHE] = (sync.get_transaction(), new_head, not moved)
     if moved:
         session.info[_COMMITTING] = (conn.sync_engine, new_head)
-    _hook(session)
+    _install_hooks()
     return stored
 
 
