@@ -17,8 +17,14 @@ conversation, message or edit, attachments), runs the handlers, and marks the up
 At start-up (`initialize`) every stored update not marked processed is put back on the queue, and
 an update already marked is skipped, so each is processed exactly once even when Telegram delivers
 it again. The evidence rows are idempotent; a handler whose own effects must be exactly-once
-calls `mark_processed` in the same transaction as its writes (otherwise they are at-least-once).
-Handlers should use `block=True` (the default): marking happens when `process_update` returns.
+calls `mark_update_processed` in the same transaction as its writes (otherwise they are
+at-least-once). Handlers should use `block=True` (the default): marking happens when
+`process_update` returns.
+
+An update whose raw row this process stored first ("fresh") skips the processed check and the
+look-up of earlier rows, and its handler gets the rows just written (`recorded_update`). Storing a
+batch and processing an update take turns (`EvidenceInbox.turn`), so the process never waits on
+its own SQLite write lock.
 """
 
 from __future__ import annotations
