@@ -104,6 +104,25 @@ def _content_type(message: Mapping[str, Any], attachments: tuple[AttachmentRef, 
     return "other"
 
 
+def _loggable_text(message: Mapping[str, Any]) -> str:
+    """The words of a message, or what stands for them: a sticker's emoji, a place, a contact."""
+    if message.get("text") or message.get("caption"):
+        return str(message.get("text") or message.get("caption"))
+    sticker, venue = message.get("sticker") or {}, message.get("venue") or {}
+    location, contact = message.get("location") or {}, message.get("contact") or {}
+    if sticker.get("emoji"):
+        return str(sticker["emoji"])
+    if venue:
+        return " ".join(str(venue.get(key, "")) for key in ("title", "address")).strip()
+    if location:
+        return f"{location.get('latitude')},{location.get('longitude')}"
+    if contact:
+        name = " ".join(str(contact.get(k, "")) for k in ("first_name", "last_name")).strip()
+        return f"{name} {contact.get('phone_number', '')}".strip()
+    poll, dice = message.get("poll") or {}, message.get("dice") or {}
+    return str(poll.get("question") or dice.get("emoji") or "")
+
+
 def buyer_message(update: Mapping[str, Any]) -> InboundMessage | None:
     """The buyer message in an update: a private chat message or edit from a human, else None."""
     edited = "edited_message" in update
@@ -129,7 +148,7 @@ def buyer_message(update: Mapping[str, Any]) -> InboundMessage | None:
             username=sender.get("username"),
             language_code=sender.get("language_code"),
         ),
-        text=str(message.get("text") or message.get("caption") or ""),
+        text=_loggable_text(message),
         content_type=_content_type(message, attachments),
         sent_at=_timestamp(sent),
         edited=edited,

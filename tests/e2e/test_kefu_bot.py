@@ -234,3 +234,28 @@ async def test_a_buyer_who_blocks_the_bot_is_shown_on_the_next_card(shop: Shop) 
     assert "buyer.unblocked_bot" in actions
     assert await shop.rows("SELECT blocked_bot_at FROM buyers") == [{"blocked_bot_at": None}]
     assert await shop.rows("SELECT 1 FROM messages WHERE direction = 'out'") == []
+
+
+async def test_odd_messages_are_logged_and_carded(shop: Shop) -> None:
+    botapi = shop.botapi
+    long_text = ("还没收到货😡！！" + "Where is my parcel? " + "快递" * 40) * 100
+    async with running_kefu(shop):
+        botapi.send_sticker(shop.buyer, emoji="😭")
+        sticker_card = await _card(shop)
+        botapi.send_text(shop.buyer, long_text[:5000])
+        long_card = await _card(shop, after=sticker_card)
+        botapi.send_location(shop.buyer, latitude=31.23, longitude=121.47)
+        location_card = await _card(shop, after=long_card)
+
+    rows = await shop.rows(
+        "SELECT content_type, length(text) AS n, category FROM messages ORDER BY seq"
+    )
+    assert [(r["content_type"], r["n"]) for r in rows] == [
+        ("sticker", 1),
+        ("text", 5000),
+        ("location", 12),
+    ]
+    assert rows[1]["category"] == "not_received"
+    assert "[sticker]" in sticker_card["text"]
+    assert len(long_card["text"]) <= 4096
+    assert "[location]" in location_card["text"]
