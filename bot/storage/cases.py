@@ -12,14 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import String, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.appeal import CaseFacts, FactAttachment, FactEvent, FactMessage
 from bot.core.cases import FINISHED, Refusal, Transition, transition
 from bot.core.types import Category
 from bot.storage.evidence import append_audit, chain_head, lock_chain
-from bot.storage.models import Agent, Attachment, AuditEntry, Buyer, Conversation, Message, utcnow
+from bot.storage.models import (
+    Agent,
+    Attachment,
+    AuditEntry,
+    Buyer,
+    Card,
+    Conversation,
+    Message,
+    utcnow,
+)
 
 HEAD_MESSAGES = 200  # the first messages of a long case are always read (first contact, offers)
 TAIL_MESSAGES = 200  # and the newest ones (latest replies, the timeline)
@@ -95,7 +104,16 @@ async def case_facts(
         (
             await session.execute(
                 select(AuditEntry)
-                .where(AuditEntry.target == case_target(conversation_id))
+                .where(
+                    or_(
+                        AuditEntry.target == case_target(conversation_id),
+                        AuditEntry.target.in_(
+                            select(literal("card:").concat(cast(Card.id, String))).where(
+                                Card.conversation_id == conversation_id
+                            )
+                        ),
+                    )
+                )
                 .order_by(AuditEntry.seq.desc())
                 .limit(MAX_EVENTS)
             )

@@ -15,13 +15,14 @@ from bot.config import DEFAULT_PHRASEBOOK_DIR
 from bot.core.appeal import draft_appeal
 from bot.core.cases import CaseState, Party, Refusal, RefusalReason, Transition
 from bot.core.roles import Role
-from bot.core.types import Language
+from bot.core.types import Language, Suggestion
 from bot.phrasebook.loader import load_phrasebook
 from bot.storage import cases
 from bot.storage.agents import upsert_agent
+from bot.storage.cards import create_card
 from bot.storage.engine import make_sessionmaker
 from bot.storage.evidence import append_attachment, append_audit, append_message, chain_head
-from bot.storage.models import AuditEntry, Conversation
+from bot.storage.models import AuditEntry, Conversation, Message
 from bot.storage.repository import get_or_create_buyer, open_conversation_for
 from bot.storage.verify import verify_chain
 
@@ -85,7 +86,7 @@ async def _case(engine: AsyncEngine, telegram_user_id: int = 501, name: str = "�
             session=session,
             actor_telegram_id=None,
             action="suggestion.sent",
-            target="card:1",  # not the case's target: not part of its timeline
+            target="card:1",  # part of a case's timeline only if card 1 is one of its cards
         )
         return conversation.id
 
@@ -317,3 +318,37 @@ async def test_two_agents_changing_one_case_at_once_are_serialised(engine: Async
     assert kinds == ["Refusal", "Transition"]
     assert refused.reason is RefusalReason.ALREADY_IN_STATE
     assert [a for a, _ in await _case_audits(engine, case_id)] == ["case.status", "case.refused"]
+
+
+async def test_card_outcomes_are_part_of_the_case_events(engine: AsyncEngine) -> None:
+    case_id = await _case(engine)
+    other = await _case(engine, telegram_user_id=777, name="小李")
+    async with make_sessionmaker(engine).begin() as session:
+        cards = []
+        for conversation_id in (case_id, other):
+            first = (
+                await session.execute(
+                    select(Message.id)
+                    .where(Message.conversation_id == conversation_id)
+                    .order_by(Message.seq)
+                    .limit(1)
+                )
+            ).scalar_one()
+            card, _ = await create_card(
+                session=session,
+                message_id=first,
+                conversation_id=conversation_id,
+                suggestions=[Suggestion("quick", "您好")],
+                language="zh-Hans",
+            )
+            cards.append(card.id)
+        for card_id, action in zip(cards, ("suggestion.sent", "suggestion.skipped"), strict=True):
+            await append_audit(
+                session=session, actor_telegram_id=AGENT, action=action, target=f"card:{card_id}"
+            )
+    async with make_sessionmaker(engine)() as session:
+        record = await cases.case_facts(session=session, conversation_id=case_id)
+    assert record is not None
+    # Card 1 is this case's card: its audit rows (two from the fixtures, one above) belong to the
+    # case; card 2's (the other case's) do not.
+    assert [e.action for e in record.facts.events] == ["suggestion.sent"] * 3

@@ -206,7 +206,10 @@ def _event_text(services: Services, language: Language, entry: case_store.Timeli
         return t("case.event_refused", state=state)
     if entry.action == "case.appeal":
         return t("case.event_appeal")
-    return t("case.event_other", action=entry.action)
+    # Card outcomes, SLA and follow-up events: the transcript's wording names them too.
+    key = f"export.history.{entry.action.replace('.', '_')}"
+    named = services.text(language, key)
+    return named if named != key else t("case.event_other", action=entry.action)
 
 
 def _separator(services: Services, language: Language) -> str:
