@@ -23,7 +23,7 @@ from bot.core.types import Language
 from bot.export import service
 from bot.storage.evidence import append_audit
 from bot.storage.models import utcnow
-from bot.tg.context import KefuContext, Services
+from bot.tg.context import KefuContext, Sender, Services, reply, sender_of
 
 KEYBOARD_FORMATS = (
     ExportFormat.CSV,
@@ -71,6 +71,27 @@ async def _allowed(context: KefuContext, user: User, action: str, target: str) -
     role = await context.services.role_of(user.id)
     if role >= Role.SUPERVISOR:
         return True
+    await _audit_refusal(context, user, role, action, target)
+    return False
+
+
+async def _supervisor(
+    update: Update, context: KefuContext, action: str, target: str
+) -> Sender | None:
+    """The sender of a supervisors' command; anyone else gets 'not allowed', audited."""
+    sender = await sender_of(update, context)
+    if sender is None:
+        return None
+    if sender.role >= Role.SUPERVISOR:
+        return sender
+    await _audit_refusal(context, sender.user, sender.role, action, target)
+    await reply(sender, context, "card.not_allowed")
+    return None
+
+
+async def _audit_refusal(
+    context: KefuContext, user: User, role: Role, action: str, target: str
+) -> None:
     async with context.services.db.transaction() as session:
         await append_audit(
             session=session,
@@ -79,7 +100,6 @@ async def _allowed(context: KefuContext, user: User, action: str, target: str) -
             target=target[:256],
             details={"role": role.name.lower()},
         )
-    return False
 
 
 def _request(
@@ -140,15 +160,16 @@ async def _run_export(
 
 async def export_command(update: Update, context: KefuContext) -> None:
     """/export [FORMAT RANGE filters...]: range buttons, or the export itself as a document."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
-        return
-    services = context.services
-    language = services.language_of(user.language_code)
     words = list(context.args or [])
-    if not await _allowed(context, user, "export.denied", "export " + " ".join(words)):
-        await message.reply_text(escape(services.text(language, "card.not_allowed")))
+    sender = await _supervisor(update, context, "export.denied", "export " + " ".join(words))
+    if sender is None:
         return
+    services, user, message, language = (
+        context.services,
+        sender.user,
+        sender.message,
+        sender.language,
+    )
     if not words:
         await message.reply_text(
             escape(services.text(language, "export.tg.choose")),
@@ -169,15 +190,16 @@ async def export_command(update: Update, context: KefuContext) -> None:
 
 async def case_command(update: Update, context: KefuContext) -> None:
     """/case N bundle: the case's evidence bundle as a document."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
-        return
-    services = context.services
-    language = services.language_of(user.language_code)
     words = list(context.args or [])
-    if not await _allowed(context, user, "export.denied", "case " + " ".join(words)):
-        await message.reply_text(escape(services.text(language, "card.not_allowed")))
+    sender = await _supervisor(update, context, "export.denied", "case " + " ".join(words))
+    if sender is None:
         return
+    services, user, message, language = (
+        context.services,
+        sender.user,
+        sender.message,
+        sender.language,
+    )
     if len(words) != 2 or not words[0].isdigit() or words[1].lower() != "bundle":
         await message.reply_text(escape(services.text(language, "export.tg.usage_case")))
         return
@@ -222,14 +244,15 @@ async def _send_stats(
 
 async def stats_command(update: Update, context: KefuContext) -> None:
     """/stats [RANGE]: the team report as text and a chart."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
+    sender = await _supervisor(update, context, "stats.denied", "stats")
+    if sender is None:
         return
-    services = context.services
-    language = services.language_of(user.language_code)
-    if not await _allowed(context, user, "stats.denied", "stats"):
-        await message.reply_text(escape(services.text(language, "card.not_allowed")))
-        return
+    services, user, message, language = (
+        context.services,
+        sender.user,
+        sender.message,
+        sender.language,
+    )
     words = list(context.args or [])
     if not words:
         await message.reply_text(
