@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,4 +115,65 @@ async def assign_agent(*, session: AsyncSession, conversation: Conversation) -> 
         chosen.last_assigned_at = utcnow()
         conversation.assigned_agent_id = chosen.id
         await session.flush()
+    return chosen
+
+
+async def assign_agents(
+    *, session: AsyncSession, conversations: Sequence[Conversation]
+) -> dict[int, Agent | None]:
+    """`assign_agent` for several conversations at once, by conversation id, in their order.
+
+    Three statements whatever the number: the agents already assigned, each buyer's last agent,
+    and the available agents (locked, as `assign_agent` locks the one it picks), taken in turn
+    from the one assigned longest ago.
+    """
+    chosen: dict[int, Agent | None] = {}
+    assigned_ids = {c.assigned_agent_id for c in conversations if c.assigned_agent_id is not None}
+    current: dict[int, Agent] = {}
+    if assigned_ids:
+        rows = await session.execute(select(Agent).where(Agent.id.in_(assigned_ids)))
+        current = {agent.id: agent for agent in rows.scalars()}
+    unassigned: list[Conversation] = []
+    for conversation in conversations:
+        agent = current.get(conversation.assigned_agent_id or -1)
+        if agent is not None and agent.active:
+            chosen[conversation.id] = agent
+        elif conversation.id not in chosen:
+            unassigned.append(conversation)
+    if not unassigned:
+        return chosen
+    buyer_ids = list(dict.fromkeys(c.buyer_id for c in unassigned))
+    previous: dict[int, Agent] = {}
+    rows = await session.execute(
+        select(Conversation.buyer_id, Agent)
+        .join(Conversation, Conversation.assigned_agent_id == Agent.id)
+        .where(Conversation.buyer_id.in_(buyer_ids), Agent.active, Agent.available)
+        .order_by(Conversation.opened_at.desc())
+    )
+    for buyer_id, agent in rows:
+        previous.setdefault(buyer_id, agent)
+    rotation = list(
+        (
+            await session.execute(
+                select(Agent)
+                .where(Agent.active, Agent.available)
+                .order_by(Agent.last_assigned_at.asc().nulls_first(), Agent.id)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
+    turn = 0
+    for conversation in unassigned:
+        if conversation.id in chosen:
+            continue  # the same conversation twice in the batch
+        agent = previous.get(conversation.buyer_id)
+        if agent is None and rotation:
+            agent = rotation[turn % len(rotation)]
+            turn += 1
+        chosen[conversation.id] = agent
+        if agent is not None:
+            agent.last_assigned_at = utcnow()
+            conversation.assigned_agent_id = agent.id
+            previous[conversation.buyer_id] = agent  # sticky within the batch too
+    await session.flush()
     return chosen

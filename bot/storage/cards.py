@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, inspect, select, update
+from sqlalchemy import Table, bindparam, case, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState
 
@@ -53,9 +54,7 @@ async def create_card(
     card = Card(
         message_id=message_id,
         conversation_id=conversation_id,
-        suggestions=json.dumps(
-            [{"kind": s.kind, "text": s.text} for s in suggestions], ensure_ascii=False
-        ),
+        suggestions=_suggestions_json(suggestions),
         language=language,
         status="open",
         created_at=utcnow(),
@@ -63,6 +62,39 @@ async def create_card(
     session.add(card)
     await session.flush()
     return card, True
+
+
+@dataclass(frozen=True, slots=True)
+class NewCard:
+    """What a card is made of, for `create_cards`."""
+
+    message_id: int
+    conversation_id: int
+    suggestions: list[Suggestion]
+    language: str
+
+
+async def create_cards(*, session: AsyncSession, cards: Sequence[NewCard]) -> list[Card]:
+    """Cards for buyer messages appended just now (which cannot have one yet), in one flush."""
+    now = utcnow()
+    rows = [
+        Card(
+            message_id=spec.message_id,
+            conversation_id=spec.conversation_id,
+            suggestions=_suggestions_json(spec.suggestions),
+            language=spec.language,
+            status="open",
+            created_at=now,
+        )
+        for spec in cards
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+def _suggestions_json(suggestions: Sequence[Suggestion]) -> str:
+    return json.dumps([{"kind": s.kind, "text": s.text} for s in suggestions], ensure_ascii=False)
 
 
 async def attach_rows(
@@ -172,6 +204,49 @@ async def mark_card_posted(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PostedCard:
+    """Where a card was shown and what it said, for `mark_cards_posted`."""
+
+    card_id: int
+    chat_id: int
+    card_message_id: int
+    thread_id: int | None
+    html: str
+
+
+# A Core UPDATE (on the table, not the class), so a list of parameters is one executemany.
+_CARDS: Table = Card.__table__  # type: ignore[assignment]
+_MARK_POSTED = (
+    update(_CARDS)
+    .where(_CARDS.c.id == bindparam("b_card_id"))
+    .values(
+        chat_id=bindparam("b_chat_id"),
+        card_message_id=bindparam("b_card_message_id"),
+        thread_id=bindparam("b_thread_id"),
+        html=bindparam("b_html"),
+    )
+)
+
+
+async def mark_cards_posted(*, session: AsyncSession, posted: Sequence[PostedCard]) -> None:
+    """`mark_card_posted` for several cards in one statement."""
+    if posted:
+        await session.execute(
+            _MARK_POSTED,
+            [
+                {
+                    "b_card_id": p.card_id,
+                    "b_chat_id": p.chat_id,
+                    "b_card_message_id": p.card_message_id,
+                    "b_thread_id": p.thread_id,
+                    "b_html": p.html,
+                }
+                for p in posted
+            ],
+        )
+
+
 async def close_card(
     *, session: AsyncSession, card: Card, status: str, agent_id: int | None
 ) -> None:
@@ -233,6 +308,39 @@ async def buyer_history(
         )
     ).one()
     return int(conversations), int(refunds), int(threats), int(extortion)
+
+
+BuyerCounts = tuple[int, int, int, int]
+
+
+async def buyers_history(
+    *, session: AsyncSession, buyer_ids: Sequence[int]
+) -> tuple[dict[int, list[int]], dict[int, BuyerCounts]]:
+    """For several buyers: their conversation ids, and (0, refunds, threats, extortion) so far.
+
+    `buyer_history` for one buyer is the conversations before a given one plus these sums.
+    """
+    wanted = list(dict.fromkeys(buyer_ids))
+    conversations: dict[int, list[int]] = {buyer_id: [] for buyer_id in wanted}
+    rows = await session.execute(
+        select(Conversation.buyer_id, Conversation.id).where(Conversation.buyer_id.in_(wanted))
+    )
+    for buyer_id, conversation_id in rows:
+        conversations[buyer_id].append(conversation_id)
+    sums = await session.execute(
+        select(
+            Message.buyer_id,
+            func.sum(case((Message.category == "return_refund", 1), else_=0)),
+            func.sum(case((Message.flags.like("%threatens_%"), 1), else_=0)),
+            func.sum(case((Message.category == "extortion", 1), else_=0)),
+        )
+        .where(Message.buyer_id.in_(wanted), Message.direction == "in")
+        .group_by(Message.buyer_id)
+    )
+    counts = {buyer_id: (0, 0, 0, 0) for buyer_id in wanted}
+    for buyer_id, refunds, threats, extortion in sums:
+        counts[buyer_id] = (0, int(refunds or 0), int(threats or 0), int(extortion or 0))
+    return conversations, counts
 
 
 # One statement, built once: the earlier conversations counted in a subquery beside the sums.

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.evidence import ChainHead, row_hash
+from bot.storage import sqlite_append
 from bot.storage.models import (
     Attachment,
     AuditEntry,
@@ -253,6 +254,8 @@ async def _append(
     not move): the duplicate check is the INSERT itself. On PostgreSQL the INSERT moves the head
     row as well; on SQLite the head row is written once, before commit.
     """
+    if conn.dialect.name == "sqlite":
+        return await _append_sqlite(session, conn, table, values, dedupe=dedupe)
     sync = session.sync_session
     nested = sync.in_nested_transaction()
     cached = session.info.get(_HEAD_CACHE)
@@ -277,6 +280,29 @@ async def _append(
         session.info[_COMMITTING] = (conn.sync_engine, new_head)
     _install_hooks()
     return stored
+
+
+async def _append_sqlite(
+    session: AsyncSession,
+    conn: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    dedupe: bool,
+) -> StoredRecord | None:
+    """SQLite: the whole append (lock, hash, insert, head) in one call to the driver's thread."""
+    if session.info:
+        # A head cached by `lock_chain` would now be stale; the head row itself is current.
+        session.info.pop(_HEAD_CACHE, None)
+    outcomes, _head = await sqlite_append.append_rows(
+        conn,
+        table=table,
+        head_table=CHAIN_HEAD,
+        rows=[values],
+        dedupe=_DEDUPE_KEYS[table.name] if dedupe else (),
+    )
+    done = outcomes[0]
+    return None if done is None else StoredRecord(done.seq, done.seq, done.hash, created=True)
 
 
 async def _insert_row(
@@ -368,6 +394,66 @@ async def append_raw_updates(
     ]
 
 
+def message_values(
+    *,
+    conversation_id: int,
+    buyer_id: int,
+    direction: str,
+    text: str,
+    sent_at: datetime,
+    chat_id: int | None = None,
+    telegram_message_id: int | None = None,
+    content_type: str = "text",
+    received_at: datetime | None = None,
+    category: str | None = None,
+    confidence: float | None = None,
+    flags: Sequence[str] | str = "",
+    suggestion_index: int | None = None,
+    suggestion_edited: bool | None = None,
+    agent_id: int | None = None,
+    edit_of_id: int | None = None,
+    revision: int = 0,
+    update_id: int | None = None,
+) -> dict[str, Any]:
+    """The columns of a buyer (`in`) or agent (`out`) message row, before it is chained."""
+    if direction not in ("in", "out"):
+        raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
+    return {
+        "conversation_id": conversation_id,
+        "buyer_id": buyer_id,
+        "direction": direction,
+        "chat_id": chat_id,
+        "telegram_message_id": telegram_message_id,
+        "revision": revision,
+        "edit_of_id": edit_of_id,
+        "update_id": update_id,
+        "content_type": content_type,
+        "text": text,
+        "category": category,
+        "confidence": confidence,
+        "flags": flags if isinstance(flags, str) else ",".join(flags),
+        "suggestion_index": suggestion_index,
+        "suggestion_edited": suggestion_edited,
+        "agent_id": agent_id,
+        "sent_at": sent_at,
+        "received_at": received_at if received_at is not None else utcnow(),
+    }
+
+
+def _keyed(values: Mapping[str, Any]) -> bool:
+    return values["chat_id"] is not None and values["telegram_message_id"] is not None
+
+
+async def _existing_message(conn: AsyncConnection, values: Mapping[str, Any]) -> StoredRecord:
+    return await _existing(
+        conn,
+        MESSAGES,
+        MESSAGES.c.chat_id == values["chat_id"],
+        MESSAGES.c.telegram_message_id == values["telegram_message_id"],
+        MESSAGES.c.revision == values["revision"],
+    )
+
+
 async def append_message(
     *,
     session: AsyncSession,
@@ -391,45 +477,65 @@ async def append_message(
     update_id: int | None = None,
 ) -> StoredRecord:
     """Append a buyer (`in`) or agent (`out`) message; the same chat message+revision is stored once."""
-    if direction not in ("in", "out"):
-        raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
-    conn = await session.connection()
-    flag_text = flags if isinstance(flags, str) else ",".join(flags)
-    keyed = chat_id is not None and telegram_message_id is not None
-    stored = await _append(
-        session,
-        conn,
-        MESSAGES,
-        {
-            "conversation_id": conversation_id,
-            "buyer_id": buyer_id,
-            "direction": direction,
-            "chat_id": chat_id,
-            "telegram_message_id": telegram_message_id,
-            "revision": revision,
-            "edit_of_id": edit_of_id,
-            "update_id": update_id,
-            "content_type": content_type,
-            "text": text,
-            "category": category,
-            "confidence": confidence,
-            "flags": flag_text,
-            "suggestion_index": suggestion_index,
-            "suggestion_edited": suggestion_edited,
-            "agent_id": agent_id,
-            "sent_at": sent_at,
-            "received_at": received_at if received_at is not None else utcnow(),
-        },
-        dedupe=keyed,
+    values = message_values(
+        conversation_id=conversation_id,
+        buyer_id=buyer_id,
+        direction=direction,
+        text=text,
+        sent_at=sent_at,
+        chat_id=chat_id,
+        telegram_message_id=telegram_message_id,
+        content_type=content_type,
+        received_at=received_at,
+        category=category,
+        confidence=confidence,
+        flags=flags,
+        suggestion_index=suggestion_index,
+        suggestion_edited=suggestion_edited,
+        agent_id=agent_id,
+        edit_of_id=edit_of_id,
+        revision=revision,
+        update_id=update_id,
     )
-    if stored is None:
-        return await _existing(
-            conn,
-            MESSAGES,
-            MESSAGES.c.chat_id == chat_id,
-            MESSAGES.c.telegram_message_id == telegram_message_id,
-            MESSAGES.c.revision == revision,
-        )
+    conn = await session.connection()
+    stored = await _append(session, conn, MESSAGES, values, dedupe=_keyed(values))
+    return stored if stored is not None else await _existing_message(conn, values)
+
+
+async def append_messages(
+    *, session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> list[StoredRecord]:
+    """Append several messages (rows from `message_values`, each keyed by chat and message id).
+
+    On SQLite the whole batch is one call to the driver; a row already stored returns its first
+    record with `created` False, as `append_message` does.
+    """
+    if not rows:
+        return []
+    if not all(_keyed(values) for values in rows):
+        raise ValueError("append_messages takes chat messages only (chat_id and message id set)")
+    conn = await session.connection()
+    if conn.dialect.name != "sqlite":
+        stored_rows = []
+        for values in rows:
+            done = await _append(session, conn, MESSAGES, dict(values), dedupe=True)
+            stored_rows.append(done if done is not None else await _existing_message(conn, values))
+        return stored_rows
+    if session.info:
+        session.info.pop(_HEAD_CACHE, None)
+    outcomes, _head = await sqlite_append.append_rows(
+        conn,
+        table=MESSAGES,
+        head_table=CHAIN_HEAD,
+        rows=list(rows),
+        dedupe=_DEDUPE_KEYS[MESSAGES.name],
+    )
+    stored: list[StoredRecord] = []
+    for values, outcome in zip(rows, outcomes, strict=True):
+        if outcome is None:
+            stored.append(await _existing_message(conn, values))
+        else:
+            stored.append(StoredRecord(outcome.seq, outcome.seq, outcome.hash, created=True))
     return stored
 
 
@@ -523,6 +629,18 @@ async def mark_processed(
         _MARK_PROCESSED, {"update_id": update_id, "processed_at": processed_at or utcnow()}
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_processed_many(
+    *, session: AsyncSession, update_ids: Sequence[int], processed_at: datetime | None = None
+) -> None:
+    """`mark_processed` for several updates in one statement."""
+    if update_ids:
+        moment = processed_at or utcnow()
+        await session.execute(
+            _MARK_PROCESSED,
+            [{"update_id": update_id, "processed_at": moment} for update_id in update_ids],
+        )
 
 
 async def is_processed(*, session: AsyncSession, update_id: int) -> bool:

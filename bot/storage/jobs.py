@@ -45,6 +45,31 @@ async def schedule(
     return result.scalar_one_or_none()
 
 
+async def schedule_many(*, session: AsyncSession, jobs: Sequence[dict[str, Any]]) -> None:
+    """Add several jobs (each: kind, due_at, conversation_id, dedupe_key), skipping known keys."""
+    if not jobs:
+        return
+    now = utcnow()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(ScheduledJob).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    await session.execute(
+        statement,
+        [
+            {
+                "kind": job["kind"],
+                "due_at": job["due_at"],
+                "conversation_id": job.get("conversation_id"),
+                "card_id": job.get("card_id"),
+                "payload": json.dumps(job.get("payload") or {}, ensure_ascii=False),
+                "dedupe_key": job["dedupe_key"],
+                "status": "pending",
+                "created_at": now,
+            }
+            for job in jobs
+        ],
+    )
+
+
 async def claim_due(
     *, session: AsyncSession, worker: str, now: datetime | None = None, limit: int = 20
 ) -> list[ScheduledJob]:
