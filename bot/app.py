@@ -11,14 +11,14 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest
 
 from bot.config import Settings, SettingsError
-from bot.core.inbound import InboundMessage, MessageLabels
+from bot.core.inbound import InboundMessage, MessageLabels, labels_for
 from bot.core.roles import Role
 from bot.storage.agents import upsert_agent
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
 from bot.tg.commands import publish_commands
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
-from bot.tg.handlers import register_handlers
+from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.ingest import Labeler, install_evidence_ingest
 from bot.tg.jobs import run_due_jobs
 from bot.understanding import Understanding, load_understanding
@@ -45,12 +45,7 @@ def message_labeler(understanding: Understanding) -> Labeler:
     """Label each buyer message with the classifier's verdict before it is chained."""
 
     def label(inbound: InboundMessage) -> MessageLabels:
-        verdict = understanding.classifier.classify(inbound.text)
-        return MessageLabels(
-            category=verdict.category.value,
-            confidence=round(verdict.confidence, 4),
-            flags=tuple(verdict.sorted_flags()),
-        )
+        return labels_for(understanding.classifier.classify(inbound.text))
 
     return label
 
@@ -105,6 +100,7 @@ def build_application(
         store=services.attachments,
         labeler=message_labeler(services.understanding),
         is_staff=services.is_staff,
+        batch_route=buyer_batch_route(),
     )
     application: KefuApplication = builder.build()
     application.bot_data[SERVICES_KEY] = services

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.types import Classification
+
 # Bot API: bots may download files of at most 20 MB.
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 
@@ -47,6 +49,15 @@ class MessageLabels:
     category: str | None = None
     confidence: float | None = None
     flags: tuple[str, ...] = ()
+
+
+def labels_for(classification: Classification) -> MessageLabels:
+    """The labels stored with a message: the verdict's category, rounded confidence and flags."""
+    return MessageLabels(
+        category=classification.category.value,
+        confidence=round(classification.confidence, 4),
+        flags=tuple(classification.sorted_flags()),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,12 @@ async def granted_role(*, session: AsyncSession, telegram_user_id: int) -> Role 
     return Role.parse(agent.role)
 
 
+async def granted_roles(*, session: AsyncSession) -> dict[int, Role]:
+    """The role granted in chat to every active team member, by Telegram id."""
+    rows = await session.execute(select(Agent.telegram_user_id, Agent.role).where(Agent.active))
+    return {user_id: Role.parse(role) for user_id, role in rows}
+
+
 async def upsert_agent(
     *,
     session: AsyncSession,

@@ -255,7 +255,7 @@ async def _append(
     row as well; on SQLite the head row is written once, before commit.
     """
     if conn.dialect.name == "sqlite":
-        return await _append_sqlite(session, conn, table, values, dedupe=dedupe)
+        return (await _append_sqlite(session, conn, table, [values], dedupe=dedupe))[0]
     sync = session.sync_session
     nested = sync.in_nested_transaction()
     cached = session.info.get(_HEAD_CACHE)
@@ -286,11 +286,14 @@ async def _append_sqlite(
     session: AsyncSession,
     conn: AsyncConnection,
     table: Table,
-    values: dict[str, Any],
+    rows: Sequence[Mapping[str, Any]],
     *,
     dedupe: bool,
-) -> StoredRecord | None:
-    """SQLite: the whole append (lock, hash, insert, head) in one call to the driver's thread."""
+) -> list[StoredRecord | None]:
+    """SQLite: the appends of `rows` (lock, hash, insert, head) in one call to the driver's thread.
+
+    None stands for a row whose dedupe key was already stored.
+    """
     if session.info:
         # A head cached by `lock_chain` would now be stale; the head row itself is current.
         session.info.pop(_HEAD_CACHE, None)
@@ -298,11 +301,13 @@ async def _append_sqlite(
         conn,
         table=table,
         head_table=CHAIN_HEAD,
-        rows=[values],
+        rows=rows,
         dedupe=_DEDUPE_KEYS[table.name] if dedupe else (),
     )
-    done = outcomes[0]
-    return None if done is None else StoredRecord(done.seq, done.seq, done.hash, created=True)
+    return [
+        None if done is None else StoredRecord(done.seq, done.seq, done.hash, created=True)
+        for done in outcomes
+    ]
 
 
 async def _insert_row(
@@ -382,7 +387,24 @@ async def append_raw_updates(
     payloads: Sequence[Mapping[str, Any]],
     received_at: datetime,
 ) -> list[StoredRecord]:
-    """Store a batch of updates (a getUpdates result) in order, each once."""
+    """Store a batch of updates (a getUpdates result) in order, each once (SQLite: one call)."""
+    conn = await session.connection()
+    if conn.dialect.name == "sqlite" and payloads:
+        rows = [
+            {
+                "update_id": int(payload["update_id"]),
+                "payload": payload_text(payload),
+                "received_at": received_at,
+            }
+            for payload in payloads
+        ]
+        outcomes = await _append_sqlite(session, conn, RAW_UPDATES, rows, dedupe=True)
+        return [
+            outcome
+            if outcome is not None
+            else await _existing(conn, RAW_UPDATES, RAW_UPDATES.c.update_id == row["update_id"])
+            for row, outcome in zip(rows, outcomes, strict=True)
+        ]
     return [
         await append_raw_update(
             session=session,
@@ -521,22 +543,11 @@ async def append_messages(
             done = await _append(session, conn, MESSAGES, dict(values), dedupe=True)
             stored_rows.append(done if done is not None else await _existing_message(conn, values))
         return stored_rows
-    if session.info:
-        session.info.pop(_HEAD_CACHE, None)
-    outcomes, _head = await sqlite_append.append_rows(
-        conn,
-        table=MESSAGES,
-        head_table=CHAIN_HEAD,
-        rows=list(rows),
-        dedupe=_DEDUPE_KEYS[MESSAGES.name],
-    )
-    stored: list[StoredRecord] = []
-    for values, outcome in zip(rows, outcomes, strict=True):
-        if outcome is None:
-            stored.append(await _existing_message(conn, values))
-        else:
-            stored.append(StoredRecord(outcome.seq, outcome.seq, outcome.hash, created=True))
-    return stored
+    outcomes = await _append_sqlite(session, conn, MESSAGES, rows, dedupe=True)
+    return [
+        outcome if outcome is not None else await _existing_message(conn, values)
+        for values, outcome in zip(rows, outcomes, strict=True)
+    ]
 
 
 async def append_attachment(

@@ -16,7 +16,7 @@ from bot.core.roles import Role, effective_role
 from bot.core.sla import SlaPolicy, policy_for
 from bot.core.types import Language
 from bot.core.wording import Wording
-from bot.storage.agents import granted_role
+from bot.storage.agents import granted_roles
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
 from bot.understanding import Understanding
@@ -35,7 +35,7 @@ class Services:
     understanding: Understanding
     db: Database
     attachments: AttachmentStore
-    _granted: dict[int, tuple[Role | None, float]] = field(default_factory=dict, repr=False)
+    _granted: tuple[dict[int, Role], float] | None = field(default=None, repr=False)
 
     @property
     def wording(self) -> Wording:
@@ -66,29 +66,29 @@ class Services:
 
     async def role_of(self, user_id: int) -> Role:
         """The user's role: from settings, or granted in chat (cached for a few seconds)."""
-        cached = self._granted.get(user_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[1] < ROLE_CACHE_SECONDS:
-            granted = cached[0]
-        else:
-            async with self.db.session() as session:
-                granted = await granted_role(session=session, telegram_user_id=user_id)
-            self._granted[user_id] = (granted, now)
         return effective_role(
             user_id,
             admins=self.settings.admin_ids,
             supervisors=self.settings.supervisor_ids,
             agents=self.settings.agent_ids,
-            granted=granted,
+            granted=(await self._granted_roles()).get(user_id),
         )
+
+    async def _granted_roles(self) -> dict[int, Role]:
+        # Every grant at once (the team is small): one query per interval, not one per new buyer.
+        now = time.monotonic()
+        if self._granted is None or now - self._granted[1] >= ROLE_CACHE_SECONDS:
+            async with self.db.session() as session:
+                self._granted = (await granted_roles(session=session), now)
+        return self._granted[0]
 
     async def is_staff(self, user_id: int) -> bool:
         """True for agents, supervisors and admins."""
         return await self.role_of(user_id) >= Role.AGENT
 
     def forget_role(self, user_id: int) -> None:
-        """Drop the cached grant of a user whose role just changed."""
-        self._granted.pop(user_id, None)
+        """Drop the cached grants: a user's role just changed."""
+        self._granted = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import Update, User
 from telegram.error import TelegramError
+from telegram.ext import Application
 
+from bot.core.compose import Composition
+from bot.core.inbound import buyer_message, labels_for
 from bot.core.roles import Role
-from bot.core.types import Category, Language
+from bot.core.types import Category, Classification, Language
 from bot.storage import agents as agent_store
 from bot.storage import cards as card_store
 from bot.storage.database import Session
 from bot.storage.models import Buyer, Card, Conversation, Message
-from bot.tg.context import KefuContext, Services
-from bot.tg.ingest import RecordedMessage, mark_update_processed, recorded_update
+from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
+from bot.tg.ingest import (
+    RecordedMessage,
+    evidence_inbox_of,
+    mark_updates_processed,
+    record_fresh_messages,
+    recorded_update,
+)
 from bot.tg.keyboards import card_keyboard
 from bot.tg.render import BuyerHistory, CardView, render_card
-from bot.tg.waiting import start_waiting
+from bot.tg.waiting import start_waiting_many
 
 log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 CAUSE_CATEGORIES = frozenset(
     {
@@ -33,6 +49,30 @@ CAUSE_CATEGORIES = frozenset(
         Category.EXTORTION,
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerTurn:
+    """One buyer message with its evidence rows, ready to become a card."""
+
+    update: Update
+    first_name: str
+    language_code: str | None
+    message: RecordedMessage | Message
+    conversation: Conversation
+    buyer: Buyer
+    classification: Classification
+    new: bool  # the message row was appended just now, so it has no card yet
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCard:
+    """A card written to the database, with what to show and where."""
+
+    turn: BuyerTurn
+    card: Card
+    view: CardView
+    target: CardTarget | None
 
 
 async def receive_buyer_message(update: Update, user: User, context: KefuContext) -> None:
@@ -56,64 +96,179 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
                 log.error("evidence rows of update %s are missing", update.update_id)
                 return
             record, conversation, buyer = rows
-        classification = services.understanding.classifier.classify(record.text)
-        if record.text.strip():
+        turn = BuyerTurn(
+            update=update,
+            first_name=user.first_name,
+            language_code=user.language_code,
+            message=record,
+            conversation=conversation,
+            buyer=buyer,
+            classification=services.understanding.classifier.classify(record.text),
+            new=recorded.created,
+        )
+        pending = await prepare_cards(services, session=session, turns=[turn])
+    if pending[0].card.card_message_id is not None:
+        return  # a replayed update whose card is already out
+    for _update, error in await post_cards(context.application, pending):
+        raise error  # the application's error handler logs it and tells the team
+
+
+async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Update]) -> None:
+    """A burst of new buyer text messages: recorded and carded together, then posted.
+
+    The evidence rows and cards of the whole batch are written in one transaction and the posted
+    cards (with every update's processed mark) in a second one, where one message alone takes
+    three; the cards themselves go out concurrently, in order within each conversation.
+    """
+    services: Services = application.bot_data[SERVICES_KEY]
+    inbox = evidence_inbox_of(application)
+    classifier = services.understanding.classifier
+    async with inbox.turn, services.db.transaction() as session:
+        entries = []
+        for update in updates:
+            payload, received_at = inbox.payload_of(update)
+            inbound = buyer_message(payload)
+            if inbound is None:
+                raise ValueError(f"update {update.update_id} carries no buyer message")
+            entries.append((inbound, received_at, classifier.classify(inbound.text)))
+        recorded = await record_fresh_messages(
+            session=session, entries=[(i, r, labels_for(c)) for i, r, c in entries]
+        )
+        turns = []
+        for update, (inbound, _, classification), rows in zip(
+            updates, entries, recorded, strict=True
+        ):
+            if rows.message is None or rows.conversation is None or rows.buyer is None:
+                raise RuntimeError(f"update {update.update_id} was recorded without its rows")
+            turns.append(
+                BuyerTurn(
+                    update=update,
+                    first_name=update.effective_user.first_name if update.effective_user else "",
+                    language_code=inbound.buyer.language_code,
+                    message=rows.message,
+                    conversation=rows.conversation,
+                    buyer=rows.buyer,
+                    classification=classification,
+                    new=rows.created,
+                )
+            )
+        pending = await prepare_cards(services, session=session, turns=turns)
+    unsent = [p for p in pending if p.card.card_message_id is None]
+    for update, error in await post_cards(application, unsent, guard=inbox.turn):
+        await application.process_error(update, error)
+
+
+async def prepare_cards(
+    services: Services, *, session: Session, turns: Sequence[BuyerTurn]
+) -> list[PendingCard]:
+    """Write the cards for buyer messages (with history, routing and SLA timers), in order."""
+    compositions = []
+    for turn in turns:
+        classification = turn.classification
+        if turn.message.text.strip():
             language = classification.language
         else:  # a sticker or a photo without caption: nothing to read the buyer's language from
-            language = services.language_of(user.language_code)
+            language = services.language_of(turn.language_code)
         _update_conversation(
-            conversation, classification.category, classification.entities.order_ids
+            turn.conversation, classification.category, classification.entities.order_ids
         )
         variables = {
-            "buyer_name": user.first_name,
-            "order_id": conversation.order_id,
+            "buyer_name": turn.first_name,
+            "order_id": turn.conversation.order_id,
             "tracking_no": next(iter(classification.entities.tracking_numbers), None),
             "shop_name": services.settings.shop_name,
         }
-        composition = services.understanding.phrasebook.composer.compose(
-            classification, variables=variables, language=language, seed=record.id
-        )
-        card, _created = await card_store.create_card(
-            session=session,
-            message_id=record.id,
-            conversation_id=conversation.id,
-            suggestions=list(composition.suggestions),
-            language=composition.language.value,
-            known_new=recorded.created,
-        )
-        history = BuyerHistory(
-            *await card_store.buyer_history(
-                session=session, buyer_id=buyer.id, before_conversation_id=conversation.id
+        compositions.append(
+            services.understanding.phrasebook.composer.compose(
+                classification, variables=variables, language=language, seed=turn.message.id
             )
         )
-        target = await _route(services, session=session, conversation=conversation)
-        await start_waiting(
-            services, session=session, conversation=conversation, since=record.received_at
+    cards = await _cards_for(session, turns, compositions)
+    histories = await _histories(session, turns)
+    conversations = list({t.conversation.id: t.conversation for t in turns}.values())
+    targets = await _route(services, session=session, conversations=conversations)
+    await start_waiting_many(
+        services,
+        session=session,
+        waiting=[(turn.conversation, turn.message.received_at) for turn in turns],
+    )
+    pending = []
+    for turn, composition, card, history in zip(turns, compositions, cards, histories, strict=True):
+        label = f"[{turn.message.content_type}] " if turn.message.content_type != "text" else ""
+        view = CardView(
+            card_id=card.id,
+            buyer_name=turn.buyer.display_name,
+            buyer_handle=f"@{turn.buyer.username}"
+            if turn.buyer.username
+            else f"id {turn.buyer.telegram_user_id}",
+            text=label + turn.message.text,
+            classification=turn.classification,
+            suggestions=composition.suggestions,
+            warnings=composition.warnings,
+            order_id=turn.conversation.order_id,
+            history=history,
+            blocked=turn.buyer.blocked_bot_at is not None,
         )
-    if card.card_message_id is not None:
-        return  # a replayed update whose card is already out
-    label = f"[{record.content_type}] " if record.content_type != "text" else ""
-    view = CardView(
-        card_id=card.id,
-        buyer_name=buyer.display_name,
-        buyer_handle=f"@{buyer.username}" if buyer.username else f"id {buyer.telegram_user_id}",
-        text=label + record.text,
-        classification=classification,
-        suggestions=composition.suggestions,
-        warnings=composition.warnings,
-        order_id=conversation.order_id,
-        history=history,
-        blocked=buyer.blocked_bot_at is not None,
+        pending.append(PendingCard(turn, card, view, targets.get(turn.conversation.id)))
+    return pending
+
+
+async def _cards_for(
+    session: Session, turns: Sequence[BuyerTurn], compositions: Sequence[Composition]
+) -> list[Card]:
+    specs = [
+        card_store.NewCard(
+            message_id=turn.message.id,
+            conversation_id=turn.conversation.id,
+            suggestions=list(composition.suggestions),
+            language=composition.language.value,
+        )
+        for turn, composition in zip(turns, compositions, strict=True)
+    ]
+    fresh = iter(
+        await card_store.create_cards(
+            session=session, cards=[s for s, t in zip(specs, turns, strict=True) if t.new]
+        )
     )
-    await post_card(
-        context,
-        card=card,
-        view=view,
-        target=target,
-        conversation=conversation,
-        buyer=buyer,
-        update=update,
+    cards = []
+    for spec, turn in zip(specs, turns, strict=True):
+        if turn.new:
+            cards.append(next(fresh))
+        else:  # a replayed update: its card may exist already
+            card, _created = await card_store.create_card(
+                session=session,
+                message_id=spec.message_id,
+                conversation_id=spec.conversation_id,
+                suggestions=spec.suggestions,
+                language=spec.language,
+            )
+            cards.append(card)
+    return cards
+
+
+async def _histories(session: Session, turns: Sequence[BuyerTurn]) -> list[BuyerHistory]:
+    """Each buyer's history as of each message: later messages of the same batch not counted."""
+    conversation_ids, counts = await card_store.buyers_history(
+        session=session, buyer_ids=[turn.buyer.id for turn in turns]
     )
+    later: dict[int, list[int]] = {}
+    histories: list[BuyerHistory] = []
+    for turn in reversed(turns):
+        _none, refunds, threats, extortion = counts[turn.buyer.id]
+        seen = later.setdefault(turn.buyer.id, [0, 0, 0])
+        earlier = sum(
+            1 for other in conversation_ids[turn.buyer.id] if other < turn.conversation.id
+        )
+        histories.append(
+            BuyerHistory(earlier, refunds - seen[0], threats - seen[1], extortion - seen[2])
+        )
+        if turn.new:
+            category, flags = turn.classification.category, turn.classification.flags
+            seen[0] += category is Category.RETURN_REFUND
+            seen[1] += any(flag.value.startswith("threatens_") for flag in flags)
+            seen[2] += category is Category.EXTORTION
+    histories.reverse()
+    return histories
 
 
 def _update_conversation(
@@ -140,81 +295,130 @@ class CardTarget:
 
 
 async def _route(
-    services: Services, *, session: Session, conversation: Conversation
-) -> CardTarget | None:
+    services: Services, *, session: Session, conversations: Sequence[Conversation]
+) -> dict[int, CardTarget | None]:
+    """Where each conversation's cards go, by conversation id."""
     settings = services.settings
     if settings.routing == "topics" and settings.agent_chat_id is not None:
-        return CardTarget(
-            chat_id=settings.agent_chat_id,
-            thread_id=conversation.topic_id,
-            language=services.default_language,
-            needs_topic=conversation.topic_id is None,
-        )
-    agent = await agent_store.assign_agent(session=session, conversation=conversation)
-    if agent is not None:
-        return CardTarget(
-            chat_id=agent.telegram_user_id,
-            thread_id=None,
-            language=services.language_of(agent.language_code),
-        )
+        return {
+            c.id: CardTarget(
+                chat_id=settings.agent_chat_id,
+                thread_id=c.topic_id,
+                language=services.default_language,
+                needs_topic=c.topic_id is None,
+            )
+            for c in conversations
+        }
+    agents = await agent_store.assign_agents(session=session, conversations=conversations)
+    targets: dict[int, CardTarget | None] = {}
+    fallback: CardTarget | bool | None = False  # looked up once, when first needed
+    for conversation in conversations:
+        agent = agents.get(conversation.id)
+        if agent is not None:
+            targets[conversation.id] = CardTarget(
+                chat_id=agent.telegram_user_id,
+                thread_id=None,
+                language=services.language_of(agent.language_code),
+            )
+            continue
+        if fallback is False:
+            fallback = await _fallback_target(services, session=session)
+        if fallback is None:
+            log.warning("no agent, supervisor or admin to show conversation %s to", conversation.id)
+        targets[conversation.id] = fallback if isinstance(fallback, CardTarget) else None
+    return targets
+
+
+async def _fallback_target(services: Services, *, session: Session) -> CardTarget | None:
+    """Supervisors' chat, else the first supervisor or admin, when no agent is available."""
+    settings = services.settings
     if settings.supervisor_chat_id is not None:
         return CardTarget(settings.supervisor_chat_id, None, services.default_language)
     supervisors = await agent_store.staff_ids(session=session, minimum=Role.SUPERVISOR)
     fallback = [*settings.supervisor_ids, *settings.admin_ids, *supervisors]
     if fallback:
         return CardTarget(fallback[0], None, services.default_language)
-    log.warning("no agent, supervisor or admin to show conversation %s to", conversation.id)
     return None
 
 
-async def post_card(
-    context: KefuContext,
-    *,
-    card: Card,
-    view: CardView,
-    target: CardTarget | None,
-    conversation: Conversation,
-    buyer: Buyer,
-    update: Update | None = None,
-) -> None:
-    """Send the card (creating the conversation's forum topic first if needed) and remember where.
+POST_CONCURRENCY = 4  # conversations whose cards are being sent at once
 
-    With `update`, the update is marked processed in the same transaction that records the card
-    as posted (one commit fewer; a crash before it replays the update, which posts the card).
+
+async def post_cards(
+    application: AnyApplication,
+    pending: Sequence[PendingCard],
+    *,
+    guard: AbstractAsyncContextManager[object] | None = None,
+) -> list[tuple[Update, Exception]]:
+    """Send the cards and record where they went; their updates are marked processed with it.
+
+    A conversation's cards go out in order (its forum topic is created first when it has none);
+    different conversations' cards go out concurrently. A crash before the final commit replays
+    the updates, which posts their cards. `guard` is held around that commit (the inbox's turn,
+    when the caller does not hold it already). Returns the cards that could not be sent, with why.
     """
-    if target is None:
-        return
-    services = context.services
-    thread_id = target.thread_id
-    if target.needs_topic:
-        name = f"{buyer.display_name[:80]} · #{conversation.id}"
-        try:
-            topic = await context.bot.create_forum_topic(chat_id=target.chat_id, name=name)
-            thread_id = topic.message_thread_id
-        except TelegramError as exc:
-            log.warning("could not create a topic for conversation %s: %s", conversation.id, exc)
-        else:
-            async with services.db.transaction() as session:
-                stored = await session.get(Conversation, conversation.id)
-                if stored is not None:
-                    stored.topic_id = thread_id
-    html = render_card(view, wording=services.wording, language=target.language)
-    sent = await context.bot.send_message(
-        chat_id=target.chat_id,
-        message_thread_id=thread_id,
-        text=html,
-        reply_markup=card_keyboard(
-            card.id, len(view.suggestions), wording=services.wording, language=target.language
-        ),
-    )
-    async with services.db.transaction() as session:
-        await card_store.mark_card_posted(
-            session=session,
-            card_id=card.id,
-            chat_id=sent.chat_id,
-            card_message_id=sent.message_id,
-            thread_id=thread_id,
-            html=html,
+    services: Services = application.bot_data[SERVICES_KEY]
+    by_conversation: dict[int, list[PendingCard]] = {}
+    for card in pending:
+        by_conversation.setdefault(card.turn.conversation.id, []).append(card)
+    posted: list[card_store.PostedCard] = []
+    topics: dict[int, int] = {}
+    failed: list[tuple[Update, Exception]] = []
+    limit = asyncio.Semaphore(POST_CONCURRENCY)
+
+    async def send_conversation(cards: list[PendingCard]) -> None:
+        target = cards[0].target
+        if target is None:
+            return
+        async with limit:
+            thread_id = target.thread_id
+            if target.needs_topic:
+                thread_id = await _create_topic(application, target, cards[0].turn)
+                if thread_id is not None:
+                    topics[cards[0].turn.conversation.id] = thread_id
+            for card in cards:
+                html = render_card(card.view, wording=services.wording, language=target.language)
+                try:
+                    sent = await application.bot.send_message(
+                        chat_id=target.chat_id,
+                        message_thread_id=thread_id,
+                        text=html,
+                        reply_markup=card_keyboard(
+                            card.card.id,
+                            len(card.view.suggestions),
+                            wording=services.wording,
+                            language=target.language,
+                        ),
+                    )
+                except Exception as exc:  # reported by the caller; the other cards still go out
+                    failed.append((card.turn.update, exc))
+                    continue
+                posted.append(
+                    card_store.PostedCard(
+                        card.card.id, sent.chat_id, sent.message_id, thread_id, html
+                    )
+                )
+
+    await asyncio.gather(*(send_conversation(cards) for cards in by_conversation.values()))
+    async with guard or contextlib.nullcontext(), services.db.transaction() as session:
+        for conversation_id, thread_id in topics.items():
+            stored = await session.get(Conversation, conversation_id)
+            if stored is not None:
+                stored.topic_id = thread_id
+        await card_store.mark_cards_posted(session=session, posted=posted)
+        await mark_updates_processed(
+            application, [card.turn.update for card in pending], session=session
         )
-        if update is not None:
-            await mark_update_processed(context.application, update, session=session)
+    return failed
+
+
+async def _create_topic(
+    application: AnyApplication, target: CardTarget, turn: BuyerTurn
+) -> int | None:
+    name = f"{turn.buyer.display_name[:80]} · #{turn.conversation.id}"
+    try:
+        topic = await application.bot.create_forum_topic(chat_id=target.chat_id, name=name)
+    except TelegramError as exc:
+        log.warning("could not create a topic for conversation %s: %s", turn.conversation.id, exc)
+        return None
+    return int(topic.message_thread_id)

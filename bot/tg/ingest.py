@@ -55,7 +55,12 @@ from bot.storage.filestore import (
     retry_failed_attachments,
 )
 from bot.storage.models import Buyer, Conversation, utcnow
-from bot.storage.repository import get_or_create_buyer, open_conversation_for
+from bot.storage.repository import (
+    get_or_create_buyer,
+    get_or_create_buyers,
+    open_conversation_for,
+    open_conversations_for,
+)
 from bot.tg.files import TelegramFileFetcher
 
 if TYPE_CHECKING:
@@ -207,6 +212,64 @@ async def record_rows(
     )
 
 
+async def record_fresh_messages(
+    *,
+    session: AsyncSession,
+    entries: Sequence[tuple[InboundMessage, datetime, MessageLabels]],
+) -> list[RecordedUpdate]:
+    """`record_rows` for several new buyer messages (not edits) at once, in the caller's transaction.
+
+    For updates whose raw rows were first stored just now (so none of their rows exist): the
+    buyers and open conversations are found or created in one go and the messages are appended
+    in order (on SQLite in one call).
+    """
+    buyers = await get_or_create_buyers(session=session, people=[i.buyer for i, _, _ in entries])
+    conversations = await open_conversations_for(
+        session=session, buyer_ids=[buyer.id for buyer in buyers.values()]
+    )
+    rows = []
+    for inbound, received_at, labels in entries:
+        if inbound.edited:
+            raise ValueError(f"update {inbound.update_id} is an edit, not a new message")
+        buyer = buyers[inbound.buyer.telegram_user_id]
+        rows.append(
+            evidence.message_values(
+                conversation_id=conversations[buyer.id].id,
+                buyer_id=buyer.id,
+                direction="in",
+                chat_id=inbound.chat_id,
+                telegram_message_id=inbound.message_id,
+                text=inbound.text,
+                content_type=inbound.content_type,
+                sent_at=inbound.sent_at,
+                received_at=received_at,
+                category=labels.category,
+                confidence=labels.confidence,
+                flags=labels.flags,
+                update_id=inbound.update_id,
+            )
+        )
+    stored = await evidence.append_messages(session=session, rows=rows)
+    recorded = []
+    for (inbound, received_at, _), record in zip(entries, stored, strict=True):
+        buyer = buyers[inbound.buyer.telegram_user_id]
+        conversation = conversations[buyer.id]
+        message = RecordedMessage(record.id, inbound.text, inbound.content_type, received_at)
+        recorded.append(
+            RecordedUpdate(
+                inbound.update_id,
+                record.id,
+                conversation.id,
+                buyer.id,
+                record.created,
+                message,
+                conversation,
+                buyer,
+            )
+        )
+    return recorded
+
+
 async def fetch_attachments(
     *,
     sessions: async_sessionmaker[AsyncSession],
@@ -293,8 +356,7 @@ class EvidenceInbox:
 
     async def record(self, update: Update) -> RecordedUpdate:
         """Write the normalised rows of an update (from its stored raw JSON when known)."""
-        pending = self._pending.get(update.update_id)
-        payload, received_at = pending if pending is not None else (update.to_dict(), utcnow())
+        payload, received_at = self.payload_of(update)
         recorded = await record_update(
             sessions=self.sessions,
             store=self.store,
@@ -317,6 +379,26 @@ class EvidenceInbox:
         """
         await evidence.mark_processed(session=session, update_id=update_id)
         self._marked.add(update_id)
+
+    async def mark_processed_many(
+        self, *, session: AsyncSession, update_ids: Sequence[int]
+    ) -> None:
+        """`mark_processed` for several updates in one statement."""
+        await evidence.mark_processed_many(session=session, update_ids=update_ids)
+        self._marked.update(update_ids)
+
+    def payload_of(self, update: Update) -> tuple[Mapping[str, Any], datetime]:
+        """The update as stored (its JSON and when it arrived), or as PTB parsed it."""
+        pending = self._pending.get(update.update_id)
+        return pending if pending is not None else (update.to_dict(), utcnow())
+
+    def is_fresh(self, update_id: int) -> bool:
+        """Whether this process stored the update's raw row first (so it has no other rows)."""
+        return update_id in self._fresh
+
+    def forget_fresh(self, update_id: int) -> None:
+        """Treat the update as one whose rows may exist (after a failed attempt to process it)."""
+        self._fresh.discard(update_id)
 
     async def finish(self, update_id: int) -> None:
         """Mark the update processed (unless a handler did) and forget it."""
@@ -391,12 +473,34 @@ class EvidenceUpdateQueue(asyncio.Queue[object]):
         await super().put(item)
 
 
+BatchHandler = Callable[["EvidenceApplication", Sequence[Update]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRoute:
+    """Updates processed in batches instead of one by one through the handlers.
+
+    `accepts` picks them (checked only for updates this process stored first, from users who
+    are not staff); `handler` records, processes and marks a whole batch processed. Order is
+    kept: any other update waits until every batched update before it is done.
+    """
+
+    accepts: Callable[[Update], bool]
+    handler: BatchHandler
+    max_size: int = 100
+
+
 class EvidenceApplication(Application):  # type: ignore[type-arg]
     """An Application that records each update's evidence, runs handlers, then marks it done."""
 
-    def __init__(self, *, evidence_inbox: EvidenceInbox, **kwargs: Any) -> None:
+    def __init__(
+        self, *, evidence_inbox: EvidenceInbox, batch_route: BatchRoute | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.evidence_inbox = evidence_inbox
+        self.batch_route = batch_route
+        self._batch: list[Update] = []
+        self._batch_worker: asyncio.Task[None] | None = None
 
     async def initialize(self) -> None:
         """Initialise PTB, then queue every stored update whose processing never finished."""
@@ -431,10 +535,25 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
             )
 
     async def process_update(self, update: object) -> None:
-        """Skip an update already processed; else record its rows, run handlers, mark it done."""
+        """Skip an update already processed; else record its rows, run handlers, mark it done.
+
+        An update the batch route accepts joins the current batch and this returns at once (so
+        PTB hands over the next one); the batch is processed in the background, in order.
+        """
         if not isinstance(update, Update):
             await super().process_update(update)
             return
+        if await self._batchable(update):
+            self._batch.append(update)
+            if self._batch_worker is None or self._batch_worker.done():
+                self._batch_worker = asyncio.get_running_loop().create_task(
+                    self._work_batches(), name="kefu:batches"
+                )
+            return
+        await self.flush_batches()
+        await self._process_one(update)
+
+    async def _process_one(self, update: Update) -> None:
         inbox = self.evidence_inbox
         async with inbox.turn:
             if await inbox.is_processed(update.update_id):
@@ -443,6 +562,52 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
             await inbox.record(update)
             await super().process_update(update)
             await inbox.finish(update.update_id)
+
+    async def _batchable(self, update: Update) -> bool:
+        route, inbox = self.batch_route, self.evidence_inbox
+        if route is None or not inbox.is_fresh(update.update_id) or not route.accepts(update):
+            return False
+        user = update.effective_user
+        if user is None:
+            return False
+        return inbox.is_staff is None or not await inbox.is_staff(user.id)
+
+    async def flush_batches(self) -> None:
+        """Wait until every update handed to the batch route so far is processed."""
+        while self._batch_worker is not None and not self._batch_worker.done():
+            await asyncio.shield(self._batch_worker)
+
+    async def _work_batches(self) -> None:
+        route = self.batch_route
+        assert route is not None
+        while self._batch:
+            batch, self._batch = self._batch[: route.max_size], self._batch[route.max_size :]
+            await self._process_batch(route, batch)
+
+    async def _process_batch(self, route: BatchRoute, batch: list[Update]) -> None:
+        inbox = self.evidence_inbox
+        try:
+            await route.handler(self, batch)
+        except Exception:
+            # One bad message must not cost the others: each goes through the handlers alone,
+            # as a replay would (its rows may exist now).
+            _LOGGER.exception(
+                "a batch of %d updates failed; processing them one by one", len(batch)
+            )
+            for update in batch:
+                inbox.forget_fresh(update.update_id)
+                try:
+                    await self._process_one(update)
+                except Exception as exc:
+                    await self.process_error(update, exc)
+            return
+        for update in batch:
+            await inbox.finish(update.update_id)
+
+    async def stop(self) -> None:
+        """Stop PTB, then finish the batches already taken (their updates were confirmed)."""
+        await super().stop()
+        await self.flush_batches()
 
 
 def install_evidence_ingest(
@@ -454,6 +619,7 @@ def install_evidence_ingest(
     labeler: Labeler | None = None,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
     is_staff: StaffCheck | None = None,
+    batch_route: BatchRoute | None = None,
 ) -> EvidenceInbox:
     """Make the application built by `builder` crash-safe; call before `builder.build()`.
 
@@ -471,7 +637,9 @@ def install_evidence_ingest(
         backoff=backoff,
         is_staff=is_staff,
     )
-    builder.application_class(EvidenceApplication, kwargs={"evidence_inbox": inbox})
+    builder.application_class(
+        EvidenceApplication, kwargs={"evidence_inbox": inbox, "batch_route": batch_route}
+    )
     builder.get_updates_request(EvidenceRequest(inbox, connection_pool_size=1))
     builder.update_queue(EvidenceUpdateQueue(inbox))
     return inbox
@@ -482,6 +650,26 @@ def recorded_update(application: Application, update: Update) -> RecordedUpdate 
     if isinstance(application, EvidenceApplication):
         return application.evidence_inbox.recorded(update.update_id)
     return None
+
+
+def evidence_inbox_of(application: Application) -> EvidenceInbox:  # type: ignore[type-arg]
+    """The evidence inbox of an application built with `install_evidence_ingest`."""
+    if not isinstance(application, EvidenceApplication):
+        raise TypeError("the application was not built with install_evidence_ingest")
+    return application.evidence_inbox
+
+
+async def mark_updates_processed(
+    application: Application,  # type: ignore[type-arg]
+    updates: Sequence[Update],
+    *,
+    session: AsyncSession,
+) -> None:
+    """`mark_update_processed` for several updates (one statement)."""
+    if isinstance(application, EvidenceApplication) and updates:
+        await application.evidence_inbox.mark_processed_many(
+            session=session, update_ids=[update.update_id for update in updates]
+        )
 
 
 async def mark_update_processed(

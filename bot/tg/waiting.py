@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.storage import jobs as job_store
 from bot.storage.database import Session
@@ -29,6 +31,32 @@ async def start_waiting(
             conversation_id=conversation.id,
             dedupe_key=f"{kind}:{conversation.id}:{stretch}",
         )
+
+
+async def start_waiting_many(
+    services: Services,
+    *,
+    session: Session,
+    waiting: Sequence[tuple[Conversation, datetime]],
+) -> None:
+    """`start_waiting` for several buyer messages: each conversation waits from its first one."""
+    policy = services.sla_policy
+    jobs: list[dict[str, Any]] = []
+    for conversation, since in waiting:
+        if conversation.waiting_since is not None:
+            continue
+        conversation.waiting_since, conversation.acked_at = since, None
+        stretch = int(since.timestamp() * 1000)
+        for kind, due in (("ack", since + policy.ack_after), ("sla_target", since + policy.target)):
+            jobs.append(
+                {
+                    "kind": kind,
+                    "due_at": due,
+                    "conversation_id": conversation.id,
+                    "dedupe_key": f"{kind}:{conversation.id}:{stretch}",
+                }
+            )
+    await job_store.schedule_many(session=session, jobs=jobs)
 
 
 async def stop_waiting(*, session: Session, conversation_id: int) -> None:

@@ -259,3 +259,104 @@ async def test_odd_messages_are_logged_and_carded(shop: Shop) -> None:
     assert "[sticker]" in sticker_card["text"]
     assert len(long_card["text"]) <= 4096
     assert "[location]" in location_card["text"]
+
+
+async def _wait_rows(shop: Shop, sql: str, expected: int) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            [row] = await shop.rows(sql)
+            if next(iter(row.values())) >= expected:
+                return
+            await asyncio.sleep(0.1)
+
+
+def _burst(shop: Shop) -> list[tuple[dict, str]]:
+    """Messages from three buyers, interleaved, sent before Kefu starts (so they arrive at once)."""
+    botapi = shop.botapi
+    li = botapi.create_user("李", language_code="zh-hans")
+    amy = botapi.create_user("Amy", language_code="en")
+    texts = [
+        (shop.buyer, "我要退款，尺码不对"),
+        (li, "快递五天了还没到"),
+        (shop.buyer, "还是退款吧，什么时候能退"),
+        (amy, "where is my order? it's late"),
+        (li, "到底什么时候发货"),
+        (shop.buyer, "再不给我退款我就给差评！"),
+    ]
+    for user, text in texts:
+        botapi.send_text(user, text)
+    return texts
+
+
+async def test_a_burst_is_recorded_and_carded_in_batches_in_order(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.tg.handlers as handlers
+
+    sizes: list[int] = []
+    original = handlers.receive_buyer_batch
+
+    async def counting(application, updates):  # type: ignore[no-untyped-def]
+        sizes.append(len(updates))
+        await original(application, updates)
+
+    monkeypatch.setattr(handlers, "receive_buyer_batch", counting)
+    texts = _burst(shop)
+    shop.botapi.send_photo(shop.buyer, b"\x89PNG broken cup" * 40, caption="杯子碎了")
+    later = shop.botapi.send_text(shop.buyer, "图片收到了吗")
+    async with running_kefu(shop):
+        await _wait_rows(
+            shop, "SELECT count(*) FROM cards WHERE card_message_id IS NOT NULL", len(texts) + 2
+        )
+        await _wait_rows(shop, "SELECT count(*) FROM processed_updates", len(texts) + 2)
+
+    assert max(sizes) > 1  # the texts before the photo went as one batch
+    assert sum(sizes) == len(texts) + 1  # every text but none of the photo
+    rows = await shop.rows(
+        "SELECT m.text, m.conversation_id, c.card_message_id, c.thread_id, c.html "
+        "FROM messages m JOIN cards c ON c.message_id = m.id ORDER BY m.seq"
+    )
+    assert [r["text"] for r in rows] == [t for _, t in texts] + ["杯子碎了", later["text"]]
+    by_conversation: dict[int, list[dict]] = {}
+    for row in rows:
+        by_conversation.setdefault(row["conversation_id"], []).append(row)
+    assert len(by_conversation) == 3
+    for cards in by_conversation.values():
+        # One forum topic per conversation, its cards posted in the buyer's order.
+        assert len({c["thread_id"] for c in cards}) == 1
+        assert cards[0]["thread_id"] is not None
+        posted = [c["card_message_id"] for c in cards]
+        assert posted == sorted(posted)
+    mine = by_conversation[rows[0]["conversation_id"]]
+    # History as of each message (itself included), never counting the later ones of the batch.
+    assert "退款诉求 1 次，差评威胁 0 次" in mine[0]["html"]
+    assert "退款诉求 2 次，差评威胁 0 次" in mine[1]["html"]
+    assert "差评威胁 1 次" in mine[2]["html"]
+    raw, processed = (
+        await shop.rows("SELECT count(*) AS n FROM raw_updates"),
+        await shop.rows("SELECT count(*) AS n FROM processed_updates"),
+    )
+    assert raw == processed
+
+
+async def test_a_failed_batch_is_processed_one_by_one(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.tg.inbox as inbox
+
+    async def broken(**_kwargs: object) -> None:
+        raise RuntimeError("database went away mid-batch")
+
+    monkeypatch.setattr(inbox, "record_fresh_messages", broken)
+    texts = _burst(shop)
+    async with running_kefu(shop):
+        await _wait_rows(
+            shop, "SELECT count(*) FROM cards WHERE card_message_id IS NOT NULL", len(texts)
+        )
+        await _wait_rows(shop, "SELECT count(*) FROM processed_updates", len(texts))
+
+    rows = await shop.rows(
+        "SELECT m.text, count(c.id) AS cards FROM messages m JOIN cards c ON c.message_id = m.id "
+        "GROUP BY m.id, m.text ORDER BY m.seq"
+    )
+    assert [(r["text"], r["cards"]) for r in rows] == [(t, 1) for _, t in texts]

@@ -1,5 +1,8 @@
 """The real PTB Application with Kefu's ingestion, SIGKILLed at random points, loses and repeats nothing.
 
+New texts take the batch route (recorded together, as Kefu's buyer inbox does); edits, photos and
+group messages go through the handlers one by one, so both paths and their order are exercised.
+
 The worker half of this file runs as `python -m tests.tg.test_ingest_crash DB_URL API DATA_DIR`.
 """
 
@@ -13,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +183,16 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
     import logging
 
     from telegram import Update
-    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
+    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler, filters
 
+    from bot.core.inbound import MessageLabels, buyer_message
     from bot.storage import evidence
-    from bot.tg.ingest import install_evidence_ingest
+    from bot.tg.ingest import (
+        BatchRoute,
+        EvidenceApplication,
+        install_evidence_ingest,
+        record_fresh_messages,
+    )
 
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(db_url)
@@ -190,11 +200,41 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
     builder = (
         ApplicationBuilder().token(TOKEN).base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
     )
+    pace = random.Random()
+
+    async def handled_batch(application: EvidenceApplication, updates: Sequence[Update]) -> None:
+        # New texts: recorded together, then each marked and audited, all in one transaction.
+        await asyncio.sleep(pace.uniform(0.02, 0.12))
+        inbox = application.evidence_inbox
+        async with inbox.turn, sessions() as session:
+            entries = []
+            for update in updates:
+                payload, received_at = inbox.payload_of(update)
+                inbound = buyer_message(payload)
+                assert inbound is not None
+                entries.append((inbound, received_at, MessageLabels()))
+            await record_fresh_messages(session=session, entries=entries)
+            for update in updates:
+                if await evidence.mark_processed(session=session, update_id=update.update_id):
+                    await evidence.append_audit(
+                        session=session,
+                        actor_telegram_id=None,
+                        action="test.handled",
+                        target=str(update.update_id),
+                    )
+            await session.commit()
+
+    texts = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT
     install_evidence_ingest(
-        builder, sessions=sessions, store=AttachmentStore(Path(data_dir)), backoff=(0.05,)
+        builder,
+        sessions=sessions,
+        store=AttachmentStore(Path(data_dir)),
+        backoff=(0.05,),
+        batch_route=BatchRoute(
+            accepts=lambda update: bool(texts.check_update(update)), handler=handled_batch
+        ),
     )
     application = builder.build()
-    pace = random.Random()
 
     async def handled(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         # The handler's own effect and the processed mark commit together: exactly once.

@@ -15,6 +15,20 @@ from telegram.ext import (
 
 from bot.tg.context import KefuApplication
 from bot.tg.handlers import admin, agent, buyer, cases, errors, inline, supervisor
+from bot.tg.inbox import receive_buyer_batch
+from bot.tg.ingest import BatchRoute
+
+# New plain-text messages from buyers: what `buyer.private_message` would get from a buyer, minus
+# edits, commands and media (those go through the handlers one by one).
+BUYER_TEXT = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+
+
+def buyer_batch_route() -> BatchRoute:
+    """Buyers' new text messages are recorded and carded in batches under load."""
+    return BatchRoute(
+        accepts=lambda update: bool(BUYER_TEXT.check_update(update)),
+        handler=receive_buyer_batch,
+    )
 
 
 def register_handlers(application: KefuApplication, *, agent_chat_id: int | None) -> None:
