@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -310,6 +311,69 @@ async def _append_sqlite(
     ]
 
 
+async def _append_many(
+    session: AsyncSession,
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    dedupe: bool,
+) -> list[StoredRecord | None]:
+    """Chain and insert `rows` in order; None for a row whose dedupe key was already stored."""
+    if conn.dialect.name == "sqlite":
+        return await _append_sqlite(session, conn, table, rows, dedupe=dedupe)
+    return await _append_many_locked(session, conn, table, rows, dedupe=dedupe)
+
+
+async def _append_many_locked(
+    session: AsyncSession,
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    dedupe: bool,
+) -> list[StoredRecord | None]:
+    """PostgreSQL: take the lock, look up the keys already stored, then one multi-row INSERT.
+
+    Under the lock nobody else can store those keys meanwhile, so the rows are chained in
+    Python and inserted with one executemany; the head is written before commit (as after any
+    append of the transaction), or at once inside a savepoint.
+    """
+    head = await _locked_head(session, conn)
+    keys = _DEDUPE_KEYS[table.name] if dedupe else ()
+    taken: set[tuple[Any, ...]] = set()
+    if keys:
+        columns = [table.c[k] for k in keys]
+        wanted = [tuple(values[k] for k in keys) for values in rows]
+        found = await conn.execute(select(*columns).where(tuple_(*columns).in_(wanted)))
+        taken = {tuple(row) for row in found}
+    outcomes: list[StoredRecord | None] = []
+    params: list[dict[str, Any]] = []
+    seq, prev = head.seq, head.hash
+    for values in rows:
+        key = tuple(values[k] for k in keys)
+        if keys and key in taken:
+            outcomes.append(None)
+            continue
+        taken.add(key)
+        seq += 1
+        full = {**values, "id": seq}
+        prev = row_hash(prev, table.name, seq, hashed_fields(table, full))
+        params.append({**full, "seq": seq, "hash": prev})
+        outcomes.append(StoredRecord(id=seq, seq=seq, hash=prev, created=True))
+    if not params:
+        return outcomes
+    await conn.execute(insert(table), params)
+    new_head = ChainHead(seq=seq, hash=prev)
+    sync = session.sync_session
+    if sync.in_nested_transaction():
+        await conn.execute(_WRITE_HEAD, _head_params(new_head))
+    else:
+        session.info[_HEAD_CACHE] = (sync.get_transaction(), new_head, True)
+        _install_hooks()
+    return outcomes
+
+
 async def _insert_row(
     conn: AsyncConnection,
     table: Table,
@@ -387,32 +451,27 @@ async def append_raw_updates(
     payloads: Sequence[Mapping[str, Any]],
     received_at: datetime,
 ) -> list[StoredRecord]:
-    """Store a batch of updates (a getUpdates result) in order, each once (SQLite: one call)."""
+    """Store a batch of updates (a getUpdates result) in order, each once.
+
+    One call to the driver on SQLite; on PostgreSQL a lock, a look-up and one multi-row INSERT.
+    """
+    if not payloads:
+        return []
     conn = await session.connection()
-    if conn.dialect.name == "sqlite" and payloads:
-        rows = [
-            {
-                "update_id": int(payload["update_id"]),
-                "payload": payload_text(payload),
-                "received_at": received_at,
-            }
-            for payload in payloads
-        ]
-        outcomes = await _append_sqlite(session, conn, RAW_UPDATES, rows, dedupe=True)
-        return [
-            outcome
-            if outcome is not None
-            else await _existing(conn, RAW_UPDATES, RAW_UPDATES.c.update_id == row["update_id"])
-            for row, outcome in zip(rows, outcomes, strict=True)
-        ]
-    return [
-        await append_raw_update(
-            session=session,
-            update_id=int(payload["update_id"]),
-            payload=payload,
-            received_at=received_at,
-        )
+    rows = [
+        {
+            "update_id": int(payload["update_id"]),
+            "payload": payload_text(payload),
+            "received_at": received_at,
+        }
         for payload in payloads
+    ]
+    outcomes = await _append_many(session, conn, RAW_UPDATES, rows, dedupe=True)
+    return [
+        outcome
+        if outcome is not None
+        else await _existing(conn, RAW_UPDATES, RAW_UPDATES.c.update_id == row["update_id"])
+        for row, outcome in zip(rows, outcomes, strict=True)
     ]
 
 
@@ -529,21 +588,15 @@ async def append_messages(
 ) -> list[StoredRecord]:
     """Append several messages (rows from `message_values`, each keyed by chat and message id).
 
-    On SQLite the whole batch is one call to the driver; a row already stored returns its first
-    record with `created` False, as `append_message` does.
+    One call to the driver on SQLite, one multi-row INSERT on PostgreSQL; a row already stored
+    returns its first record with `created` False, as `append_message` does.
     """
     if not rows:
         return []
     if not all(_keyed(values) for values in rows):
         raise ValueError("append_messages takes chat messages only (chat_id and message id set)")
     conn = await session.connection()
-    if conn.dialect.name != "sqlite":
-        stored_rows = []
-        for values in rows:
-            done = await _append(session, conn, MESSAGES, dict(values), dedupe=True)
-            stored_rows.append(done if done is not None else await _existing_message(conn, values))
-        return stored_rows
-    outcomes = await _append_sqlite(session, conn, MESSAGES, rows, dedupe=True)
+    outcomes = await _append_many(session, conn, MESSAGES, rows, dedupe=True)
     return [
         outcome if outcome is not None else await _existing_message(conn, values)
         for values, outcome in zip(rows, outcomes, strict=True)

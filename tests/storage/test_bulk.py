@@ -103,6 +103,17 @@ async def test_append_messages_chains_like_single_appends_and_dedupes(
         stored[0].seq + 2,
     ]
     async with sessions() as session:
+        twice = await evidence.append_messages(session=session, rows=[rows[0], rows[0]])
+        raw = await evidence.append_raw_updates(
+            session=session,
+            payloads=[{"update_id": 5}, {"update_id": 6}, {"update_id": 5}],
+            received_at=SENT,
+        )
+        await session.rollback()
+    assert [(r.id, r.created) for r in twice] == [(stored[0].id, False)] * 2
+    assert [r.created for r in raw] == [True, True, False]
+    assert raw[2].id == raw[0].id
+    async with sessions() as session:
         again = await evidence.append_messages(session=session, rows=[rows[1], rows[2]])
         head = await evidence.chain_head(session=session)
         await session.commit()
