@@ -456,7 +456,17 @@ class Classifier:
 
         question = is_question(matched_text, rules)
         scores = self._weighted(tally, question)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], _ORDER[item[0]]))
+        # A question that only names a topic stays a question: on a tie with a category that
+        # has nothing but topic words ("是京东物流吗"), inquiry wins.
+        preferred = Category.INQUIRY if question else None
+        ranked = sorted(
+            scores.items(),
+            key=lambda item: (
+                -item[1],
+                preferred is not None and item[0] is not preferred and _topic_only(tally, item[0]),
+                _ORDER[item[0]],
+            ),
+        )
         if not ranked or ranked[0][1] < rules.category_threshold:
             return Classification(
                 category=rules.fallback,
@@ -517,6 +527,11 @@ class Classifier:
         for category, score in tally.own_cause.items():
             weighted[category] = weighted.get(category, 0.0) + score
         return weighted
+
+
+def _topic_only(tally: _Tally, category: Category) -> bool:
+    """True when the category's evidence is topic words only."""
+    return category not in tally.categories and category not in tally.own_cause
 
 
 def is_question(text: str, rules: Rules) -> bool:

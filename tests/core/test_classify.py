@@ -288,6 +288,7 @@ MECHANISM_PHRASES: dict[str, PhraseRule] = {
     **PHRASES,
     "快递员": topic(C.NOT_RECEIVED, 1.5),
     "物流": topic(C.NOT_RECEIVED, 2),
+    "配送": topic(C.NOT_RECEIVED, 1),
     "有货": cat(C.INQUIRY, 0.5),
     "退款": cat(C.RETURN_REFUND, 2),
     "不想": PhraseRule(negation=True, negates_any=True),
@@ -302,7 +303,7 @@ MECHANISM_RULES = Rules(
     category_threshold=1.0,
     cause_threshold=2.0,
     remedy_factor=0.5,
-    topic=frozenset({"快递员", "物流"}),
+    topic=frozenset({"快递员", "物流", "配送"}),
     topic_factor=0.3,
     topic_keeps_against=frozenset({C.BAD_REVIEW, C.INQUIRY}),
     question_markers=("吗", "请问"),
@@ -327,6 +328,11 @@ def mechanisms() -> Classifier:
         # a question adds to inquiry
         ("谢谢，到货了吗", C.INQUIRY),
         ("谢谢，到货了", C.NOT_RECEIVED),
+        # a question that only names a topic stays a question, also on a tie
+        ("是京东配送吗", C.INQUIRY),
+        ("京东配送", C.NOT_RECEIVED),
+        ("是物流吗", C.NOT_RECEIVED),  # a topic word heavier than the bonus still decides
+        ("到货吗", C.NOT_RECEIVED),  # a tie with real evidence goes by category order
         # a condition clause makes a problem hypothetical, until the clause ends
         ("如果坏了可以退货", C.RETURN_REFUND),
         ("坏了可以退货", C.QUALITY),

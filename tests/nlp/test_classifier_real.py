@@ -137,6 +137,15 @@ def test_negation_and_precedence(classifier: Classifier, text: str, expected: Ca
         # product evaluation words in a review
         ("用起来效果很差，性价比太低了", C.QUALITY),
         ("说好的分量不足，缺斤少两", C.NOT_AS_DESCRIBED),
+        # a service failure in a condition has not happened; negated, it is no complaint
+        ("如果客服没人回复，我明天再打电话", C.INQUIRY),
+        ("客服一直没人回复", C.COMPLAINT),
+        ("不是态度问题，是东西坏了", C.QUALITY),
+        # complaints that carry their own negation or imperative
+        ("到现在都没有给个说法", C.COMPLAINT),
+        ("别敷衍我，赶紧处理", C.COMPLAINT),
+        ("怎么没有人工客服", C.COMPLAINT),
+        ("There are no agents available, this is ridiculous", C.COMPLAINT),
         # the seller cancelled the order
         ("Got an email saying my order has been cancelled, no reason given", C.RETURN_REFUND),
         ("They told me 'your order cannot be fulfilled'. Why?", C.RETURN_REFUND),
