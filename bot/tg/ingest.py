@@ -326,6 +326,9 @@ class EvidenceInbox:
         # Storing a batch and processing an update take turns: two writers of one process would
         # otherwise meet at SQLite's file lock, whose busy wait sleeps for milliseconds at a time.
         self.turn = asyncio.Lock()
+        # Webhook updates waiting to be stored together, and the task storing them.
+        self._to_store: list[tuple[Mapping[str, Any], asyncio.Future[None]]] = []
+        self._storer: asyncio.Task[None] | None = None
 
     async def store_batch(self, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Durably store a getUpdates result before PTB sees it."""
@@ -342,10 +345,33 @@ class EvidenceInbox:
                 self._fresh.add(update_id)
 
     async def store_update(self, update: Update) -> None:
-        """Durably store one update (webhook path) unless this process already stored it."""
+        """Durably store one update (webhook path) unless this process already stored it.
+
+        Updates arriving while a store is under way are stored together in the next one (one
+        commit for all of them, as Telegram delivers a webhook's updates over many connections
+        at once); each caller returns once its own update is committed.
+        """
         if update.update_id in self._pending:
             return
-        await self.store_batch([update.to_dict()])
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_store.append((update.to_dict(), waiter))
+        if self._storer is None or self._storer.done():
+            self._storer = asyncio.get_running_loop().create_task(self._store_waiting())
+        await waiter
+
+    async def _store_waiting(self) -> None:
+        while self._to_store:
+            batch, self._to_store = self._to_store, []
+            try:
+                await self.store_batch([payload for payload, _ in batch])
+            except Exception as exc:  # each waiting request fails: Telegram delivers again
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+            else:
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     async def is_processed(self, update_id: int) -> bool:
         """Whether the update's processing finished earlier."""

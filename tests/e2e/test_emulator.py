@@ -88,6 +88,50 @@ async def test_webhook_echo_and_wrong_secret_is_rejected(botapi: InProcessTelegr
     ]
 
 
+@pytest.mark.parametrize(("max_connections", "expected_peak"), [(40, 3), (1, 1)])
+async def test_webhook_delivers_chats_at_once_and_each_chat_in_order(
+    botapi: InProcessTelegram, max_connections: int, expected_peak: int
+) -> None:
+    users = [botapi.create_user() for _ in range(3)]
+    for round_no in range(3):
+        for user in users:
+            botapi.send_text(user, f"{user['id']}:{round_no}")
+    port = free_port()
+    arrivals: list[str] = []
+    busy = peak = 0
+    done = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        nonlocal busy, peak
+        body = await request.json()
+        busy += 1
+        peak = max(peak, busy)
+        await asyncio.sleep(0.05)  # a slow bot: the other chats' updates come meanwhile
+        arrivals.append(body["message"]["text"])
+        busy -= 1
+        if len(arrivals) == 9:
+            done.set()
+        return web.Response(status=200)
+
+    server = web.Application()
+    server.router.add_post("/hook", hook)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with Bot(botapi.token, base_url=botapi.base_url) as bot:
+            await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=max_connections)
+            await asyncio.wait_for(done.wait(), 10)
+            await bot.delete_webhook()
+    finally:
+        await runner.cleanup()
+
+    assert peak == expected_peak
+    for user in users:
+        mine = [text for text in arrivals if text.startswith(f"{user['id']}:")]
+        assert mine == [f"{user['id']}:{n}" for n in range(3)]
+
+
 async def test_webhook_retries_until_the_bot_answers(botapi: InProcessTelegram) -> None:
     buyer = botapi.create_user()
     botapi.send_text(buyer, "one")

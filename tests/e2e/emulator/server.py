@@ -55,6 +55,7 @@ class EmulatorServer:
         self.app.router.add_post("/_emu/{op}", self._user_op)
         self._runner: web.AppRunner | None = None
         self._webhook_task: asyncio.Task[None] | None = None
+        self._failures = 0  # webhook deliveries failed in a row (for the retry backoff)
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
 
@@ -166,38 +167,66 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ webhook
     async def _deliver_webhook(self) -> None:
-        """POST pending updates to the webhook one at a time, in order, retrying failures."""
+        """POST pending updates to the webhook, retrying failures.
+
+        Up to the webhook's `max_connections` (Telegram's default 40) at once, in order within a
+        chat: a chat's next update waits for the answer to its previous one.
+        """
         world = self.world
-        backoff = 0.05
-        while True:
-            webhook = world.webhook
-            update = world.next_webhook_update() if webhook is not None else None
-            if webhook is None or update is None:
-                await world.updates_changed.wait(None)
-                continue
-            headers = {"Content-Type": "application/json"}
-            if webhook["secret_token"]:
-                headers["X-Telegram-Bot-Api-Secret-Token"] = webhook["secret_token"]
-            assert self._session is not None
-            try:
-                async with self._session.post(
-                    webhook["url"],
-                    data=_dumps(update).encode(),
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=10),
-                ) as response:
-                    await response.read()
-                    delivered = 200 <= response.status < 300
-                    reason = f"Wrong response from the webhook: {response.status} {response.reason}"
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                delivered, reason = False, f"Connection failed: {exc!r}"
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        try:
+            while True:
+                webhook = world.webhook
+                room = webhook["max_connections"] - len(in_flight) if webhook is not None else 0
+                ready = world.next_webhook_updates(in_flight, room) if room > 0 else []
+                if not ready:
+                    await world.updates_changed.wait(None)
+                    continue
+                assert webhook is not None
+                for update in ready:
+                    in_flight[update["update_id"]] = asyncio.create_task(
+                        self._post_update(webhook, update, in_flight)
+                    )
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+
+    async def _post_update(
+        self,
+        webhook: dict[str, Any],
+        update: dict[str, Any],
+        in_flight: dict[int, asyncio.Task[None]],
+    ) -> None:
+        """Deliver one update; on failure wait a little before it may be tried again."""
+        world = self.world
+        headers = {"Content-Type": "application/json"}
+        if webhook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = webhook["secret_token"]
+        assert self._session is not None
+        try:
+            async with self._session.post(
+                webhook["url"],
+                data=_dumps(update).encode(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as response:
+                await response.read()
+                delivered = 200 <= response.status < 300
+                reason = f"Wrong response from the webhook: {response.status} {response.reason}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            delivered, reason = False, f"Connection failed: {exc!r}"
+        try:
             if delivered:
                 world.webhook_delivered(update["update_id"])
-                backoff = 0.05
-                continue
-            world.webhook_failed(reason)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 1.0)
+            else:
+                world.webhook_failed(reason)
+                self._failures = min(self._failures + 1, 5)
+                await asyncio.sleep(0.05 * 2 ** (self._failures - 1))
+        finally:
+            if delivered:
+                self._failures = 0
+            in_flight.pop(update["update_id"], None)
+            world.updates_changed.fire()
 
     # ------------------------------------------------------------------ test side
     async def user_call(self, op: str, kwargs: dict[str, Any]) -> Any:

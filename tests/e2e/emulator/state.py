@@ -18,7 +18,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -411,14 +411,44 @@ class World:
         self.updates_changed.fire()
         return self.poll_generation
 
-    def next_webhook_update(self) -> JSON | None:
-        """The oldest undelivered update for the webhook, if any."""
-        return self.pending[0] if self.pending else None
+    def next_webhook_updates(self, in_flight: Collection[int], limit: int) -> list[JSON]:
+        """Updates the webhook may be sent now: the oldest pending one of each chat, oldest first.
+
+        Like Telegram with `max_connections` > 1, updates of different chats go out at once,
+        while a chat's next update waits until its previous one was answered (so each chat's
+        updates arrive in order). `in_flight` are the update ids being delivered right now.
+        """
+        ready: list[JSON] = []
+        chats: set[object] = set()
+        for update in self.pending:
+            chat = self._update_chat(update)
+            if chat in chats:
+                continue
+            chats.add(chat)
+            if update["update_id"] not in in_flight:
+                ready.append(update)
+                if len(ready) >= limit:
+                    break
+        return ready
+
+    def _update_chat(self, update: JSON) -> object:
+        payload = update[self._update_type(update)]
+        if isinstance(payload, dict):
+            if isinstance(payload.get("chat"), dict):
+                return payload["chat"].get("id")
+            message = payload.get("message")
+            if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+                return message["chat"].get("id")
+            if isinstance(payload.get("from"), dict):
+                return ("user", payload["from"].get("id"))
+        return ("update", update["update_id"])  # no chat: independent of every other update
 
     def webhook_delivered(self, update_id: int) -> None:
         """The webhook answered 2xx for this update: forget it."""
-        if self.pending and self.pending[0]["update_id"] == update_id:
-            self.pending.popleft()
+        for index, update in enumerate(self.pending):
+            if update["update_id"] == update_id:
+                del self.pending[index]
+                break
         self.webhook_last_error = None
 
     def webhook_failed(self, reason: str) -> None:
