@@ -608,7 +608,10 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
         assert route is not None
         while self._batch:
             batch, self._batch = self._batch[: route.max_size], self._batch[route.max_size :]
-            await self._process_batch(route, batch)
+            try:
+                await self._process_batch(route, batch)
+            except Exception:  # e.g. the database gone while finishing: the updates replay
+                _LOGGER.exception("could not finish a batch of %d updates", len(batch))
 
     async def _process_batch(self, route: BatchRoute, batch: list[Update]) -> None:
         inbox = self.evidence_inbox
