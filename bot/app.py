@@ -18,8 +18,9 @@ from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
 from bot.tg.commands import publish_commands
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
+from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
-from bot.tg.ingest import Labeler, install_evidence_ingest
+from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
 from bot.understanding import Understanding, load_understanding
 

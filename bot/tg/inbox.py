@@ -23,13 +23,8 @@ from bot.storage import cards as card_store
 from bot.storage.database import Session
 from bot.storage.models import Buyer, Card, Conversation, Message
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
-from bot.tg.ingest import (
-    RecordedMessage,
-    evidence_inbox_of,
-    mark_updates_processed,
-    record_fresh_messages,
-    recorded_update,
-)
+from bot.tg.evidence_app import evidence_inbox_of, mark_updates_processed, recorded_update
+from bot.tg.ingest import RecordedMessage, record_fresh_messages
 from bot.tg.keyboards import card_keyboard
 from bot.tg.render import BuyerHistory, CardView, render_card
 from bot.tg.waiting import start_waiting_many

@@ -19,7 +19,8 @@ from bot.core.inbound import MessageLabels, buyer_message
 from bot.storage.engine import make_sessionmaker
 from bot.storage.filestore import AttachmentStore, retry_failed_attachments
 from bot.storage.verify import verify_chain
-from bot.tg.ingest import install_evidence_ingest, record_update
+from bot.tg.evidence_app import install_evidence_ingest
+from bot.tg.ingest import record_update
 from tests.tg.fake_bot_api import (
     TOKEN,
     FakeBotApi,

@@ -187,12 +187,8 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
 
     from bot.core.inbound import MessageLabels, buyer_message
     from bot.storage import evidence
-    from bot.tg.ingest import (
-        BatchRoute,
-        EvidenceApplication,
-        install_evidence_ingest,
-        record_fresh_messages,
-    )
+    from bot.tg.evidence_app import BatchRoute, EvidenceApplication, install_evidence_ingest
+    from bot.tg.ingest import record_fresh_messages
 
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(db_url)

@@ -14,9 +14,9 @@ from telegram.ext import (
 )
 
 from bot.tg.context import KefuApplication
+from bot.tg.evidence_app import BatchRoute
 from bot.tg.handlers import admin, agent, buyer, cases, errors, inline, supervisor
 from bot.tg.inbox import receive_buyer_batch
-from bot.tg.ingest import BatchRoute
 
 # New plain-text messages from buyers: what `buyer.private_message` would get from a buyer, minus
 # edits, commands and media (those go through the handlers one by one).
