@@ -1,10 +1,13 @@
 """Append-only evidence repository: every row is chained (seq, hash) under one database lock.
 
-Appends serialise on the single `chain_head` row: the first append of a transaction runs
-``UPDATE chain_head SET seq = seq WHERE id = 1 RETURNING seq, hash``, which takes PostgreSQL's
-row lock (other writers wait until this transaction ends, then read the new head) and SQLite's
-write lock (waiting up to the busy timeout). The head is then cached for the rest of the
-transaction. A row's id is its sequence number, so ids are covered by the hash too.
+Appends serialise on the single `chain_head` row. On PostgreSQL the first append of a
+transaction locks that row (``UPDATE chain_head SET seq = seq WHERE id = 1 RETURNING seq, hash``,
+or an INSERT that checks a guessed head ``FOR UPDATE``): other writers wait until this
+transaction ends, then read the new head; the head is then cached for the rest of the
+transaction. On SQLite each append (or batch of appends) is one call to the driver's thread that
+takes the database write lock with the same UPDATE, inserts and writes the head
+(`bot/storage/sqlite_append.py`). A row's id is its sequence number, so ids are covered by the
+hash too.
 
 There are no update or delete functions here on purpose: the evidence tables are append-only
 (and the database's triggers refuse UPDATE/DELETE as well). The caller owns the transaction:
@@ -248,12 +251,12 @@ async def _append(
 ) -> StoredRecord | None:
     """Chain and insert one row under the append lock.
 
-    The first append of a transaction guesses the head (the one this process last saw
-    committed) and inserts in the same statement that locks and checks the head; on a wrong
-    guess it takes the lock and reads the head (`_locked_head`) and inserts again. With `dedupe`,
-    a row repeating the table's unique key is not inserted and None is returned (the head does
-    not move): the duplicate check is the INSERT itself. On PostgreSQL the INSERT moves the head
-    row as well; on SQLite the head row is written once, before commit.
+    With `dedupe`, a row repeating the table's unique key is not inserted and None is returned
+    (the head does not move): the duplicate check is the INSERT itself. SQLite: see
+    `_append_sqlite`. PostgreSQL: the first append of a transaction guesses the head (the one
+    this process last saw committed) and inserts in the same statement that locks and checks the
+    head, and moves the head row with it; on a wrong guess it takes the lock and reads the head
+    (`_locked_head`) and inserts again.
     """
     if conn.dialect.name == "sqlite":
         return (await _append_sqlite(session, conn, table, [values], dedupe=dedupe))[0]
