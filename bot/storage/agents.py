@@ -18,14 +18,6 @@ async def get_agent(*, session: AsyncSession, telegram_user_id: int) -> Agent | 
     ).scalar_one_or_none()
 
 
-async def granted_role(*, session: AsyncSession, telegram_user_id: int) -> Role | None:
-    """The role granted in chat to this user, None when none is active."""
-    agent = await get_agent(session=session, telegram_user_id=telegram_user_id)
-    if agent is None or not agent.active:
-        return None
-    return Role.parse(agent.role)
-
-
 async def granted_roles(*, session: AsyncSession) -> dict[int, Role]:
     """The role granted in chat to every active team member, by Telegram id."""
     rows = await session.execute(select(Agent.telegram_user_id, Agent.role).where(Agent.active))
@@ -90,48 +82,14 @@ async def staff_ids(*, session: AsyncSession, minimum: Role) -> list[int]:
     return [user_id for user_id, role in rows if Role.parse(role) >= minimum]
 
 
-async def assign_agent(*, session: AsyncSession, conversation: Conversation) -> Agent | None:
-    """Keep the conversation's agent, else the buyer's last agent, else round-robin over available ones."""
-    if conversation.assigned_agent_id is not None:
-        current = await session.get(Agent, conversation.assigned_agent_id)
-        if current is not None and current.active:
-            return current
-    previous = (
-        await session.execute(
-            select(Agent)
-            .join(Conversation, Conversation.assigned_agent_id == Agent.id)
-            .where(Conversation.buyer_id == conversation.buyer_id, Agent.active, Agent.available)
-            .order_by(Conversation.opened_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    chosen = (
-        previous
-        or (
-            await session.execute(
-                select(Agent)
-                .where(Agent.active, Agent.available)
-                .order_by(Agent.last_assigned_at.asc().nulls_first(), Agent.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-        ).scalar_one_or_none()
-    )
-    if chosen is not None:
-        chosen.last_assigned_at = utcnow()
-        conversation.assigned_agent_id = chosen.id
-        await session.flush()
-    return chosen
-
-
 async def assign_agents(
     *, session: AsyncSession, conversations: Sequence[Conversation]
 ) -> dict[int, Agent | None]:
-    """`assign_agent` for several conversations at once, by conversation id, in their order.
+    """The agent of each conversation, by conversation id: its own (if still active), else the
+    buyer's last agent, else the available agents in turn from the one assigned longest ago.
 
     Three statements whatever the number: the agents already assigned, each buyer's last agent,
-    and the available agents (locked, as `assign_agent` locks the one it picks), taken in turn
-    from the one assigned longest ago.
+    and the available agents (locked, so two bot processes do not hand out the same turn).
     """
     chosen: dict[int, Agent | None] = {}
     assigned_ids = {c.assigned_agent_id for c in conversations if c.assigned_agent_id is not None}

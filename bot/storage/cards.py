@@ -187,23 +187,6 @@ async def latest_card_in_topic(
     ).scalar_one_or_none()
 
 
-async def mark_card_posted(
-    *,
-    session: AsyncSession,
-    card_id: int,
-    chat_id: int,
-    card_message_id: int,
-    thread_id: int | None,
-    html: str,
-) -> None:
-    """Remember where the card was shown and what it said."""
-    await session.execute(
-        update(Card)
-        .where(Card.id == card_id)
-        .values(chat_id=chat_id, card_message_id=card_message_id, thread_id=thread_id, html=html)
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class PostedCard:
     """Where a card was shown and what it said, for `mark_cards_posted`."""
@@ -230,7 +213,7 @@ _MARK_POSTED = (
 
 
 async def mark_cards_posted(*, session: AsyncSession, posted: Sequence[PostedCard]) -> None:
-    """`mark_card_posted` for several cards in one statement."""
+    """Remember where each card was shown and what it said (one statement for all)."""
     if posted:
         await session.execute(
             _MARK_POSTED,
@@ -298,18 +281,6 @@ async def pending_prompt(
     ).scalar_one_or_none()
 
 
-async def buyer_history(
-    *, session: AsyncSession, buyer_id: int, before_conversation_id: int
-) -> tuple[int, int, int, int]:
-    """(earlier conversations, refund requests, review/complaint threats, extortion) for a buyer."""
-    conversations, refunds, threats, extortion = (
-        await session.execute(
-            _BUYER_HISTORY, {"buyer_id": buyer_id, "before_conversation_id": before_conversation_id}
-        )
-    ).one()
-    return int(conversations), int(refunds), int(threats), int(extortion)
-
-
 BuyerCounts = tuple[int, int, int, int]
 
 
@@ -318,7 +289,8 @@ async def buyers_history(
 ) -> tuple[dict[int, list[int]], dict[int, BuyerCounts]]:
     """For several buyers: their conversation ids, and (0, refunds, threats, extortion) so far.
 
-    `buyer_history` for one buyer is the conversations before a given one plus these sums.
+    A buyer's history as of a conversation is the number of conversations before it, and these
+    sums over the buyer's messages: refund requests, review or complaint threats, extortion.
     """
     wanted = list(dict.fromkeys(buyer_ids))
     conversations: dict[int, list[int]] = {buyer_id: [] for buyer_id in wanted}
@@ -341,24 +313,6 @@ async def buyers_history(
     for buyer_id, refunds, threats, extortion in sums:
         counts[buyer_id] = (0, int(refunds or 0), int(threats or 0), int(extortion or 0))
     return conversations, counts
-
-
-# One statement, built once: the earlier conversations counted in a subquery beside the sums.
-_EARLIER_CONVERSATIONS = (
-    select(func.count())
-    .select_from(Conversation)
-    .where(
-        Conversation.buyer_id == bindparam("buyer_id"),
-        Conversation.id < bindparam("before_conversation_id"),
-    )
-    .scalar_subquery()
-)
-_BUYER_HISTORY = select(
-    _EARLIER_CONVERSATIONS,
-    func.coalesce(func.sum(case((Message.category == "return_refund", 1), else_=0)), 0),
-    func.coalesce(func.sum(case((Message.flags.like("%threatens_%"), 1), else_=0)), 0),
-    func.coalesce(func.sum(case((Message.category == "extortion", 1), else_=0)), 0),
-).where(Message.buyer_id == bindparam("buyer_id"), Message.direction == "in")
 
 
 def seconds_between(start: datetime, end: datetime) -> float:

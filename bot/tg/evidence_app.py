@@ -12,7 +12,7 @@
 handlers, and marks the update processed. At start-up (`initialize`) every stored update not
 marked processed is put back on the queue, and an update already marked is skipped, so each is
 processed exactly once even when Telegram delivers it again. A handler whose own effects must be
-exactly-once calls `mark_update_processed` in the same transaction as its writes (otherwise they
+exactly-once calls `mark_updates_processed` in the same transaction as its writes (otherwise they
 are at-least-once). Handlers should use `block=True` (the default): marking happens when
 `process_update` returns. A fresh update's handler gets the rows just written
 (`recorded_update`) instead of reading them back.
@@ -295,19 +295,8 @@ async def mark_updates_processed(
     *,
     session: AsyncSession,
 ) -> None:
-    """`mark_update_processed` for several updates (one statement)."""
+    """Mark `updates` processed inside the handler's own transaction (saves a commit at the end)."""
     if isinstance(application, EvidenceApplication) and updates:
-        await application.evidence_inbox.mark_processed_many(
+        await application.evidence_inbox.mark_processed(
             session=session, update_ids=[update.update_id for update in updates]
         )
-
-
-async def mark_update_processed(
-    application: Application,  # type: ignore[type-arg]
-    update: Update,
-    *,
-    session: AsyncSession,
-) -> None:
-    """Mark `update` processed inside the handler's own transaction (saves a commit at the end)."""
-    if isinstance(application, EvidenceApplication):
-        await application.evidence_inbox.mark_processed(session=session, update_id=update.update_id)

@@ -373,19 +373,12 @@ class EvidenceInbox:
         self._recorded[update.update_id] = recorded
         return recorded
 
-    async def mark_processed(self, *, session: AsyncSession, update_id: int) -> None:
-        """Mark the update processed in the caller's transaction (its effects are then once-only).
+    async def mark_processed(self, *, session: AsyncSession, update_ids: Sequence[int]) -> None:
+        """Mark updates processed in the caller's transaction (their effects are then once-only).
 
         `finish` then has nothing left to write; if the caller's transaction rolls back, the
-        update is not processed and is replayed at the next start.
+        updates are not processed and are replayed at the next start.
         """
-        await evidence.mark_processed(session=session, update_id=update_id)
-        self._marked.add(update_id)
-
-    async def mark_processed_many(
-        self, *, session: AsyncSession, update_ids: Sequence[int]
-    ) -> None:
-        """`mark_processed` for several updates in one statement."""
         await evidence.mark_processed_many(session=session, update_ids=update_ids)
         self._marked.update(update_ids)
 

@@ -14,32 +14,14 @@ from bot.tg.context import Services
 SLA_KINDS = ("ack", "sla_target")
 
 
-async def start_waiting(
-    services: Services, *, session: Session, conversation: Conversation, since: datetime
-) -> None:
-    """A buyer message with no answer yet: schedule the acknowledgement and the target check."""
-    if conversation.waiting_since is not None:
-        return
-    conversation.waiting_since, conversation.acked_at = since, None
-    policy = services.sla_policy
-    stretch = int(since.timestamp() * 1000)
-    for kind, due in (("ack", since + policy.ack_after), ("sla_target", since + policy.target)):
-        await job_store.schedule(
-            session=session,
-            kind=kind,
-            due_at=due,
-            conversation_id=conversation.id,
-            dedupe_key=f"{kind}:{conversation.id}:{stretch}",
-        )
-
-
 async def start_waiting_many(
     services: Services,
     *,
     session: Session,
     waiting: Sequence[tuple[Conversation, datetime]],
 ) -> None:
-    """`start_waiting` for several buyer messages: each conversation waits from its first one."""
+    """Buyer messages with no answer yet: each conversation waits from its first one, and its
+    acknowledgement and target check are scheduled once per waiting stretch."""
     policy = services.sla_policy
     jobs: list[dict[str, Any]] = []
     for conversation, since in waiting:
