@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import (
     Table,
@@ -478,48 +478,54 @@ async def append_raw_updates(
     ]
 
 
-def message_values(
-    *,
-    conversation_id: int,
-    buyer_id: int,
-    direction: str,
-    text: str,
-    sent_at: datetime,
-    chat_id: int | None = None,
-    telegram_message_id: int | None = None,
-    content_type: str = "text",
-    received_at: datetime | None = None,
-    category: str | None = None,
-    confidence: float | None = None,
-    flags: Sequence[str] | str = "",
-    suggestion_index: int | None = None,
-    suggestion_edited: bool | None = None,
-    agent_id: int | None = None,
-    edit_of_id: int | None = None,
-    revision: int = 0,
-    update_id: int | None = None,
-) -> dict[str, Any]:
+class MessageFields(TypedDict, total=False):
+    """What a caller says about a message row; the fields not given take their defaults."""
+
+    conversation_id: Required[int]
+    buyer_id: Required[int]
+    direction: Required[str]  # "in" (buyer) or "out" (agent)
+    text: Required[str]
+    sent_at: Required[datetime]
+    chat_id: int | None
+    telegram_message_id: int | None
+    content_type: str  # default "text"
+    received_at: datetime | None  # default now
+    category: str | None
+    confidence: float | None
+    flags: Sequence[str] | str
+    suggestion_index: int | None
+    suggestion_edited: bool | None
+    agent_id: int | None
+    edit_of_id: int | None
+    revision: int  # default 0
+    update_id: int | None
+
+
+def message_values(**fields: Unpack[MessageFields]) -> dict[str, Any]:
     """The columns of a buyer (`in`) or agent (`out`) message row, before it is chained."""
+    direction = fields["direction"]
     if direction not in ("in", "out"):
         raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
+    flags = fields.get("flags", "")
+    received_at = fields.get("received_at")
     return {
-        "conversation_id": conversation_id,
-        "buyer_id": buyer_id,
+        "conversation_id": fields["conversation_id"],
+        "buyer_id": fields["buyer_id"],
         "direction": direction,
-        "chat_id": chat_id,
-        "telegram_message_id": telegram_message_id,
-        "revision": revision,
-        "edit_of_id": edit_of_id,
-        "update_id": update_id,
-        "content_type": content_type,
-        "text": text,
-        "category": category,
-        "confidence": confidence,
+        "chat_id": fields.get("chat_id"),
+        "telegram_message_id": fields.get("telegram_message_id"),
+        "revision": fields.get("revision", 0),
+        "edit_of_id": fields.get("edit_of_id"),
+        "update_id": fields.get("update_id"),
+        "content_type": fields.get("content_type", "text"),
+        "text": fields["text"],
+        "category": fields.get("category"),
+        "confidence": fields.get("confidence"),
         "flags": flags if isinstance(flags, str) else ",".join(flags),
-        "suggestion_index": suggestion_index,
-        "suggestion_edited": suggestion_edited,
-        "agent_id": agent_id,
-        "sent_at": sent_at,
+        "suggestion_index": fields.get("suggestion_index"),
+        "suggestion_edited": fields.get("suggestion_edited"),
+        "agent_id": fields.get("agent_id"),
+        "sent_at": fields["sent_at"],
         "received_at": received_at if received_at is not None else utcnow(),
     }
 
@@ -538,49 +544,9 @@ async def _existing_message(conn: AsyncConnection, values: Mapping[str, Any]) ->
     )
 
 
-async def append_message(
-    *,
-    session: AsyncSession,
-    conversation_id: int,
-    buyer_id: int,
-    direction: str,
-    text: str,
-    sent_at: datetime,
-    chat_id: int | None = None,
-    telegram_message_id: int | None = None,
-    content_type: str = "text",
-    received_at: datetime | None = None,
-    category: str | None = None,
-    confidence: float | None = None,
-    flags: Sequence[str] | str = "",
-    suggestion_index: int | None = None,
-    suggestion_edited: bool | None = None,
-    agent_id: int | None = None,
-    edit_of_id: int | None = None,
-    revision: int = 0,
-    update_id: int | None = None,
-) -> StoredRecord:
+async def append_message(*, session: AsyncSession, **fields: Unpack[MessageFields]) -> StoredRecord:
     """Append a buyer (`in`) or agent (`out`) message; the same chat message+revision is stored once."""
-    values = message_values(
-        conversation_id=conversation_id,
-        buyer_id=buyer_id,
-        direction=direction,
-        text=text,
-        sent_at=sent_at,
-        chat_id=chat_id,
-        telegram_message_id=telegram_message_id,
-        content_type=content_type,
-        received_at=received_at,
-        category=category,
-        confidence=confidence,
-        flags=flags,
-        suggestion_index=suggestion_index,
-        suggestion_edited=suggestion_edited,
-        agent_id=agent_id,
-        edit_of_id=edit_of_id,
-        revision=revision,
-        update_id=update_id,
-    )
+    values = message_values(**fields)
     conn = await session.connection()
     stored = await _append(session, conn, MESSAGES, values, dedupe=_keyed(values))
     return stored if stored is not None else await _existing_message(conn, values)

@@ -161,21 +161,15 @@ async def record_rows(
     labels = labeler(inbound) if labeler is not None else MessageLabels()
     stored = await evidence.append_message(
         session=session,
-        conversation_id=conversation.id,
-        buyer_id=buyer.id,
-        direction="in",
-        chat_id=inbound.chat_id,
-        telegram_message_id=inbound.message_id,
-        text=inbound.text,
-        content_type=inbound.content_type,
-        sent_at=inbound.sent_at,
-        received_at=received_at,
-        category=labels.category,
-        confidence=labels.confidence,
-        flags=labels.flags,
-        edit_of_id=edit_of_id,
-        revision=revision,
-        update_id=update_id,
+        **_buyer_message_fields(
+            inbound,
+            buyer_id=buyer.id,
+            conversation_id=conversation.id,
+            received_at=received_at,
+            labels=labels,
+            edit_of_id=edit_of_id,
+            revision=revision,
+        ),
     )
     if not stored.created:
         return RecordedUpdate(update_id, stored.id, conversation.id, buyer.id), inbound
@@ -186,6 +180,36 @@ async def record_rows(
         ),
         inbound,
     )
+
+
+def _buyer_message_fields(
+    inbound: InboundMessage,
+    *,
+    buyer_id: int,
+    conversation_id: int,
+    received_at: datetime,
+    labels: MessageLabels,
+    edit_of_id: int | None = None,
+    revision: int = 0,
+) -> evidence.MessageFields:
+    """The message row of a buyer's message as Telegram delivered it, with its labels."""
+    return {
+        "conversation_id": conversation_id,
+        "buyer_id": buyer_id,
+        "direction": "in",
+        "chat_id": inbound.chat_id,
+        "telegram_message_id": inbound.message_id,
+        "text": inbound.text,
+        "content_type": inbound.content_type,
+        "sent_at": inbound.sent_at,
+        "received_at": received_at,
+        "category": labels.category,
+        "confidence": labels.confidence,
+        "flags": labels.flags,
+        "edit_of_id": edit_of_id,
+        "revision": revision,
+        "update_id": inbound.update_id,
+    }
 
 
 async def record_fresh_messages(
@@ -208,23 +232,14 @@ async def record_fresh_messages(
         if inbound.edited:
             raise ValueError(f"update {inbound.update_id} is an edit, not a new message")
         buyer = buyers[inbound.buyer.telegram_user_id]
-        rows.append(
-            evidence.message_values(
-                conversation_id=conversations[buyer.id].id,
-                buyer_id=buyer.id,
-                direction="in",
-                chat_id=inbound.chat_id,
-                telegram_message_id=inbound.message_id,
-                text=inbound.text,
-                content_type=inbound.content_type,
-                sent_at=inbound.sent_at,
-                received_at=received_at,
-                category=labels.category,
-                confidence=labels.confidence,
-                flags=labels.flags,
-                update_id=inbound.update_id,
-            )
+        fields = _buyer_message_fields(
+            inbound,
+            buyer_id=buyer.id,
+            conversation_id=conversations[buyer.id].id,
+            received_at=received_at,
+            labels=labels,
         )
+        rows.append(evidence.message_values(**fields))
     stored = await evidence.append_messages(session=session, rows=rows)
     recorded = []
     for (inbound, received_at, _), record in zip(entries, stored, strict=True):
