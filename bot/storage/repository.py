@@ -28,95 +28,52 @@ async def get_or_create_buyer(
     language_code: str | None = None,
 ) -> Buyer:
     """The buyer with this Telegram user id, created on first contact (safe under concurrency)."""
-    name = display_name[:256]
-    short_username = username[:64] if username else username
-    language = language_code[:16] if language_code else language_code
-    by_user = select(Buyer).where(Buyer.telegram_user_id == telegram_user_id)
-    buyer = (await session.execute(by_user)).scalar_one_or_none()
-    if buyer is None:
-        buyer = await _insert_buyer(
-            session=session,
-            telegram_user_id=telegram_user_id,
-            name=name,
-            username=short_username,
-            language=language,
-        )
-    changed = (buyer.display_name, buyer.username, buyer.language_code) != (
-        name,
-        short_username,
-        language,
+    person = BuyerRef(
+        telegram_user_id=telegram_user_id,
+        display_name=display_name,
+        username=username,
+        language_code=language_code,
     )
-    if changed and name:
-        buyer.display_name = name
-        buyer.username = short_username
-        buyer.language_code = language
-        await session.flush()
+    buyer = (await get_or_create_buyers(session=session, people=[person]))[telegram_user_id]
+    await session.flush()  # a changed name is written now, as callers read it back
     return buyer
-
-
-async def _insert_buyer(
-    *,
-    session: AsyncSession,
-    telegram_user_id: int,
-    name: str,
-    username: str | None,
-    language: str | None,
-) -> Buyer:
-    values = {
-        "telegram_user_id": telegram_user_id,
-        "platform": "telegram",
-        "display_name": name,
-        "username": username,
-        "language_code": language,
-        "created_at": utcnow(),
-    }
-    dialect = session.get_bind().dialect.name
-    insert_module = postgresql if dialect == "postgresql" else sqlite
-    await session.execute(
-        insert_module.insert(Buyer)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["telegram_user_id"])
-    )
-    return (
-        await session.execute(select(Buyer).where(Buyer.telegram_user_id == telegram_user_id))
-    ).scalar_one()
 
 
 async def open_conversation_for(
     *, session: AsyncSession, buyer_id: int, platform: str = "telegram"
 ) -> Conversation:
     """The buyer's newest conversation that is not resolved or closed, else a new one."""
-    found = (
-        await session.execute(
-            select(Conversation)
-            .where(
-                Conversation.buyer_id == buyer_id,
-                Conversation.platform == platform,
-                Conversation.status.not_in(CLOSED_STATUSES),
-            )
-            .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if found is not None:
-        return found
-    conversation = _new_conversation(buyer_id, platform)
-    session.add(conversation)
-    await session.flush()
-    return conversation
+    found = await open_conversations_for(session=session, buyer_ids=[buyer_id], platform=platform)
+    return found[buyer_id]
 
 
 async def get_or_create_buyers(
     *, session: AsyncSession, people: Sequence[BuyerRef]
 ) -> dict[int, Buyer]:
-    """`get_or_create_buyer` for several Telegram users at once, by Telegram user id."""
-    latest = {person.telegram_user_id: person for person in people}  # the newest name wins
-    ids = list(latest)
-    by_user = select(Buyer).where(Buyer.telegram_user_id.in_(ids))
-    found: dict[int | None, Buyer] = {
-        b.telegram_user_id: b for b in (await session.execute(by_user)).scalars()
+    """The buyers with these Telegram user ids, created on first contact, by Telegram user id.
+
+    Safe under concurrency (a buyer another process created meanwhile is read back); a buyer's
+    name, username and language are updated to the newest ones given.
+    """
+    # (name, username, language) as stored, by user id; the newest given wins
+    fresh = {
+        p.telegram_user_id: (
+            p.display_name[:256],
+            _short(p.username, 64),
+            _short(p.language_code, 16),
+        )
+        for p in people
     }
-    missing = [user_id for user_id in ids if user_id not in found]
+    found: dict[int, Buyer] = {}
+
+    async def read(user_ids: list[int]) -> None:
+        rows = await session.execute(select(Buyer).where(Buyer.telegram_user_id.in_(user_ids)))
+        found.update(
+            {b.telegram_user_id: b for b in rows.scalars() if b.telegram_user_id is not None}
+        )
+
+    await read(list(fresh))
+    missing = [user_id for user_id in fresh if user_id not in found]
     if missing:
         now = utcnow()
         dialect = session.get_bind().dialect.name
@@ -128,9 +85,9 @@ async def get_or_create_buyers(
                     {
                         "telegram_user_id": user_id,
                         "platform": "telegram",
-                        "display_name": latest[user_id].display_name[:256],
-                        "username": _short(latest[user_id].username, 64),
-                        "language_code": _short(latest[user_id].language_code, 16),
+                        "display_name": fresh[user_id][0],
+                        "username": fresh[user_id][1],
+                        "language_code": fresh[user_id][2],
                         "created_at": now,
                     }
                     for user_id in missing
@@ -138,20 +95,12 @@ async def get_or_create_buyers(
             )
             .on_conflict_do_nothing(index_elements=["telegram_user_id"])
         )
-        again = select(Buyer).where(Buyer.telegram_user_id.in_(missing))
-        found.update({b.telegram_user_id: b for b in (await session.execute(again)).scalars()})
+        await read(missing)
     for user_id, buyer in found.items():
-        if user_id is None:
-            continue
-        person = latest[user_id]
-        fresh = (
-            person.display_name[:256],
-            _short(person.username, 64),
-            _short(person.language_code, 16),
-        )
-        if fresh[0] and (buyer.display_name, buyer.username, buyer.language_code) != fresh:
-            buyer.display_name, buyer.username, buyer.language_code = fresh
-    return {user_id: buyer for user_id, buyer in found.items() if user_id is not None}
+        name = fresh[user_id]
+        if name[0] and (buyer.display_name, buyer.username, buyer.language_code) != name:
+            buyer.display_name, buyer.username, buyer.language_code = name
+    return found
 
 
 def _short(value: str | None, length: int) -> str | None:
@@ -161,7 +110,8 @@ def _short(value: str | None, length: int) -> str | None:
 async def open_conversations_for(
     *, session: AsyncSession, buyer_ids: Sequence[int], platform: str = "telegram"
 ) -> dict[int, Conversation]:
-    """`open_conversation_for` for several buyers at once, by buyer id (new ones flushed)."""
+    """Each buyer's newest conversation that is not resolved or closed, else a new one (flushed),
+    by buyer id."""
     wanted = list(dict.fromkeys(buyer_ids))
     rows = await session.execute(
         select(Conversation)
