@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -88,6 +90,22 @@ async def test_webhook_echo_and_wrong_secret_is_rejected(botapi: InProcessTelegr
     ]
 
 
+@asynccontextmanager
+async def _serving(
+    hook: Callable[[web.Request], Awaitable[web.Response]], port: int
+) -> AsyncIterator[None]:
+    """A webhook receiver: `hook` answers POSTs to http://127.0.0.1:`port`/hook."""
+    server = web.Application()
+    server.router.add_post("/hook", hook)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize(("max_connections", "expected_peak"), [(40, 3), (1, 1)])
 async def test_webhook_delivers_chats_at_once_and_each_chat_in_order(
     botapi: InProcessTelegram, max_connections: int, expected_peak: int
@@ -113,18 +131,10 @@ async def test_webhook_delivers_chats_at_once_and_each_chat_in_order(
             done.set()
         return web.Response(status=200)
 
-    server = web.Application()
-    server.router.add_post("/hook", hook)
-    runner = web.AppRunner(server)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with Bot(botapi.token, base_url=botapi.base_url) as bot:
-            await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=max_connections)
-            await asyncio.wait_for(done.wait(), 10)
-            await bot.delete_webhook()
-    finally:
-        await runner.cleanup()
+    async with _serving(hook, port), Bot(botapi.token, base_url=botapi.base_url) as bot:
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=max_connections)
+        await asyncio.wait_for(done.wait(), 10)
+        await bot.delete_webhook()
 
     assert peak == expected_peak
     for user in users:
@@ -155,15 +165,8 @@ async def test_webhook_retries_until_the_bot_answers(botapi: InProcessTelegram) 
                 done.set()
             return web.Response(status=200)
 
-        server = web.Application()
-        server.router.add_post("/hook", hook)
-        runner = web.AppRunner(server)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
+        async with _serving(hook, port):
             await asyncio.wait_for(done.wait(), 5)
-        finally:
-            await runner.cleanup()
         settled = await bot.get_webhook_info()
         await bot.delete_webhook()
 

@@ -182,6 +182,7 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
     """Run the real PTB application with Kefu's ingestion until SIGTERM (or SIGKILL)."""
     import logging
 
+    from sqlalchemy.ext.asyncio import AsyncSession
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler, filters
 
@@ -198,6 +199,16 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
     )
     pace = random.Random()
 
+    async def handle_once(session: AsyncSession, update_id: int) -> None:
+        # The handler's own effect and the processed mark commit together: exactly once.
+        if await evidence.mark_processed(session=session, update_id=update_id):
+            await evidence.append_audit(
+                session=session,
+                actor_telegram_id=None,
+                action="test.handled",
+                target=str(update_id),
+            )
+
     async def handled_batch(application: EvidenceApplication, updates: Sequence[Update]) -> None:
         # New texts: recorded together, then each marked and audited, all in one transaction.
         await asyncio.sleep(pace.uniform(0.02, 0.12))
@@ -211,13 +222,7 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
                 entries.append((inbound, received_at, MessageLabels()))
             await record_fresh_messages(session=session, entries=entries)
             for update in updates:
-                if await evidence.mark_processed(session=session, update_id=update.update_id):
-                    await evidence.append_audit(
-                        session=session,
-                        actor_telegram_id=None,
-                        action="test.handled",
-                        target=str(update.update_id),
-                    )
+                await handle_once(session, update.update_id)
             await session.commit()
 
     texts = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT
@@ -233,16 +238,9 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
     application = builder.build()
 
     async def handled(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        # The handler's own effect and the processed mark commit together: exactly once.
         await asyncio.sleep(pace.uniform(0.02, 0.12))
         async with sessions() as session:
-            if await evidence.mark_processed(session=session, update_id=update.update_id):
-                await evidence.append_audit(
-                    session=session,
-                    actor_telegram_id=None,
-                    action="test.handled",
-                    target=str(update.update_id),
-                )
+            await handle_once(session, update.update_id)
             await session.commit()
 
     application.add_handler(TypeHandler(Update, handled))
