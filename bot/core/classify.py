@@ -108,6 +108,10 @@ class Rules:
             Category.QUALITY,
         }
     )
+    # Categories a negation of will does not cancel: "不需要开票" is still about the invoice.
+    will_keeps: frozenset[Category] = frozenset()
+    # Which category wins an exact tie (categories not listed follow in taxonomy order).
+    tie_order: tuple[Category, ...] = tuple(Category)
     own_cause: frozenset[str] = frozenset()
     topic: frozenset[str] = frozenset()
     topic_factor: float = 1.0
@@ -130,7 +134,9 @@ class Rules:
     amount_is_benefit: bool = True
     fallback: Category = Category.INQUIRY
     fallback_confidence: float = 0.3
-    trie: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    # Built from the fields above, never passed in (so `dataclasses.replace` rebuilds them).
+    trie: dict[str, object] = field(init=False, compare=False, repr=False)
+    tie_rank: dict[Category, int] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         root: dict[str, object] = {}
@@ -144,8 +150,9 @@ class Rules:
                 assert isinstance(child, dict)
                 node = child
             node[""] = phrase
-        self.trie.clear()
-        self.trie.update(root)
+        object.__setattr__(self, "trie", root)
+        ranked = dict.fromkeys([*self.tie_order, *Category])
+        object.__setattr__(self, "tie_rank", {category: i for i, category in enumerate(ranked)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +354,10 @@ def _tally(matches: Sequence[Match], rules: Rules, text: str) -> _Tally:
         rule = rules.phrases[match.phrase]
         owner = owners.get(index)
         for category, weight in rule.categories:
-            if match.negated and (match.negated_any or category in rules.negatable):
+            if match.negated and (
+                (match.negated_any and category not in rules.will_keeps)
+                or category in rules.negatable
+            ):
                 continue
             if owner is not None and category in owner.object_takes and owner.object_of:
                 category = owner.object_of
@@ -454,17 +464,19 @@ class Classifier:
                 language=normalized.language,
             )
 
-        question = is_question(matched_text, rules)
-        scores = self._weighted(tally, question)
+        # A question that already names its own problem ("安装过的还能退货吗") is about that
+        # problem; only a question that names nothing but topics gets the inquiry bonus.
+        asks = is_question(matched_text, rules)
+        scores = self._weighted(tally, asks and not _has_own_evidence(tally, rules))
         # A question that only names a topic stays a question: on a tie with a category that
         # has nothing but topic words ("是京东物流吗"), inquiry wins.
-        preferred = Category.INQUIRY if question else None
+        preferred = Category.INQUIRY if asks else None
         ranked = sorted(
             scores.items(),
             key=lambda item: (
                 -item[1],
                 preferred is not None and item[0] is not preferred and _topic_only(tally, item[0]),
-                _ORDER[item[0]],
+                rules.tie_rank[item[0]],
             ),
         )
         if not ranked or ranked[0][1] < rules.category_threshold:
@@ -534,9 +546,15 @@ def _topic_only(tally: _Tally, category: Category) -> bool:
     return category not in tally.categories and category not in tally.own_cause
 
 
+def _has_own_evidence(tally: _Tally, rules: Rules) -> bool:
+    """True when a category other than inquiry has evidence beyond topic words."""
+    return any(
+        score >= rules.category_threshold
+        for category, score in tally.categories.items()
+        if category is not Category.INQUIRY
+    )
+
+
 def is_question(text: str, rules: Rules) -> bool:
     """True when the normalised text asks something (a marker such as "吗", "请问", "能否")."""
     return any(marker in text for marker in rules.question_markers)
-
-
-_ORDER = {category: index for index, category in enumerate(Category)}

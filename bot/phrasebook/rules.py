@@ -60,6 +60,8 @@ class _SettingsModel(_Strict):
     negation_window_en: StrictInt = Field(default=12, ge=0)
     token_boundary_max_len: StrictInt = Field(default=1, ge=0)
     negatable: list[Category] = Field(default_factory=list)
+    will_keeps: list[Category] = Field(default_factory=list)
+    tie_order: list[Category] = Field(default_factory=list)
     own_cause: list[str] = Field(default_factory=list)
     topic: list[str] = Field(default_factory=list)
     topic_factor: Weight = Field(default=1.0, ge=0, le=1)
@@ -270,6 +272,8 @@ class _Builder:
             options["question_markers"] = tuple(canonical_phrase(p)[0] for p in markers)
             if negatable:
                 options["negatable"] = frozenset(negatable)
+            options["will_keeps"] = frozenset(settings.pop("will_keeps"))
+            options["tie_order"] = tuple(settings.pop("tie_order"))
             options["own_cause"] = frozenset(canonical_phrase(p)[0] for p in own_cause)
             if remedies:
                 options["remedies"] = frozenset(remedies)

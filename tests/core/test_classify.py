@@ -325,14 +325,16 @@ def mechanisms() -> Classifier:
         ("退款的快递员还没来取", C.RETURN_REFUND),
         ("物流太慢，给差评", C.NOT_RECEIVED),  # a review mention does not outweigh the topic
         ("快递员没收到", C.NOT_RECEIVED),  # real evidence of the topic's own category
-        # a question adds to inquiry
-        ("谢谢，到货了吗", C.INQUIRY),
-        ("谢谢，到货了", C.NOT_RECEIVED),
+        # a question about a problem it names is about that problem; only a question that
+        # names nothing but topics gets the inquiry bonus
+        ("谢谢，到货了吗", C.NOT_RECEIVED),
+        ("谢谢，配送吗", C.INQUIRY),
+        ("谢谢，配送", C.NOT_RECEIVED),
         # a question that only names a topic stays a question, also on a tie
         ("是京东配送吗", C.INQUIRY),
         ("京东配送", C.NOT_RECEIVED),
         ("是物流吗", C.NOT_RECEIVED),  # a topic word heavier than the bonus still decides
-        ("到货吗", C.NOT_RECEIVED),  # a tie with real evidence goes by category order
+        ("到货吗", C.NOT_RECEIVED),  # real evidence: no bonus
         # a condition clause makes a problem hypothetical, until the clause ends
         ("如果坏了可以退货", C.RETURN_REFUND),
         ("坏了可以退货", C.QUALITY),
@@ -352,6 +354,27 @@ def test_topic_question_condition_will(
     mechanisms: Classifier, text: str, expected: Category
 ) -> None:
     assert mechanisms.classify(text).category == expected
+
+
+def test_will_keeps_and_tie_order() -> None:
+    rules = replace(
+        MECHANISM_RULES,
+        phrases={**MECHANISM_PHRASES, "几天能到": cat(C.NOT_RECEIVED, 3)},
+        will_keeps=frozenset({C.INVOICE}),
+        tie_order=(C.SHIPPING_DELAY,),
+    )
+    classifier = Classifier(rules, CharSegmenter(), TableConverter())
+    default = Classifier(
+        replace(MECHANISM_RULES, phrases=rules.phrases), CharSegmenter(), TableConverter()
+    )
+    # "不想" cancels every category but those in will_keeps
+    assert classifier.classify("不想要发票").category == C.INVOICE
+    assert classifier.classify("不想退货").category == C.INQUIRY
+    assert default.classify("不想要发票").category == C.INQUIRY
+    # an exact tie goes to the first category of tie_order, else by taxonomy order
+    assert classifier.classify("什么时候发货几天能到").category == C.SHIPPING_DELAY
+    assert default.classify("什么时候发货几天能到").category == C.NOT_RECEIVED
+    assert classifier.classify("没收到，发票").category == C.NOT_RECEIVED
 
 
 @pytest.mark.parametrize(
