@@ -108,7 +108,7 @@ class Rules:
             Category.QUALITY,
         }
     )
-    # Categories a negation of will does not cancel: "不需要开票" is still about the invoice.
+    # Categories a negation of will does not cancel: "不用开发票了" is still about the invoice.
     will_keeps: frozenset[Category] = frozenset()
     # Which category wins an exact tie (categories not listed follow in taxonomy order).
     tie_order: tuple[Category, ...] = tuple(Category)
@@ -464,7 +464,7 @@ class Classifier:
                 language=normalized.language,
             )
 
-        # A question that already names its own problem ("安装过的还能退货吗") is about that
+        # A question that already names its own problem ("拆封了还能退货吗") is about that
         # problem; only a question that names nothing but topics gets the inquiry bonus.
         asks = is_question(matched_text, rules)
         scores = self._weighted(tally, asks and not _has_own_evidence(tally, rules))
@@ -549,7 +549,7 @@ def _topic_only(tally: _Tally, category: Category) -> bool:
 def _has_own_evidence(tally: _Tally, rules: Rules) -> bool:
     """True when a category other than inquiry has evidence beyond topic words."""
     return any(
-        score >= rules.category_threshold
+        score >= rules.cause_threshold
         for category, score in tally.categories.items()
         if category is not Category.INQUIRY
     )

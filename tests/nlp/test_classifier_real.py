@@ -247,3 +247,41 @@ def test_objects_in_real_rules(classifier: Classifier, text: str, expected: Cate
 )
 def test_presale_and_description_gap(classifier: Classifier, text: str, expected: Category) -> None:
     assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a question that names its own problem is about the problem, not an inquiry
+        ("拆封了还能退货吗", C.RETURN_REFUND),
+        ("請問拆封了還能退貨嗎", C.RETURN_REFUND),
+        ("我有问题要咨询", C.INQUIRY),  # a weak hint does not cancel the question
+        ("是不是要另外付运费", C.INQUIRY),
+        # a worry has not happened
+        ("我怕收到就坏了", C.INQUIRY),
+        ("收到就坏了", C.DAMAGED_MISSING),
+        ("担心用了两天就坏", C.INQUIRY),
+        # a negation of will keeps the invoice
+        ("不用开发票了", C.INVOICE),
+        ("不想退货了", C.INQUIRY),
+        # an exact tie between shipping and delivery: not shipped yet
+        ("几时发货？多久能到？", C.SHIPPING_DELAY),
+        # a poor word right after the delivery is about the delivery
+        ("快递太烂了", C.NOT_RECEIVED),
+        ("東西真不好", C.QUALITY),
+        # rescheduling and late arrival are about the delivery
+        ("帮我改一下发货时间", C.NOT_RECEIVED),
+        ("怎么要等五天才能到", C.NOT_RECEIVED),
+        ("今天到不了吗", C.NOT_RECEIVED),
+        ("什么时候能正常发货", C.SHIPPING_DELAY),
+        # a screen broken in use is a repair, one broken on arrival a transit damage
+        ("屏幕碎了怎么修", C.QUALITY),
+        ("質保期內維修要錢嗎", C.QUALITY),
+        ("衣服小了没法穿", C.NOT_AS_DESCRIBED),
+        ("寄来了另外的款式", C.WRONG_ITEM),
+        ("送到以后谁来安装", C.INQUIRY),
+        ("查一下碎屏险", C.INQUIRY),
+    ],
+)
+def test_questions_worries_and_ties(classifier: Classifier, text: str, expected: Category) -> None:
+    assert classifier.classify(text).category == expected
