@@ -325,16 +325,17 @@ def mechanisms() -> Classifier:
         ("退款的快递员还没来取", C.RETURN_REFUND),
         ("物流太慢，给差评", C.NOT_RECEIVED),  # a review mention does not outweigh the topic
         ("快递员没收到", C.NOT_RECEIVED),  # real evidence of the topic's own category
-        # a question about a problem it names is about that problem; only a question that
-        # names nothing but topics gets the inquiry bonus
-        ("谢谢，到货了吗", C.NOT_RECEIVED),
+        # a question about a problem it names (with cause strength) is about that problem;
+        # a weaker hint or a topic leaves the question its inquiry bonus
+        ("谢谢，没收到吗", C.NOT_RECEIVED),
+        ("谢谢，到货了吗", C.INQUIRY),
         ("谢谢，配送吗", C.INQUIRY),
         ("谢谢，配送", C.NOT_RECEIVED),
         # a question that only names a topic stays a question, also on a tie
         ("是京东配送吗", C.INQUIRY),
         ("京东配送", C.NOT_RECEIVED),
         ("是物流吗", C.NOT_RECEIVED),  # a topic word heavier than the bonus still decides
-        ("到货吗", C.NOT_RECEIVED),  # real evidence: no bonus
+        ("到货吗", C.NOT_RECEIVED),  # a tie with real evidence goes by category order
         # a condition clause makes a problem hypothetical, until the clause ends
         ("如果坏了可以退货", C.RETURN_REFUND),
         ("坏了可以退货", C.QUALITY),
