@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
+import marshal
 import os
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import jieba
+# jieba imports pkg_resources only to find its own data files, and falls back to a plain path
+# when that import fails. pkg_resources alone takes about 0.1 s to import, a tenth of the cold
+# start, so it is hidden while jieba is imported (unless something already imported it).
+_HIDE_PKG_RESOURCES = "pkg_resources" not in sys.modules
+if _HIDE_PKG_RESOURCES:
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+try:
+    import jieba
+finally:
+    if _HIDE_PKG_RESOURCES:
+        del sys.modules["pkg_resources"]
 
 # jieba logs "Building prefix dict..." at DEBUG on its own handler; keep it quiet by default.
 jieba.setLogLevel(logging.WARNING)
@@ -50,11 +62,35 @@ class JiebaSegmenter:
         self._tokenizer = jieba.Tokenizer()
         self._tokenizer.tmp_dir = str(self.cache_dir)
         self._tokenizer.cache_file = CACHE_FILE_NAME
-        self._tokenizer.initialize()
+        if not self._load_cache():
+            self._tokenizer.initialize()  # builds the prefix dictionary and writes the cache
         self._hmm = hmm
         if userdict is not None:
             self._tokenizer.load_userdict(str(userdict))
         self.add_words(words)
+
+    def _load_cache(self) -> bool:
+        """Load jieba's own cache of the default dictionary into the tokenizer, if it is there.
+
+        jieba reads it with `marshal.load` on an open file, which fetches the 9 MB through one
+        Python-level read per entry; reading the bytes at once and `marshal.loads` gives the
+        same dictionary three to four times faster. Like jieba, the cache of the default
+        dictionary is trusted as long as it reads back as (dict, int).
+        """
+        try:
+            loaded = marshal.loads(self.cache_file.read_bytes())
+        except (OSError, EOFError, ValueError, TypeError):
+            return False
+        if not (
+            isinstance(loaded, tuple)
+            and len(loaded) == 2
+            and isinstance(loaded[0], dict)
+            and isinstance(loaded[1], int)
+        ):
+            return False
+        self._tokenizer.FREQ, self._tokenizer.total = loaded
+        self._tokenizer.initialized = True
+        return True
 
     @property
     def cache_file(self) -> Path:

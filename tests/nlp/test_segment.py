@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import jieba
@@ -65,6 +67,35 @@ def test_cache_goes_to_the_cache_dir_not_cwd(
         True,
         [],
     )
+
+
+def test_a_cached_start_reads_the_same_dictionary_as_a_fresh_build(tmp_path: Path) -> None:
+    built = JiebaSegmenter(cache_dir=tmp_path)  # no cache yet: jieba builds and writes it
+    cached = JiebaSegmenter(cache_dir=tmp_path)  # read back by the adapter
+    text = "收到是碎的，我要退货，快递员说放在驿站了"
+    assert (cached._tokenizer.FREQ == built._tokenizer.FREQ, cached.cut(text)) == (
+        True,
+        built.cut(text),
+    )
+    assert cached._tokenizer.total == built._tokenizer.total
+
+
+@pytest.mark.parametrize("content", [b"", b"not marshal data", b"\xe9\x00\x00\x00\x00"])
+def test_a_broken_cache_is_rebuilt(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "jieba.cache").write_bytes(content)
+    seg = JiebaSegmenter(cache_dir=tmp_path)
+    assert (len(seg._tokenizer.FREQ) > 100_000, seg.cut("我申请退货")) == (
+        True,
+        ["我", "申请", "退货"],
+    )
+
+
+def test_jieba_is_imported_without_pkg_resources() -> None:
+    code = "import sys, bot.nlp.segment; print('pkg_resources' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
 
 
 def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
