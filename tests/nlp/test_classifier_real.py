@@ -285,3 +285,31 @@ def test_presale_and_description_gap(classifier: Classifier, text: str, expected
 )
 def test_questions_worries_and_ties(classifier: Classifier, text: str, expected: Category) -> None:
     assert classifier.classify(text).category == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # delivery arrangements after buying
+        ("我的货呢", C.NOT_RECEIVED),
+        ("麻烦明天送", C.NOT_RECEIVED),
+        ("送之前提前打电话", C.NOT_RECEIVED),
+        ("下周一可否到货", C.NOT_RECEIVED),
+        ("柜子的取件码没收到", C.NOT_RECEIVED),
+        # faults in use
+        ("充电器不通电了", C.QUALITY),
+        ("画面不清晰", C.QUALITY),
+        ("插上就烧坏了", C.QUALITY),
+        # exchanges, price drops and refunds
+        ("想换个颜色", C.RETURN_REFUND),
+        ("今天又便宜了", C.RETURN_REFUND),
+        ("退款什么时候退还", C.RETURN_REFUND),
+        # a pickup is a topic: a return's by itself, a repair's when the repair is named
+        ("安排上门取件", C.RETURN_REFUND),
+        ("返修的还没人来取件", C.QUALITY),
+    ],
+)
+def test_arrangements_faults_and_pickups(
+    classifier: Classifier, text: str, expected: Category
+) -> None:
+    assert classifier.classify(text).category == expected
