@@ -86,6 +86,8 @@ def main() -> None:
     from bot.nlp.pipeline import build_classifier
     from bot.nlp.segment import default_cache_dir
 
+    if not args.data.is_file():
+        sys.exit(f"{args.data}: no such file (pass the labelled TSV, e.g. ../shared/data/dev.tsv)")
     texts = read_texts(args.data) * args.repeat
     tracemalloc.start()
     classifier = build_classifier(PHRASEBOOK)
