@@ -6,13 +6,13 @@ How a message is read:
    overlap), so a longer phrase swallows the shorter ones inside it: "差评师" hides "差评",
    "不好意思" hides "不好", and negated forms such as "没收到" are phrases of their own.
 3. A negation word just before a keyword ("没有破损", "not broken") cancels that keyword
-   (a negation of will, "不想退货", whatever its category); a condition ("如果坏了") weakens
-   the problem keywords in the rest of its clause.
+   (a negation of will, "不想退货", whatever its category bar `will_keeps`); a condition
+   ("如果坏了", "我怕坏了") weakens the problem keywords in the rest of its clause.
 4. Scores per category and flag are summed; topic words ("物流", "客服") yield to real
-   evidence, a question adds to inquiry, the cause beats the remedy (return_refund,
-   bad_review, complaint and inquiry count for little once a cause is present) and extortion
-   (a benefit demanded, or withheld, together with a review or complaint threat) beats
-   everything.
+   evidence, a question adds to inquiry unless it names a problem of its own, the cause
+   beats the remedy (return_refund, bad_review, complaint and inquiry count for little once a
+   cause is present) and extortion (a benefit demanded, or withheld, together with a review or
+   complaint threat) beats everything. An exact tie goes by the rules' `tie_order`.
 """
 
 from __future__ import annotations
@@ -464,8 +464,8 @@ class Classifier:
                 language=normalized.language,
             )
 
-        # A question that already names its own problem ("拆封了还能退货吗") is about that
-        # problem; only a question that names nothing but topics gets the inquiry bonus.
+        # A question that names a problem of its own ("拆封了还能退货吗") is about that problem;
+        # a question with topics or weak hints at most gets the inquiry bonus.
         asks = is_question(matched_text, rules)
         scores = self._weighted(tally, asks and not _has_own_evidence(tally, rules))
         # A question that only names a topic stays a question: on a tie with a category that
@@ -547,7 +547,7 @@ def _topic_only(tally: _Tally, category: Category) -> bool:
 
 
 def _has_own_evidence(tally: _Tally, rules: Rules) -> bool:
-    """True when a category other than inquiry has evidence beyond topic words."""
+    """True when a category other than inquiry scores `cause_threshold` from non-topic phrases."""
     return any(
         score >= rules.cause_threshold
         for category, score in tally.categories.items()
