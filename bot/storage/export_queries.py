@@ -165,23 +165,45 @@ def _flag_match(column: Any, flag: str) -> ColumnElement[bool]:
     return padded.like(f"%,{flag},%")
 
 
+# The filters that pick rows equal to a value, and the column each one compares.
+_MESSAGE_EQUALS: dict[str, Any] = {
+    "buyer": MESSAGES.c.buyer_id,
+    "buyer_telegram_id": BUYERS.c.telegram_user_id,
+    "case": MESSAGES.c.conversation_id,
+    "order_id": CONVERSATIONS.c.order_id,
+    "category": MESSAGES.c.category,
+    "platform": CONVERSATIONS.c.platform,
+}
+_CONVERSATION_EQUALS: dict[str, Any] = {
+    **_MESSAGE_EQUALS,
+    "buyer": CONVERSATIONS.c.buyer_id,
+    "case": CONVERSATIONS.c.id,
+    "category": CONVERSATIONS.c.category,
+}
+
+
+def _equalities(
+    filters: ExportFilter, moment: Any, columns: Mapping[str, Any]
+) -> list[ColumnElement[bool]]:
+    """The time range on `moment` (`until` exclusive) and `column == value` for each set filter."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.since is not None:
+        conditions.append(moment >= filters.since)
+    if filters.until is not None:
+        conditions.append(moment < filters.until)
+    for name, column in columns.items():
+        value = getattr(filters, name)
+        if value is not None:
+            conditions.append(column == value)
+    return conditions
+
+
 def message_conditions(filters: ExportFilter, *, upto: int) -> list[ColumnElement[bool]]:
     """WHERE conditions on messages joined with conversations and buyers."""
-    conditions: list[ColumnElement[bool]] = [MESSAGES.c.seq <= upto]
-    if filters.since is not None:
-        conditions.append(MESSAGES.c.sent_at >= filters.since)
-    if filters.until is not None:
-        conditions.append(MESSAGES.c.sent_at < filters.until)
-    if filters.buyer is not None:
-        conditions.append(MESSAGES.c.buyer_id == filters.buyer)
-    if filters.buyer_telegram_id is not None:
-        conditions.append(BUYERS.c.telegram_user_id == filters.buyer_telegram_id)
-    if filters.case is not None:
-        conditions.append(MESSAGES.c.conversation_id == filters.case)
-    if filters.order_id is not None:
-        conditions.append(CONVERSATIONS.c.order_id == filters.order_id)
-    if filters.category is not None:
-        conditions.append(MESSAGES.c.category == filters.category)
+    conditions = [
+        MESSAGES.c.seq <= upto,
+        *_equalities(filters, MESSAGES.c.sent_at, _MESSAGE_EQUALS),
+    ]
     if filters.flag is not None:
         conditions.append(_flag_match(MESSAGES.c.flags, filters.flag))
     if filters.agent is not None:
@@ -189,30 +211,12 @@ def message_conditions(filters: ExportFilter, *, upto: int) -> list[ColumnElemen
         conditions.append(
             or_(MESSAGES.c.agent_id.in_(agents), CONVERSATIONS.c.assigned_agent_id.in_(agents))
         )
-    if filters.platform is not None:
-        conditions.append(CONVERSATIONS.c.platform == filters.platform)
     return conditions
 
 
 def conversation_conditions(filters: ExportFilter) -> list[ColumnElement[bool]]:
     """WHERE conditions on conversations joined with buyers (time range: when it was opened)."""
-    conditions: list[ColumnElement[bool]] = []
-    if filters.since is not None:
-        conditions.append(CONVERSATIONS.c.opened_at >= filters.since)
-    if filters.until is not None:
-        conditions.append(CONVERSATIONS.c.opened_at < filters.until)
-    if filters.buyer is not None:
-        conditions.append(CONVERSATIONS.c.buyer_id == filters.buyer)
-    if filters.buyer_telegram_id is not None:
-        conditions.append(BUYERS.c.telegram_user_id == filters.buyer_telegram_id)
-    if filters.case is not None:
-        conditions.append(CONVERSATIONS.c.id == filters.case)
-    if filters.order_id is not None:
-        conditions.append(CONVERSATIONS.c.order_id == filters.order_id)
-    if filters.category is not None:
-        conditions.append(CONVERSATIONS.c.category == filters.category)
-    if filters.platform is not None:
-        conditions.append(CONVERSATIONS.c.platform == filters.platform)
+    conditions = _equalities(filters, CONVERSATIONS.c.opened_at, _CONVERSATION_EQUALS)
     if filters.flag is not None:
         conditions.append(
             CONVERSATIONS.c.id.in_(
