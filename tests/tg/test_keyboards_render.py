@@ -6,7 +6,15 @@ import pytest
 
 from bot.core.types import Category, Classification, Flag, Language, Suggestion
 from bot.core.wording import Wording
-from bot.tg.keyboards import CardAction, PendingAction, card_keyboard, parse_callback
+from bot.tg.keyboards import (
+    CardAction,
+    FollowUpAction,
+    PendingAction,
+    card_keyboard,
+    confirm_keyboard,
+    follow_up_keyboard,
+    parse_callback,
+)
 from bot.tg.render import TELEGRAM_LIMIT, CardView, render_card, split_text
 
 WORDING = Wording(
@@ -92,3 +100,33 @@ def test_split_text_keeps_everything_under_the_limit(length: int) -> None:
     chunks = split_text(text)
     assert all(len(chunk) <= TELEGRAM_LIMIT for chunk in chunks)
     assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
+
+
+def test_confirm_and_follow_up_keyboards_label_and_parse() -> None:
+    wording = Wording(
+        texts={
+            Language.ZH_HANS: {
+                "card.send_anyway": "仍然发送",
+                "card.cancel": "取消",
+                "followup.later": "明天再说",
+                "followup.cancel": "不再跟进",
+            }
+        }
+    )
+    rows = [
+        [(b.text, b.callback_data) for b in keyboard.inline_keyboard[0]]
+        for keyboard in (
+            confirm_keyboard(7, wording=wording, language=Language.ZH_HANS),
+            follow_up_keyboard(9, wording=wording, language=Language.ZH_HANS),
+        )
+    ]
+    assert rows == [
+        [("仍然发送", "p:7:y"), ("取消", "p:7:n")],
+        [("明天再说", "f:9:d"), ("不再跟进", "f:9:x")],
+    ]
+    assert [parse_callback(data) for row in rows for _, data in row] == [
+        PendingAction(7, "confirm"),
+        PendingAction(7, "cancel"),
+        FollowUpAction(9, "later"),
+        FollowUpAction(9, "cancel"),
+    ]
