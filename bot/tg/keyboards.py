@@ -84,21 +84,26 @@ def card_keyboard(
     )
 
 
+def _one_row(
+    wording: Wording, language: Language, prefix: str, buttons: tuple[tuple[str, str], ...]
+) -> InlineKeyboardMarkup:
+    """One row of buttons: each a wording key and the code after `prefix:` in its callback."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(wording.text(language, key), callback_data=f"{prefix}:{code}")
+                for key, code in buttons
+            ]
+        ]
+    )
+
+
 def confirm_keyboard(
     pending_id: int, *, wording: Wording, language: Language
 ) -> InlineKeyboardMarkup:
     """Send anyway / cancel for a reply the check found problems in."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    wording.text(language, "card.send_anyway"), callback_data=f"p:{pending_id}:y"
-                ),
-                InlineKeyboardButton(
-                    wording.text(language, "card.cancel"), callback_data=f"p:{pending_id}:n"
-                ),
-            ]
-        ]
+    return _one_row(
+        wording, language, f"p:{pending_id}", (("card.send_anyway", "y"), ("card.cancel", "n"))
     )
 
 
@@ -117,17 +122,8 @@ def follow_up_keyboard(
     job_id: int, *, wording: Wording, language: Language
 ) -> InlineKeyboardMarkup:
     """Move the follow-up a day later, or cancel it."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    wording.text(language, "followup.later"), callback_data=f"f:{job_id}:d"
-                ),
-                InlineKeyboardButton(
-                    wording.text(language, "followup.cancel"), callback_data=f"f:{job_id}:x"
-                ),
-            ]
-        ]
+    return _one_row(
+        wording, language, f"f:{job_id}", (("followup.later", "d"), ("followup.cancel", "x"))
     )
 
 
