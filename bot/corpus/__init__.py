@@ -1,0 +1,1 @@
+"""The labelled training corpus: source ids resolved against local git mirrors, never stored texts."""

@@ -1,0 +1,205 @@
+"""Reads buyer messages out of the public source repositories, by source id.
+
+The corpus in `corpus/` holds only ids like
+`owner/repo@commit:path:line[:field]`; the texts stay in the sources (they carry no licence).
+A source is read from a bare git mirror (`git show commit:path`) under a mirrors folder laid
+out as `owner+repo/repo` (the layout the workplace's fetch tool makes).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+JDDC_CHAT = "EndlessLethe/jddc2019-3th-retrieve-model"
+JDDC_SEQ = "SimonJYang/JDDC-Baseline-Seq2Seq"
+REVIEWS = "SophonPlus/ChineseNlpCorpus"
+REVIEWS_PATH = "datasets/online_shopping_10_cats/online_shopping_10_cats.zip"
+REVIEWS_MEMBER = "online_shopping_10_cats.csv"
+TWEET_SOURCES = (
+    ("S0l0m4n/aie3-twitter-customer-support", "data/test_set.csv"),
+    ("divya-gh/conversational-ai-analyst", "data/twcs_clean.csv"),
+    ("monalisapatra26/data_visualization", "twcs.csv"),
+    ("naman-tiwari/Customer-Support-on-Twitter", "sample.csv"),
+)
+# Retailers and carriers: tweets to them are buyers talking about a purchase.
+RETAIL_HANDLES = (
+    "@amazonhelp", "@tesco", "@sainsburys", "@marksandspencer", "@morrisons", "@aldiuk",
+    "@upshelp", "@argoshelpers", "@askebay", "@asktarget", "@walmart", "@bestbuysupport",
+    "@asos_heretohelp", "@currys",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SourceText:
+    """One buyer message from a source, with the group it must stay with in a split."""
+
+    source_id: str
+    text: str
+    group: str
+    language: str  # "zh" or "en"
+
+
+class MirrorError(RuntimeError):
+    """A source repository is missing from the mirrors folder or cannot be read."""
+
+
+class Mirrors:
+    """Bare git mirrors of the source repositories under one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._heads: dict[str, str] = {}
+        self._blobs: dict[tuple[str, str, str], bytes] = {}
+
+    def git_dir(self, repo: str) -> Path:
+        """The git directory of `repo` ("owner/name")."""
+        base = self.root / repo.replace("/", "+") / "repo"
+        return base / ".git" if (base / ".git").is_dir() else base
+
+    def head(self, repo: str) -> str:
+        """The commit the mirror of `repo` is at."""
+        if repo not in self._heads:
+            self._heads[repo] = self._git(repo, "rev-parse", "HEAD").decode().strip()
+        return self._heads[repo]
+
+    def read(self, repo: str, commit: str, path: str) -> bytes:
+        """The bytes of `path` at `commit` (a `zip!member` path reads the zip's member)."""
+        key = (repo, commit, path)
+        if key not in self._blobs:
+            outer, _, member = path.partition("!")
+            data = self._git(repo, "show", f"{commit}:{outer}")
+            if member:
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    data = archive.read(member)
+            self._blobs[key] = data
+        return self._blobs[key]
+
+    def _git(self, repo: str, *args: str) -> bytes:
+        git_dir = self.git_dir(repo)
+        if not git_dir.exists():
+            raise MirrorError(f"no mirror of {repo} at {git_dir}")
+        done = subprocess.run(
+            ["git", "--git-dir", str(git_dir), *args], capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            raise MirrorError(f"{repo}: git {' '.join(args)}: {done.stderr.decode().strip()}")
+        return done.stdout
+
+
+def _lines(data: bytes) -> list[str]:
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def jddc_chat_turns(mirrors: Mirrors) -> Iterator[SourceText]:
+    """Buyer turns (waiter_send == 0) of the JDDC chat sample, grouped by session."""
+    commit = mirrors.head(JDDC_CHAT)
+    path = "data/chat_0.1per.txt"
+    for number, line in enumerate(_lines(mirrors.read(JDDC_CHAT, commit, path)), start=1):
+        cells = line.split("\t")
+        if len(cells) < 7 or cells[2] != "0":
+            continue
+        text = "\t".join(cells[6:]).strip()
+        yield SourceText(f"{JDDC_CHAT}@{commit}:{path}:{number}", text, f"jddc:{cells[0]}", "zh")
+
+
+def jddc_seq_turns(mirrors: Mirrors) -> Iterator[SourceText]:
+    """The first and last turn of each JDDC seq2seq context line (one session per line)."""
+    commit = mirrors.head(JDDC_SEQ)
+    for path in ("data/train.enc", "data/test.enc"):
+        for number, line in enumerate(_lines(mirrors.read(JDDC_SEQ, commit, path)), start=1):
+            base = f"{JDDC_SEQ}@{commit}:{path}:{number}"
+            for field, text in seq_fields(line).items():
+                yield SourceText(f"{base}:{field}", text, f"seq:{path}:{number}", "zh")
+
+
+def seq_fields(line: str) -> dict[str, str]:
+    """The `first` and `last` comma-separated turns of a seq2seq context line."""
+    turns = [turn.strip() for turn in line.split(",") if turn.strip()]
+    if not turns:
+        return {}
+    return {"first": turns[0], "last": turns[-1]}
+
+
+def negative_reviews(mirrors: Mirrors) -> Iterator[SourceText]:
+    """Negative product reviews, grouped by product category and block of 200 rows."""
+    commit = mirrors.head(REVIEWS)
+    path = f"{REVIEWS_PATH}!{REVIEWS_MEMBER}"
+    text = mirrors.read(REVIEWS, commit, path).decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader, None)
+    start = 2
+    for row in reader:
+        number, start = start, reader.line_num + 1
+        if len(row) < 3 or row[1] != "0":
+            continue
+        group = f"reviews:{row[0]}:{number // 200}"
+        yield SourceText(f"{REVIEWS}@{commit}:{path}:{number}", row[2].strip(), group, "zh")
+
+
+def retail_tweets(mirrors: Mirrors) -> Iterator[SourceText]:
+    """Customers' tweets to retailers and carriers, grouped by the tweet's author."""
+    for repo, path in TWEET_SOURCES:
+        commit = mirrors.head(repo)
+        text = mirrors.read(repo, commit, path).decode("utf-8", errors="replace")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        start = 2
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            body = (row.get("text") or "").strip()
+            if row.get("inbound", "True") != "True" or not _to_retailer(body):
+                continue
+            author = row.get("author_id") or f"{repo}:{reader.line_num}"
+            yield SourceText(
+                f"{repo}@{commit}:{path}:{line}:text", body, f"tw:{author}", "en"
+            )
+
+
+def _to_retailer(text: str) -> bool:
+    lowered = text.casefold()
+    return any(handle in lowered for handle in RETAIL_HANDLES)
+
+
+def all_sources(mirrors: Mirrors) -> Iterator[SourceText]:
+    """Every candidate buyer message from every source."""
+    yield from jddc_chat_turns(mirrors)
+    yield from jddc_seq_turns(mirrors)
+    yield from negative_reviews(mirrors)
+    yield from retail_tweets(mirrors)
+
+
+def resolve(mirrors: Mirrors, source_id: str) -> str:
+    """The text a source id names."""
+    repo, _, rest = source_id.partition("@")
+    commit, _, rest = rest.partition(":")
+    if repo in {name for name, _ in TWEET_SOURCES}:
+        path, number, _field = rest.rsplit(":", 2)
+        return _csv_cell(mirrors.read(repo, commit, path), int(number), "text")
+    if repo == JDDC_SEQ:
+        path, number, field = rest.rsplit(":", 2)
+        line = _lines(mirrors.read(repo, commit, path))[int(number) - 1]
+        return seq_fields(line)[field]
+    path, number = rest.rsplit(":", 1)
+    if repo == REVIEWS:
+        return _csv_cell(mirrors.read(repo, commit, path), int(number), 2)
+    line = _lines(mirrors.read(repo, commit, path))[int(number) - 1]
+    cells = line.split("\t")
+    return "\t".join(cells[6:]).strip() if len(cells) >= 7 else line.strip()
+
+
+def _csv_cell(data: bytes, line_num: int, column: str | int) -> str:
+    text = data.decode("utf-8-sig", errors="replace")
+    reader: Iterator[list[str]] = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    index = header.index(column) if isinstance(column, str) else column
+    start = 2
+    for row in reader:
+        if start == line_num:
+            return row[index].strip()
+        start = reader.line_num + 1  # type: ignore[attr-defined]
+    raise MirrorError(f"no CSV row ending at line {line_num}")
