@@ -127,3 +127,26 @@ def evaluate(examples: Sequence[Example], labels: Sequence[str] = (), worst: int
         worst=worst_examples(examples, worst),
         total=len(examples),
     )
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float:
+    """How far stated confidence is from accuracy, averaged over equal-width confidence bins."""
+    total = len(confidences)
+    if total == 0:
+        return 0.0
+    error = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [
+            i
+            for i, c in enumerate(confidences)
+            if (low < c <= high) or (b == 0 and c == 0.0)
+        ]
+        if not members:
+            continue
+        accuracy = sum(1 for i in members if correct[i]) / len(members)
+        confidence = sum(confidences[i] for i in members) / len(members)
+        error += len(members) / total * abs(accuracy - confidence)
+    return error
