@@ -110,6 +110,16 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
+    from bot.phrasebook.weights import load_weights
+
+    tracemalloc.start()
+    weights = load_weights(PHRASEBOOK)
+    weights_current, weights_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    weights_sizes = ", ".join(
+        f"{key} {len(w.categories.weights):,} features" for key, w in sorted(weights.items())
+    )
+
     bare = jieba.Tokenizer()
     bare.tmp_dir = str(default_cache_dir())
     bare.cache_file = "jieba.cache"
@@ -144,6 +154,10 @@ def main() -> None:
     )
     print(
         f"peak memory: {peak / 2**20:.1f} MiB traced while building; max RSS {rss_kb / 1024:.0f} MiB"
+    )
+    print(
+        f"learned weights ({weights_sizes or 'none'}): {weights_current / 2**20:.1f} MiB held,"
+        f" {weights_peak / 2**20:.1f} MiB peak while loading"
     )
 
 

@@ -92,7 +92,7 @@ def phrasebook_check() -> None:
     """Validate every phrasebook file and report coverage (category x language x principle)."""
     config = settings()
     phrasebook = load_phrasebook(config.phrasebook_dir)
-    load_understanding(config.phrasebook_dir)  # keyword rules and user dictionary too
+    understanding = load_understanding(config.phrasebook_dir)  # rules, weights, user dictionary
     counts = coverage(phrasebook)
     per_language = Counter[str]()
     for (_key, lang, _principle), n in counts.items():
@@ -106,3 +106,10 @@ def phrasebook_check() -> None:
     for code, total in sorted(per_language.items()):
         playbooks = phrasebook.playbooks[Language(code)]
         typer.echo(f"  {code}: {total} reply variants, {len(playbooks)} playbooks")
+    for key, weights in sorted(understanding.classifier.learned.items()):
+        typer.echo(
+            f"  learned weights {key}: {len(weights.categories.weights)} features,"
+            f" {len(weights.flags)} flag models, version {weights.version or '-'}"
+        )
+    if not understanding.classifier.learned:
+        typer.echo("  no learned weights: the keyword rules decide alone")

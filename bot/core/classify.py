@@ -13,6 +13,10 @@ How a message is read:
    beats the remedy (return_refund, bad_review, complaint and inquiry count for little once a
    cause is present) and extortion (a benefit demanded, or withheld, together with a review or
    complaint threat) beats everything. An exact tie goes by the rules' `tie_order`.
+5. Where learned weights exist for the message's language (`bot.core.learned`), they decide
+   instead of step 4's ranking: the rules' scores become features beside the words, and the
+   calibrated probability is the confidence. Extortion by structure and a shop's `overrides`
+   phrases still win outright.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from math import exp
 from typing import Protocol
 
 from bot.core.entities import extract_entities
-from bot.core.normalize import NormalizedText, ScriptConverter, normalize
-from bot.core.types import Category, Classification, Flag, Language
+from bot.core.features import RuleView, chinese_features, english_features
+from bot.core.learned import LearnedWeights, display_name, language_key
+from bot.core.normalize import DialectFolding, NormalizedText, ScriptConverter, normalize
+from bot.core.types import Category, Classification, Entities, Flag, Language
 
+_WITHHOLDING = frozenset({"不", "没", "not", "don't", "won't", "didn't"})
 _PUNCTUATION = frozenset(",.!?;:~\n\t()[]\"'")
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
 
@@ -44,11 +51,18 @@ class ExtortionRole:
     DIRECT = "direct"  # extortion on its own: 差评师, 私了, 买个平安
     BENEFIT = "benefit"  # money or goods demanded: 赔我, 红包, 转我, keep the item
     REVIEW = "review"  # a review mentioned as the lever: 好评, 五星, 评价, feedback
+    COMPLAINT = "complaint"  # a complaint as the lever: 投诉, 举报, 12315, chargeback, report
     CONDITION = "condition"  # ties the demand to the lever: 不然, 否则, 的话, otherwise
 
 
 EXTORTION_ROLES = frozenset(
-    {ExtortionRole.DIRECT, ExtortionRole.BENEFIT, ExtortionRole.REVIEW, ExtortionRole.CONDITION}
+    {
+        ExtortionRole.DIRECT,
+        ExtortionRole.BENEFIT,
+        ExtortionRole.REVIEW,
+        ExtortionRole.COMPLAINT,
+        ExtortionRole.CONDITION,
+    }
 )
 
 
@@ -63,6 +77,8 @@ class PhraseRule:
     hypothetical: bool = False  # opens a condition (如果, 万一): the rest of the clause may not be
     extortion: frozenset[str] = frozenset()
     prefix: bool = False  # Latin phrase that may be followed by more letters ("refund*")
+    # A shop's override: these categories always win over learned weights when it matches.
+    override: tuple[tuple[Category, float], ...] = ()
     # An object ("发票", "退款", "验证码"): keywords of `object_takes` next to it ("发票没收到",
     # "退款什么时候到") are about the object, so they count for `object_of` instead.
     object_of: Category | None = None
@@ -71,7 +87,9 @@ class PhraseRule:
     @property
     def meaningful(self) -> bool:
         """True when the phrase scores something (neutral phrases only swallow others)."""
-        return bool(self.categories or self.flags or self.extortion or self.object_of)
+        return bool(
+            self.categories or self.flags or self.extortion or self.object_of or self.override
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +150,16 @@ class Rules:
     shouting_weight: float = 0.0
     extortion_flags: frozenset[Flag] = frozenset({Flag.WANTS_COMPENSATION})
     amount_is_benefit: bool = True
+    # Short words that tie a demand to a lever only when both are present ("给我200我就删评"):
+    # too common to be phrases of their own, so they are looked up as substrings.
+    extortion_links: tuple[str, ...] = ()
+    # Verbs that make a nearby number a demanded amount ("转我300", "pay me 40").
+    demand_verbs: tuple[str, ...] = ()
+    demand_gap: int = 4
+    lever_words: tuple[str, ...] = ()
+    counted_units: tuple[str, ...] = ()
+    link_max_length: int = 60
+    dialect: DialectFolding = field(default_factory=DialectFolding)
     fallback: Category = Category.INQUIRY
     fallback_confidence: float = 0.3
     # Built from the fields above, never passed in (so `dataclasses.replace` rebuilds them).
@@ -165,6 +193,7 @@ class Match:
     negated: bool = False
     negated_any: bool = False
     hypothetical: bool = False
+    withheld: bool = False  # negated by a plain "not" (不赔, not paying), not by "别" or "never"
 
 
 def _is_latin(phrase: str) -> bool:
@@ -178,18 +207,25 @@ class TokenBounds:
     messages are never segmented at all.
     """
 
-    __slots__ = ("_bounds", "_segmenter", "_text")
+    __slots__ = ("_bounds", "_segmenter", "_text", "_tokens")
 
     def __init__(self, segmenter: Segmenter, text: str) -> None:
         self._segmenter = segmenter
         self._text = text
         self._bounds: set[int] | None = None
+        self._tokens: Sequence[str] | None = None
+
+    def tokens(self) -> Sequence[str]:
+        """The text's tokens (segmented once, shared with the boundary test)."""
+        if self._tokens is None:
+            self._tokens = self._segmenter.cut(self._text)
+        return self._tokens
 
     def __contains__(self, offset: object) -> bool:
         if self._bounds is None:
             bounds = {0}
             position = 0
-            for token in self._segmenter.cut(self._text):
+            for token in self.tokens():
                 position += len(token)
                 bounds.add(position)
             self._bounds = bounds
@@ -242,7 +278,10 @@ def find_phrases(
         elif rule.meaningful:
             negated = last_negation is not None and _negates(text, last_negation, i, rules)
             negated_any = negated and last_negation is not None and last_negation.negated_any
-            matches.append(Match(best, i, end, negated, negated_any, i < condition_end))
+            withheld = (
+                negated and last_negation is not None and last_negation.phrase in _WITHHOLDING
+            )
+            matches.append(Match(best, i, end, negated, negated_any, i < condition_end, withheld))
             last_negation = None
         else:
             last_negation = None
@@ -306,6 +345,8 @@ class _Tally:
     keywords: dict[Category, list[str]] = field(default_factory=dict)
     extortion: set[str] = field(default_factory=set)
     extortion_words: list[str] = field(default_factory=list)
+    negated: int = 0  # problem keywords a negation cancelled
+    conditional: int = 0  # keywords inside a condition clause
 
 
 def _object_owners(text: str, matches: Sequence[Match], rules: Rules) -> dict[int, PhraseRule]:
@@ -352,6 +393,8 @@ def _tally(matches: Sequence[Match], rules: Rules, text: str) -> _Tally:
             continue
         seen.add(key)
         rule = rules.phrases[match.phrase]
+        tally.negated += match.negated
+        tally.conditional += match.hypothetical
         owner = owners.get(index)
         for category, weight in rule.categories:
             if match.negated and (
@@ -371,7 +414,7 @@ def _tally(matches: Sequence[Match], rules: Rules, text: str) -> _Tally:
                 tally.categories[category] = tally.categories.get(category, 0.0) + weight
             tally.keywords.setdefault(category, []).append(match.phrase)
         if match.negated:
-            if ExtortionRole.BENEFIT in rule.extortion:
+            if ExtortionRole.BENEFIT in rule.extortion and match.withheld:
                 # "不赔我…就…", "not compensating me? then…": a benefit withheld is the condition.
                 tally.extortion |= {ExtortionRole.BENEFIT, ExtortionRole.CONDITION}
                 tally.extortion_words.append(match.phrase)
@@ -399,12 +442,21 @@ def _signal_flags(normalized: NormalizedText, rules: Rules, flags: dict[Flag, fl
         flags[Flag.ANGRY] = flags.get(Flag.ANGRY, 0.0) + rules.shouting_weight
 
 
-def _is_extortion(tally: _Tally, has_amount: bool, rules: Rules) -> bool:
+def _is_extortion(tally: _Tally, text: str, has_amount: bool, asks: bool, rules: Rules) -> bool:
+    """A demand for a benefit tied to a review or complaint lever by a condition, either order.
+
+    The demand is a benefit word (赔我, 红包, gift card) or a demanded amount (a money amount, or
+    a number right after a demand verb: "转我300"); the lever a review or complaint word or a
+    threat flag; the tie a condition phrase, a short link word (就, 才, once, if) or the threat
+    itself. A message that says "差评师" or "私了" needs nothing more.
+    """
     roles = tally.extortion
     if ExtortionRole.DIRECT in roles:
         return True
-    benefit = ExtortionRole.BENEFIT in roles or (rules.amount_is_benefit and has_amount)
-    if not benefit:
+    demanded = ExtortionRole.BENEFIT in roles or (
+        rules.amount_is_benefit and (has_amount or _demanded_amount(text, rules))
+    )
+    if not demanded:
         return False
     threat = max(
         tally.flags.get(Flag.THREATENS_REVIEW, 0.0),
@@ -412,8 +464,50 @@ def _is_extortion(tally: _Tally, has_amount: bool, rules: Rules) -> bool:
     )
     if threat >= rules.flag_threshold and ExtortionRole.BENEFIT in roles:
         return True
-    lever = ExtortionRole.REVIEW in roles or threat >= rules.flag_threshold
-    return lever and ExtortionRole.CONDITION in roles
+    # Lever words are looked up as substrings too: a longer phrase ("改评价", "my review") may
+    # have swallowed the review word it holds.
+    lever = (
+        ExtortionRole.REVIEW in roles
+        or ExtortionRole.COMPLAINT in roles
+        or threat > 0
+        or any(word in text for word in rules.lever_words)
+    )
+    if not lever:
+        return False
+    if ExtortionRole.CONDITION in roles:
+        return True
+    # A short link word ties demand and lever only in a short message that asks nothing: a
+    # long review that mentions a refund and a complaint, or a question about a cash-for-review
+    # offer, is no demand.
+    if len(text) > rules.link_max_length or asks:
+        return False
+    return any(link in text for link in rules.extortion_links)
+
+
+def _demanded_amount(text: str, rules: Rules) -> bool:
+    """True when a number follows a demand verb closely ("转我300", "pay me $40")."""
+    for verb in rules.demand_verbs:
+        start = text.find(verb)
+        while start >= 0:
+            after = start + len(verb)
+            for offset in range(after, min(len(text), after + rules.demand_gap + 1)):
+                if text[offset].isdigit() or text[offset] in _CN_DIGITS:
+                    if not _counts_things(text, offset, rules):
+                        return True
+                    break
+            start = text.find(verb, start + 1)
+    return False
+
+
+def _counts_things(text: str, offset: int, rules: Rules) -> bool:
+    """True when the number at `offset` counts stars, days or items rather than money."""
+    end = offset
+    while end < len(text) and (text[end].isdigit() or text[end] in _CN_DIGITS or text[end] in " ."):
+        end += 1
+    return text[end:].startswith(rules.counted_units)
+
+
+_CN_DIGITS = frozenset("一二两三四五六七八九十百千万\ue001\ue002")
 
 
 def _confidence(best: float, second: float) -> float:
@@ -422,24 +516,48 @@ def _confidence(best: float, second: float) -> float:
     return round(strength * (0.5 + 0.5 * margin), 3)
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the hand rules made of one normalised message, before any decision."""
+
+    normalized: NormalizedText
+    bounds: TokenBounds | None
+    tally: _Tally
+    entities: Entities
+    flags: frozenset[Flag]
+    extortion: bool
+    question: bool
+    scores: dict[Category, float]
+    ranked: list[tuple[Category, float]]
+    overrides: dict[Category, list[str]]
+    matches: tuple[Match, ...] = ()
+
+
 class Classifier:
     """Reads one buyer message and says what it is about (see the module docstring)."""
 
-    def __init__(self, rules: Rules, segmenter: Segmenter, converter: ScriptConverter) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        segmenter: Segmenter,
+        converter: ScriptConverter,
+        learned: Mapping[str, LearnedWeights] | None = None,
+    ) -> None:
         self.rules = rules
         self.segmenter = segmenter
         self.converter = converter
+        self.learned: Mapping[str, LearnedWeights] = dict(learned or {})
 
     def normalize(self, text: str) -> NormalizedText:
         """The normalised form of `text` this classifier matches against."""
-        return normalize(text, self.converter)
+        return normalize(text, self.converter, self.rules.dialect)
 
     def classify(self, text: str) -> Classification:
         """Category, confidence, flags, explaining keywords, entities and language of `text`."""
         return self.classify_normalized(self.normalize(text))
 
-    def classify_normalized(self, normalized: NormalizedText) -> Classification:
-        """Classify an already normalised message."""
+    def read(self, normalized: NormalizedText) -> Reading:
+        """Run the hand rules over a normalised message (phrases, tally, scores, extortion)."""
         rules = self.rules
         matched_text = normalized.text
         bounds: TokenBounds | None = None
@@ -449,24 +567,19 @@ class Classifier:
         tally = _tally(matches, rules, matched_text)
         _signal_flags(normalized, rules, tally.flags)
         entities = extract_entities(normalized.plain)
-
-        flags = {flag for flag, score in tally.flags.items() if score >= rules.flag_threshold}
-        if _is_extortion(tally, bool(entities.amounts), rules):
-            flags |= rules.extortion_flags
-            words = tuple(dict.fromkeys(tally.extortion_words))
-            return Classification(
-                category=Category.EXTORTION,
-                confidence=0.9 if len(words) >= 2 else 0.75,
-                flags=frozenset(flags),
-                keywords=words,
-                entities=entities,
-                needs_human=False,
-                language=normalized.language,
-            )
-
+        flags = frozenset(
+            flag for flag, score in tally.flags.items() if score >= rules.flag_threshold
+        )
         # A question that names a problem of its own ("拆封了还能退货吗") is about that problem;
         # a question with topics or weak hints at most gets the inquiry bonus.
         asks = is_question(matched_text, rules)
+        extortion = _is_extortion(
+            tally,
+            matched_text,
+            bool(entities.amounts),
+            asks or (normalized.language is Language.EN and "?" in matched_text),
+            rules,
+        )
         scores = self._weighted(tally, asks and not _has_own_evidence(tally, rules))
         # A question that only names a topic stays a question: on a tie with a category that
         # has nothing but topic words ("是京东物流吗"), inquiry wins.
@@ -479,15 +592,130 @@ class Classifier:
                 rules.tie_rank[item[0]],
             ),
         )
+        overrides = _overrides(matches, rules)
+        return Reading(
+            normalized,
+            bounds,
+            tally,
+            entities,
+            flags,
+            extortion,
+            asks,
+            scores,
+            ranked,
+            overrides,
+            tuple(matches),
+        )
+
+    def rule_decision(self, reading: Reading) -> Category:
+        """The category the hand rules alone would choose."""
+        if reading.extortion:
+            return Category.EXTORTION
+        ranked = reading.ranked
+        if not ranked or ranked[0][1] < self.rules.category_threshold:
+            return self.rules.fallback
+        return ranked[0][0]
+
+    def features(self, normalized: NormalizedText) -> dict[str, float]:
+        """The learned model's features of a message (the same at training and run time)."""
+        return self._features(self.read(normalized))
+
+    def _features(self, reading: Reading) -> dict[str, float]:
+        tally = reading.tally
+        view = RuleView(
+            scores=reading.scores,
+            decision=self.rule_decision(reading),
+            flags=tally.flags,
+            question=reading.question,
+            negated=bool(tally.negated),
+            condition=bool(tally.conditional),
+            extortion_roles=frozenset(tally.extortion),
+            extortion=reading.extortion,
+            amount=bool(reading.entities.amounts),
+            order=bool(reading.entities.order_ids),
+        )
+        normalized = reading.normalized
+        if normalized.language is Language.EN:
+            return english_features(normalized.text, view)
+        tokens = (
+            reading.bounds.tokens()
+            if reading.bounds is not None
+            else self.segmenter.cut(normalized.text)
+        )
+        return chinese_features(normalized.text, tokens, view)
+
+    def classify_normalized(self, normalized: NormalizedText) -> Classification:
+        """Classify an already normalised message."""
+        reading = self.read(normalized)
+        if reading.extortion:
+            return self._extortion(reading)
+        if reading.overrides:
+            return self._override(reading)
+        model = self.learned.get(language_key(normalized.language))
+        if model is not None:
+            return self._learned(reading, model)
+        return self._by_rules(reading)
+
+    def _extortion(self, reading: Reading) -> Classification:
+        words = tuple(dict.fromkeys(reading.tally.extortion_words))
+        return Classification(
+            category=Category.EXTORTION,
+            confidence=0.9 if len(words) >= 2 else 0.75,
+            flags=reading.flags | self.rules.extortion_flags,
+            keywords=words,
+            entities=reading.entities,
+            needs_human=False,
+            language=reading.normalized.language,
+        )
+
+    def _override(self, reading: Reading) -> Classification:
+        """A shop-written phrase marked as an override decides the category."""
+        weights: dict[Category, float] = {}
+        for words in reading.overrides.values():
+            for word in dict.fromkeys(words):
+                for category, weight in self.rules.phrases[word].override:
+                    weights[category] = weights.get(category, 0.0) + weight
+        category = max(weights, key=lambda c: (weights[c], -self.rules.tie_rank[c]))
+        return Classification(
+            category=category,
+            confidence=0.95,
+            flags=reading.flags,
+            keywords=tuple(dict.fromkeys(reading.overrides[category])),
+            entities=reading.entities,
+            needs_human=False,
+            language=reading.normalized.language,
+        )
+
+    def _learned(self, reading: Reading, model: LearnedWeights) -> Classification:
+        features = self._features(reading)
+        prediction = model.predict(features, reading.flags)
+        flags = set(prediction.flags)
+        if prediction.category is Category.EXTORTION:
+            flags |= self.rules.extortion_flags
+        keywords = _explain(prediction.pushes, reading.tally.keywords.get(prediction.category, []))
+        confidence = round(prediction.probability, 3)
+        return Classification(
+            category=prediction.category,
+            confidence=confidence,
+            flags=frozenset(flags),
+            keywords=keywords,
+            entities=reading.entities,
+            needs_human=confidence < model.needs_human_below,
+            language=reading.normalized.language,
+        )
+
+    def _by_rules(self, reading: Reading) -> Classification:
+        rules = self.rules
+        ranked = reading.ranked
         if not ranked or ranked[0][1] < rules.category_threshold:
             return Classification(
                 category=rules.fallback,
                 confidence=rules.fallback_confidence,
-                flags=frozenset(flags),
-                keywords=tuple(tally.keywords.get(rules.fallback, ())),
-                entities=entities,
+                flags=reading.flags,
+                keywords=tuple(reading.tally.keywords.get(rules.fallback, ())),
+                entities=reading.entities,
                 needs_human=rules.fallback_confidence < rules.min_confidence,
-                language=normalized.language,
+                language=reading.normalized.language,
             )
         category, best = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -496,11 +724,11 @@ class Classifier:
         return Classification(
             category=category,
             confidence=confidence,
-            flags=frozenset(flags),
-            keywords=tuple(tally.keywords.get(category, ())),
-            entities=entities,
+            flags=reading.flags,
+            keywords=tuple(reading.tally.keywords.get(category, ())),
+            entities=reading.entities,
             needs_human=tie or confidence < rules.min_confidence,
-            language=normalized.language,
+            language=reading.normalized.language,
         )
 
     def _weighted(self, tally: _Tally, question: bool) -> dict[Category, float]:
@@ -539,6 +767,29 @@ class Classifier:
         for category, score in tally.own_cause.items():
             weighted[category] = weighted.get(category, 0.0) + score
         return weighted
+
+
+def _overrides(matches: Sequence[Match], rules: Rules) -> dict[Category, list[str]]:
+    """Categories named by override phrases that matched, not negated nor in a condition."""
+    found: dict[Category, list[str]] = {}
+    for match in matches:
+        rule = rules.phrases[match.phrase]
+        if not rule.override or match.negated or match.hypothetical:
+            continue
+        for category, _weight in rule.override:
+            found.setdefault(category, []).append(match.phrase)
+    return found
+
+
+def _explain(pushes: Sequence[tuple[str, float]], rule_words: Sequence[str]) -> tuple[str, ...]:
+    """The features that decided, strongest first, as words; a rule feature shows its phrases."""
+    words: list[str] = []
+    for name, _push in pushes[:8]:
+        if name.startswith(("r:", "rtop:")):
+            words.extend(rule_words)
+        elif name.startswith(("w:", "c:", "b:")):
+            words.append(display_name(name))
+    return tuple(dict.fromkeys(word for word in words if word and not word.startswith("<")))[:6]
 
 
 def _topic_only(tally: _Tally, category: Category) -> bool:

@@ -140,9 +140,7 @@ def expected_calibration_error(
     for b in range(bins):
         low, high = b / bins, (b + 1) / bins
         members = [
-            i
-            for i, c in enumerate(confidences)
-            if (low < c <= high) or (b == 0 and c == 0.0)
+            i for i, c in enumerate(confidences) if (low < c <= high) or (b == 0 and c == 0.0)
         ]
         if not members:
             continue

@@ -141,12 +141,37 @@ def detect_language(plain: str, simplified: str) -> Language:
     return Language.ZH_HANS
 
 
-def normalize(text: str, converter: ScriptConverter) -> NormalizedText:
+@dataclass(frozen=True, slots=True)
+class DialectFolding:
+    """Written Cantonese forms folded to the Mandarin words they mean (唔→不, 咗→了, 嘅→的).
+
+    `always` pairs are Cantonese-only and always replaced; `marked` pairs are ambiguous in
+    Mandarin (系 in 系统) and replaced only when a text carries one of the `markers`.
+    """
+
+    always: tuple[tuple[str, str], ...] = ()
+    marked: tuple[tuple[str, str], ...] = ()
+    markers: frozenset[str] = frozenset()
+
+    def fold(self, text: str) -> str:
+        """`text` (already Simplified) with the Cantonese forms replaced."""
+        if not any(char in self.markers for char in text):
+            return text
+        for source, target in (*self.marked, *self.always):
+            if source in text:
+                text = text.replace(source, target)
+        return text
+
+
+def normalize(
+    text: str, converter: ScriptConverter, dialect: DialectFolding | None = None
+) -> NormalizedText:
     """Normalise one buyer message for matching, keeping anger signals and placeholders."""
     plain = fold_width(text)
     simplified = converter.convert(plain)
     language = detect_language(plain, simplified)
-    matched = " ".join(replace_placeholders(simplified).lower().split())
+    folded = dialect.fold(simplified) if dialect is not None else simplified
+    matched = " ".join(replace_placeholders(folded).lower().split())
     runs = tuple(len(run) for run in _PUNCT_RUN_RE.findall(plain))
     emoji = tuple(_EMOJI_RE.findall(plain))
     shouting = len(_SHOUT_RE.findall(plain)) if language is Language.EN else 0

@@ -56,6 +56,8 @@ class Mirrors:
         self.root = root
         self._heads: dict[str, str] = {}
         self._blobs: dict[tuple[str, str, str], bytes] = {}
+        self._tables: dict[tuple[str, str, str], dict[int, list[str]]] = {}
+        self._text_lines: dict[tuple[str, str, str], list[str]] = {}
 
     def git_dir(self, repo: str) -> Path:
         """The git directory of `repo` ("owner/name")."""
@@ -79,6 +81,20 @@ class Mirrors:
                     data = archive.read(member)
             self._blobs[key] = data
         return self._blobs[key]
+
+    def csv_rows(self, repo: str, commit: str, path: str) -> dict[int, list[str]]:
+        """A CSV file's rows by the line each starts on (header excluded), parsed once."""
+        key = (repo, commit, path)
+        if key not in self._tables:
+            self._tables[key] = _rows_by_line(self.read(repo, commit, path))
+        return self._tables[key]
+
+    def lines(self, repo: str, commit: str, path: str) -> list[str]:
+        """A text file's lines, split once."""
+        key = (repo, commit, path)
+        if key not in self._text_lines:
+            self._text_lines[key] = _lines(self.read(repo, commit, path))
+        return self._text_lines[key]
 
     def _git(self, repo: str, *args: str) -> bytes:
         git_dir = self.git_dir(repo)
@@ -155,9 +171,7 @@ def retail_tweets(mirrors: Mirrors) -> Iterator[SourceText]:
             if row.get("inbound", "True") != "True" or not _to_retailer(body):
                 continue
             author = row.get("author_id") or f"{repo}:{reader.line_num}"
-            yield SourceText(
-                f"{repo}@{commit}:{path}:{line}:text", body, f"tw:{author}", "en"
-            )
+            yield SourceText(f"{repo}@{commit}:{path}:{line}:text", body, f"tw:{author}", "en")
 
 
 def _to_retailer(text: str) -> bool:
@@ -179,27 +193,35 @@ def resolve(mirrors: Mirrors, source_id: str) -> str:
     commit, _, rest = rest.partition(":")
     if repo in {name for name, _ in TWEET_SOURCES}:
         path, number, _field = rest.rsplit(":", 2)
-        return _csv_cell(mirrors.read(repo, commit, path), int(number), "text")
+        return _csv_cell(mirrors, repo, commit, path, int(number), "text")
     if repo == JDDC_SEQ:
         path, number, field = rest.rsplit(":", 2)
-        line = _lines(mirrors.read(repo, commit, path))[int(number) - 1]
-        return seq_fields(line)[field]
+        return seq_fields(mirrors.lines(repo, commit, path)[int(number) - 1])[field]
     path, number = rest.rsplit(":", 1)
     if repo == REVIEWS:
-        return _csv_cell(mirrors.read(repo, commit, path), int(number), 2)
-    line = _lines(mirrors.read(repo, commit, path))[int(number) - 1]
+        return _csv_cell(mirrors, repo, commit, path, int(number), 2)
+    line = mirrors.lines(repo, commit, path)[int(number) - 1]
     cells = line.split("\t")
     return "\t".join(cells[6:]).strip() if len(cells) >= 7 else line.strip()
 
 
-def _csv_cell(data: bytes, line_num: int, column: str | int) -> str:
+def _rows_by_line(data: bytes) -> dict[int, list[str]]:
     text = data.decode("utf-8-sig", errors="replace")
-    reader: Iterator[list[str]] = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
-    index = header.index(column) if isinstance(column, str) else column
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = {1: next(reader, [])}
     start = 2
     for row in reader:
-        if start == line_num:
-            return row[index].strip()
-        start = reader.line_num + 1  # type: ignore[attr-defined]
-    raise MirrorError(f"no CSV row ending at line {line_num}")
+        rows[start] = row
+        start = reader.line_num + 1
+    return rows
+
+
+def _csv_cell(
+    mirrors: Mirrors, repo: str, commit: str, path: str, line: int, column: str | int
+) -> str:
+    rows = mirrors.csv_rows(repo, commit, path)
+    index = rows[1].index(column) if isinstance(column, str) else column
+    row = rows.get(line) if line > 1 else None
+    if row is None:
+        raise MirrorError(f"{repo}:{path}: no CSV row starts at line {line}")
+    return row[index].strip()

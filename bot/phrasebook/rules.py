@@ -13,8 +13,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
-from bot.core.classify import EXTORTION_ROLES, PhraseRule, PunctuationSignal, Rules
-from bot.core.normalize import fold_width
+from bot.core.classify import (
+    EXTORTION_ROLES,
+    ExtortionRole,
+    PhraseRule,
+    PunctuationSignal,
+    Rules,
+)
+from bot.core.normalize import DialectFolding, fold_width
 from bot.core.types import Category, Flag
 from bot.phrasebook.yamlfile import PhrasebookError, YamlDocument, load_yaml, validation_error
 
@@ -83,7 +89,18 @@ class _ExtortionModel(_Strict):
     direct: list[str] = Field(default_factory=list)
     benefit: list[str] = Field(default_factory=list)
     review: list[str] = Field(default_factory=list)
+    complaint: list[str] = Field(default_factory=list)
     condition: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+    demand_verbs: list[str] = Field(default_factory=list)
+    demand_gap: StrictInt = Field(default=4, ge=0, le=20)
+    counted_units: list[str] = Field(default_factory=list)
+    link_max_length: StrictInt = Field(default=60, ge=1)
+
+
+class _DialectModel(_Strict):
+    always: dict[str, str] = Field(default_factory=dict)
+    marked: dict[str, str] = Field(default_factory=dict)
 
 
 class _ObjectModel(_Strict):
@@ -93,6 +110,7 @@ class _ObjectModel(_Strict):
 
 class _RulesFileModel(_Strict):
     categories: dict[Category, dict[str, Weight]] = Field(default_factory=dict)
+    overrides: dict[Category, dict[str, Weight]] = Field(default_factory=dict)
     flags: dict[Flag, dict[str, Weight]] = Field(default_factory=dict)
     negation: list[str] = Field(default_factory=list)
     negation_of_will: list[str] = Field(default_factory=list)
@@ -102,6 +120,7 @@ class _RulesFileModel(_Strict):
     objects: dict[Category, _ObjectModel] = Field(default_factory=dict)
     signals: _SignalsModel | None = None
     settings: _SettingsModel | None = None
+    dialect: _DialectModel | None = None
 
 
 def canonical_phrase(raw: str) -> tuple[str, bool]:
@@ -124,10 +143,17 @@ class _Builder:
         self.extortion: dict[str, set[str]] = {}
         self.objects: dict[str, tuple[Category, frozenset[Category]]] = {}
         self.prefix: set[str] = set()
+        self.overrides: dict[str, dict[Category, float]] = {}
         self.origin: dict[tuple[str, str], str] = {}
         self.signals: _SignalsModel | None = None
         self.settings: _SettingsModel | None = None
+        self.dialect: _DialectModel | None = None
         self.sections_from: dict[str, str] = {}
+        self.links: list[str] = []
+        self.demand_verbs: list[str] = []
+        self.demand_gap: int | None = None
+        self.counted_units: list[str] = []
+        self.link_max_length: int | None = None
 
     def phrase(self, doc: YamlDocument, location: list[str | int], raw: str, owner: str) -> str:
         phrase, prefix = canonical_phrase(raw)
@@ -152,6 +178,11 @@ class _Builder:
                 loc: list[str | int] = ["categories", category.value, raw]
                 phrase = self.phrase(doc, loc, raw, category.value)
                 self.categories.setdefault(phrase, {})[category] = float(weight)
+        for category, words in model.overrides.items():
+            for raw, weight in words.items():
+                loc = ["overrides", category.value, raw]
+                phrase = self.phrase(doc, loc, raw, f"override {category.value}")
+                self.overrides.setdefault(phrase, {})[category] = float(weight)
         for flag, words in model.flags.items():
             for raw, weight in words.items():
                 loc = ["flags", flag.value, raw]
@@ -173,6 +204,12 @@ class _Builder:
                 loc = ["extortion", role, index]
                 phrase = self.phrase(doc, loc, raw, f"extortion {role}")
                 self.extortion.setdefault(phrase, set()).add(role)
+        self.links += [canonical_phrase(raw)[0] for raw in model.extortion.links]
+        self.demand_verbs += [canonical_phrase(raw)[0] for raw in model.extortion.demand_verbs]
+        if model.extortion.demand_verbs:
+            self.demand_gap = model.extortion.demand_gap
+            self.link_max_length = model.extortion.link_max_length
+        self.counted_units += [canonical_phrase(raw)[0] for raw in model.extortion.counted_units]
         for category, entry in model.objects.items():
             takes = frozenset(entry.takes)
             if category in takes:
@@ -182,7 +219,7 @@ class _Builder:
             for index, raw in enumerate(entry.words):
                 loc = ["objects", category.value, "words", index]
                 self.objects[self.phrase(doc, loc, raw, "object")] = (category, takes)
-        for section in ("signals", "settings"):
+        for section in ("signals", "settings", "dialect"):
             value = getattr(model, section)
             if value is None:
                 continue
@@ -243,6 +280,7 @@ class _Builder:
             | self.hypothetical
             | set(self.extortion)
             | set(self.objects)
+            | set(self.overrides)
         )
         for phrase in everything:
             categories = self.categories.get(phrase) or self._inherited(phrase, self.categories)
@@ -255,6 +293,7 @@ class _Builder:
                 hypothetical=phrase in self.hypothetical,
                 extortion=frozenset(self.extortion.get(phrase, set())),
                 prefix=phrase in self.prefix,
+                override=tuple(sorted(self.overrides.get(phrase, {}).items())),
                 object_of=self.objects[phrase][0] if phrase in self.objects else None,
                 object_takes=self.objects[phrase][1] if phrase in self.objects else frozenset(),
             )
@@ -291,7 +330,36 @@ class _Builder:
             if self.signals.shouting is not None:
                 options["shouting_min_words"] = self.signals.shouting.min_words
                 options["shouting_weight"] = float(self.signals.shouting.weight)
+        if self.dialect is not None:
+            options["dialect"] = dialect_folding(self.dialect.always, self.dialect.marked)
+        options["extortion_links"] = tuple(dict.fromkeys(self.links))
+        options["lever_words"] = tuple(
+            sorted(
+                phrase
+                for phrase, roles in self.extortion.items()
+                if roles & {ExtortionRole.REVIEW, ExtortionRole.COMPLAINT}
+            )
+        )
+        options["demand_verbs"] = tuple(dict.fromkeys(self.demand_verbs))
+        if self.demand_gap is not None:
+            options["demand_gap"] = self.demand_gap
+        if self.link_max_length is not None:
+            options["link_max_length"] = self.link_max_length
+        options["counted_units"] = tuple(dict.fromkeys(self.counted_units))
         return Rules(phrases=phrases, **options)
+
+
+def dialect_folding(always: dict[str, str], marked: dict[str, str]) -> DialectFolding:
+    """The folding table, longest forms first, triggered by any one-character Cantonese form."""
+
+    def ordered(pairs: dict[str, str]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(pairs.items(), key=lambda pair: (-len(pair[0]), pair[0])))
+
+    return DialectFolding(
+        always=ordered(always),
+        marked=ordered(marked),
+        markers=frozenset(source for source in always if len(source) == 1),
+    )
 
 
 def _parse(doc: YamlDocument) -> _RulesFileModel:

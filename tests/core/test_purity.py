@@ -23,6 +23,9 @@ FORBIDDEN = {
     "subprocess",
     "io",
     "shutil",
+    "sklearn",
+    "numpy",
+    "scipy",
 }
 FORBIDDEN_CALLS = {"open", "__import__", "exec", "eval"}
 
@@ -77,3 +80,27 @@ def test_core_module_is_pure(path: Path) -> None:
 )
 def test_the_checker_itself(source: str, expected: list[str]) -> None:
     assert problems(source) == expected
+
+
+BOT = CORE.parent
+TRAINING_ONLY = {"sklearn", "scipy", "numpy"}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_trainer_imports_the_training_libraries() -> None:
+    """scikit-learn is a dev extra: the running bot must never need it."""
+    offenders = [
+        str(path.relative_to(BOT))
+        for path in sorted(BOT.rglob("*.py"))
+        if "training" not in path.parts and _imports(path) & TRAINING_ONLY
+    ]
+    assert offenders == []

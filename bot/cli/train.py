@@ -1,0 +1,206 @@
+"""`kefu train` (learned weights from the corpus) and `kefu corpus …` (agreement, test scores)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.classify import format_report
+from bot.cli.common import CliError, settings
+from bot.core.metrics import Example as Scored
+from bot.core.metrics import evaluate, expected_calibration_error
+from bot.core.types import Category
+
+corpus_app = typer.Typer(help="The labelled corpus: agreement, frozen test split scores.")
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS_HELP = "The corpus folder (messages.tsv, labels.tsv, written.tsv)."
+MIRRORS_HELP = "Folder of the source repositories' git mirrors (owner+name/repo); env KEFU_MIRRORS."
+DATA_HELP = "Folder with the shared dev.tsv and dev_en.tsv."
+
+
+def _mirrors(path: Path | None) -> Path:
+    chosen = path or (Path(os.environ["KEFU_MIRRORS"]) if os.environ.get("KEFU_MIRRORS") else None)
+    if chosen is None or not chosen.is_dir():
+        raise CliError(
+            "the corpus texts are read from git mirrors of the source repositories: "
+            "pass --mirrors DIR (or set KEFU_MIRRORS)"
+        )
+    return chosen
+
+
+def _load(corpus: Path, mirrors: Path, data: Path | None) -> list[object]:
+    from bot.corpus.sources import MirrorError, Mirrors
+    from bot.training.dataset import corpus_examples, shared_examples, written_examples
+
+    try:
+        examples: list[object] = [*corpus_examples(corpus, Mirrors(mirrors))]
+    except MirrorError as exc:
+        raise CliError(str(exc)) from None
+    examples += written_examples(corpus)
+    if data is not None:
+        for language in ("zh", "en"):
+            examples += shared_examples(data, language)
+    return examples
+
+
+def train_command(
+    mirrors: Annotated[Path | None, typer.Option(help=MIRRORS_HELP)] = None,
+    data: Annotated[Path, typer.Option(help=DATA_HELP)] = REPO.parent / "shared" / "data",
+    corpus: Annotated[Path, typer.Option(help=CORPUS_HELP)] = REPO / "corpus",
+    output: Annotated[
+        Path | None, typer.Option(help="Phrasebook folder to write weights/ into.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 1,
+    language: Annotated[list[str] | None, typer.Option(help="zh and/or en (default both).")] = None,
+) -> None:
+    """Learn keyword weights from the corpus train split and the dev files; write weights/."""
+    try:
+        from bot.training.fit import TrainConfig, train_language
+    except ImportError as exc:
+        raise CliError(f"training needs the dev extra (pip install -e '.[dev]'): {exc}") from None
+    from bot.nlp.pipeline import build_classifier
+    from bot.nlp.script import OpenCCConverter
+    from bot.phrasebook.weights import top_features, weights_path, write_weights
+    from bot.training.dataset import augmented, by_language
+
+    config_dir = output or settings().phrasebook_dir
+    if not data.is_dir():
+        raise CliError(f"{data}: no such folder (pass --data with dev.tsv and dev_en.tsv)")
+    examples = _load(corpus, _mirrors(mirrors), data)
+    rules_only = build_classifier(config_dir, learned=False)
+    to_traditional = OpenCCConverter("s2twp")
+    version = f"{dt.date.today().isoformat()}.seed{seed}"
+    for lang in language or ["zh", "en"]:
+        train = by_language(examples, lang, split="train")  # type: ignore[arg-type]
+        if lang == "zh":
+            train += augmented(train, to_traditional.convert)
+        typer.echo(f"{lang}: {len(train)} training texts")
+        trained = train_language(
+            train,
+            lambda text: rules_only.features(rules_only.normalize(text)),
+            language=lang,
+            version=version,
+            config=TrainConfig(seed=seed),
+            log=typer.echo,
+        )
+        chosen = trained.chosen
+        assert chosen is not None
+        header = [
+            f"Kefu learned weights ({lang}). Written by `kefu train --seed {seed}`; do not edit:",
+            "retrain, or add a phrase to rules/*.yaml (an `overrides` phrase always wins).",
+            f"Trained on {trained.examples} texts; {trained.features} features kept.",
+            f"Cross-validated (grouped, {TrainConfig().folds} folds): accuracy"
+            f" {chosen.accuracy:.3f}, macro-F1 {chosen.macro_f1:.3f} (C={chosen.c:g},"
+            f" balanced={chosen.balanced}).",
+            f"Calibration: ECE {trained.oof_ece:.3f} out of fold; needs_human below"
+            f" {trained.weights.needs_human_below:.2f} ({trained.oof_coverage:.0%} confident,"
+            f" {trained.oof_confident_accuracy:.1%} right).",
+            "",
+            "Strongest words per category:",
+        ]
+        for label, items in top_features(trained.weights.categories).items():
+            words = ", ".join(f"{name.partition(':')[2]} {w:.2f}" for name, w in items)
+            header.append(f"  {label}: {words}")
+        path = weights_path(config_dir, lang)
+        write_weights(path, trained.weights, header=header)
+        typer.echo(
+            f"{lang}: wrote {path} — cv accuracy {chosen.accuracy:.3f}, macro-F1"
+            f" {chosen.macro_f1:.3f}; ECE {trained.oof_ece:.3f}; needs_human below"
+            f" {trained.weights.needs_human_below:.2f} covers {trained.oof_coverage:.0%}"
+            f" at {trained.oof_confident_accuracy:.1%}"
+        )
+
+
+@corpus_app.command("agreement")
+def agreement_command(
+    corpus: Annotated[Path, typer.Option(help=CORPUS_HELP)] = REPO / "corpus",
+) -> None:
+    """Category agreement and Cohen's kappa of the two labellers, per language."""
+    from bot.corpus.labels import agreement, read_labels, read_messages
+
+    language = {m.id: m.language for m in read_messages(corpus / "messages.tsv")}
+    labels = read_labels(corpus / "labels.tsv")
+    for lang in ("zh", "en"):
+        subset = [item for item in labels if language[item.id] == lang]
+        result = agreement(subset)
+        usable = sum(1 for item in subset if item.usable)
+        typer.echo(
+            f"{lang}: {result.total} labelled twice, {result.rate:.1%} agree on the category,"
+            f" Cohen's κ {result.kappa:.3f}; {usable} usable (agreed, not skip)"
+        )
+
+
+@corpus_app.command("eval")
+def eval_command(
+    mirrors: Annotated[Path | None, typer.Option(help=MIRRORS_HELP)] = None,
+    corpus: Annotated[Path, typer.Option(help=CORPUS_HELP)] = REPO / "corpus",
+    split: Annotated[str, typer.Option(help="test or train")] = "test",
+    language: Annotated[str, typer.Option(help="zh, zh-s2twp (converted) or en")] = "zh",
+    origin: Annotated[
+        str | None, typer.Option(help="corpus or written only (default both)")
+    ] = None,
+    worst: Annotated[int, typer.Option(help="How many misclassified to list.")] = 0,
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="Score the hand rules without learned weights.")
+    ] = False,
+) -> None:
+    """Score the shipped classifier on a split of the corpus (the frozen test split by default)."""
+    from bot.nlp.pipeline import build_classifier
+    from bot.nlp.script import OpenCCConverter
+    from bot.training.dataset import Example, by_language
+
+    examples = [
+        e
+        for e in _load(corpus, _mirrors(mirrors), None)
+        if isinstance(e, Example) and (origin is None or e.origin == origin)
+    ]
+    base = "zh" if language.startswith("zh") else "en"
+    chosen = by_language(examples, base, split=split)
+    convert = OpenCCConverter("s2twp").convert if language == "zh-s2twp" else None
+    classifier = build_classifier(settings().phrasebook_dir, learned=not rules_only)
+    scored = []
+    for example in chosen:
+        text = convert(example.text) if convert else example.text
+        result = classifier.classify(text)
+        scored.append(
+            Scored(
+                text=text,
+                expected=example.category,
+                predicted=result.category.value,
+                confidence=result.confidence,
+                expected_flags=example.flags,
+                predicted_flags=frozenset(result.sorted_flags()),
+                id=example.id,
+            )
+        )
+    report = evaluate(scored, labels=[c.value for c in Category], worst=worst)
+    typer.echo(format_report(report, name=f"corpus {split} ({language})"))
+    correct = [s.expected == s.predicted for s in scored]
+    ece = expected_calibration_error([s.confidence for s in scored], correct)
+    typer.echo(f"expected calibration error: {ece:.3f}")
+    _needs_human_line(classifier, scored, correct)
+
+
+def _needs_human_line(classifier: object, scored: list[Scored], correct: list[bool]) -> None:
+    from bot.core.classify import Classifier
+
+    assert isinstance(classifier, Classifier)
+    confident = [
+        ok
+        for s, ok in zip(scored, correct, strict=True)
+        if not classifier.classify(s.text).needs_human
+    ]
+    if scored:
+        share = len(confident) / len(scored)
+        right = sum(confident) / len(confident) if confident else 0.0
+        typer.echo(f"confident (needs_human false): {share:.1%} of messages, {right:.1%} right")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train` to `app` (the `corpus` group is added by the CLI root)."""
+    app.command(name="train")(train_command)

@@ -1,0 +1,114 @@
+"""The features a learned model reads: words, character pairs, English bigrams, and the rules.
+
+The same function builds them for training (`kefu train`) and at run time, so the two can
+never drift apart. Values are 1.0 for presence, except the rules' scores, which are capped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from bot.core.learned import BIGRAM, PAIR, RULE, RULE_FLAG, RULE_TOP, SIGNAL, WORD
+from bot.core.normalize import (
+    AMOUNT_MARK,
+    EMOTICON_MARK,
+    LINK_MARK,
+    NUMBER_MARK,
+    ORDER_MARK,
+    OTHER_MARK,
+)
+from bot.core.types import Category, Flag
+
+RULE_SCORE_CAP = 4.0
+_MARK_NAMES = {
+    ORDER_MARK: "<order>",
+    NUMBER_MARK: "<number>",
+    AMOUNT_MARK: "<amount>",
+    LINK_MARK: "<link>",
+    EMOTICON_MARK: "<emoticon>",
+    OTHER_MARK: "<masked>",
+}
+_EN_WORD_RE = re.compile(r"@\w+|https?://\S+|[a-z0-9]+(?:'[a-z]+)?")
+_CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
+_LENGTHS = ((4, "len<=4"), (12, "len<=12"), (40, "len<=40"), (120, "len<=120"))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    """What the hand rules made of a message, as the learned model sees it."""
+
+    scores: Mapping[Category, float]
+    decision: Category
+    flags: Mapping[Flag, float]
+    question: bool = False
+    negated: bool = False
+    condition: bool = False
+    extortion_roles: frozenset[str] = frozenset()
+    extortion: bool = False
+    amount: bool = False
+    order: bool = False
+
+
+def chinese_features(text: str, tokens: Iterable[str], rules: RuleView) -> dict[str, float]:
+    """Features of a normalised Chinese message and its jieba tokens."""
+    features: dict[str, float] = {}
+    for token in tokens:
+        word = token.strip()
+        if not word or not any(char.isalnum() or char in _MARK_NAMES for char in word):
+            continue
+        features[f"{WORD}:{_MARK_NAMES.get(word, word)}"] = 1.0
+    for run in _CJK_RUN_RE.findall(text):
+        for i in range(len(run) - 1):
+            features[f"{PAIR}:{run[i : i + 2]}"] = 1.0
+    _add_rules(features, rules, len(text))
+    return features
+
+
+def english_features(text: str, rules: RuleView) -> dict[str, float]:
+    """Features of a normalised English message: words and word pairs (handles and links out)."""
+    features: dict[str, float] = {}
+    words = [
+        word
+        for word in _EN_WORD_RE.findall(text)
+        if not word.startswith("@") and not word.startswith("http")
+    ]
+    previous = "<s>"
+    for word in words:
+        features[f"{WORD}:{word}"] = 1.0
+        features[f"{BIGRAM}:{previous}_{word}"] = 1.0
+        previous = word
+    _add_rules(features, rules, len(words) * 4)
+    return features
+
+
+def _add_rules(features: dict[str, float], rules: RuleView, length: int) -> None:
+    for category, score in rules.scores.items():
+        if score > 0:
+            features[f"{RULE}:{category.value}"] = min(score, RULE_SCORE_CAP)
+    features[f"{RULE_TOP}:{rules.decision.value}"] = 1.0
+    for flag, score in rules.flags.items():
+        if score > 0:
+            features[f"{RULE_FLAG}:{flag.value}"] = min(score, RULE_SCORE_CAP)
+    signals = {
+        "question": rules.question,
+        "negated": rules.negated,
+        "condition": rules.condition,
+        "extortion": rules.extortion,
+        "amount": rules.amount,
+        "order": rules.order,
+    }
+    for role in rules.extortion_roles:
+        signals[f"extortion_{role}"] = True
+    for name, present in signals.items():
+        if present:
+            features[f"{SIGNAL}:{name}"] = 1.0
+    features[f"{SIGNAL}:{_length_bucket(length)}"] = 1.0
+
+
+def _length_bucket(length: int) -> str:
+    for limit, name in _LENGTHS:
+        if length <= limit:
+            return name
+    return "len>120"

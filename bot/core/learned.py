@@ -1,0 +1,215 @@
+"""Learned keyword weights: a linear model per language over words, character pairs and rules.
+
+Pure inference over weights that `kefu train` writes to `phrasebook/weights/` (scikit-learn
+fits them; nothing here needs it). A message's features are sparse (name → value); a category's
+score is its bias plus the sum of weight × value, and softmax over the scores divided by the
+calibrated temperature gives the probabilities. Each flag has its own yes/no model (a sigmoid
+over the same features) and threshold. Every decision can be explained: the features that
+pushed the winning category up most are its keywords.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from math import exp
+from operator import sub
+
+from bot.core.types import Category, Flag, Language
+
+# Feature name prefixes: the part before ":" says where a feature comes from.
+WORD = "w"  # a jieba token (Chinese) or a word (English)
+PAIR = "c"  # two adjacent Chinese characters
+BIGRAM = "b"  # two adjacent English words
+RULE = "r"  # the hand rules' score for a category
+RULE_TOP = "rtop"  # the hand rules' decision
+RULE_FLAG = "rf"  # the hand rules' score for a flag
+SIGNAL = "s"  # a structural signal: question, negation, condition, amount, length…
+
+FEATURE_KINDS = frozenset({WORD, PAIR, BIGRAM, RULE, RULE_TOP, RULE_FLAG, SIGNAL})
+BIAS = "@bias"
+FLAG_MODES = frozenset({"learned", "union"})
+
+
+class WeightsError(ValueError):
+    """A weights file (or table) that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    """Softmax regression over sparse features: per feature, (target index, weight) pairs."""
+
+    labels: tuple[str, ...]
+    bias: tuple[float, ...]
+    weights: Mapping[str, tuple[tuple[int, float], ...]]
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if len(self.bias) != len(self.labels):
+            raise WeightsError(f"{len(self.labels)} labels but {len(self.bias)} biases")
+        if self.temperature <= 0:
+            raise WeightsError(f"temperature must be positive, not {self.temperature}")
+
+    def scores(self, features: Mapping[str, float]) -> list[float]:
+        """The raw score of each label."""
+        totals = list(self.bias)
+        weights = self.weights
+        for name, value in features.items():
+            row = weights.get(name)
+            if row is None:
+                continue
+            for index, weight in row:
+                totals[index] += weight * value
+        return totals
+
+    def probabilities(self, features: Mapping[str, float]) -> list[float]:
+        """Calibrated probabilities of each label (softmax of score / temperature)."""
+        return softmax(self.scores(features), self.temperature)
+
+
+@dataclass(frozen=True, slots=True)
+class FlagModel:
+    """A yes/no logistic model for one flag, over the same features as the categories."""
+
+    flag: Flag
+    bias: float
+    weights: Mapping[str, float]
+    threshold: float = 0.5
+    # "learned": the model alone decides; "union": the model or the hand rules (whichever
+    # cross-validated better when the weights were trained).
+    mode: str = "learned"
+
+    def __post_init__(self) -> None:
+        if self.mode not in FLAG_MODES:
+            raise WeightsError(f"flag mode must be one of {sorted(FLAG_MODES)}, not {self.mode!r}")
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        """How likely the flag applies."""
+        total = self.bias
+        for name, value in features.items():
+            weight = self.weights.get(name)
+            if weight is not None:
+                total += weight * value
+        return sigmoid(total)
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedWeights:
+    """Everything learned for one language: categories, flags, and the needs-human threshold."""
+
+    language: str  # "zh" (both scripts, read as Simplified) or "en"
+    categories: LinearModel
+    flags: tuple[FlagModel, ...] = ()
+    needs_human_below: float = 0.0
+    version: str = ""
+    # Built from the fields above: per feature, one dense row of weights — the categories,
+    # then (from index len(labels) on) the flags — so scoring a feature is one C-level map.
+    rows: dict[str, tuple[float, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        known = {category.value for category in Category}
+        unknown = [label for label in self.categories.labels if label not in known]
+        if unknown:
+            raise WeightsError(f"unknown categories {unknown}")
+        width = len(self.categories.labels)
+        size = width + len(self.flags)
+        zero = 0.0
+        dense: dict[str, list[float]] = {}
+        for name, row in self.categories.weights.items():
+            values = dense.setdefault(name, [zero] * size)
+            for index, weight in row:
+                values[index] = weight
+        for offset, model in enumerate(self.flags):
+            for name, weight in model.weights.items():
+                dense.setdefault(name, [zero] * size)[width + offset] = weight
+        object.__setattr__(self, "rows", {name: tuple(row) for name, row in dense.items()})
+
+    def predict(
+        self, features: Mapping[str, float], rule_flags: frozenset[Flag] = frozenset()
+    ) -> Prediction:
+        """The most probable category, its calibrated probability, the flags that apply.
+
+        A flag without a model here is the hand rules' (`rule_flags`); a "union" flag is set
+        by either. `pushes` are the features that made the winner win over the runner-up.
+        """
+        model = self.categories
+        width = len(model.labels)
+        names: list[str] = []
+        present: list[tuple[float, ...]] = []
+        rows = self.rows
+        for name, value in features.items():
+            row = rows.get(name)
+            if row is None:
+                continue
+            names.append(name)
+            present.append(row if value == 1.0 else tuple(weight * value for weight in row))
+        biases = (*model.bias, *(flag.bias for flag in self.flags))
+        # Column sums over the present rows (zip(*rows) works in C, row by row would not).
+        columns = list(zip(*present, strict=True)) if present else [()] * len(biases)
+        totals = [bias + sum(column) for bias, column in zip(biases, columns, strict=True)]
+        probabilities = softmax(totals[:width], model.temperature)
+        ranked = sorted(range(width), key=lambda i: (-probabilities[i], i))
+        best = ranked[0]
+        runner_up = ranked[1] if width > 1 else None
+        modelled = {flag_model.flag for flag_model in self.flags}
+        flags = {flag for flag in rule_flags if flag not in modelled}
+        for offset, flag_model in enumerate(self.flags):
+            if sigmoid(totals[width + offset]) >= flag_model.threshold or (
+                flag_model.mode == "union" and flag_model.flag in rule_flags
+            ):
+                flags.add(flag_model.flag)
+        other = runner_up if runner_up is not None else best
+        diffs: list[float] = list(map(sub, columns[best], columns[other])) if present else []
+        pushes = [(name, diff) for name, diff in zip(names, diffs, strict=True) if diff > 0]
+        pushes.sort(key=lambda item: (-item[1], item[0]))
+        return Prediction(
+            category=Category(model.labels[best]),
+            index=best,
+            probability=probabilities[best],
+            flags=frozenset(flags),
+            runner_up=runner_up,
+            pushes=tuple(pushes),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What a learned model says about one message."""
+
+    category: Category
+    index: int
+    probability: float
+    flags: frozenset[Flag]
+    runner_up: int | None = None
+    pushes: tuple[tuple[str, float], ...] = ()
+
+
+def language_key(language: Language) -> str:
+    """The weights a language reads with: both Chinese scripts share "zh" (matched Simplified)."""
+    return "en" if language is Language.EN else "zh"
+
+
+def softmax(scores: Sequence[float], temperature: float = 1.0) -> list[float]:
+    """Probabilities from scores, numerically stable."""
+    top = max(scores)
+    exps = [exp((score - top) / temperature) for score in scores]
+    total = sum(exps)
+    return [value / total for value in exps]
+
+
+def sigmoid(value: float) -> float:
+    """The logistic function, safe for large magnitudes."""
+    if value >= 0:
+        return 1.0 / (1.0 + exp(-value))
+    z = exp(value)
+    return z / (1.0 + z)
+
+
+def display_name(feature: str) -> str:
+    """How a feature reads as a keyword on a card: the word itself, rules by their decision."""
+    kind, _, rest = feature.partition(":")
+    if kind in (WORD, PAIR):
+        return rest
+    if kind == BIGRAM:
+        return rest.replace("_", " ")
+    return feature

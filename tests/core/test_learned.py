@@ -1,0 +1,121 @@
+"""The learned model's pure inference: scores, calibrated probabilities, flags, explanations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bot.core.learned import (
+    FlagModel,
+    LearnedWeights,
+    LinearModel,
+    WeightsError,
+    display_name,
+    language_key,
+    sigmoid,
+    softmax,
+)
+from bot.core.types import Category, Flag, Language
+
+LABELS = ("quality", "inquiry", "not_received")
+MODEL = LinearModel(
+    labels=LABELS,
+    bias=(0.0, 0.5, 0.0),
+    weights={
+        "w:坏了": ((0, 2.0), (1, -1.0)),
+        "w:没到": ((2, 2.5),),
+        "r:quality": ((0, 0.5),),
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ({}, [0.0, 0.5, 0.0]),
+        ({"w:坏了": 1.0}, [2.0, -0.5, 0.0]),
+        ({"w:坏了": 1.0, "r:quality": 2.0}, [3.0, -0.5, 0.0]),
+        ({"w:没到": 1.0, "w:unknown": 1.0}, [0.0, 0.5, 2.5]),
+    ],
+)
+def test_scores_sum_weight_times_value(features: dict[str, float], expected: list[float]) -> None:
+    assert MODEL.scores(features) == pytest.approx(expected)
+
+
+def test_probabilities_sum_to_one_and_temperature_flattens() -> None:
+    sharp = MODEL.probabilities({"w:坏了": 1.0})
+    flat = LinearModel(LABELS, MODEL.bias, MODEL.weights, temperature=3.0).probabilities(
+        {"w:坏了": 1.0}
+    )
+    assert sum(sharp) == pytest.approx(1.0)
+    assert sum(flat) == pytest.approx(1.0)
+    assert max(flat) < max(sharp)
+    assert sharp.index(max(sharp)) == flat.index(max(flat)) == 0
+
+
+def test_pushes_explain_the_winner_against_the_runner_up() -> None:
+    weights = LearnedWeights("zh", MODEL)
+    # quality (2.0 + 0.5 x 2) beats not_received (2.5): 坏了 and the rule score push for it,
+    # 没到 pulls the other way and is not listed.
+    prediction = weights.predict({"w:坏了": 1.0, "r:quality": 2.0, "w:没到": 1.0})
+    assert prediction.category is Category.QUALITY
+    assert LABELS[prediction.runner_up or 0] == "not_received"
+    assert prediction.pushes == (("w:坏了", 2.0), ("r:quality", 1.0))
+
+
+@pytest.mark.parametrize(
+    ("bias", "temperature", "message"),
+    [((0.0,), 1.0, "3 labels but 1 biases"), ((0.0, 0.0, 0.0), 0.0, "temperature")],
+)
+def test_bad_models_are_refused(bias: tuple[float, ...], temperature: float, message: str) -> None:
+    with pytest.raises(WeightsError, match=message):
+        LinearModel(LABELS, bias, {}, temperature)
+
+
+def test_unknown_category_is_refused() -> None:
+    with pytest.raises(WeightsError, match="unknown categories"):
+        LearnedWeights("zh", LinearModel(("quality", "nonsense"), (0.0, 0.0), {}))
+
+
+def test_predict_picks_the_best_category_and_thresholded_flags() -> None:
+    angry = FlagModel(Flag.ANGRY, bias=-2.0, weights={"w:坏了": 3.0}, threshold=0.6)
+    weights = LearnedWeights("zh", MODEL, flags=(angry,), needs_human_below=0.5)
+    broken = weights.predict({"w:坏了": 1.0})
+    assert broken.category is Category.QUALITY
+    assert broken.flags == {Flag.ANGRY}  # sigmoid(1.0) = 0.73 >= 0.6
+    calm = weights.predict({"w:没到": 1.0})
+    assert calm.category is Category.NOT_RECEIVED
+    assert calm.flags == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.0, 0.5), (1000.0, 1.0), (-1000.0, 0.0), (2.0, 1 / (1 + math.exp(-2)))],
+)
+def test_sigmoid_is_safe_for_large_values(value: float, expected: float) -> None:
+    assert sigmoid(value) == pytest.approx(expected)
+
+
+def test_softmax_is_stable() -> None:
+    assert softmax([1000.0, 1000.0]) == pytest.approx([0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("feature", "shown"),
+    [
+        ("w:退货", "退货"),
+        ("c:坏了", "坏了"),
+        ("b:sole_came", "sole came"),
+        ("s:question", "s:question"),
+    ],
+)
+def test_display_name(feature: str, shown: str) -> None:
+    assert display_name(feature) == shown
+
+
+@pytest.mark.parametrize(
+    ("language", "key"), [(Language.ZH_HANS, "zh"), (Language.ZH_HANT, "zh"), (Language.EN, "en")]
+)
+def test_both_chinese_scripts_share_weights(language: Language, key: str) -> None:
+    assert language_key(language) == key

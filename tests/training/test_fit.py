@@ -1,0 +1,97 @@
+"""`kefu train`'s fitting on a small corpus written for this test: deterministic and usable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sklearn")
+
+from bot.core.classify import Classifier
+from bot.core.types import Category
+from bot.nlp.pipeline import build_classifier
+from bot.phrasebook.weights import read_weights, write_weights
+from bot.training.dataset import Example
+from bot.training.fit import TrainConfig, needs_human_threshold, train_language
+
+PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
+
+TEXTS = {
+    "quality": [
+        "鞋底开胶了",
+        "用了两天就坏了",
+        "拉链坏了拉不上",
+        "屏幕有坏点",
+        "电池鼓包了",
+        "开机就死机",
+    ],
+    "not_received": [
+        "快递还没到",
+        "物流三天没动",
+        "显示签收了但我没拿到",
+        "包裹到哪了",
+        "什么时候能送到",
+        "快递员不送货",
+    ],
+    "invoice": [
+        "发票怎么开",
+        "能开专票吗",
+        "发票抬头写错了",
+        "税号要改一下",
+        "发票还没收到",
+        "我要开增值税发票",
+    ],
+}
+
+
+def corpus() -> list[Example]:
+    return [
+        Example(f"{cat}{i}", text, cat, frozenset(), "zh", f"{cat}{i}", "train", "written")
+        for cat, texts in TEXTS.items()
+        for i, text in enumerate(texts)
+    ]
+
+
+@pytest.fixture(scope="module")
+def rules_only() -> Classifier:
+    return build_classifier(PHRASEBOOK, learned=False)
+
+
+CONFIG = TrainConfig(folds=2, c_grid=(1.0,), balanced_grid=(False,), min_count=1)
+
+
+def test_training_is_deterministic_and_learns_the_corpus(
+    rules_only: Classifier, tmp_path: Path
+) -> None:
+    def featurize(text: str) -> dict[str, float]:
+        return rules_only.features(rules_only.normalize(text))
+
+    first = train_language(corpus(), featurize, language="zh", version="t", config=CONFIG)
+    second = train_language(corpus(), featurize, language="zh", version="t", config=CONFIG)
+    assert first.weights == second.weights
+    assert first.chosen is not None
+    assert first.chosen.accuracy > 0.5
+    assert set(first.weights.categories.labels) == set(TEXTS)
+    write_weights(tmp_path / "zh.tsv", first.weights)
+    loaded = read_weights(tmp_path / "zh.tsv")
+    classifier = Classifier(
+        rules_only.rules, rules_only.segmenter, rules_only.converter, {"zh": loaded}
+    )
+    assert classifier.classify("发票抬头怎么改").category is Category.INVOICE
+    assert classifier.classify("鞋子穿了一天就坏了").category is Category.QUALITY
+
+
+@pytest.mark.parametrize(
+    ("confidences", "correct", "target", "expected"),
+    [
+        ([0.9, 0.8, 0.7, 0.6], [True, True, False, False], 0.95, 0.8),
+        ([0.9, 0.8, 0.7, 0.6], [True, True, True, True], 0.95, 0.6),
+        ([0.9, 0.8], [False, True], 0.95, 1.0),  # nothing is confident enough
+        ([0.9, 0.8, 0.7], [True, False, True], 0.6, 0.7),
+    ],
+)
+def test_needs_human_threshold(
+    confidences: list[float], correct: list[bool], target: float, expected: float
+) -> None:
+    assert needs_human_threshold(confidences, correct, target) == expected
