@@ -56,6 +56,9 @@ class Composer:
     books: Mapping[Language, ReplyBook]
     plan: StylePlan
     warn_flags: frozenset[Flag] = field(default_factory=lambda: frozenset(Flag))
+    # Below this confidence a message the classifier flags for a human gets the general parts;
+    # above it, the category's own replies (with the needs-human warning on the card).
+    general_below: float = 0.4
 
     def compose(
         self,
@@ -68,7 +71,7 @@ class Composer:
         """Suggestions for `classification`, filled from `variables`; seed picks among variants."""
         lang = language or classification.language
         book = self.books.get(lang) or self.books[Language.ZH_HANS]
-        key = _parts_key(classification)
+        key = _parts_key(classification, self.general_below)
         known = {name: value for name, value in (variables or {}).items() if value}
         suggestions: list[Suggestion] = []
         seen: set[str] = set()
@@ -90,10 +93,11 @@ class Composer:
         )
 
 
-def _parts_key(classification: Classification) -> str:
+def _parts_key(classification: Classification, general_below: float) -> str:
     if classification.category is Category.EXTORTION:
         return Category.EXTORTION.value
-    return GENERAL if classification.needs_human else classification.category.value
+    unsure = classification.needs_human and classification.confidence < general_below
+    return GENERAL if unsure else classification.category.value
 
 
 def _warnings(classification: Classification, warn_flags: frozenset[Flag]) -> tuple[str, ...]:

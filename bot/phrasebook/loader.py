@@ -218,6 +218,7 @@ class ComposeFile(_Strict):
     plans: dict[str, list[str]]
     warn_flags: list[Flag] = []
     follow_up_hours: dict[str, float] = {"default": 24.0}
+    general_below: float = Field(default=0.4, ge=0, le=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> ComposeFile:
@@ -412,7 +413,12 @@ def load_phrasebook(directory: Path) -> Phrasebook:
     plan, compose = _load_plan(directory)
     return Phrasebook(
         directory=directory,
-        composer=Composer(books=replies, plan=plan, warn_flags=frozenset(compose.warn_flags)),
+        composer=Composer(
+            books=replies,
+            plan=plan,
+            warn_flags=frozenset(compose.warn_flags),
+            general_below=compose.general_below,
+        ),
         follow_up_hours=dict(compose.follow_up_hours),
         check_rules=load_check_rules(directory),
         playbooks=_load_playbooks(directory),

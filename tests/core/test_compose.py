@@ -86,7 +86,8 @@ COMPOSER = Composer(
 
 
 def _verdict(category: Category, **kwargs: object) -> Classification:
-    return Classification(category=category, confidence=0.9, **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("confidence", 0.9)
+    return Classification(category=category, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +96,16 @@ def _verdict(category: Category, **kwargs: object) -> Classification:
         (_verdict(Category.QUALITY), ["quick", "full", "compensate"], ()),
         (_verdict(Category.INQUIRY), ["quick", "full"], ()),
         (_verdict(Category.EXTORTION), ["quick", "full"], ("extortion",)),
-        (_verdict(Category.QUALITY, needs_human=True), ["quick", "full"], ("needs_human",)),
+        (
+            _verdict(Category.QUALITY, needs_human=True),
+            ["quick", "full", "compensate"],
+            ("needs_human",),
+        ),
+        (
+            _verdict(Category.QUALITY, needs_human=True, confidence=0.3),
+            ["quick", "full"],
+            ("needs_human",),
+        ),
         (
             _verdict(Category.BAD_REVIEW, flags=frozenset({Flag.THREATENS_REVIEW, Flag.ANGRY})),
             ["quick", "full", "compensate"],
@@ -122,9 +132,11 @@ def test_parts_follow_the_style_order_and_category() -> None:
 
 
 def test_needs_human_uses_general_parts_and_extortion_its_own() -> None:
-    unsure = COMPOSER.compose(_verdict(Category.QUALITY, needs_human=True))
+    unsure = COMPOSER.compose(_verdict(Category.QUALITY, needs_human=True, confidence=0.3))
+    checking = COMPOSER.compose(_verdict(Category.QUALITY, needs_human=True, confidence=0.7))
     extortion = COMPOSER.compose(_verdict(Category.EXTORTION, needs_human=True))
     assert all(s.text.startswith("general-") for s in unsure.suggestions)
+    assert all(s.text.startswith("quality-") for s in checking.suggestions)
     assert all("extortion-" in s.text for s in extortion.suggestions)
     assert not any("compensate" in s.text for s in extortion.suggestions)
 

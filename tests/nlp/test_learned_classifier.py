@@ -10,6 +10,7 @@ import pytest
 from bot.core.classify import Classifier
 from bot.core.types import Category
 from bot.nlp.pipeline import build_classifier
+from bot.understanding import Understanding, load_understanding
 
 PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 
@@ -76,3 +77,39 @@ def test_a_shop_override_wins_over_learned_weights(classifier: Classifier, tmp_p
     assert result.category is Category.DAMAGED_MISSING
     assert "起球" in result.keywords
     assert shop.classify("毛衣没有起球，就是有点小").category is not Category.DAMAGED_MISSING
+
+
+SUGGESTION_CASES = [
+    "快递一个星期了还没到，到底怎么回事",
+    "收到的杯子碎了一个",
+    "衣服洗了一次就掉色，质量太差了",
+    "颜色发错了，我要的是黑色",
+    "和图片上完全不一样",
+    "再不处理我就给差评",
+    "给我转200，不然差评",
+    "客服一直不回消息，我要投诉",
+    "我嘅貨仲未到，幾時先到",
+    "包裹破損了，裡面的東西也壞了",
+    "The parcel says delivered but it's not here",
+    "Sole came off after a week, really poor quality",
+    "Refund me in full or I leave a 1 star review",
+    "在吗",
+]
+
+
+@pytest.fixture(scope="module")
+def understanding() -> Understanding:
+    return load_understanding(PHRASEBOOK)
+
+
+@pytest.mark.parametrize("text", SUGGESTION_CASES)
+def test_the_suggestions_pass_the_reply_check(understanding: Understanding, text: str) -> None:
+    analysis = understanding.analyse(text)
+    assert analysis.composition.suggestions
+    for suggestion in analysis.composition.suggestions:
+        problems = understanding.check(
+            suggestion.text,
+            buyer=analysis.classification,
+            language=analysis.composition.language,
+        )
+        assert problems == [], (text, analysis.classification.category, suggestion.text)
