@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -74,18 +74,23 @@ def train_command(
     examples = _load(corpus, _mirrors(mirrors), data)
     rules_only = build_classifier(config_dir, learned=False)
     to_traditional = OpenCCConverter("s2twp")
-    version = f"{dt.date.today().isoformat()}.seed{seed}"
     for lang in language or ["zh", "en"]:
         train = by_language(examples, lang, split="train")  # type: ignore[arg-type]
         if lang == "zh":
             train += augmented(train, to_traditional.convert)
+        # The version names the training data and seed, never the date: the same data and seed
+        # give the same file, byte for byte.
+        digest = hashlib.sha256(
+            "\n".join(f"{e.text}\t{e.category}\t{sorted(e.flags)}" for e in train).encode()
+        ).hexdigest()
+        version = f"{lang}-{digest[:10]}-seed{seed}"
         typer.echo(f"{lang}: {len(train)} training texts")
         trained = train_language(
             train,
             lambda text: rules_only.features(rules_only.normalize(text)),
             language=lang,
             version=version,
-            config=TrainConfig(seed=seed),
+            config=TrainConfig(seed=seed, rule_flag_threshold=rules_only.rules.flag_threshold),
             log=typer.echo,
         )
         chosen = trained.chosen

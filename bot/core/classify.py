@@ -52,6 +52,7 @@ class ExtortionRole:
     BENEFIT = "benefit"  # money or goods demanded: 赔我, 红包, 转我, keep the item
     REVIEW = "review"  # a review mentioned as the lever: 好评, 五星, 评价, feedback
     COMPLAINT = "complaint"  # a complaint as the lever: 投诉, 举报, 12315, chargeback, report
+    REFUND = "refund"  # a full refund: a demand only where no problem justifies it
     CONDITION = "condition"  # ties the demand to the lever: 不然, 否则, 的话, otherwise
 
 
@@ -61,6 +62,7 @@ EXTORTION_ROLES = frozenset(
         ExtortionRole.BENEFIT,
         ExtortionRole.REVIEW,
         ExtortionRole.COMPLAINT,
+        ExtortionRole.REFUND,
         ExtortionRole.CONDITION,
     }
 )
@@ -149,7 +151,6 @@ class Rules:
     shouting_min_words: int = 3
     shouting_weight: float = 0.0
     extortion_flags: frozenset[Flag] = frozenset({Flag.WANTS_COMPENSATION})
-    amount_is_benefit: bool = True
     # Short words that tie a demand to a lever only when both are present ("给我200我就删评"):
     # too common to be phrases of their own, so they are looked up as substrings.
     extortion_links: tuple[str, ...] = ()
@@ -159,6 +160,7 @@ class Rules:
     lever_words: tuple[str, ...] = ()
     counted_units: tuple[str, ...] = ()
     link_max_length: int = 60
+    max_demand_digits: int = 4
     dialect: DialectFolding = field(default_factory=DialectFolding)
     fallback: Category = Category.INQUIRY
     fallback_confidence: float = 0.3
@@ -345,6 +347,7 @@ class _Tally:
     keywords: dict[Category, list[str]] = field(default_factory=dict)
     extortion: set[str] = field(default_factory=set)
     extortion_words: list[str] = field(default_factory=list)
+    withheld_lever: bool = False  # a complaint or review withheld: "我就不投诉了"
     negated: int = 0  # problem keywords a negation cancelled
     conditional: int = 0  # keywords inside a condition clause
 
@@ -414,6 +417,8 @@ def _tally(matches: Sequence[Match], rules: Rules, text: str) -> _Tally:
                 tally.categories[category] = tally.categories.get(category, 0.0) + weight
             tally.keywords.setdefault(category, []).append(match.phrase)
         if match.negated:
+            if rule.extortion & {ExtortionRole.COMPLAINT, ExtortionRole.REVIEW}:
+                tally.withheld_lever = True
             if ExtortionRole.BENEFIT in rule.extortion and match.withheld:
                 # "不赔我…就…", "not compensating me? then…": a benefit withheld is the condition.
                 tally.extortion |= {ExtortionRole.BENEFIT, ExtortionRole.CONDITION}
@@ -442,21 +447,21 @@ def _signal_flags(normalized: NormalizedText, rules: Rules, flags: dict[Flag, fl
         flags[Flag.ANGRY] = flags.get(Flag.ANGRY, 0.0) + rules.shouting_weight
 
 
-def _is_extortion(tally: _Tally, text: str, has_amount: bool, asks: bool, rules: Rules) -> bool:
+def _is_extortion(tally: _Tally, text: str, asks: bool, rules: Rules) -> bool:
     """A demand for a benefit tied to a review or complaint lever by a condition, either order.
 
-    The demand is a benefit word (赔我, 红包, gift card) or a demanded amount (a money amount, or
-    a number right after a demand verb: "转我300"); the lever a review or complaint word or a
-    threat flag; the tie a condition phrase, a short link word (就, 才, once, if) or the threat
-    itself. A message that says "差评师" or "私了" needs nothing more.
+    The demand is a benefit word (赔我, 红包, gift card), a number right after a demand verb
+    ("转我300", "pay me $40"; not a phone number, 12315, stars or days), or a full refund
+    (退全款, refund me) in a message that names no problem of its own — a refund for goods that
+    never came or broke is the normal remedy. The lever is a review word (found inside longer
+    phrases too) or a complaint word or threat; the tie a condition phrase or, in a short
+    message that asks nothing, a short link word (就, 才, once, if). "差评师" or "私了" needs
+    nothing more.
     """
     roles = tally.extortion
     if ExtortionRole.DIRECT in roles:
         return True
-    demanded = ExtortionRole.BENEFIT in roles or (
-        rules.amount_is_benefit and (has_amount or _demanded_amount(text, rules))
-    )
-    if not demanded:
+    if not _demands(tally, text, rules):
         return False
     threat = max(
         tally.flags.get(Flag.THREATENS_REVIEW, 0.0),
@@ -464,12 +469,14 @@ def _is_extortion(tally: _Tally, text: str, has_amount: bool, asks: bool, rules:
     )
     if threat >= rules.flag_threshold and ExtortionRole.BENEFIT in roles:
         return True
-    # Lever words are looked up as substrings too: a longer phrase ("改评价", "my review") may
-    # have swallowed the review word it holds.
+    # Review words are looked up as substrings too: a longer phrase ("改评价", "my review") may
+    # have swallowed the review word it holds. Complaint words count when matched (negated
+    # too: "我就不投诉了" still trades the complaint).
     lever = (
         ExtortionRole.REVIEW in roles
         or ExtortionRole.COMPLAINT in roles
-        or threat > 0
+        or tally.withheld_lever
+        or threat >= rules.flag_threshold
         or any(word in text for word in rules.lever_words)
     )
     if not lever:
@@ -481,30 +488,70 @@ def _is_extortion(tally: _Tally, text: str, has_amount: bool, asks: bool, rules:
     # offer, is no demand.
     if len(text) > rules.link_max_length or asks:
         return False
-    return any(link in text for link in rules.extortion_links)
+    return any(_has_link(text, link) for link in rules.extortion_links)
+
+
+def _demands(tally: _Tally, text: str, rules: Rules) -> bool:
+    """True when the message demands a benefit (see `_is_extortion`) or says 差评师 / 私了."""
+    roles = tally.extortion
+    return (
+        ExtortionRole.DIRECT in roles
+        or ExtortionRole.BENEFIT in roles
+        or _demanded_amount(text, rules)
+        or (ExtortionRole.REFUND in roles and not _names_a_cause(tally, rules))
+    )
+
+
+def _names_a_cause(tally: _Tally, rules: Rules) -> bool:
+    """True when a category other than the remedies scores `cause_threshold` on its own."""
+    return any(
+        score >= rules.cause_threshold
+        for category, score in tally.categories.items()
+        if category not in rules.remedies
+    )
+
+
+def _has_link(text: str, link: str) -> bool:
+    """A link word in `text`; a Latin one only as a whole word ("if", not "gift")."""
+    if not link.isascii() or not link[0].isalpha():
+        return link in text
+    start = text.find(link)
+    while start >= 0:
+        end = start + len(link)
+        if not _word_char_at(text, start - 1) and not _word_char_at(text, end):
+            return True
+        start = text.find(link, start + 1)
+    return False
 
 
 def _demanded_amount(text: str, rules: Rules) -> bool:
-    """True when a number follows a demand verb closely ("转我300", "pay me $40")."""
+    """True when a sum of money follows a demand verb closely ("转我300", "pay me $40")."""
     for verb in rules.demand_verbs:
         start = text.find(verb)
         while start >= 0:
             after = start + len(verb)
             for offset in range(after, min(len(text), after + rules.demand_gap + 1)):
                 if text[offset].isdigit() or text[offset] in _CN_DIGITS:
-                    if not _counts_things(text, offset, rules):
+                    if _is_money(text, offset, rules):
                         return True
                     break
             start = text.find(verb, start + 1)
     return False
 
 
-def _counts_things(text: str, offset: int, rules: Rules) -> bool:
-    """True when the number at `offset` counts stars, days or items rather than money."""
+def _is_money(text: str, offset: int, rules: Rules) -> bool:
+    """True when the number at `offset` can be a sum demanded: at most `max_demand_digits`
+    digits (not a phone number or 12315), and not counting stars, days or items."""
     end = offset
-    while end < len(text) and (text[end].isdigit() or text[end] in _CN_DIGITS or text[end] in " ."):
+    digits = 0
+    while end < len(text) and (
+        text[end].isdigit() or text[end] in _CN_DIGITS or text[end] in " .,"
+    ):
+        digits += text[end].isdigit()
         end += 1
-    return text[end:].startswith(rules.counted_units)
+    if digits > rules.max_demand_digits:
+        return False
+    return not text[end:].lstrip().startswith(rules.counted_units)
 
 
 _CN_DIGITS = frozenset("一二两三四五六七八九十百千万\ue001\ue002")
@@ -576,7 +623,6 @@ class Classifier:
         extortion = _is_extortion(
             tally,
             matched_text,
-            bool(entities.amounts),
             asks or (normalized.language is Language.EN and "?" in matched_text),
             rules,
         )
@@ -647,10 +693,10 @@ class Classifier:
     def classify_normalized(self, normalized: NormalizedText) -> Classification:
         """Classify an already normalised message."""
         reading = self.read(normalized)
+        if reading.overrides:  # the shop's own word is final
+            return self._override(reading)
         if reading.extortion:
             return self._extortion(reading)
-        if reading.overrides:
-            return self._override(reading)
         model = self.learned.get(language_key(normalized.language))
         if model is not None:
             return self._learned(reading, model)
@@ -689,6 +735,11 @@ class Classifier:
     def _learned(self, reading: Reading, model: LearnedWeights) -> Classification:
         features = self._features(reading)
         prediction = model.predict(features, reading.flags)
+        if prediction.category is Category.EXTORTION and not _demands(
+            reading.tally, reading.normalized.text, self.rules
+        ):
+            # Extortion is a demand for a benefit: without one, the model's runner-up stands.
+            prediction = model.without_category(prediction, features, reading.flags)
         flags = set(prediction.flags)
         if prediction.category is Category.EXTORTION:
             flags |= self.rules.extortion_flags

@@ -124,8 +124,18 @@ class LearnedWeights:
                 dense.setdefault(name, [zero] * size)[width + offset] = weight
         object.__setattr__(self, "rows", {name: tuple(row) for name, row in dense.items()})
 
+    def without_category(
+        self, prediction: Prediction, features: Mapping[str, float], rule_flags: frozenset[Flag]
+    ) -> Prediction:
+        """The prediction again with its category ruled out (the runner-up wins)."""
+        return self.predict(features, rule_flags, exclude=prediction.index)
+
     def predict(
-        self, features: Mapping[str, float], rule_flags: frozenset[Flag] = frozenset()
+        self,
+        features: Mapping[str, float],
+        rule_flags: frozenset[Flag] = frozenset(),
+        *,
+        exclude: int | None = None,
     ) -> Prediction:
         """The most probable category, its calibrated probability, the flags that apply.
 
@@ -148,6 +158,10 @@ class LearnedWeights:
         columns = list(zip(*present, strict=True)) if present else [()] * len(biases)
         totals = [bias + sum(column) for bias, column in zip(biases, columns, strict=True)]
         probabilities = softmax(totals[:width], model.temperature)
+        if exclude is not None:
+            probabilities[exclude] = 0.0
+            kept = sum(probabilities)
+            probabilities = [p / kept for p in probabilities] if kept > 0 else probabilities
         ranked = sorted(range(width), key=lambda i: (-probabilities[i], i))
         best = ranked[0]
         runner_up = ranked[1] if width > 1 else None

@@ -47,7 +47,9 @@ _PLACEHOLDER_KINDS = {
     "链接": LINK_MARK,
     "鏈接": LINK_MARK,
 }
-_PLACEHOLDER_RE = re.compile(r"#E-s\[数字x\]|\[([\u4e00-\u9fff]{1,6})x\]|\[SEP\]")
+_PLACEHOLDER_RE = re.compile(
+    r"#E-s\[数字x\]|\[([\u4e00-\u9fff]{1,6})x\]|\[SEP\]|\[(ORDERID)_\d+\]|\[(USERID)_\d+\]"
+)
 _PUNCT_RUN_RE = re.compile(r"[!?]{2,}")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
@@ -113,11 +115,14 @@ def _placeholder_mark(match: re.Match[str]) -> str:
         return ". "
     if whole.startswith("#E-s"):
         return EMOTICON_MARK
-    return _PLACEHOLDER_KINDS.get(match.group(1), OTHER_MARK)
+    if match.group(2):  # JDDC's masked order ids, [ORDERID_10005629]
+        return ORDER_MARK
+    return _PLACEHOLDER_KINDS.get(match.group(1) or "", OTHER_MARK)
 
 
 def replace_placeholders(text: str) -> str:
-    """`[订单x]`, `[数字x]`, `#E-s[数字x]`... to single neutral marks; `[SEP]` to a sentence end."""
+    """`[订单x]`, `[ORDERID_123]`, `[数字x]`, `#E-s[数字x]`... to single neutral marks; `[SEP]`
+    to a sentence end."""
     if "[" not in text:
         return text
     return _PLACEHOLDER_RE.sub(_placeholder_mark, text)
@@ -145,19 +150,19 @@ def detect_language(plain: str, simplified: str) -> Language:
 class DialectFolding:
     """Written Cantonese forms folded to the Mandarin words they mean (唔→不, 咗→了, 嘅→的).
 
-    `always` pairs are Cantonese-only and always replaced; `marked` pairs are ambiguous in
-    Mandarin (系 in 系统) and replaced only when a text carries one of the `markers`.
+    Every form is Cantonese only, so it is replaced wherever it stands, longest forms first.
+    Forms that are also Mandarin (系 in 系统, 未 in 未来) are listed only inside a Cantonese
+    phrase (唔系, 仲未), never alone.
     """
 
-    always: tuple[tuple[str, str], ...] = ()
-    marked: tuple[tuple[str, str], ...] = ()
-    markers: frozenset[str] = frozenset()
+    pairs: tuple[tuple[str, str], ...] = ()
+    first_chars: frozenset[str] = frozenset()
 
     def fold(self, text: str) -> str:
         """`text` (already Simplified) with the Cantonese forms replaced."""
-        if not any(char in self.markers for char in text):
+        if not self.first_chars.intersection(text):
             return text
-        for source, target in (*self.marked, *self.always):
+        for source, target in self.pairs:
             if source in text:
                 text = text.replace(source, target)
         return text

@@ -81,7 +81,6 @@ class _SettingsModel(_Strict):
     object_gap_before_en: StrictInt = Field(default=12, ge=0)
     object_gap_after_en: StrictInt = Field(default=6, ge=0)
     extortion_flags: list[Flag] = Field(default_factory=list)
-    amount_is_benefit: bool = True
     fallback_confidence: Weight = Field(default=0.3, ge=0, le=1)
 
 
@@ -90,17 +89,18 @@ class _ExtortionModel(_Strict):
     benefit: list[str] = Field(default_factory=list)
     review: list[str] = Field(default_factory=list)
     complaint: list[str] = Field(default_factory=list)
+    refund: list[str] = Field(default_factory=list)
     condition: list[str] = Field(default_factory=list)
     links: list[str] = Field(default_factory=list)
     demand_verbs: list[str] = Field(default_factory=list)
-    demand_gap: StrictInt = Field(default=4, ge=0, le=20)
     counted_units: list[str] = Field(default_factory=list)
-    link_max_length: StrictInt = Field(default=60, ge=1)
+    demand_gap: StrictInt | None = Field(default=None, ge=0, le=20)
+    link_max_length: StrictInt | None = Field(default=None, ge=1)
+    max_demand_digits: StrictInt | None = Field(default=None, ge=1, le=9)
 
 
 class _DialectModel(_Strict):
-    always: dict[str, str] = Field(default_factory=dict)
-    marked: dict[str, str] = Field(default_factory=dict)
+    folds: dict[str, str] = Field(default_factory=dict)
 
 
 class _ObjectModel(_Strict):
@@ -151,9 +151,8 @@ class _Builder:
         self.sections_from: dict[str, str] = {}
         self.links: list[str] = []
         self.demand_verbs: list[str] = []
-        self.demand_gap: int | None = None
         self.counted_units: list[str] = []
-        self.link_max_length: int | None = None
+        self.numbers: dict[str, int] = {}  # demand_gap, link_max_length, max_demand_digits
 
     def phrase(self, doc: YamlDocument, location: list[str | int], raw: str, owner: str) -> str:
         phrase, prefix = canonical_phrase(raw)
@@ -206,9 +205,10 @@ class _Builder:
                 self.extortion.setdefault(phrase, set()).add(role)
         self.links += [canonical_phrase(raw)[0] for raw in model.extortion.links]
         self.demand_verbs += [canonical_phrase(raw)[0] for raw in model.extortion.demand_verbs]
-        if model.extortion.demand_verbs:
-            self.demand_gap = model.extortion.demand_gap
-            self.link_max_length = model.extortion.link_max_length
+        for name in ("demand_gap", "link_max_length", "max_demand_digits"):
+            value = getattr(model.extortion, name)
+            if value is not None:
+                self.numbers[name] = value
         self.counted_units += [canonical_phrase(raw)[0] for raw in model.extortion.counted_units]
         for category, entry in model.objects.items():
             takes = frozenset(entry.takes)
@@ -331,7 +331,7 @@ class _Builder:
                 options["shouting_min_words"] = self.signals.shouting.min_words
                 options["shouting_weight"] = float(self.signals.shouting.weight)
         if self.dialect is not None:
-            options["dialect"] = dialect_folding(self.dialect.always, self.dialect.marked)
+            options["dialect"] = dialect_folding(self.dialect.folds)
         options["extortion_links"] = tuple(dict.fromkeys(self.links))
         options["lever_words"] = tuple(
             sorted(
@@ -341,25 +341,15 @@ class _Builder:
             )
         )
         options["demand_verbs"] = tuple(dict.fromkeys(self.demand_verbs))
-        if self.demand_gap is not None:
-            options["demand_gap"] = self.demand_gap
-        if self.link_max_length is not None:
-            options["link_max_length"] = self.link_max_length
+        options.update(self.numbers)
         options["counted_units"] = tuple(dict.fromkeys(self.counted_units))
         return Rules(phrases=phrases, **options)
 
 
-def dialect_folding(always: dict[str, str], marked: dict[str, str]) -> DialectFolding:
-    """The folding table, longest forms first, triggered by any one-character Cantonese form."""
-
-    def ordered(pairs: dict[str, str]) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(pairs.items(), key=lambda pair: (-len(pair[0]), pair[0])))
-
-    return DialectFolding(
-        always=ordered(always),
-        marked=ordered(marked),
-        markers=frozenset(source for source in always if len(source) == 1),
-    )
+def dialect_folding(folds: dict[str, str]) -> DialectFolding:
+    """The folding table, longest forms first."""
+    pairs = tuple(sorted(folds.items(), key=lambda pair: (-len(pair[0]), pair[0])))
+    return DialectFolding(pairs=pairs, first_chars=frozenset(source[0] for source in folds))
 
 
 def _parse(doc: YamlDocument) -> _RulesFileModel:

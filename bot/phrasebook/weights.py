@@ -66,6 +66,7 @@ class _Reader:
         self.labels: tuple[str, ...] = ()
         self.flags: dict[str, tuple[float, str]] = {}
         self.rows: list[tuple[int, str, list[tuple[str, float]]]] = []
+        self.seen: set[str] = set()
 
     def error(self, line: int, reason: str) -> PhrasebookError:
         return PhrasebookError(self.path, line, reason)
@@ -83,12 +84,18 @@ class _Reader:
 
     def directive(self, number: int, cells: list[str]) -> None:
         name = cells[0][1:]
+        key = f"!{name} {cells[1]}" if name == "flag" and len(cells) > 1 else f"!{name}"
+        if key in self.seen:
+            raise self.error(number, f"{key} is given twice")
+        self.seen.add(key)
         if name == "labels":
             self.labels = tuple(cells[1:])
             known = {c.value for c in Category}
             for label in self.labels:
                 if label not in known:
                     raise self.error(number, f"unknown category {label!r}")
+            if len(set(self.labels)) != len(self.labels):
+                raise self.error(number, "a category is listed twice")
         elif name == "flag":
             if len(cells) not in (3, 4) or cells[1] not in {f.value for f in Flag}:
                 raise self.error(
@@ -97,13 +104,23 @@ class _Reader:
             mode = cells[3] if len(cells) == 4 else "learned"
             if mode not in FLAG_MODES:
                 raise self.error(number, f"flag mode must be learned or union, not {mode!r}")
-            self.flags[cells[1]] = (self.number(number, cells[2]), mode)
+            self.flags[cells[1]] = (self.share(number, cells[2]), mode)
         elif name in ("language", "version", "temperature", "needs_human_below"):
             if len(cells) != 2:
                 raise self.error(number, f"expected '!{name}<TAB>VALUE'")
+            if name == "temperature" and self.number(number, cells[1]) <= 0:
+                raise self.error(number, "the temperature must be positive")
+            if name == "needs_human_below":
+                self.share(number, cells[1])
             self.meta[name] = cells[1]
         else:
             raise self.error(number, f"unknown directive !{name}")
+
+    def share(self, line: int, raw: str) -> float:
+        value = self.number(line, raw)
+        if not 0.0 <= value <= 1.0:
+            raise self.error(line, f"{raw} is not between 0 and 1")
+        return value
 
     def number(self, line: int, raw: str) -> float:
         try:
@@ -116,10 +133,14 @@ class _Reader:
 
     def pairs(self, line: int, cells: list[str]) -> list[tuple[str, float]]:
         pairs = []
+        targets: set[str] = set()
         for cell in cells:
             target, sep, raw = cell.partition("=")
             if not sep:
                 raise self.error(line, f"expected TARGET=WEIGHT, not {cell!r}")
+            if target in targets:
+                raise self.error(line, f"{target} is given twice on this line")
+            targets.add(target)
             pairs.append((target, self.number(line, raw)))
         return pairs
 
@@ -171,11 +192,13 @@ def _parse(path: Path, data: bytes) -> _Parts:
     flag_bias = dict.fromkeys(reader.flags, 0.0)
     weights: dict[str, tuple[tuple[int, float], ...]] = {}
     flag_weights: dict[str, dict[str, float]] = {flag: {} for flag in reader.flags}
+    features_seen: set[str] = set()
     for number, feature, pairs in reader.rows:
         if feature != BIAS and feature.partition(":")[0] not in FEATURE_KINDS:
             raise reader.error(number, f"unknown feature kind in {feature!r}")
-        if feature in weights:
+        if feature in features_seen:
             raise reader.error(number, f"feature {feature!r} is listed twice")
+        features_seen.add(feature)
         row: list[tuple[int, float]] = []
         for target, weight in pairs:
             if target in index:
@@ -192,6 +215,9 @@ def _parse(path: Path, data: bytes) -> _Parts:
                 raise reader.error(number, f"unknown target {target!r}")
         if row:
             weights[feature] = tuple(row)
+    empty = [flag for flag in reader.flags if not flag_weights[flag]]
+    if empty:
+        raise PhrasebookError(path, None, f"flag model(s) without weights: {', '.join(empty)}")
     return {
         "meta": dict(reader.meta),
         "labels": reader.labels,

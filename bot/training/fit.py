@@ -131,13 +131,31 @@ def _oof(
         x_test = vectorizer.transform(_restrict([rows[i] for i in test_index], keep))
         model = _model(c, balanced, config.seed)
         model.fit(x_train, [labels[i] for i in train_index])
-        raw = model.decision_function(x_test)
+        raw = _scores(model, x_test)
         for j, label in enumerate(model.classes_):
             scores[test_index, classes.index(label)] = raw[:, j]
         missing = [k for k, label in enumerate(classes) if label not in set(model.classes_)]
         for k in missing:
             scores[test_index, k] = -1e9
     return scores, classes
+
+
+def _scores(model: LogisticRegression, x: object) -> np.ndarray:
+    """Decision scores, one column per class (scikit-learn gives one column for two classes)."""
+    raw: np.ndarray = model.decision_function(x)
+    if raw.ndim == 1:
+        raw = np.column_stack([-raw / 2, raw / 2])
+    return raw
+
+
+def _coefficients(model: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class weights and biases (two classes: ± half the single row, the same softmax)."""
+    coef: np.ndarray = model.coef_
+    intercept: np.ndarray = model.intercept_
+    if coef.shape[0] == 1 and len(model.classes_) == 2:
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    return coef, intercept
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -160,13 +178,17 @@ def _temperature(scores: np.ndarray, truth: np.ndarray) -> float:
 def needs_human_threshold(
     confidences: Sequence[float], correct: Sequence[bool], target: float
 ) -> float:
-    """The lowest confidence whose confident part (≥ it) is at least `target` accurate."""
-    pairs = sorted(zip(confidences, correct, strict=True), reverse=True)
+    """The lowest confidence whose confident part (≥ it) is at least `target` accurate.
+
+    Equal confidences are taken together: a threshold cannot split them.
+    """
+    pairs = sorted(zip(confidences, correct, strict=True), key=lambda pair: -pair[0])
     best = 1.0
     hits = 0
     for count, (confidence, right) in enumerate(pairs, start=1):
         hits += right
-        if hits / count >= target:
+        last_of_tie = count == len(pairs) or pairs[count][0] != confidence
+        if last_of_tie and hits / count >= target:
             best = confidence
     return best
 
@@ -298,19 +320,18 @@ def train_language(
     final = _model(chosen.c, chosen.balanced, config.seed).fit(x_all, labels)
     names = vectorizer.get_feature_names_out()
     order = [str(label) for label in final.classes_]
+    coef, intercept = _coefficients(final)
     weights: dict[str, tuple[tuple[int, float], ...]] = {}
     for j, name in enumerate(names):
         row = tuple(
-            (i, float(final.coef_[i, j]))
+            (i, float(coef[i, j]))
             for i in range(len(order))
-            if abs(final.coef_[i, j]) >= config.prune_below
+            if abs(coef[i, j]) >= config.prune_below
         )
         if row:
             weights[str(name)] = row
     flags, flag_thresholds = _flag_models(rows, examples, folds, keep, config, chosen.c)
-    model = LinearModel(
-        tuple(order), tuple(float(b) for b in final.intercept_), weights, temperature
-    )
+    model = LinearModel(tuple(order), tuple(float(b) for b in intercept), weights, temperature)
     learned = LearnedWeights(
         language=language,
         categories=model,

@@ -102,3 +102,10 @@ def test_shouting_words_are_counted_in_english_only() -> None:
 def test_plain_keeps_case_and_placeholders_for_entities() -> None:
     result = normalize("订单[订单x] SF1234567890", IdentityConverter())
     assert result.plain == "订单[订单x] SF1234567890"
+
+
+def test_jddc_masked_order_ids_become_the_order_mark() -> None:
+    from bot.core.normalize import ORDER_MARK, OTHER_MARK, replace_placeholders
+
+    assert replace_placeholders("订单号:[ORDERID_10005629]") == f"订单号:{ORDER_MARK}"
+    assert replace_placeholders("[USERID_42]") == OTHER_MARK

@@ -121,3 +121,27 @@ def test_extortion_structure(
         assert result.category in CAUSES, (text, result.category, result.keywords)
     assert must <= result.flags, (text, result.flags)
     assert not (must_not & result.flags), (text, result.flags)
+
+
+# Money, a review or complaint word and a short link, but no demand for a benefit.
+NOT_EXTORTION = [
+    "200块买的就这质量，差评",
+    "花了315元，用了一天就坏了",
+    "已经退了50块，我就不投诉了",
+    "给我查一下物流，不然我就投诉",
+    "麻烦给我回个电话13800138000，不然投诉",
+    "用工商银行付了200块就扣了两次款",
+    "这相机曝光不准，花了2000块就这质量",
+    "拖了半个月还没发货，退全款，不然投诉",
+    "買時1258元，現在降為988元，申請退差價",
+    "Item arrived broken. I want a full refund or I will file a chargeback",
+    "I paid $50 for this, the reviews were lying",
+    "Paid $40, totally different from the reviews",
+    "Is this gift set authentic? The reviews say different things",
+]
+
+
+@pytest.mark.parametrize("text", NOT_EXTORTION)
+def test_no_demand_no_extortion(classifier: Classifier, text: str) -> None:
+    result = classifier.classify(text)
+    assert result.category is not Category.EXTORTION, (text, result.keywords)

@@ -51,7 +51,11 @@ def test_keywords_explain_and_confidence_is_a_probability(
         ("我嘅貨仲未到", "我的货还没到"),
         ("點解寄錯咗顏色俾我", "为什么寄错了颜色给我"),
         ("件衫唔係我揀嗰款", "件衫不是我拣那款"),
-        ("呢個系統幾好", "呢个系统几好"),  # no Cantonese-only form: 系 stays
+        ("部手機嘅系統壞咗", "部手机的系统坏了"),  # 系 alone is Mandarin: it stays
+        ("聯繫唔到賣家", "联系不到卖家"),
+        ("個蚊帳爛咗", "个蚊帐烂了"),
+        ("點解寄錯顏色", "为什么寄错颜色"),  # a multi-character form folds on its own
+        ("仲未收到貨", "还没收到货"),
     ],
 )
 def test_written_cantonese_is_read_as_mandarin(
@@ -113,3 +117,13 @@ def test_the_suggestions_pass_the_reply_check(understanding: Understanding, text
             language=analysis.composition.language,
         )
         assert problems == [], (text, analysis.classification.category, suggestion.text)
+
+
+def test_a_shop_override_wins_over_extortion_by_structure(tmp_path: Path) -> None:
+    copy = _with_override(tmp_path)
+    (copy / "rules" / "90-shop.yaml").write_text(
+        "overrides:\n  quality:\n    就这质量: 5\n", encoding="utf-8"
+    )
+    text = "转我200，不然差评，就这质量"
+    assert build_classifier(PHRASEBOOK).classify(text).category is Category.EXTORTION
+    assert build_classifier(copy).classify(text).category is Category.QUALITY

@@ -215,3 +215,28 @@ def test_objects_build_rules(tmp_path: Path) -> None:
         frozenset({Category.QUALITY}),
         (3, 5),
     )
+
+
+def test_extortion_numbers_are_kept_per_file_and_never_reset(tmp_path: Path) -> None:
+    write(tmp_path, "00-base.yaml", "extortion:\n  demand_verbs: [转我]\n  demand_gap: 2\n")
+    write(tmp_path, "10-shop.yaml", "extortion:\n  link_max_length: 10\n")
+    write(tmp_path, "20-more.yaml", "extortion:\n  demand_verbs: [汇款]\n")
+    rules = load_rules(tmp_path)
+    assert rules.demand_gap == 2  # not reset to the default by 20-more.yaml
+    assert rules.link_max_length == 10
+    assert rules.demand_verbs == ("转我", "汇款")
+
+
+def test_overrides_and_dialect_sections(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "00-base.yaml",
+        "categories:\n  quality:\n    起球: 2\n"
+        "overrides:\n  damaged_missing:\n    起球: 3\n"
+        "dialect:\n  folds:\n    咗: 了\n    仲未: 还没\n",
+    )
+    rules = load_rules(tmp_path)
+    phrase = rules.phrases["起球"]
+    assert phrase.override == ((Category.DAMAGED_MISSING, 3.0),)
+    assert phrase.categories == ((Category.QUALITY, 2.0),)
+    assert rules.dialect.fold("仲未到，坏咗") == "还没到，坏了"

@@ -68,6 +68,15 @@ GOOD_HEAD = "!language\tzh\n!labels\tquality\tinquiry\n"
         (GOOD_HEAD + "w:坏了\tquality 1\n", 3, "expected TARGET=WEIGHT"),
         (GOOD_HEAD + "w:坏了\tquality=1\nw:坏了\tinquiry=1\n", 4, "listed twice"),
         (GOOD_HEAD + "!flag\tsleepy\t0.5\n", 3, "known flag"),
+        (GOOD_HEAD + "!temperature\tnan\n", 3, "not a finite number"),
+        (GOOD_HEAD + "!temperature\t0\n", 3, "must be positive"),
+        (GOOD_HEAD + "!needs_human_below\tabc\n", 3, "'abc' is not a number"),
+        (GOOD_HEAD + "!needs_human_below\t1.5\n", 3, "not between 0 and 1"),
+        (GOOD_HEAD + "!flag\tangry\t2\n", 3, "not between 0 and 1"),
+        (GOOD_HEAD + "!labels\tquality\n", 3, "!labels is given twice"),
+        ("!labels\tquality\tquality\n", 1, "a category is listed twice"),
+        (GOOD_HEAD + "w:x\tquality=1\tquality=2\n", 3, "quality is given twice"),
+        (GOOD_HEAD + "@bias\tquality=1\n@bias\tinquiry=1\n", 4, "listed twice"),
     ],
 )
 def test_broken_files_name_file_line_and_reason(
@@ -101,3 +110,10 @@ def test_the_parse_is_cached_and_a_broken_cache_is_ignored(tmp_path: Path) -> No
     path.write_text(path.read_text(encoding="utf-8").replace("1.5000", "2.5000"), "utf-8")
     changed = read_weights(path, cache_dir=cache)
     assert changed.categories.weights["w:坏了"] == ((0, 2.5),)  # a new file, a new key
+
+
+def test_a_flag_model_without_weights_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "zh.tsv"
+    path.write_text(GOOD_HEAD + "!flag\turgent\t0.5\nw:x\tquality=1\n", encoding="utf-8")
+    with pytest.raises(PhrasebookError, match="without weights: urgent"):
+        read_weights(path)

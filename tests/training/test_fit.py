@@ -78,8 +78,21 @@ def test_training_is_deterministic_and_learns_the_corpus(
     classifier = Classifier(
         rules_only.rules, rules_only.segmenter, rules_only.converter, {"zh": loaded}
     )
+    # invoice is the first label, so it would also win a tie of an all-zero model; the others
+    # must be learned.
     assert classifier.classify("发票抬头怎么改").category is Category.INVOICE
     assert classifier.classify("鞋子穿了一天就坏了").category is Category.QUALITY
+    assert classifier.classify("快递到哪了，三天没动").category is Category.NOT_RECEIVED
+
+
+def test_two_categories_train_too(rules_only: Classifier) -> None:
+    def featurize(text: str) -> dict[str, float]:
+        return rules_only.features(rules_only.normalize(text))
+
+    two = [e for e in corpus() if e.category != "invoice"]
+    trained = train_language(two, featurize, language="zh", version="t", config=CONFIG)
+    assert trained.weights.categories.labels == ("not_received", "quality")
+    assert trained.weights.predict(featurize("鞋底开胶了")).category is Category.QUALITY
 
 
 @pytest.mark.parametrize(
@@ -89,6 +102,7 @@ def test_training_is_deterministic_and_learns_the_corpus(
         ([0.9, 0.8, 0.7, 0.6], [True, True, True, True], 0.95, 0.6),
         ([0.9, 0.8], [False, True], 0.95, 1.0),  # nothing is confident enough
         ([0.9, 0.8, 0.7], [True, False, True], 0.6, 0.7),
+        ([0.9, 0.9], [True, False], 0.95, 1.0),  # a tie is not split: 0.9 is only 50 % right
     ],
 )
 def test_needs_human_threshold(
