@@ -161,6 +161,11 @@ class Rules:
     counted_units: tuple[str, ...] = ()
     link_max_length: int = 60
     max_demand_digits: int = 4
+    extortion_max_length: int = 80
+    # A money amount is a demand unless one of these stands just before it ("花了200块",
+    # "paid $50") or one of `paid_after` right after it ("200块买的").
+    paid_words: tuple[str, ...] = ()
+    paid_after: tuple[str, ...] = ()
     dialect: DialectFolding = field(default_factory=DialectFolding)
     fallback: Category = Category.INQUIRY
     fallback_confidence: float = 0.3
@@ -447,7 +452,9 @@ def _signal_flags(normalized: NormalizedText, rules: Rules, flags: dict[Flag, fl
         flags[Flag.ANGRY] = flags.get(Flag.ANGRY, 0.0) + rules.shouting_weight
 
 
-def _is_extortion(tally: _Tally, text: str, asks: bool, rules: Rules) -> bool:
+def _is_extortion(
+    tally: _Tally, text: str, amounts: Sequence[str], asks: bool, rules: Rules
+) -> bool:
     """A demand for a benefit tied to a review or complaint lever by a condition, either order.
 
     The demand is a benefit word (赔我, 红包, gift card), a number right after a demand verb
@@ -461,7 +468,9 @@ def _is_extortion(tally: _Tally, text: str, asks: bool, rules: Rules) -> bool:
     roles = tally.extortion
     if ExtortionRole.DIRECT in roles:
         return True
-    if not _demands(tally, text, rules):
+    # A demand is put in a few words; a long review that mentions money, a refund and a review
+    # is telling a story (the learned weights may still call it extortion, given a demand).
+    if len(text) > rules.extortion_max_length or not _demands(tally, text, amounts, rules):
         return False
     threat = max(
         tally.flags.get(Flag.THREATENS_REVIEW, 0.0),
@@ -491,14 +500,27 @@ def _is_extortion(tally: _Tally, text: str, asks: bool, rules: Rules) -> bool:
     return any(_has_link(text, link) for link in rules.extortion_links)
 
 
-def _demands(tally: _Tally, text: str, rules: Rules) -> bool:
+def _demands(tally: _Tally, text: str, amounts: Sequence[str], rules: Rules) -> bool:
     """True when the message demands a benefit (see `_is_extortion`) or says 差评师 / 私了."""
     roles = tally.extortion
     return (
         ExtortionRole.DIRECT in roles
         or ExtortionRole.BENEFIT in roles
         or _demanded_amount(text, rules)
+        or any(_owed(text, amount, rules) for amount in amounts)
         or (ExtortionRole.REFUND in roles and not _names_a_cause(tally, rules))
+    )
+
+
+def _owed(text: str, amount: str, rules: Rules) -> bool:
+    """True when a sum of money is asked for, not reported as paid ("花了200块", "I paid $50")."""
+    start = text.find(amount.lower())
+    if start < 0:
+        return False
+    before = text[max(0, start - rules.demand_gap - 2) : start]
+    after = text[start + len(amount) : start + len(amount) + 2]
+    return not any(word in before for word in rules.paid_words) and not after.startswith(
+        rules.paid_after
     )
 
 
@@ -623,6 +645,7 @@ class Classifier:
         extortion = _is_extortion(
             tally,
             matched_text,
+            entities.amounts,
             asks or (normalized.language is Language.EN and "?" in matched_text),
             rules,
         )
@@ -736,7 +759,7 @@ class Classifier:
         features = self._features(reading)
         prediction = model.predict(features, reading.flags)
         if prediction.category is Category.EXTORTION and not _demands(
-            reading.tally, reading.normalized.text, self.rules
+            reading.tally, reading.normalized.text, reading.entities.amounts, self.rules
         ):
             # Extortion is a demand for a benefit: without one, the model's runner-up stands.
             prediction = model.without_category(prediction, features, reading.flags)

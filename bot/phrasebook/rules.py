@@ -94,9 +94,12 @@ class _ExtortionModel(_Strict):
     links: list[str] = Field(default_factory=list)
     demand_verbs: list[str] = Field(default_factory=list)
     counted_units: list[str] = Field(default_factory=list)
+    paid_words: list[str] = Field(default_factory=list)
+    paid_after: list[str] = Field(default_factory=list)
     demand_gap: StrictInt | None = Field(default=None, ge=0, le=20)
     link_max_length: StrictInt | None = Field(default=None, ge=1)
     max_demand_digits: StrictInt | None = Field(default=None, ge=1, le=9)
+    extortion_max_length: StrictInt | None = Field(default=None, ge=1)
 
 
 class _DialectModel(_Strict):
@@ -152,6 +155,8 @@ class _Builder:
         self.links: list[str] = []
         self.demand_verbs: list[str] = []
         self.counted_units: list[str] = []
+        self.paid_words: list[str] = []
+        self.paid_after: list[str] = []
         self.numbers: dict[str, int] = {}  # demand_gap, link_max_length, max_demand_digits
 
     def phrase(self, doc: YamlDocument, location: list[str | int], raw: str, owner: str) -> str:
@@ -205,11 +210,13 @@ class _Builder:
                 self.extortion.setdefault(phrase, set()).add(role)
         self.links += [canonical_phrase(raw)[0] for raw in model.extortion.links]
         self.demand_verbs += [canonical_phrase(raw)[0] for raw in model.extortion.demand_verbs]
-        for name in ("demand_gap", "link_max_length", "max_demand_digits"):
+        for name in ("demand_gap", "link_max_length", "max_demand_digits", "extortion_max_length"):
             value = getattr(model.extortion, name)
             if value is not None:
                 self.numbers[name] = value
         self.counted_units += [canonical_phrase(raw)[0] for raw in model.extortion.counted_units]
+        self.paid_words += [canonical_phrase(raw)[0] for raw in model.extortion.paid_words]
+        self.paid_after += [canonical_phrase(raw)[0] for raw in model.extortion.paid_after]
         for category, entry in model.objects.items():
             takes = frozenset(entry.takes)
             if category in takes:
@@ -343,6 +350,8 @@ class _Builder:
         options["demand_verbs"] = tuple(dict.fromkeys(self.demand_verbs))
         options.update(self.numbers)
         options["counted_units"] = tuple(dict.fromkeys(self.counted_units))
+        options["paid_words"] = tuple(dict.fromkeys(self.paid_words))
+        options["paid_after"] = tuple(dict.fromkeys(self.paid_after))
         return Rules(phrases=phrases, **options)
 
 
