@@ -14,6 +14,7 @@ from bot.cli.common import CliError, settings
 from bot.core.metrics import Example as Scored
 from bot.core.metrics import evaluate, expected_calibration_error
 from bot.core.types import Category
+from bot.training.dataset import Example
 
 corpus_app = typer.Typer(help="The labelled corpus: agreement, frozen test split scores.")
 
@@ -33,12 +34,12 @@ def _mirrors(path: Path | None) -> Path:
     return chosen
 
 
-def _load(corpus: Path, mirrors: Path, data: Path | None) -> list[object]:
+def _load(corpus: Path, mirrors: Path, data: Path | None) -> list[Example]:
     from bot.corpus.sources import MirrorError, Mirrors
     from bot.training.dataset import corpus_examples, shared_examples, written_examples
 
     try:
-        examples: list[object] = [*corpus_examples(corpus, Mirrors(mirrors))]
+        examples = corpus_examples(corpus, Mirrors(mirrors))
     except MirrorError as exc:
         raise CliError(str(exc)) from None
     examples += written_examples(corpus)
@@ -75,7 +76,7 @@ def train_command(
     rules_only = build_classifier(config_dir, learned=False)
     to_traditional = OpenCCConverter("s2twp")
     for lang in language or ["zh", "en"]:
-        train = by_language(examples, lang, split="train")  # type: ignore[arg-type]
+        train = by_language(examples, lang, split="train")
         if lang == "zh":
             train += augmented(train, to_traditional.convert)
         # The version names the training data and seed, never the date: the same data and seed
@@ -157,12 +158,10 @@ def eval_command(
     """Score the shipped classifier on a split of the corpus (the frozen test split by default)."""
     from bot.nlp.pipeline import build_classifier
     from bot.nlp.script import OpenCCConverter
-    from bot.training.dataset import Example, by_language
+    from bot.training.dataset import by_language
 
     examples = [
-        e
-        for e in _load(corpus, _mirrors(mirrors), None)
-        if isinstance(e, Example) and (origin is None or e.origin == origin)
+        e for e in _load(corpus, _mirrors(mirrors), None) if origin is None or e.origin == origin
     ]
     base = "zh" if language.startswith("zh") else "en"
     chosen = by_language(examples, base, split=split)
