@@ -526,11 +526,7 @@ def _owed(text: str, amount: str, rules: Rules) -> bool:
 
 def _names_a_cause(tally: _Tally, rules: Rules) -> bool:
     """True when a category other than the remedies scores `cause_threshold` on its own."""
-    return any(
-        score >= rules.cause_threshold
-        for category, score in tally.categories.items()
-        if category not in rules.remedies
-    )
+    return _evidence_beyond(tally, rules, rules.remedies)
 
 
 def _has_link(text: str, link: str) -> bool:
@@ -873,10 +869,15 @@ def _topic_only(tally: _Tally, category: Category) -> bool:
 
 def _has_own_evidence(tally: _Tally, rules: Rules) -> bool:
     """True when a category other than inquiry scores `cause_threshold` from non-topic phrases."""
+    return _evidence_beyond(tally, rules, frozenset({Category.INQUIRY}))
+
+
+def _evidence_beyond(tally: _Tally, rules: Rules, excluded: frozenset[Category]) -> bool:
+    """True when a category outside `excluded` scores `cause_threshold` from non-topic phrases."""
     return any(
         score >= rules.cause_threshold
         for category, score in tally.categories.items()
-        if category is not Category.INQUIRY
+        if category not in excluded
     )
 
 
