@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -63,7 +64,6 @@ class Trained:
     oof_ece: float = 0.0
     oof_coverage: float = 0.0
     oof_confident_accuracy: float = 0.0
-    flag_thresholds: dict[str, float] = field(default_factory=dict)
     features: int = 0
     examples: int = 0
 
@@ -112,31 +112,59 @@ def _folds(groups: Sequence[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]
     return list(splitter.split(dummy, groups=list(groups)))
 
 
-def _oof(
+@dataclass(frozen=True, slots=True)
+class _Fold:
+    """One cross-validation fold, vectorised once and reused for every setting and flag."""
+
+    train: np.ndarray
+    test: np.ndarray
+    x_train: Any
+    x_test: Any
+
+
+def _fold_matrices(
     rows: Sequence[Mapping[str, float]],
-    labels: Sequence[str],
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    min_count: int,
+) -> list[_Fold]:
+    """Each fold's train and test matrices, over the features its own train part has."""
+    built = []
+    for train_index, test_index in folds:
+        train_rows = [rows[i] for i in train_index]
+        keep = _vocabulary(train_rows, min_count)
+        vectorizer = DictVectorizer()
+        x_train = vectorizer.fit_transform(_restrict(train_rows, keep))
+        x_test = vectorizer.transform(_restrict([rows[i] for i in test_index], keep))
+        built.append(_Fold(train_index, test_index, x_train, x_test))
+    return built
+
+
+def _matrix(rows: Sequence[Mapping[str, float]], min_count: int) -> tuple[Any, list[str]]:
+    """All rows as one matrix over the features in at least `min_count` of them, and their names."""
+    vectorizer = DictVectorizer()
+    x = vectorizer.fit_transform(_restrict(rows, _vocabulary(rows, min_count)))
+    return x, [str(name) for name in vectorizer.get_feature_names_out()]
+
+
+def _oof(
+    folds: Sequence[_Fold],
+    labels: Sequence[str],
     config: TrainConfig,
     c: float,
     balanced: bool,
 ) -> tuple[np.ndarray, list[str]]:
     """Out-of-fold decision scores (rows × classes) and the class order."""
     classes = sorted(set(labels))
-    scores = np.zeros((len(rows), len(classes)))
-    for train_index, test_index in folds:
-        train_rows = [rows[i] for i in train_index]
-        keep = _vocabulary(train_rows, config.min_count)
-        vectorizer = DictVectorizer()
-        x_train = vectorizer.fit_transform(_restrict(train_rows, keep))
-        x_test = vectorizer.transform(_restrict([rows[i] for i in test_index], keep))
+    scores = np.zeros((len(labels), len(classes)))
+    for fold in folds:
         model = _model(c, balanced, config.seed)
-        model.fit(x_train, [labels[i] for i in train_index])
-        raw = _scores(model, x_test)
+        model.fit(fold.x_train, [labels[i] for i in fold.train])
+        raw = _scores(model, fold.x_test)
         for j, label in enumerate(model.classes_):
-            scores[test_index, classes.index(label)] = raw[:, j]
+            scores[fold.test, classes.index(label)] = raw[:, j]
         missing = [k for k, label in enumerate(classes) if label not in set(model.classes_)]
         for k in missing:
-            scores[test_index, k] = -1e9
+            scores[fold.test, k] = -1e9
     return scores, classes
 
 
@@ -196,11 +224,9 @@ def needs_human_threshold(
 def _flag_models(
     rows: Sequence[Mapping[str, float]],
     examples: Sequence[Example],
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    keep: set[str],
     config: TrainConfig,
     c: float,
-) -> tuple[list[FlagModel], dict[str, float]]:
+) -> list[FlagModel]:
     """One yes/no model per flag with enough examples, its threshold and mode (by OOF F1).
 
     A flag's mode is "learned" or "union" (the model or the hand rules), whichever scores the
@@ -212,25 +238,22 @@ def _flag_models(
     kept = [i for i, e in enumerate(examples) if e.category != Category.EXTORTION.value]
     rows = [rows[i] for i in kept]
     examples = [examples[i] for i in kept]
-    folds = _folds([e.group for e in examples], len(folds))
-    keep = _vocabulary(rows, config.min_count)
+    folds = _fold_matrices(
+        rows, _folds([e.group for e in examples], config.folds), config.min_count
+    )
+    x_all, names = _matrix(rows, config.min_count)
     models: list[FlagModel] = []
-    thresholds: dict[str, float] = {}
     for flag in Flag:
         target = [flag.value in e.flags for e in examples]
         if sum(target) < config.min_flag_positives:
             continue
         oof = np.zeros(len(rows))
-        for train_index, test_index in folds:
-            fold_keep = _vocabulary([rows[i] for i in train_index], config.min_count)
-            vectorizer = DictVectorizer()
-            x_train = vectorizer.fit_transform(_restrict([rows[i] for i in train_index], fold_keep))
-            y_train = [target[i] for i in train_index]
+        for fold in folds:
+            y_train = [target[i] for i in fold.train]
             if len(set(y_train)) < 2:
                 continue
-            model = _model(c, False, config.seed).fit(x_train, y_train)
-            x_test = vectorizer.transform(_restrict([rows[i] for i in test_index], fold_keep))
-            oof[test_index] = model.predict_proba(x_test)[:, 1]
+            model = _model(c, False, config.seed).fit(fold.x_train, y_train)
+            oof[fold.test] = model.predict_proba(fold.x_test)[:, 1]
         threshold = _best_threshold(oof, target)
         truth = np.array(target)
         learned = oof >= threshold
@@ -245,18 +268,14 @@ def _flag_models(
         mode = max(scores, key=lambda name: (scores[name], name == "rules"))
         if mode == "rules":
             continue
-        thresholds[flag.value] = threshold
-        vectorizer = DictVectorizer()
-        x_all = vectorizer.fit_transform(_restrict(rows, keep))
         final = _model(c, False, config.seed).fit(x_all, target)
-        names = vectorizer.get_feature_names_out()
         weights = {
-            str(name): float(w)
+            name: float(w)
             for name, w in zip(names, final.coef_[0], strict=True)
             if abs(w) >= config.prune_below
         }
         models.append(FlagModel(flag, float(final.intercept_[0]), weights, threshold, mode))
-    return models, thresholds
+    return models
 
 
 def _f1(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -288,12 +307,14 @@ def train_language(
     """Fit one language's weights on `examples` (all of them training data)."""
     rows = _features(examples, featurize)
     labels = [e.category for e in examples]
-    groups = [e.group for e in examples]
-    folds = _folds(groups, config.folds)
+    folds = _fold_matrices(
+        rows, _folds([e.group for e in examples], config.folds), config.min_count
+    )
     results = []
+    oof: dict[tuple[float, bool], tuple[np.ndarray, list[str]]] = {}
     for balanced in config.balanced_grid:
         for c in config.c_grid:
-            scores, classes = _oof(rows, labels, folds, config, c, balanced)
+            scores, classes = oof[c, balanced] = _oof(folds, labels, config, c, balanced)
             predicted = [classes[i] for i in scores.argmax(axis=1)]
             accuracy = sum(p == e for p, e in zip(predicted, labels, strict=True)) / len(labels)
             result = CvResult(c, balanced, accuracy, _macro_f1(labels, predicted))
@@ -303,7 +324,7 @@ def train_language(
             )
             results.append(result)
     chosen = max(results, key=lambda r: (round(r.macro_f1 + r.accuracy, 4), -r.c))
-    scores, classes = _oof(rows, labels, folds, config, chosen.c, chosen.balanced)
+    scores, classes = oof[chosen.c, chosen.balanced]
     truth = np.array([classes.index(label) for label in labels])
     temperature = _temperature(scores, truth)
     probabilities = _softmax(scores, temperature)
@@ -314,11 +335,8 @@ def train_language(
         confidences.tolist(), correct.tolist(), config.precision_target
     )
     confident = confidences >= threshold
-    keep = _vocabulary(rows, config.min_count)
-    vectorizer = DictVectorizer()
-    x_all = vectorizer.fit_transform(_restrict(rows, keep))
+    x_all, names = _matrix(rows, config.min_count)
     final = _model(chosen.c, chosen.balanced, config.seed).fit(x_all, labels)
-    names = vectorizer.get_feature_names_out()
     order = [str(label) for label in final.classes_]
     coef, intercept = _coefficients(final)
     weights: dict[str, tuple[tuple[int, float], ...]] = {}
@@ -329,8 +347,8 @@ def train_language(
             if abs(coef[i, j]) >= config.prune_below
         )
         if row:
-            weights[str(name)] = row
-    flags, flag_thresholds = _flag_models(rows, examples, folds, keep, config, chosen.c)
+            weights[name] = row
+    flags = _flag_models(rows, examples, config, chosen.c)
     model = LinearModel(tuple(order), tuple(float(b) for b in intercept), weights, temperature)
     learned = LearnedWeights(
         language=language,
@@ -346,10 +364,6 @@ def train_language(
         oof_ece=ece,
         oof_coverage=float(confident.mean()),
         oof_confident_accuracy=float(correct[confident].mean()) if confident.any() else 0.0,
-        flag_thresholds=flag_thresholds,
         features=len(weights),
         examples=len(examples),
     )
-
-
-KNOWN_CATEGORIES = frozenset(c.value for c in Category)
