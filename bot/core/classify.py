@@ -478,9 +478,9 @@ def _is_extortion(
     )
     if threat >= rules.flag_threshold and ExtortionRole.BENEFIT in roles:
         return True
-    # Review words are looked up as substrings too: a longer phrase ("改评价", "my review") may
-    # have swallowed the review word it holds. Complaint words count when matched (negated
-    # too: "我就不投诉了" still trades the complaint).
+    # Review and complaint words are looked up as substrings too: a longer phrase ("改评价",
+    # "my review") may have swallowed the word it holds. A negated complaint still counts
+    # ("我就不投诉了" trades the complaint away).
     lever = (
         ExtortionRole.REVIEW in roles
         or ExtortionRole.COMPLAINT in roles
@@ -595,7 +595,6 @@ class Reading:
     scores: dict[Category, float]
     ranked: list[tuple[Category, float]]
     overrides: dict[Category, list[str]]
-    matches: tuple[Match, ...] = ()
 
 
 class Classifier:
@@ -669,7 +668,6 @@ class Classifier:
             scores,
             ranked,
             overrides,
-            tuple(matches),
         )
 
     def rule_decision(self, reading: Reading) -> Category:
@@ -735,11 +733,15 @@ class Classifier:
 
     def _override(self, reading: Reading) -> Classification:
         """A shop-written phrase marked as an override decides the category."""
-        weights: dict[Category, float] = {}
-        for words in reading.overrides.values():
-            for word in dict.fromkeys(words):
-                for category, weight in self.rules.phrases[word].override:
-                    weights[category] = weights.get(category, 0.0) + weight
+        weights = {
+            category: sum(
+                weight
+                for word in dict.fromkeys(words)
+                for target, weight in self.rules.phrases[word].override
+                if target is category
+            )
+            for category, words in reading.overrides.items()
+        }
         category = max(weights, key=lambda c: (weights[c], -self.rules.tie_rank[c]))
         return Classification(
             category=category,

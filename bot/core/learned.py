@@ -50,22 +50,6 @@ class LinearModel:
         if self.temperature <= 0:
             raise WeightsError(f"temperature must be positive, not {self.temperature}")
 
-    def scores(self, features: Mapping[str, float]) -> list[float]:
-        """The raw score of each label."""
-        totals = list(self.bias)
-        weights = self.weights
-        for name, value in features.items():
-            row = weights.get(name)
-            if row is None:
-                continue
-            for index, weight in row:
-                totals[index] += weight * value
-        return totals
-
-    def probabilities(self, features: Mapping[str, float]) -> list[float]:
-        """Calibrated probabilities of each label (softmax of score / temperature)."""
-        return softmax(self.scores(features), self.temperature)
-
 
 @dataclass(frozen=True, slots=True)
 class FlagModel:
@@ -82,15 +66,6 @@ class FlagModel:
     def __post_init__(self) -> None:
         if self.mode not in FLAG_MODES:
             raise WeightsError(f"flag mode must be one of {sorted(FLAG_MODES)}, not {self.mode!r}")
-
-    def probability(self, features: Mapping[str, float]) -> float:
-        """How likely the flag applies."""
-        total = self.bias
-        for name, value in features.items():
-            weight = self.weights.get(name)
-            if weight is not None:
-                total += weight * value
-        return sigmoid(total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +158,7 @@ class LearnedWeights:
             flags=frozenset(flags),
             runner_up=runner_up,
             pushes=tuple(pushes),
+            probabilities=tuple(probabilities),
         )
 
 
@@ -196,6 +172,7 @@ class Prediction:
     flags: frozenset[Flag]
     runner_up: int | None = None
     pushes: tuple[tuple[str, float], ...] = ()
+    probabilities: tuple[float, ...] = ()  # every category's, in the order of the labels
 
 
 def language_key(language: Language) -> str:

@@ -40,14 +40,14 @@ MODEL = LinearModel(
     ],
 )
 def test_scores_sum_weight_times_value(features: dict[str, float], expected: list[float]) -> None:
-    assert MODEL.scores(features) == pytest.approx(expected)
+    prediction = LearnedWeights("zh", MODEL).predict(features)
+    assert prediction.probabilities == pytest.approx(softmax(expected))
 
 
 def test_probabilities_sum_to_one_and_temperature_flattens() -> None:
-    sharp = MODEL.probabilities({"w:坏了": 1.0})
-    flat = LinearModel(LABELS, MODEL.bias, MODEL.weights, temperature=3.0).probabilities(
-        {"w:坏了": 1.0}
-    )
+    sharp = list(LearnedWeights("zh", MODEL).predict({"w:坏了": 1.0}).probabilities)
+    warm = LinearModel(LABELS, MODEL.bias, MODEL.weights, temperature=3.0)
+    flat = list(LearnedWeights("zh", warm).predict({"w:坏了": 1.0}).probabilities)
     assert sum(sharp) == pytest.approx(1.0)
     assert sum(flat) == pytest.approx(1.0)
     assert max(flat) < max(sharp)
