@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from bot.cli.common import CliError, settings
 from bot.core.classify import Classifier
 from bot.core.metrics import Example, Report, evaluate
 from bot.core.types import Category, Classification
+from bot.corpus.labels import parse_flags
 from bot.nlp.pipeline import build_classifier
 
 
@@ -76,10 +78,27 @@ def read_labelled(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def _flags(raw: str | None) -> frozenset[str]:
-    if raw is None or raw.strip() in ("", "-"):
-        return frozenset()
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+def score(
+    classifier: Classifier, items: Iterable[tuple[str, str, str, frozenset[str]]]
+) -> tuple[list[Example], list[bool]]:
+    """Classify labelled (id, text, category, flags) items: what was said, and needs_human."""
+    examples = []
+    needs_human = []
+    for item_id, text, expected, expected_flags in items:
+        result = classifier.classify(text)
+        examples.append(
+            Example(
+                text=text,
+                expected=expected,
+                predicted=result.category.value,
+                confidence=result.confidence,
+                expected_flags=expected_flags,
+                predicted_flags=frozenset(result.sorted_flags()),
+                id=item_id,
+            )
+        )
+        needs_human.append(result.needs_human)
+    return examples, needs_human
 
 
 def format_report(report: Report, *, name: str) -> str:
@@ -123,21 +142,18 @@ def eval_command(
 ) -> None:
     """Score the classifier on a labelled TSV: per-category P/R/F1, confusion, flags, worst."""
     rows = read_labelled(file)
-    classifier = _classifier()
-    examples = []
-    for row in rows:
-        result = classifier.classify(row["text"] or "")
-        examples.append(
-            Example(
-                text=row["text"] or "",
-                expected=row["category"].strip(),
-                predicted=result.category.value,
-                confidence=result.confidence,
-                expected_flags=_flags(row.get("flags")),
-                predicted_flags=frozenset(result.sorted_flags()),
-                id=row.get("id") or "",
+    examples, _ = score(
+        _classifier(),
+        (
+            (
+                row.get("id") or "",
+                row["text"] or "",
+                row["category"].strip(),
+                parse_flags(row.get("flags")),
             )
-        )
+            for row in rows
+        ),
+    )
     report = evaluate(examples, labels=[c.value for c in Category], worst=worst)
     typer.echo(format_report(report, name=file.name))
 

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.classify import format_report
+from bot.cli.classify import format_report, score
 from bot.cli.common import CliError, settings
-from bot.core.metrics import Example as Scored
 from bot.core.metrics import evaluate, expected_calibration_error
 from bot.core.types import Category
 from bot.training.dataset import Example
@@ -167,38 +166,16 @@ def eval_command(
     chosen = by_language(examples, base, split=split)
     convert = OpenCCConverter("s2twp").convert if language == "zh-s2twp" else None
     classifier = build_classifier(settings().phrasebook_dir, learned=not rules_only)
-    scored = []
-    for example in chosen:
-        text = convert(example.text) if convert else example.text
-        result = classifier.classify(text)
-        scored.append(
-            Scored(
-                text=text,
-                expected=example.category,
-                predicted=result.category.value,
-                confidence=result.confidence,
-                expected_flags=example.flags,
-                predicted_flags=frozenset(result.sorted_flags()),
-                id=example.id,
-            )
-        )
+    scored, needs_human = score(
+        classifier,
+        ((e.id, convert(e.text) if convert else e.text, e.category, e.flags) for e in chosen),
+    )
     report = evaluate(scored, labels=[c.value for c in Category], worst=worst)
     typer.echo(format_report(report, name=f"corpus {split} ({language})"))
     correct = [s.expected == s.predicted for s in scored]
     ece = expected_calibration_error([s.confidence for s in scored], correct)
     typer.echo(f"expected calibration error: {ece:.3f}")
-    _needs_human_line(classifier, scored, correct)
-
-
-def _needs_human_line(classifier: object, scored: list[Scored], correct: list[bool]) -> None:
-    from bot.core.classify import Classifier
-
-    assert isinstance(classifier, Classifier)
-    confident = [
-        ok
-        for s, ok in zip(scored, correct, strict=True)
-        if not classifier.classify(s.text).needs_human
-    ]
+    confident = [ok for ok, unsure in zip(correct, needs_human, strict=True) if not unsure]
     if scored:
         share = len(confident) / len(scored)
         right = sum(confident) / len(confident) if confident else 0.0

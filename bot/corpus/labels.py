@@ -84,7 +84,8 @@ def format_flags(flags: Iterable[str]) -> str:
     return ",".join(ordered) if ordered else "-"
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    """The rows of a tab-separated file with a header line (no quoting)."""
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
@@ -93,7 +94,7 @@ def read_messages(path: Path) -> list[CorpusMessage]:
     """The drawn messages with their frozen split."""
     return [
         CorpusMessage(r["id"], r["source_id"], r["group"], r["language"], r["drawn"], r["split"])
-        for r in _rows(path)
+        for r in read_tsv(path)
     ]
 
 
@@ -109,7 +110,7 @@ def read_labels(path: Path) -> list[DoubleLabel]:
             r["category_b"],
             parse_flags(r["flags_b"]),
         )
-        for r in _rows(path)
+        for r in read_tsv(path)
     ]
 
 
@@ -119,7 +120,7 @@ def read_written(path: Path) -> list[WrittenRow]:
         WrittenRow(
             r["id"], r["text"], r["category"], parse_flags(r["flags"]), r["script"], r["split"]
         )
-        for r in _rows(path)
+        for r in read_tsv(path)
     ]
 
 

@@ -56,7 +56,7 @@ class Mirrors:
         self.root = root
         self._heads: dict[str, str] = {}
         self._blobs: dict[tuple[str, str, str], bytes] = {}
-        self._tables: dict[tuple[str, str, str], dict[int, list[str]]] = {}
+        self._tables: dict[tuple[str, str, str], dict[int, tuple[int, list[str]]]] = {}
         self._text_lines: dict[tuple[str, str, str], list[str]] = {}
 
     def git_dir(self, repo: str) -> Path:
@@ -82,8 +82,9 @@ class Mirrors:
             self._blobs[key] = data
         return self._blobs[key]
 
-    def csv_rows(self, repo: str, commit: str, path: str) -> dict[int, list[str]]:
-        """A CSV file's rows by the line each starts on (header excluded), parsed once."""
+    def csv_rows(self, repo: str, commit: str, path: str) -> dict[int, tuple[int, list[str]]]:
+        """A CSV file's rows by the line each starts on (the header is line 1), each with the
+        line it ends on; parsed once."""
         key = (repo, commit, path)
         if key not in self._tables:
             self._tables[key] = _rows_by_line(self.read(repo, commit, path))
@@ -116,7 +117,7 @@ def jddc_chat_turns(mirrors: Mirrors) -> Iterator[SourceText]:
     """Buyer turns (waiter_send == 0) of the JDDC chat sample, grouped by session."""
     commit = mirrors.head(JDDC_CHAT)
     path = "data/chat_0.1per.txt"
-    for number, line in enumerate(_lines(mirrors.read(JDDC_CHAT, commit, path)), start=1):
+    for number, line in enumerate(mirrors.lines(JDDC_CHAT, commit, path), start=1):
         cells = line.split("\t")
         if len(cells) < 7 or cells[2] != "0":
             continue
@@ -128,7 +129,7 @@ def jddc_seq_turns(mirrors: Mirrors) -> Iterator[SourceText]:
     """The first and last turn of each JDDC seq2seq context line (one session per line)."""
     commit = mirrors.head(JDDC_SEQ)
     for path in ("data/train.enc", "data/test.enc"):
-        for number, line in enumerate(_lines(mirrors.read(JDDC_SEQ, commit, path)), start=1):
+        for number, line in enumerate(mirrors.lines(JDDC_SEQ, commit, path), start=1):
             base = f"{JDDC_SEQ}@{commit}:{path}:{number}"
             for field, text in seq_fields(line).items():
                 yield SourceText(f"{base}:{field}", text, f"seq:{path}:{number}", "zh")
@@ -146,31 +147,31 @@ def negative_reviews(mirrors: Mirrors) -> Iterator[SourceText]:
     """Negative product reviews, grouped by product category and block of 200 rows."""
     commit = mirrors.head(REVIEWS)
     path = f"{REVIEWS_PATH}!{REVIEWS_MEMBER}"
-    text = mirrors.read(REVIEWS, commit, path).decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader, None)
-    start = 2
-    for row in reader:
-        number, start = start, reader.line_num + 1
-        if len(row) < 3 or row[1] != "0":
+    for number, (_end, row) in mirrors.csv_rows(REVIEWS, commit, path).items():
+        if number == 1 or len(row) < 3 or row[1] != "0":
             continue
         group = f"reviews:{row[0]}:{number // 200}"
         yield SourceText(f"{REVIEWS}@{commit}:{path}:{number}", row[2].strip(), group, "zh")
 
 
 def retail_tweets(mirrors: Mirrors) -> Iterator[SourceText]:
-    """Customers' tweets to retailers and carriers, grouped by the tweet's author."""
+    """Customers' tweets to retailers and carriers, grouped by the tweet's author.
+
+    A file without an author column groups each tweet by the line its row ends on (the frozen
+    split was made that way).
+    """
     for repo, path in TWEET_SOURCES:
         commit = mirrors.head(repo)
-        text = mirrors.read(repo, commit, path).decode("utf-8", errors="replace")
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        start = 2
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            body = (row.get("text") or "").strip()
-            if row.get("inbound", "True") != "True" or not _to_retailer(body):
+        rows = mirrors.csv_rows(repo, commit, path)
+        header = rows[1][1]
+        for line, (end, row) in rows.items():
+            if line == 1:
                 continue
-            author = row.get("author_id") or f"{repo}:{reader.line_num}"
+            cells = dict(zip(header, row, strict=False))
+            body = (cells.get("text") or "").strip()
+            if cells.get("inbound", "True") != "True" or not _to_retailer(body):
+                continue
+            author = cells.get("author_id") or f"{repo}:{end}"
             yield SourceText(f"{repo}@{commit}:{path}:{line}:text", body, f"tw:{author}", "en")
 
 
@@ -205,13 +206,14 @@ def resolve(mirrors: Mirrors, source_id: str) -> str:
     return "\t".join(cells[6:]).strip() if len(cells) >= 7 else line.strip()
 
 
-def _rows_by_line(data: bytes) -> dict[int, list[str]]:
+def _rows_by_line(data: bytes) -> dict[int, tuple[int, list[str]]]:
+    """A CSV's rows by the line each starts on, with the line it ends on (the header is 1)."""
     text = data.decode("utf-8-sig", errors="replace")
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = {1: next(reader, [])}
+    rows = {1: (1, next(reader, []))}
     start = 2
     for row in reader:
-        rows[start] = row
+        rows[start] = (reader.line_num, row)
         start = reader.line_num + 1
     return rows
 
@@ -220,8 +222,8 @@ def _csv_cell(
     mirrors: Mirrors, repo: str, commit: str, path: str, line: int, column: str | int
 ) -> str:
     rows = mirrors.csv_rows(repo, commit, path)
-    index = rows[1].index(column) if isinstance(column, str) else column
-    row = rows.get(line) if line > 1 else None
-    if row is None:
+    index = rows[1][1].index(column) if isinstance(column, str) else column
+    found = rows.get(line) if line > 1 else None
+    if found is None:
         raise MirrorError(f"{repo}:{path}: no CSV row starts at line {line}")
-    return row[index].strip()
+    return found[1][index].strip()

@@ -7,7 +7,6 @@ rows is never trained on; `scenarios.tsv` is never trained on either (it stays a
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from bot.corpus.labels import (
     parse_flags,
     read_labels,
     read_messages,
+    read_tsv,
     read_written,
 )
 from bot.corpus.sources import Mirrors, resolve
@@ -81,9 +81,7 @@ def written_examples(corpus_dir: Path) -> list[Example]:
 
 def shared_examples(data_dir: Path, language: str) -> list[Example]:
     """The shared dev file of a language, all of it training data."""
-    path = data_dir / TRAIN_DEV_FILES[language]
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = read_tsv(data_dir / TRAIN_DEV_FILES[language])
     return [
         Example(
             row["id"],
