@@ -102,6 +102,16 @@ class _ExtortionModel(_Strict):
     extortion_max_length: StrictInt | None = Field(default=None, ge=1)
 
 
+# `extortion` sections whose words are looked up as substrings, and the Rules field each fills.
+_WORD_LISTS = {
+    "links": "extortion_links",
+    "demand_verbs": "demand_verbs",
+    "counted_units": "counted_units",
+    "paid_words": "paid_words",
+    "paid_after": "paid_after",
+}
+
+
 class _DialectModel(_Strict):
     folds: dict[str, str] = Field(default_factory=dict)
 
@@ -152,11 +162,8 @@ class _Builder:
         self.settings: _SettingsModel | None = None
         self.dialect: _DialectModel | None = None
         self.sections_from: dict[str, str] = {}
-        self.links: list[str] = []
-        self.demand_verbs: list[str] = []
-        self.counted_units: list[str] = []
-        self.paid_words: list[str] = []
-        self.paid_after: list[str] = []
+        # extortion word lists that are looked up as substrings (not phrases), by Rules field
+        self.word_lists: dict[str, list[str]] = {field: [] for field in _WORD_LISTS.values()}
         self.numbers: dict[str, int] = {}  # demand_gap, link_max_length, max_demand_digits
 
     def phrase(self, doc: YamlDocument, location: list[str | int], raw: str, owner: str) -> str:
@@ -208,15 +215,13 @@ class _Builder:
                 loc = ["extortion", role, index]
                 phrase = self.phrase(doc, loc, raw, f"extortion {role}")
                 self.extortion.setdefault(phrase, set()).add(role)
-        self.links += [canonical_phrase(raw)[0] for raw in model.extortion.links]
-        self.demand_verbs += [canonical_phrase(raw)[0] for raw in model.extortion.demand_verbs]
+        for section, field in _WORD_LISTS.items():
+            raws = getattr(model.extortion, section)
+            self.word_lists[field] += [canonical_phrase(raw)[0] for raw in raws]
         for name in ("demand_gap", "link_max_length", "max_demand_digits", "extortion_max_length"):
             value = getattr(model.extortion, name)
             if value is not None:
                 self.numbers[name] = value
-        self.counted_units += [canonical_phrase(raw)[0] for raw in model.extortion.counted_units]
-        self.paid_words += [canonical_phrase(raw)[0] for raw in model.extortion.paid_words]
-        self.paid_after += [canonical_phrase(raw)[0] for raw in model.extortion.paid_after]
         for category, entry in model.objects.items():
             takes = frozenset(entry.takes)
             if category in takes:
@@ -339,7 +344,8 @@ class _Builder:
                 options["shouting_weight"] = float(self.signals.shouting.weight)
         if self.dialect is not None:
             options["dialect"] = dialect_folding(self.dialect.folds)
-        options["extortion_links"] = tuple(dict.fromkeys(self.links))
+        for field, words in self.word_lists.items():
+            options[field] = tuple(dict.fromkeys(words))
         options["lever_words"] = tuple(
             sorted(
                 phrase
@@ -347,11 +353,7 @@ class _Builder:
                 if roles & {ExtortionRole.REVIEW, ExtortionRole.COMPLAINT}
             )
         )
-        options["demand_verbs"] = tuple(dict.fromkeys(self.demand_verbs))
         options.update(self.numbers)
-        options["counted_units"] = tuple(dict.fromkeys(self.counted_units))
-        options["paid_words"] = tuple(dict.fromkeys(self.paid_words))
-        options["paid_after"] = tuple(dict.fromkeys(self.paid_after))
         return Rules(phrases=phrases, **options)
 
 
