@@ -271,8 +271,7 @@ def _blame_spans(
         for act in found.careless:
             if _within(buyer, act, 2):
                 yield (buyer[0], act[1]), act
-    # An English copula opening the clause asks a question: "Are you having an issue?"
-    copulas = [c for c in found.copulas if c[0] > 0 or not clause.tokens[0].isascii()]
+    copulas = [c for c in found.copulas if not _opens_question(clause.tokens, c)]
     for buyer in found.buyer:
         for fault in found.fault:
             # 是你自己的问题, that's your fault: the buyer's fault as the predicate.
@@ -287,6 +286,16 @@ def _blame_spans(
         for verb in found.blame_verbs:
             if _within(verb, buyer, 1):
                 yield (verb[0], buyer[1]), verb
+
+
+def _opens_question(tokens: Sequence[str], copula: Span) -> bool:
+    """An English copula before any other word asks a question: "Are you having an issue?"."""
+    first = tokens[copula[0]]
+    return (
+        first.isascii()
+        and first.isalpha()
+        and not any(any(ch.isalpha() for ch in token) for token in tokens[: copula[0]])
+    )
 
 
 def _negated(negators: list[Span], span: Span, own: Span, window: int) -> bool:

@@ -94,6 +94,7 @@ NEGATIVES: list[tuple[str, str]] = [
     ("en", "Don't worry, nobody will blame you."),
     ("en", "Our team is responsible for the replacement."),
     ("en", "Are you having an issue with your order?"),
+    ("en", "@1234 Are you having an issue with the app? We'll help."),
     ("en", "The problem was on our side, sorry."),
 ]
 
