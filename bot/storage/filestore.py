@@ -355,11 +355,12 @@ class DownloadRetrier:
         if first or self._wake.is_set() or now >= self._next_scan:
             self._wake.clear()
             self._next_scan = now + self.max_delay
-            for failed in await failed_downloads(sessions=self.sessions):
-                due = now if first else now + self.first_delay
-                self._retries.setdefault(
-                    failed.ref.file_id, _Retry(failed, due=due, delay=self.first_delay)
-                )
+            found = {f.ref.file_id: f for f in await failed_downloads(sessions=self.sessions)}
+            for file_id in set(self._retries) - set(found):
+                del self._retries[file_id]  # stored meanwhile (by another process)
+            due = now if first else now + self.first_delay
+            for file_id, failed in found.items():
+                self._retries.setdefault(file_id, _Retry(failed, due=due, delay=self.first_delay))
         recovered = 0
         for file_id, retry in list(self._retries.items()):
             if retry.due <= time.monotonic():
