@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from bot.core.wording import Wording
 from bot.storage.models import utcnow
 
 if TYPE_CHECKING:
+    from bot.export.service import ExportRequest
     from bot.storage.database import Database
 
 
@@ -113,7 +115,17 @@ def export(
         None, "--platform", help="telegram, taobao, kuaishou, amazon..."
     ),
     redact: bool = typer.Option(
-        False, "--redact", help="Mask buyers' phone numbers, addresses and names."
+        False,
+        "--redact",
+        help="Mask buyers' phone numbers, addresses and names; leave their photos and files out.",
+    ),
+    keep_photos: bool = typer.Option(
+        False, "--keep-photos", help="With --redact: keep the buyers' photos and files."
+    ),
+    allow_broken: bool = typer.Option(
+        False,
+        "--allow-broken",
+        help="Export even when the evidence chain does not verify (every file and page stamped).",
     ),
     language: str | None = typer.Option(
         None, "--language", help="zh-Hans, zh-Hant or en (default: the shop's)."
@@ -141,9 +153,14 @@ def export(
         raise CliError("--format bundle needs --case N")
     lang = _language(config, language)
     existing_database(config)
-    rows = asyncio.run(
-        _export(config, format, filters, output, redact=redact, language=lang, progress=progress)
+    options = _Options(
+        redact=redact,
+        keep_photos=keep_photos,
+        allow_broken=allow_broken,
+        language=lang,
+        progress=progress,
     )
+    rows = asyncio.run(_export(config, format, filters, output, options))
     typer.echo(
         f"exported {rows} {'records' if format is ExportFormat.BUNDLE else 'rows'}", err=True
     )
@@ -179,70 +196,43 @@ def _destination(output: str) -> Iterator[IO[bytes]]:
             partial.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    redact: bool
+    keep_photos: bool
+    allow_broken: bool
+    language: Language
+    progress: bool
+
+
 async def _export(
-    config: Settings,
-    fmt: ExportFormat,
-    filters: ExportFilter,
-    output: str,
-    *,
-    redact: bool,
-    language: Language,
-    progress: bool,
+    config: Settings, fmt: ExportFormat, filters: ExportFilter, output: str, options: _Options
 ) -> int:
-    from bot.export.service import (
-        CaseNotFound,
-        ExportRequest,
-        case_bundle,
-        count_rows,
-        write_export,
-    )
+    from bot.export.service import ChainBroken, ExportRequest
     from bot.storage.database import Database
 
-    wording = _wording(config)
     request = ExportRequest(
         format=fmt,
         filters=filters,
         actor_telegram_id=None,
         actor_role=Role.ADMIN,  # whoever runs the CLI holds the database itself
-        language=language,
-        redact=redact,
+        language=options.language,
+        redact=options.redact,
         via="cli",
+        allow_broken=options.allow_broken,
+        keep_photos=options.keep_photos,
     )
     db = Database.open(config.sqlalchemy_url)
     try:
         if filters.case is not None and not await _case_exists(db, filters.case):
             raise CliError(f"there is no case {filters.case}")
-        if fmt is ExportFormat.BUNDLE:
-            with tempfile.TemporaryDirectory() as scratch:
-                try:
-                    path = await case_bundle(
-                        db=db,
-                        settings=config,
-                        wording=wording,
-                        request=request,
-                        out=Path(scratch) / "bundle.zip",
-                    )
-                except CaseNotFound:
-                    raise CliError(f"there is no case {filters.case}") from None
-                with _destination(output) as out, path.open("rb") as source:
-                    shutil.copyfileobj(source, out)
-            async with db.session() as session:
-                from bot.storage.export_queries import load_case
-
-                found = await load_case(session=session, conversation_id=filters.case or 0)
-            return 0 if found is None else len(found.records)
-        show = progress and sys.stderr.isatty()
-        total = await count_rows(db=db, request=request) if show else None
-        with _progress(show, total) as advance, _destination(output) as out:
-            return await write_export(
-                db=db,
-                settings=config,
-                wording=wording,
-                request=request,
-                out=out,
-                progress=advance,
-                name=output,
-            )
+        return await _write(db, config, request, output, progress=options.progress)
+    except ChainBroken as broken:
+        raise CliError(
+            f"{broken}; nothing exported (kefu verify lists every break;"
+            " --allow-broken exports anyway, every file and page stamped)",
+            exit_code=1,
+        ) from None
     finally:
         await db.close()
 
@@ -252,6 +242,46 @@ async def _case_exists(db: Database, case: int) -> bool:
 
     async with db.session() as session:
         return await case_exists(session=session, conversation_id=case)
+
+
+async def _write(
+    db: Database, config: Settings, request: ExportRequest, output: str, *, progress: bool
+) -> int:
+    from bot.export.service import CaseNotFound, case_bundle, count_rows, write_export
+
+    wording = _wording(config)
+    fmt, filters = request.format, request.filters
+    if fmt is ExportFormat.BUNDLE:
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                path = await case_bundle(
+                    db=db,
+                    settings=config,
+                    wording=wording,
+                    request=request,
+                    out=Path(scratch) / "bundle.zip",
+                )
+            except CaseNotFound:
+                raise CliError(f"there is no case {filters.case}") from None
+            with _destination(output) as out, path.open("rb") as source:
+                shutil.copyfileobj(source, out)
+        async with db.session() as session:
+            from bot.storage.export_queries import load_case
+
+            found = await load_case(session=session, conversation_id=filters.case or 0)
+        return 0 if found is None else len(found.records)
+    show = progress and sys.stderr.isatty()
+    total = await count_rows(db=db, request=request) if show else None
+    with _progress(show, total) as advance, _destination(output) as out:
+        return await write_export(
+            db=db,
+            settings=config,
+            wording=wording,
+            request=request,
+            out=out,
+            progress=advance,
+            name=output,
+        )
 
 
 @contextmanager

@@ -15,14 +15,19 @@ from dataclasses import dataclass
 
 MASK = "***"
 
-# A Chinese mobile number (optionally +86 / 0086), a landline with area code, or an international
-# number written with a plus; never inside a longer run of digits (order and tracking numbers).
+# A Chinese mobile number (optionally +86 / 0086), a landline with area code, a Taiwanese mobile
+# (09xx-xxx-xxx), a North American number ((415) 555-0100, 415-555-0100), or an international
+# number written with a plus; never inside a longer run of digits (order and tracking numbers),
+# and landline, Taiwanese and North American shapes never right after a letter (JT0912345678).
 _PHONE = re.compile(
     r"(?<![\d])(?:"
     r"(?:(?:[+＋]|00)\s?86[\s\-]?)?[1１][3-9３-９]\d(?:[\s\-]?\d){8}"
-    r"|[0０]\d{2,3}[\s\-]?\d{7,8}"
+    r"|(?<![A-Za-z])[0０][9９]\d{2}[\s\-]?\d{3}[\s\-]?\d{3}"
+    r"|(?<![A-Za-z])[0０]\d{2,3}[\s\-]?\d{7,8}"
     r"|[+＋]\s?\d{1,3}[\s\-]?\(?\d{1,4}\)?(?:[\s\-]?\d){6,12}"
     r"|\(0?\d{2,3}\)\s?\d{7,8}"
+    r"|\(\d{3}\)\s?\d{3}[\s.\-]?\d{4}"
+    r"|(?<![A-Za-z\-])\d{3}([.\-])\d{3}\1\d{4}(?!\-)"
     r")(?![\d])"
 )
 
@@ -34,7 +39,7 @@ _ADDRESS_ZH = re.compile(
     rf"(?:{_PLACE_CHAR}{{1,8}}?(?:市|自治州|地区|盟))?"
     rf"(?:{_PLACE_CHAR}{{1,8}}?(?:区|县|旗))?"
     rf"(?:{_PLACE_CHAR}{{1,9}}?(?:镇|乡|街道))?"
-    rf"(?:{_PLACE_CHAR}|[0-9０-９]){{1,12}}?(?:大道|路|街|巷|弄|胡同|村|小区|大厦|花园|公寓|广场|家园|新村|苑)"
+    rf"(?:{_PLACE_CHAR}|[0-9０-９]){{1,12}}?(?:大道|路|街道|街|巷|弄|胡同|村|小区|大厦|花园|公寓|广场|家园|新村|苑)"
     rf"{_NUMBER_PART}*"
 )
 # Province / city / district chains without a street still say where someone lives.
@@ -42,10 +47,31 @@ _ADDRESS_REGION = re.compile(
     rf"{_PLACE_CHAR}{{2,8}}?(?:省|自治区)(?:{_PLACE_CHAR}{{1,8}}?(?:市|自治州|地区|盟))"
     rf"(?:{_PLACE_CHAR}{{1,8}}?(?:区|县|旗))?"
 )
+# The four municipalities have no province: 上海市浦东新区张江镇…, 北京朝阳区…, with any town,
+# sub-district and street after the district (district names may hold 和, as 天津和平区 does).
+_ADDRESS_MUNICIPALITY = re.compile(
+    rf"(?:北京|上海|天津|重庆)市?(?!市)(?:{_PLACE_CHAR}|和){{1,6}}?(?:区|县)"
+    rf"(?:{_PLACE_CHAR}{{1,9}}?(?:镇|乡|街道))?"
+    rf"(?:(?:{_PLACE_CHAR}|[0-9０-９]){{1,12}}?(?:大道|路|街|巷|弄|胡同|村|小区|大厦|花园|公寓|广场|家园|新村|苑))?"
+    rf"{_NUMBER_PART}*"
+)
+# Street words that name nothing else, matched in any case (123 main street); shorter or
+# everyday words (Drive, Way, Loop...) only capitalised, so "2 usb drive" stays a quantity.
+_STREET_ANY_CASE = (
+    r"(?i:street|st|road|rd|avenue|ave|boulevard|blvd|parkway|pkwy|highway|hwy|lane|ln)"
+)
+_STREET_CAPITALISED = (
+    r"(?:Drive|Dr|Way|Court|Ct|Place|Pl|Loop|Circle|Cir|Square|Sq|Terrace|Ter|Trail|Alley|Crescent)"
+)
+# Words that make "3 days on the road" a duration, not an address.
+_NOT_A_STREET_NAME = (
+    r"(?i:the|on|in|at|of|for|to|a|an|and|or|by|my|your|our|from|with|per|"
+    r"days?|weeks?|hours?|minutes?|months?|years?|times?|items?|pieces?|pcs|boxes|orders?)"
+)
 _ADDRESS_EN = re.compile(
-    r"\b\d{1,6}\s+(?:[A-Z][A-Za-z]*\.?\s+){1,4}"
-    r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl)\b\.?"
-    r"(?:,?\s*(?:Apt|Unit|Suite|#)\.?\s*\w+)?"
+    rf"\b\d{{1,6}}\s+(?:(?!{_NOT_A_STREET_NAME}\b)[A-Za-z][A-Za-z'\-]*\.?\s+){{1,4}}"
+    rf"(?:{_STREET_ANY_CASE}|{_STREET_CAPITALISED})\b\.?"
+    r"(?:,?\s*(?i:apt|apartment|unit|suite|ste|flat|room|rm|\#)\.?\s*\w+)?"
 )
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 # "收件人：张三" and the like: the name after a label is masked even when the buyer is unknown.
@@ -73,7 +99,8 @@ def mask_phones(text: str) -> str:
 
 
 def mask_addresses(text: str) -> str:
-    """Street addresses (Chinese and English) and province-city chains replaced by ``***``."""
+    """Street addresses (Chinese and English), province-city and municipality chains replaced by ``***``."""
+    text = _ADDRESS_MUNICIPALITY.sub(MASK, text)
     text = _ADDRESS_ZH.sub(MASK, text)
     text = _ADDRESS_REGION.sub(MASK, text)
     return _ADDRESS_EN.sub(MASK, text)

@@ -13,17 +13,26 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 
 from bot.core.evidence import ENCODING_VERSION, GENESIS_HASH, canonical_value
+from bot.export.marking import prepared
 from bot.export.pages import jpeg_pages, write_pdf
 from bot.export.transcript import TranscriptCase, build_case, write_html
-from bot.export.view import ExportView
+from bot.export.view import ExportView, chain_broken_text
 from bot.storage.export_queries import CaseFile
 from bot.storage.filestore import AttachmentStore
 
 BUNDLE_FORMAT = "kefu-evidence-bundle"
 
 
-def manifest(case: CaseFile, *, exported_at: datetime, redacted: bool) -> dict[str, Any]:
-    """Every evidence record of the case with seq, hash, previous hash and canonical fields."""
+def manifest(
+    case: CaseFile,
+    *,
+    exported_at: datetime,
+    redacted: bool,
+    files: bool = True,
+    chain_broken_at: int | None = None,
+) -> dict[str, Any]:
+    """Every evidence record of the case with seq, hash, previous hash and canonical fields;
+    attachments listed by sha256 (`file` null and `withheld` true when left out of the zip)."""
     records = []
     for record in case.records:
         fields = {name: canonical_value(value) for name, value in record.fields.items()}
@@ -38,7 +47,13 @@ def manifest(case: CaseFile, *, exported_at: datetime, redacted: bool) -> dict[s
             }
         )
     attachments = [
-        {"sha256": a.sha256, "file": f"attachments/{a.sha256}", "size": a.size, "record": a.id}
+        {
+            "sha256": a.sha256,
+            "file": f"attachments/{a.sha256}" if files else None,
+            "withheld": not files,
+            "size": a.size,
+            "record": a.id,
+        }
         for rows in case.attachments.values()
         for a in rows
         if a.status == "stored" and a.sha256
@@ -52,6 +67,8 @@ def manifest(case: CaseFile, *, exported_at: datetime, redacted: bool) -> dict[s
         "chain_head": {"seq": case.head.seq, "hash": case.head.hash},
         "genesis_hash": GENESIS_HASH,
         "redacted": redacted,
+        "chain_broken_at_seq": chain_broken_at,
+        "chain_warning": None if chain_broken_at is None else chain_broken_text(chain_broken_at),
         "records": records,
         "attachments": attachments,
     }
@@ -71,12 +88,19 @@ async def write_bundle(
     out: Path,
 ) -> dict[str, Any]:
     """Write the zip to `out`; returns the manifest written into it."""
-    transcript = build_case(case, view, attachment_path=store.path_for)
+    transcript = prepared(build_case(case, view, attachment_path=store.path_for), view)
     html = io.BytesIO()
     await write_html(_one(transcript), html, view, inline_images=False)
     pdf = io.BytesIO()
-    write_pdf([transcript], pdf)
-    document = manifest(case, exported_at=exported_at, redacted=view.redact)
+    stamp = view.stamp()
+    write_pdf([transcript], pdf, stamp=stamp)
+    document = manifest(
+        case,
+        exported_at=exported_at,
+        redacted=view.redact,
+        files=view.files,
+        chain_broken_at=view.chain_broken_at,
+    )
     files: dict[str, str] = {}
     readme = (
         Environment(loader=PackageLoader("bot.export", "templates"), autoescape=False)
@@ -86,6 +110,9 @@ async def write_bundle(
             exported_at=document["exported_at"],
             head=str(case.head),
             redacted=view.redact,
+            withheld=not view.files,
+            broken=view.machine_stamp(),
+            warning=stamp,
         )
     )
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
@@ -102,9 +129,12 @@ async def write_bundle(
         def page_label(number: int, total: int) -> str:
             return view.t("transcript.page", n=number, total=total)
 
-        for number, page in enumerate(jpeg_pages(transcript, page_label=page_label), start=1):
+        pages = jpeg_pages(transcript, page_label=page_label, stamp=stamp)
+        for number, page in enumerate(pages, start=1):
             put(f"pages/page-{number:03d}.jpg", page, deflate=False)
         for entry in document["attachments"]:
+            if entry["withheld"]:
+                continue
             path = store.path_for(entry["sha256"])
             if path.is_file() and f"attachments/{entry['sha256']}" not in files:
                 bundle.write(path, entry["file"], compress_type=zipfile.ZIP_STORED)

@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont
@@ -23,6 +24,8 @@ TEXT_SIZE = 30
 SMALL_SIZE = 22
 TITLE_SIZE = 38
 IN_FILL, OUT_FILL, INK, GREY = (238, 238, 238), (214, 240, 204), (20, 20, 20), (110, 110, 110)
+STAMP_INK = (192, 0, 0)  # the broken-chain warning, in the top margin of every page
+STAMP_TOP = 12
 # Under the limit at this quality or better; below it the page is drawn smaller.
 QUALITIES = (85, 75, 65, 55, 45, 35)
 
@@ -154,10 +157,13 @@ class _Canvas:
             self.draw.text(at, text, font=font, fill=colour)
         self._pending, self._pending_text = [], []
 
-    def finish(self, page_label: PageLabel) -> list[Image.Image]:
+    def finish(self, page_label: PageLabel, stamp: str | None = None) -> list[Image.Image]:
         total = len(self.pages)
         for number, page in enumerate(self.pages, start=1):
             draw = ImageDraw.Draw(page)
+            if stamp:
+                line = wrap(stamp, self.fonts.small, WIDTH - 2 * MARGIN)[0]
+                draw.text((MARGIN, STAMP_TOP), line, font=self.fonts.small, fill=STAMP_INK)
             footer = f"{self.footer}  ·  {page_label(number, total)}"
             for index, line in enumerate(wrap(footer, self.fonts.small, WIDTH - 2 * MARGIN)[:2]):
                 draw.text(
@@ -179,8 +185,10 @@ def _thumbnail(path: Path) -> Image.Image | None:
     return image
 
 
-def draw_pages(case: TranscriptCase, *, page_label: PageLabel) -> list[Image.Image]:
-    """The case drawn on 1080-pixel-wide pages."""
+def draw_pages(
+    case: TranscriptCase, *, page_label: PageLabel, stamp: str | None = None
+) -> list[Image.Image]:
+    """The case drawn on 1080-pixel-wide pages; `stamp` (a broken chain) atop every page."""
     fonts = _fonts()
     canvas = _Canvas(fonts, case.footer)
     canvas.lines(wrap(case.title, fonts.title, WIDTH - 2 * MARGIN), fonts.title, INK)
@@ -212,7 +220,7 @@ def draw_pages(case: TranscriptCase, *, page_label: PageLabel) -> list[Image.Ima
     for event in case.history:
         line = " · ".join(p for p in (event.time, event.action, event.actor, event.detail) if p)
         canvas.lines(wrap(line, fonts.small, WIDTH - 2 * MARGIN), fonts.small, GREY)
-    return canvas.finish(page_label)
+    return canvas.finish(page_label, stamp)
 
 
 def jpeg_bytes(page: Image.Image, limit: int = PAGE_LIMIT_BYTES) -> bytes:
@@ -229,14 +237,18 @@ def jpeg_bytes(page: Image.Image, limit: int = PAGE_LIMIT_BYTES) -> bytes:
         )
 
 
-def jpeg_pages(case: TranscriptCase, *, page_label: PageLabel) -> Iterator[bytes]:
+def jpeg_pages(
+    case: TranscriptCase, *, page_label: PageLabel, stamp: str | None = None
+) -> Iterator[bytes]:
     """Each page of the case as JPEG bytes, each at most 200 KB."""
-    for page in draw_pages(case, page_label=page_label):
+    for page in draw_pages(case, page_label=page_label, stamp=stamp):
         yield jpeg_bytes(page)
 
 
-def write_pdf(cases: list[TranscriptCase], out: io.BufferedIOBase | io.BytesIO) -> None:
-    """The transcript as an A4 PDF with the CJK font embedded (subset)."""
+def write_pdf(
+    cases: list[TranscriptCase], out: io.BufferedIOBase | io.BytesIO, *, stamp: str | None = None
+) -> None:
+    """The transcript as an A4 PDF with the CJK font embedded (subset); `stamp` atop every page."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -322,4 +334,13 @@ def write_pdf(cases: list[TranscriptCase], out: io.BufferedIOBase | io.BytesIO) 
         bottomMargin=15 * mm,
         title=cases[0].title if cases else "",
     )
-    document.build(story)
+
+    def stamp_page(canvas: Any, _document: Any) -> None:
+        if stamp:
+            canvas.saveState()
+            canvas.setFont("KefuCJK", 9)
+            canvas.setFillColor(colors.HexColor("#c00000"))
+            canvas.drawString(15 * mm, A4[1] - 9 * mm, stamp)
+            canvas.restoreState()
+
+    document.build(story, onFirstPage=stamp_page, onLaterPages=stamp_page)

@@ -17,12 +17,14 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from bot.core.evidence import ChainBreak
 from bot.core.export_filter import FILE_SUFFIX, ExportFilter, ExportFormat
 from bot.core.roles import Role
 from bot.core.service_levels import MessageFact, TeamReport
 from bot.core.types import Language
 from bot.core.wording import Wording
 from bot.export.bundle import write_bundle
+from bot.export.marking import prepared
 from bot.export.tables import (
     Progress,
     write_conversations_csv,
@@ -31,13 +33,13 @@ from bot.export.tables import (
     write_xlsx,
 )
 from bot.export.transcript import TranscriptCase, build_case, write_html
-from bot.export.view import ExportView
+from bot.export.view import ExportView, chain_broken_text
 from bot.storage import export_queries as q
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
 from bot.storage.filestore import AttachmentStore
 from bot.storage.models import utcnow
-from bot.storage.verify import verify_chain
+from bot.storage.verify import VerifyReport, verify_chain
 
 TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
 PART_SIZE = 49 * 1024 * 1024
@@ -51,6 +53,19 @@ class CaseNotFound(LookupError):
     """No case with that number."""
 
 
+class ChainBroken(RuntimeError):
+    """The evidence chain does not verify; nothing was exported (the refusal is audited)."""
+
+    def __init__(self, first: ChainBreak) -> None:
+        super().__init__(f"{chain_broken_text(first.seq)}: {first}")
+        self.first = first
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the first bad record."""
+        return self.first.seq
+
+
 @dataclass(frozen=True, slots=True)
 class ExportRequest:
     """One export: what, which records, for whom, and how it is shown."""
@@ -62,15 +77,69 @@ class ExportRequest:
     language: Language
     redact: bool = False
     via: str = "telegram"
+    allow_broken: bool = False  # export a chain that does not verify, every file and page stamped
+    keep_photos: bool = False  # keep stored files (photos...) in a redacted export
 
 
 def make_view(
-    settings: Settings, wording: Wording, language: Language, *, redact: bool
+    settings: Settings,
+    wording: Wording,
+    language: Language,
+    *,
+    redact: bool,
+    chain_broken_at: int | None = None,
+    keep_photos: bool = False,
 ) -> ExportView:
-    """The presentation for an export in the shop's time zone."""
+    """The presentation for an export in the shop's time zone (files left out when redacting,
+    unless `keep_photos`)."""
     return ExportView(
-        wording=wording, language=language, zone=ZoneInfo(settings.timezone), redact=redact
+        wording=wording,
+        language=language,
+        zone=ZoneInfo(settings.timezone),
+        redact=redact,
+        chain_broken_at=chain_broken_at,
+        files=keep_photos or not redact,
     )
+
+
+def _request_view(
+    settings: Settings, wording: Wording, request: ExportRequest, checked: VerifyReport
+) -> ExportView:
+    return make_view(
+        settings,
+        wording,
+        request.language,
+        redact=request.redact,
+        chain_broken_at=checked.breaks[0].seq if checked.breaks else None,
+        keep_photos=request.keep_photos,
+    )
+
+
+async def _checked_chain(
+    db: Database, settings: Settings, request: ExportRequest, target: str
+) -> VerifyReport:
+    """The whole chain verified before anything is exported: a break refuses the export (audited)
+    unless the request allows a broken chain, whose export is then stamped."""
+    report = await verify_chain(engine=db.engine, attachments=AttachmentStore(settings.data_dir))
+    if report.ok or request.allow_broken:
+        return report
+    first = report.breaks[0]
+    async with db.transaction() as session:
+        await append_audit(
+            session=session,
+            actor_telegram_id=request.actor_telegram_id,
+            action="export.refused",
+            target=target,
+            details={
+                "reason": "chain_broken",
+                "seq": first.seq,
+                "break": str(first),
+                "format": request.format.value,
+                "filters": request.filters.describe(),
+                "via": request.via,
+            },
+        )
+    raise ChainBroken(first)
 
 
 async def _refuse(db: Database, request: ExportRequest, target: str) -> None:
@@ -98,6 +167,7 @@ async def _audit(
     rows: int,
     files: list[str],
     head: Any,
+    view: ExportView,
 ) -> None:
     details: dict[str, Any] = {
         "format": request.format.value,
@@ -108,6 +178,10 @@ async def _audit(
         "via": request.via,
         "chain_head": str(head),
     }
+    if view.chain_broken_at is not None:
+        details["chain_broken_at"] = view.chain_broken_at
+    if view.redact and view.files:
+        details["keep_photos"] = True
     if request.via == "cli":
         details["os_user"] = _os_user()
     async with db.transaction() as session:
@@ -153,7 +227,7 @@ async def _transcripts(
     ):
         case = await q.load_case(session=session, conversation_id=conversation.id, upto=upto)
         if case is not None:
-            yield build_case(case, view, attachment_path=store.path_for)
+            yield prepared(build_case(case, view, attachment_path=store.path_for), view)
         if progress is not None:
             progress(1)
 
@@ -168,12 +242,17 @@ async def write_export(
     progress: Progress | None = None,
     name: str = "-",
 ) -> int:
-    """Stream one export (any format but `bundle`) into `out`, audit it, return its row count."""
+    """Stream one export (any format but `bundle`) into `out`, audit it, return its row count.
+
+    The chain is verified first: a break raises ChainBroken before anything is written, unless
+    the request allows it (then every file carries the broken-chain stamp)."""
+    target = f"export:{request.format.value}"
     if request.actor_role < Role.SUPERVISOR:
-        await _refuse(db, request, f"export:{request.format.value}")
+        await _refuse(db, request, target)
     if request.format is ExportFormat.BUNDLE:
         raise ValueError("a bundle is one case: use case_bundle")
-    view = make_view(settings, wording, request.language, redact=request.redact)
+    checked = await _checked_chain(db, settings, request, target)
+    view = _request_view(settings, wording, request, checked)
     store = AttachmentStore(settings.data_dir)
     filters = request.filters
     async with db.session() as session:
@@ -206,9 +285,7 @@ async def write_export(
             rows = await write_html(
                 _transcripts(session, request, view, store, upto, progress), out, view
             )
-    await _audit(
-        db, request, target=f"export:{request.format.value}", rows=rows, files=[name], head=head
-    )
+    await _audit(db, request, target=target, rows=rows, files=[name], head=head, view=view)
     return rows
 
 
@@ -298,6 +375,11 @@ async def export_to_file(
 async def verify_text(*, db: Database, settings: Settings) -> str:
     """The `kefu verify` result now, as it prints it."""
     report = await verify_chain(engine=db.engine, attachments=AttachmentStore(settings.data_dir))
+    return report_text(report)
+
+
+def report_text(report: VerifyReport) -> str:
+    """A verification's result as `kefu verify` prints it."""
     if report.ok:
         return f"OK: {report.records} records, head {report.head.hash} (seq {report.head.seq})\n"
     lines = [f"BROKEN: {report.breaks[0]}"] + [f"  also: {b}" for b in report.breaks[1:]]
@@ -316,37 +398,39 @@ async def case_bundle(
 ) -> Path:
     """The evidence bundle (zip) of case `request.filters.case`; audited."""
     case_id = request.filters.case
+    target = f"bundle:case:{case_id}"
     if request.actor_role < Role.SUPERVISOR:
-        await _refuse(db, request, f"bundle:case:{case_id}")
+        await _refuse(db, request, target)
     if case_id is None:
         raise ValueError("a bundle needs a case number")
     moment = now or utcnow()
-    checked = await verify_text(db=db, settings=settings)
     async with db.session() as session:
         case = await q.load_case(session=session, conversation_id=case_id)
     if case is None:
         raise CaseNotFound(case_id)
-    view = make_view(settings, wording, request.language, redact=request.redact)
-    target = out or (directory or export_directory(settings)) / export_file_name(
+    checked = await _checked_chain(db, settings, request, target)
+    view = _request_view(settings, wording, request, checked)
+    path = out or (directory or export_directory(settings)) / export_file_name(
         ExportFormat.BUNDLE, request.filters, moment.astimezone(ZoneInfo(settings.timezone))
     )
     await write_bundle(
         case,
         view,
         store=AttachmentStore(settings.data_dir),
-        verify_text=checked,
+        verify_text=report_text(checked),
         exported_at=moment,
-        out=target,
+        out=path,
     )
     await _audit(
         db,
         request,
-        target=f"bundle:case:{case_id}",
+        target=target,
         rows=len(case.records),
-        files=[target.name],
+        files=[path.name],
         head=case.head,
+        view=view,
     )
-    return target
+    return path
 
 
 async def build_report(

@@ -12,6 +12,7 @@ from typing import IO, Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.styles.colors import Color
 
 from bot.core.service_levels import OUTCOMES, percent
 from bot.export.view import ExportView
@@ -59,6 +60,24 @@ CONVERSATION_COLUMNS = (
     "acceptance",
 )
 PROGRESS_EVERY = 1000
+# What spreadsheets read as the start of a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+STAMP_FONT = Font(bold=True, color=Color(rgb="FFC00000"))
+
+
+def looks_like_formula(value: object) -> bool:
+    """Whether a spreadsheet would run this cell as a formula (text starting with = + - @ tab CR)."""
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell Excel shows as text: formula-like text gets a leading `'` (OWASP's advice)."""
+    return f"'{value}" if looks_like_formula(value) else value
+
+
+def csv_row(values: list[Any]) -> list[Any]:
+    """Every cell of a CSV row made safe for spreadsheets."""
+    return [csv_cell(value) for value in values]
 
 
 def message_values(row: MessageRow, view: ExportView, *, machine: bool) -> list[Any]:
@@ -83,7 +102,8 @@ def message_values(row: MessageRow, view: ExportView, *, machine: bool) -> list[
         row.order_id or "",
         (row.category or "") if machine else view.category(row.category),
         row.flags if machine else view.flags(row.flags),
-        "" if row.suggestion_index is None else row.suggestion_index + 1,
+        # Stored as the agent saw it: 1 is the first suggestion (send 1, console pick 1).
+        "" if row.suggestion_index is None else row.suggestion_index,
         outcome,
         row.content_type,
         text,
@@ -119,16 +139,24 @@ def _text_stream(out: IO[bytes]) -> io.TextIOWrapper:
     return io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
 
 
+def _csv_stamp(writer: Any, view: ExportView) -> None:
+    """From a broken chain, a first row saying so (before the header), in English and the reader's."""
+    machine, stamp = view.machine_stamp(), view.stamp()
+    if machine is not None and stamp is not None:
+        writer.writerow(csv_row([machine, stamp]))
+
+
 async def write_messages_csv(
     rows: AsyncIterator[MessageRow], out: IO[bytes], view: ExportView, progress: Progress | None
 ) -> int:
     """One row per message; returns the number of rows written."""
     text = _text_stream(out)
     writer = csv.writer(text)
+    _csv_stamp(writer, view)
     writer.writerow(MESSAGE_COLUMNS)
     count = 0
     async for row in rows:
-        writer.writerow(message_values(row, view, machine=True))
+        writer.writerow(csv_row(message_values(row, view, machine=True)))
         count += 1
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(PROGRESS_EVERY)
@@ -148,10 +176,11 @@ async def write_conversations_csv(
     """One row per conversation with its metrics; returns the number of rows written."""
     text = _text_stream(out)
     writer = csv.writer(text)
+    _csv_stamp(writer, view)
     writer.writerow(CONVERSATION_COLUMNS)
     count = 0
     async for row in rows:
-        writer.writerow(conversation_values(row, view, machine=True))
+        writer.writerow(csv_row(conversation_values(row, view, machine=True)))
         count += 1
         if progress is not None:
             progress(1)
@@ -167,11 +196,13 @@ async def write_xlsx(
     view: ExportView,
     progress: Progress | None,
 ) -> int:
-    """Two sheets (messages, conversations) in write-only mode; returns the rows written."""
+    """Two sheets (messages, conversations) in write-only mode; returns the message rows written
+    (what the CSV export of the same filters counts)."""
     book = Workbook(write_only=True)
     bold = Font(bold=True)
     count = 0
     sheet = book.create_sheet(view.t("sheet.messages"))
+    _xlsx_stamp(sheet, view)
     sheet.append(_header(sheet, [view.t(f"column.{c}") for c in MESSAGE_COLUMNS], bold))
     async for message in messages:
         sheet.append(_cells(sheet, message_values(message, view, machine=False)))
@@ -181,12 +212,22 @@ async def write_xlsx(
     if progress is not None:
         progress(count % PROGRESS_EVERY)
     sheet = book.create_sheet(view.t("sheet.conversations"))
+    _xlsx_stamp(sheet, view)
     sheet.append(_header(sheet, [view.t(f"column.{c}") for c in CONVERSATION_COLUMNS], bold))
     async for conversation in conversations:
         sheet.append(_cells(sheet, conversation_values(conversation, view, machine=False)))
-        count += 1
     book.save(out)
     return count
+
+
+def _xlsx_stamp(sheet: Any, view: ExportView) -> None:
+    """From a broken chain, a first row in bold red saying so, above the header."""
+    stamp = view.stamp()
+    if stamp is not None:
+        cell = WriteOnlyCell(sheet, value=stamp)
+        cell.font = STAMP_FONT
+        cell.data_type = "s"
+        sheet.append([cell])
 
 
 def _header(sheet: Any, labels: list[str], bold: Font) -> list[WriteOnlyCell]:
@@ -199,10 +240,10 @@ def _header(sheet: Any, labels: list[str], bold: Font) -> list[WriteOnlyCell]:
 
 
 def _cells(sheet: Any, values: list[Any]) -> list[Any]:
-    # A buyer's text starting with "=" stays text: Excel must never run it as a formula.
+    # Formula-like text is stored as a string cell: Excel shows it as typed and never runs it.
     out: list[Any] = []
     for value in values:
-        if isinstance(value, str) and value.startswith("="):
+        if looks_like_formula(value):
             cell = WriteOnlyCell(sheet, value=value)
             cell.data_type = "s"
             out.append(cell)
@@ -223,10 +264,19 @@ async def write_jsonl(
     view: ExportView,
     progress: Progress | None,
 ) -> int:
-    """One JSON object per line: `{"record": kind, ...columns}` for every record; returns the count."""
+    """One JSON object per line: `{"record": kind, ...columns}` for every record; returns the count
+    (a first `chain_broken` line, not counted, when exported from a broken chain)."""
     count = 0
     dumps = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
     write = out.write
+    if view.chain_broken_at is not None:
+        stamp = {
+            "record": "chain_broken",
+            "seq": view.chain_broken_at,
+            "stamp": view.machine_stamp(),
+            "warning": view.stamp(),
+        }
+        write(dumps(stamp).encode("utf-8") + b"\n")
     for_redaction = view.redact
     async for kind, row in records:
         if for_redaction:

@@ -12,14 +12,33 @@ from bot.core.types import Language
 from bot.core.wording import Wording
 
 
+def chain_broken_text(seq: int) -> str:
+    """The machine-readable stamp of an export from a broken chain."""
+    return f"chain broken at seq {seq}"
+
+
 @dataclass(frozen=True)
 class ExportView:
-    """Wording, time zone and redaction for one export."""
+    """Wording, time zone and redaction for one export; `chain_broken_at` when exported anyway
+    from a broken chain (every file and page is then stamped), `files` False when stored files
+    (photos...) are left out (a redacted export without --keep-photos)."""
 
     wording: Wording
     language: Language
     zone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     redact: bool = False
+    chain_broken_at: int | None = None
+    files: bool = True
+
+    def stamp(self) -> str | None:
+        """The broken-chain warning in the reader's language, or None when the chain is intact."""
+        if self.chain_broken_at is None:
+            return None
+        return self.t("transcript.chain_broken", seq=self.chain_broken_at)
+
+    def machine_stamp(self) -> str | None:
+        """`chain broken at seq N` (English, for scripts), or None when the chain is intact."""
+        return None if self.chain_broken_at is None else chain_broken_text(self.chain_broken_at)
 
     def t(self, key: str, **variables: object) -> str:
         """Wording under `export.` (or a full key containing a dot section of its own)."""

@@ -12,7 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.evidence import ChainHead
@@ -34,6 +46,9 @@ BUYERS = Buyer.__table__
 AGENTS = Agent.__table__
 CARDS = Card.__table__
 OPEN_STATUSES_EXCLUDED = ("resolved", "closed")
+# Replies made without a card (`kefu console`, the copilot's "used n"): their outcome is counted
+# from the reply itself, as a card's status is for replies made on cards.
+CARDLESS_REPLY_TYPES = ("console", "copilot")
 PAGE_SIZE = 5_000
 CASE_PAGE_SIZE = 500
 
@@ -401,7 +416,7 @@ async def stream_conversations(
             return
         ids = [int(c.id) for c in cases]
         timelines = await _timelines(session, ids, upto=upto)
-        outcomes = await _outcomes(session, ids)
+        outcomes = await _outcomes(session, ids, upto=upto)
         for case in cases:
             yield _conversation_row(
                 case, timelines.get(int(case.id)), outcomes.get(int(case.id)), names
@@ -432,14 +447,36 @@ async def _timelines(
     return timelines
 
 
-async def _outcomes(session: AsyncSession, ids: Sequence[int]) -> dict[int, SuggestionTally]:
+def reply_outcome() -> ColumnElement[str]:
+    """A reply's outcome from its own columns (what `MessageRow.outcome` says for a reply)."""
+    return sql_case(
+        (MESSAGES.c.suggestion_index.is_(None), literal("own")),
+        (MESSAGES.c.suggestion_edited.is_(True), literal("edited")),
+        else_=literal("sent"),
+    )
+
+
+def _cardless_reply() -> list[ColumnElement[bool]]:
+    return [MESSAGES.c.direction == "out", MESSAGES.c.content_type.in_(CARDLESS_REPLY_TYPES)]
+
+
+async def _outcomes(
+    session: AsyncSession, ids: Sequence[int], *, upto: int
+) -> dict[int, SuggestionTally]:
+    """Per conversation: its cards' outcomes plus those of its replies made without a card."""
     tallies: dict[int, SuggestionTally] = {}
-    rows = await session.execute(
+    cards = await session.execute(
         select(CARDS.c.conversation_id, CARDS.c.status, func.count())
         .where(CARDS.c.conversation_id.in_(ids))
         .group_by(CARDS.c.conversation_id, CARDS.c.status)
     )
-    for conversation_id, status, count in rows:
+    outcome = reply_outcome()
+    replies = await session.execute(
+        select(MESSAGES.c.conversation_id, outcome, func.count())
+        .where(MESSAGES.c.conversation_id.in_(ids), MESSAGES.c.seq <= upto, *_cardless_reply())
+        .group_by(MESSAGES.c.conversation_id, outcome)
+    )
+    for conversation_id, status, count in [*cards, *replies]:
         tallies.setdefault(int(conversation_id), SuggestionTally()).add(str(status), int(count))
     return tallies
 
@@ -592,7 +629,7 @@ async def load_case(
     case_filter = ExportFilter(case=conversation_id)
     messages = [m async for m in stream_messages(session=session, filters=case_filter, upto=limit)]
     timelines = await _timelines(session, [conversation_id], upto=limit)
-    outcomes = await _outcomes(session, [conversation_id])
+    outcomes = await _outcomes(session, [conversation_id], upto=limit)
     conversation = _conversation_row(
         found, timelines.get(conversation_id), outcomes.get(conversation_id), names
     )
@@ -804,14 +841,23 @@ async def stream_message_facts(
 async def outcome_counts(
     *, session: AsyncSession, filters: ExportFilter, upto: int
 ) -> list[tuple[str | None, str, int]]:
-    """(category, card status, count) for the cards of buyer messages matching the filters."""
-    rows = await session.execute(
+    """(category, outcome, count) for the cards of buyer messages matching the filters and for
+    the replies matching them that were made without a card (console, copilot)."""
+    conditions = message_conditions(filters, upto=upto)
+    cards = await session.execute(
         select(MESSAGES.c.category, CARDS.c.status, func.count())
         .select_from(_messages_joined())
-        .where(CARDS.c.id.is_not(None), *message_conditions(filters, upto=upto))
+        .where(CARDS.c.id.is_not(None), *conditions)
         .group_by(MESSAGES.c.category, CARDS.c.status)
     )
-    return [(category, str(status), int(count)) for category, status, count in rows]
+    outcome = reply_outcome()
+    replies = await session.execute(
+        select(MESSAGES.c.category, outcome, func.count())
+        .select_from(_messages_joined())
+        .where(*_cardless_reply(), *conditions)
+        .group_by(MESSAGES.c.category, outcome)
+    )
+    return [(category, str(status), int(count)) for category, status, count in [*cards, *replies]]
 
 
 async def check_failures(

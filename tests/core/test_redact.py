@@ -43,6 +43,58 @@ def test_redact_text(text: str, names: tuple[str, ...], expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Defect 14: what the adversarial review found left behind.
+        ("1600 Amphitheatre Pkwy", "***"),
+        ("123 main street apt 4", "***"),
+        ("1 Infinite Loop", "***"),
+        ("上海市浦东新区张江镇…", "***…"),
+        ("(415) 555-0100", "(***) ***-****"),
+        ("0912-345-678", "****-***-***"),
+        ("電話 0912345678", "電話 **********"),
+        # More of the same shapes.
+        ("send it to 10 Downing Street today", "send it to *** today"),
+        ("350 Fifth Avenue, Suite 3400", "***"),
+        ("42 Wallaby Way, Sydney", "***, Sydney"),
+        ("北京朝阳区建国路88号", "***"),
+        ("寄到天津市和平区南京路", "寄到***"),
+        ("重庆渝中区解放碑街道", "***"),
+        ("杭州市西湖区北山街道", "***"),
+        ("call 415-555-0100 or 415.555.0199", "call ***-***-**** or ***.***.****"),
+        ("手機 0912 345 678", "手機 **** *** ***"),
+    ],
+)
+def test_defect_14_addresses_and_phone_numbers_are_masked(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 123-4567890-1234567 shipped",  # an Amazon order number
+        "订单号 123456789012345678",
+        "运单 JT0912345678",  # a tracking number that merely contains a Taiwanese shape
+        "tracking 9400111899223344556677",
+        "价格 ¥1299.00，优惠 $15.99",
+        "2026-11-20 到 2026-11-27",
+        "3 items",
+        "2 weeks",
+        "waited 3 days on the road",
+        "I bought 2 usb drive cables",
+        "2 weeks road trip",
+        "上海发货，北京时间下午三点",
+        "我在上海市区",
+        "上海的区别不大",
+        "买了 3 件，等了 2 周",
+        "10:30 到 12:45",
+    ],
+)
+def test_defect_14_quantities_dates_prices_and_order_numbers_survive(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
     ("name", "expected"),
     [
         ("李小明", "李**"),

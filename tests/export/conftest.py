@@ -133,7 +133,7 @@ async def shop(migrated_url: str, tmp_path: Path, wording: Wording) -> AsyncIter
             direction="out",
             text=reply,
             sent_at=T0 + timedelta(minutes=2),
-            suggestion_index=0,
+            suggestion_index=1,
             suggestion_edited=False,
             agent_id=agent.id,
             category="not_received",
@@ -144,7 +144,7 @@ async def shop(migrated_url: str, tmp_path: Path, wording: Wording) -> AsyncIter
             actor_telegram_id=9001,
             action="suggestion.sent",
             target=f"card:{card.id}",
-            details={"message_id": first, "suggestion_index": 0, "latency_seconds": 120.0},
+            details={"message_id": first, "suggestion_index": 1, "latency_seconds": 120.0},
             created_at=T0 + timedelta(minutes=2),
         )
         await card_store.close_card(session=session, card=card, status="sent", agent_id=agent.id)

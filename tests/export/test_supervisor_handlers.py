@@ -22,6 +22,7 @@ from bot.storage import migrate
 from bot.storage.engine import make_engine
 from bot.tg.context import KefuApplication
 from bot.tg.handlers import supervisor
+from tests.storage.test_verify import _drop_triggers
 from tests.tg.recording import BOT_USER, RecordingRequest
 
 TOKEN = "123456789:offline-supervisor-tests-token"
@@ -208,3 +209,33 @@ async def test_supervisor_case_bundle_and_stats(offline: Any) -> None:
     await _process(application, command(SUPERVISOR, "/stats 7d"))
     assert len(request.sent("sendPhoto")) == 1
     assert "买家消息 1 条" in request.sent("sendMessage")[0]["text"]
+
+
+async def test_defect_12_supervisor_export_from_a_broken_chain_is_refused(offline: Any) -> None:
+    application, request, settings = offline
+    await _process(application, buyer_says("还没收到货"))
+    [(case_id,)] = await _rows(settings, "SELECT id FROM conversations")
+    engine = make_engine(settings.sqlalchemy_url)
+    await _drop_triggers(engine)
+    async with engine.begin() as conn:
+        seq = (await conn.execute(text("SELECT seq FROM messages"))).scalar_one()
+        await conn.execute(
+            text("UPDATE messages SET text = '已收到，谢谢' WHERE seq = :s"), {"s": seq}
+        )
+    await engine.dispose()
+    services = application.bot_data["kefu"]
+    for line in ("/export csv all", f"/case {case_id} bundle"):
+        request.calls.clear()
+        await _process(application, command(SUPERVISOR, line))
+        assert request.sent("sendDocument") == []
+        answer = request.sent("sendMessage")[-1]["text"]
+        expected = services.text(
+            Language.ZH_HANS, "export.tg.chain_broken", seq=seq, detail="DETAIL"
+        )
+        before, _, after = expected.partition("DETAIL")
+        assert (answer.startswith(before), answer.endswith(after)) == (True, True)
+        assert f"messages id=1 seq={seq}: changed" in answer
+    refused = await _rows(settings, "SELECT target FROM audit_log WHERE action = 'export.refused'")
+    assert [r.target for r in refused] == ["export:csv", f"bundle:case:{case_id}"]
+    assert await _rows(settings, "SELECT id FROM audit_log WHERE action = 'export.created'") == []
+    assert list((settings.data_dir / "exports").iterdir()) == []

@@ -154,8 +154,21 @@ async def _run_export(
             escape(services.text(language, "export.tg.case_not_found", case=filters.case))
         )
         return
+    except service.ChainBroken as broken:
+        await _chain_broken(services, message, language, broken)
+        return
     caption = services.text(language, f"export.format.{fmt.value}")
     await _send_files(context, message.chat_id, paths, caption, language)
+
+
+async def _chain_broken(
+    services: Services, message: Message, language: Language, broken: service.ChainBroken
+) -> None:
+    """Nothing was exported: say where the chain breaks (the refusal is already audited)."""
+    text = services.text(
+        language, "export.tg.chain_broken", seq=broken.seq, detail=str(broken.first)[:300]
+    )
+    await message.reply_text(escape(text))
 
 
 async def export_command(update: Update, context: KefuContext) -> None:
@@ -216,6 +229,9 @@ async def case_command(update: Update, context: KefuContext) -> None:
         await message.reply_text(
             escape(services.text(language, "export.tg.case_not_found", case=case))
         )
+        return
+    except service.ChainBroken as broken:
+        await _chain_broken(services, message, language, broken)
         return
     caption = services.text(language, "export.tg.bundle_caption", case=case)
     await _send_files(context, message.chat_id, service.fit_for_upload(path), caption, language)
