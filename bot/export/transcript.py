@@ -136,7 +136,9 @@ def _field_text(view: ExportView, key: str, value: object) -> str:
             "transcript.detail_rules", rules=separator.join(view.rule(str(r)) for r in value)
         )
     if key == "suggestion_index" and isinstance(value, int):
-        return view.t("transcript.detail_suggestion", n=value + 1)
+        return view.t(
+            "transcript.detail_suggestion", n=value
+        )  # stored from 1, as the buttons number them
     if key == "latency_seconds" and isinstance(value, int | float):
         return view.t("transcript.detail_latency", duration=duration_text(float(value)))
     if key == "waited":

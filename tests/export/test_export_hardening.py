@@ -331,7 +331,8 @@ CONSOLE_SCRIPT = [
     "快递破损了",
     "1",  # pick suggestion 1
     "质量太差了我要退款",
-    "亲，马上为您处理退款",  # own words
+    "亲，马上为您处理退款",  # own words (no apology: the reply check asks first)
+    "y",  # send anyway
 ]
 
 
@@ -340,7 +341,7 @@ def test_defect_18_csv_xlsx_and_conversations_agree_after_console_use(
 ) -> None:
     understanding = load_understanding(REPO / "phrasebook")
     lines = iter([*CONSOLE_SCRIPT, "/quit"])
-    log = ConsoleLog(migrated_url)
+    log = ConsoleLog(migrated_url, mode="recording", where=migrated_url)
     try:
         ConsoleLoop(
             understanding,
