@@ -96,6 +96,8 @@ _TABLE: dict[str, str] = {
     "sla.agent_warning": "buyer_name case waited",
     "sla.auto_acked": "waited",
     "sla.target_missed": "buyer_name case target waited",
+    "sla.digest_title": "count target",
+    "sla.digest_line": "buyer_name case waited",
 }
 
 UI_VARIABLES: Mapping[str, frozenset[str]] = {

@@ -90,7 +90,7 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
         "no_reply",
         "no_reply_by",
     ),
-    "sla": ("auto_acked", "agent_warning", "target_missed"),
+    "sla": ("auto_acked", "agent_warning", "target_missed", "digest_title", "digest_line"),
     "followup": ("scheduled", "due", "later", "cancel", "moved", "cancelled"),
     "copilot": ("header", "forwarded_from", "add_to_case", "logged", "used_n", "used_logged"),
     "platforms": ("taobao", "kuaishou", "amazon", "other", "telegram"),
