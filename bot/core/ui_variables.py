@@ -2,7 +2,8 @@
 
 A text may use only the variables its key receives here; `kefu phrasebook check` (and start-up)
 rejects any other `{name}`, which would otherwise be printed literally or left empty. A key ending
-in `.*` covers every key of its section. Keys not listed receive no variables.
+in `.*` covers every key of its section. Keys not listed receive no variables. (Some entries are
+for keys other branches of issue 13 add; an entry for a key that does not exist is harmless.)
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ _TABLE: dict[str, str] = {
     "appeal.title": "case",
     "appeal.tracking": "tracking",
     "bot.edit_prompt": "n",
-    "bot.granted": "role user",
-    "bot.revoked": "role user",
+    "bot.granted": "role setting user",
+    "bot.revoked": "role setting user",
+    "bot.revoke_configured": "role setting user",
     "card.escalated_by": "agent_name",
+    "card.not_stored_yet": "kind",
     "card.history_line": "conversations extortion refunds threats",
     "card.no_reply_by": "agent_name",
     "card.send_n": "n",
@@ -44,6 +47,8 @@ _TABLE: dict[str, str] = {
     "case.changed_party": "case party source target",
     "case.event_attachment": "kind sha256",
     "case.event_attachment_failed": "kind",
+    "case.event_attachment_not_stored_yet": "kind",
+    "case.event_attachment_stored_later": "kind",
     "case.event_in": "text",
     "case.event_other": "action",
     "case.event_out": "text",
@@ -61,6 +66,10 @@ _TABLE: dict[str, str] = {
     "case.timeline": "count zone",
     "case.title": "case",
     "console.logged": "case",
+    "console.no_such_suggestion": "count n",
+    "console.practice": "path",
+    "console.recording": "path",
+    "console.unknown_command": "command",
     "console.picked": "n",
     "copilot.add_to_case": "case",
     "copilot.forwarded_from": "name",
@@ -74,9 +83,16 @@ _TABLE: dict[str, str] = {
     "export.tg.parts": "parts",
     "export.transcript.attachment": "kind sha256",
     "export.transcript.attachment_missing": "kind",
+    "export.transcript.detail_latency": "duration",
+    "export.transcript.detail_platform": "platform",
+    "export.transcript.detail_rules": "rules",
+    "export.transcript.detail_suggestion": "n",
+    "export.transcript.detail_waited": "waited",
     "export.transcript.edited": "n",
     "export.transcript.footer": "head records",
     "export.transcript.page": "n total",
+    "export.transcript.status_change": "source target",
+    "export.transcript.status_change_party": "party source target",
     "export.transcript.title": "case",
     "followup.due": "buyer_name case",
     "followup.moved": "time",
