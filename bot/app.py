@@ -24,6 +24,7 @@ from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
 from bot.tg.startup import reach_telegram
+from bot.tg.webhook import WebhookConfig, serve_webhook
 from bot.understanding import Understanding, load_understanding
 
 log = logging.getLogger(__name__)
@@ -155,11 +156,10 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         return
     assert settings.webhook_url is not None
     assert settings.webhook_secret is not None
-    application.run_webhook(
+    config = WebhookConfig(
         listen=settings.webhook_listen,
         port=settings.webhook_port,
         url_path="telegram",
-        webhook_url=settings.webhook_url,
         secret_token=settings.webhook_secret.get_secret_value(),
-        allowed_updates=Update.ALL_TYPES,
     )
+    asyncio.run(serve_webhook(application, config, webhook_url=settings.webhook_url))

@@ -14,7 +14,7 @@ VARIABLES = frozenset(
 )
 
 _OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.S)
-_VARIABLE = re.compile(r"\{([a-z_]+)\}")
+_VARIABLE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:，。！？；：、）)])")
 _DOUBLE_SPACE = re.compile(r"[ \t]{2,}")
 _EMPTY_BRACKETS = re.compile(r"[（(]\s*[）)]")
@@ -132,6 +132,11 @@ def fill(template: str, variables: Mapping[str, str]) -> str:
     text = _EMPTY_BRACKETS.sub("", text)
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     return _DOUBLE_SPACE.sub(" ", text).strip()
+
+
+def variables_in(template: str) -> list[str]:
+    """The `{name}` variables a template uses, in order of appearance."""
+    return _VARIABLE.findall(template)
 
 
 def template_problems(template: str) -> list[str]:

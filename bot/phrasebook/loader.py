@@ -12,8 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.core.blame import StructureWords, normalise, tokens_of
 from bot.core.cases import CaseState, Party, RefusalReason
 from bot.core.checks import RULES, CheckRules
-from bot.core.compose import GENERAL, Composer, ReplyBook, StylePlan, template_problems
+from bot.core.compose import (
+    GENERAL,
+    Composer,
+    ReplyBook,
+    StylePlan,
+    template_problems,
+    variables_in,
+)
 from bot.core.types import Category, Flag, Language, Playbook, Principle
+from bot.core.ui_variables import ui_variables
 from bot.core.wording import Wording, flatten
 from bot.phrasebook.yamlfile import PhrasebookError, YamlDocument, load_yaml, validation_error
 
@@ -89,7 +97,7 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
         "no_reply",
         "no_reply_by",
     ),
-    "sla": ("auto_acked", "agent_warning", "target_missed"),
+    "sla": ("auto_acked", "agent_warning", "target_missed", "digest_title", "digest_line"),
     "followup": ("scheduled", "due", "later", "cancel", "moved", "cancelled"),
     "copilot": ("header", "forwarded_from", "add_to_case", "logged", "used_n", "used_logged"),
     "platforms": ("taobao", "kuaishou", "amazon", "other", "telegram"),
@@ -364,6 +372,11 @@ def _load_playbooks(directory: Path) -> dict[Language, dict[Category, Playbook]]
     for language in LANGUAGES:
         document, parsed = _parse(_language_file(directory, "playbooks", language), PlaybookFile)
         _check_language(document, parsed.language, language)
+        for category, entry in parsed.categories.items():
+            for section in ("before_dispute", "after_dispute", "evidence"):
+                for index, text in enumerate(getattr(entry, section)):
+                    location = ("categories", category.value, section, index)
+                    _check_no_variables(document, location, text)
         playbooks[language] = {
             category: Playbook(
                 before_dispute=tuple(entry.before_dispute),
@@ -388,12 +401,32 @@ def _load_wording(directory: Path) -> Wording:
         for location, value in _walk(data):
             if not isinstance(value, str | dict):
                 raise document.error(location, "expected text or a mapping of texts")
+            if isinstance(value, str):
+                _check_ui_variables(document, location, value)
         for section, names in REQUIRED_UI.items():
             for key in names:
                 if not flat.get(f"{section}.{key}", "").strip():
                     raise document.error((section,), f"{section}.{key} is missing or empty")
         texts[language] = flat
     return Wording(texts=texts)
+
+
+def _check_ui_variables(document: YamlDocument, location: tuple[str, ...], text: str) -> None:
+    """A UI text may use only the variables the code fills into its key."""
+    key = ".".join(location)
+    allowed = ui_variables(key)
+    for name in variables_in(text):
+        if name not in allowed:
+            receives = ", ".join(f"{{{n}}}" for n in sorted(allowed)) or "no variables"
+            raise document.error(
+                location, f"{key}: unknown variable {{{name}}} (this text receives {receives})"
+            )
+
+
+def _check_no_variables(document: YamlDocument, location: tuple[str | int, ...], text: str) -> None:
+    """Playbook texts are shown as written: a `{name}` in them would never be filled."""
+    for name in variables_in(text):
+        raise document.error(location, f"unknown variable {{{name}}} (playbooks take no variables)")
 
 
 def _walk(

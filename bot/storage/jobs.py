@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,14 +70,28 @@ async def schedule_many(*, session: AsyncSession, jobs: Sequence[dict[str, Any]]
     )
 
 
-async def claim_due(
-    *, session: AsyncSession, worker: str, now: datetime | None = None, limit: int = 20
-) -> list[ScheduledJob]:
-    """Atomically take due jobs (and ones whose claim expired) for `worker`; others skip them."""
-    moment = now or utcnow()
-    claimable = (ScheduledJob.status == "pending") | (
+def _claimable(moment: datetime) -> ColumnElement[bool]:
+    return (ScheduledJob.status == "pending") | (
         (ScheduledJob.status == "running") & (ScheduledJob.claimed_at < moment - LEASE)
     )
+
+
+async def claim_due(
+    *,
+    session: AsyncSession,
+    worker: str,
+    now: datetime | None = None,
+    limit: int = 20,
+    kinds: Sequence[str] | None = None,
+    except_kinds: Sequence[str] = (),
+    status: str = "running",
+) -> list[ScheduledJob]:
+    """Atomically take due jobs (and ones whose claim expired) for `worker`; others skip them.
+
+    `kinds` / `except_kinds` narrow the kinds taken; `status="done"` takes jobs that are acted
+    on in the same transaction (so they are never taken twice, even after a crash)."""
+    moment = now or utcnow()
+    claimable = _claimable(moment)
     due = (
         select(ScheduledJob.id)
         .where(ScheduledJob.due_at <= moment, claimable)
@@ -85,17 +99,35 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if kinds is not None:
+        due = due.where(ScheduledJob.kind.in_(tuple(kinds)))
+    if except_kinds:
+        due = due.where(ScheduledJob.kind.not_in(tuple(except_kinds)))
     ids = list((await session.execute(due)).scalars())
     if not ids:
         return []
+    values: dict[str, Any] = {"status": status, "claimed_by": worker, "claimed_at": moment}
+    if status != "running":
+        values["done_at"] = moment
     claimed = await session.execute(
         update(ScheduledJob)
         # The same condition again: a job another worker claimed meanwhile is no longer claimable.
         .where(ScheduledJob.id.in_(ids), claimable)
-        .values(status="running", claimed_by=worker, claimed_at=moment)
+        .values(**values)
         .returning(ScheduledJob)
     )
-    return list(claimed.scalars())
+    return sorted(claimed.scalars(), key=lambda job: (job.due_at, job.id))
+
+
+async def any_due(*, session: AsyncSession, kind: str, now: datetime | None = None) -> bool:
+    """Whether a job of `kind` is due and not yet taken."""
+    moment = now or utcnow()
+    found = await session.execute(
+        select(ScheduledJob.id)
+        .where(ScheduledJob.kind == kind, ScheduledJob.due_at <= moment, _claimable(moment))
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def finish(*, session: AsyncSession, job_id: int, status: str = "done") -> None:

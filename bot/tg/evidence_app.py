@@ -3,8 +3,8 @@
 * Polling: `EvidenceRequest` is the getUpdates request object; its `do_request` stores the
   response's `result` array (one raw_updates row per update, committed) before returning it to
   PTB. The offset confirming those updates is only sent on the next getUpdates call.
-* Webhook: `EvidenceUpdateQueue.put` stores the update before queueing it. PTB's tornado handler
-  (`TelegramHandler.post`) awaits `update_queue.put` before it finishes the request, so the 200
+* Webhook: `EvidenceUpdateQueue.put` stores the update before queueing it. Kefu's receiver
+  (`bot.tg.webhook.UpdateReceiver.post`) awaits `update_queue.put` before it answers, so the 200
   only goes out after the row is committed; if storing fails the request fails and Telegram
   delivers the update again. (The stored JSON is PTB's `Update.to_dict()` of the body.)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
@@ -31,6 +33,11 @@ from bot.tg.witness import publish_chain_head
 log = logging.getLogger(__name__)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+MAX_RUNNING_JOBS = 50  # jobs in flight in one process; each waits only for its own chat's limit
+DIGESTED_KINDS = ("sla_target",)  # taken by the minute's `sla_digest` job, never one by one
+DIGEST_MAX_TARGETS = 60  # per digest message (Telegram's 4096 characters); the rest next minute
+DIGEST_NAME_CHARS = 24
+_RUNNING_KEY = "kefu.running_jobs"
 
 
 async def ensure_witness(
@@ -64,21 +71,57 @@ async def ensure_weekly_summary(
 
 
 async def run_due_jobs(context: KefuContext) -> None:
-    """JobQueue callback: claim due jobs from the database and run each once."""
+    """JobQueue callback: claim due jobs from the database and start each once, concurrently.
+
+    Each job runs in its own task, so an acknowledgement to a buyer's private chat never waits
+    behind messages held by a group chat's rate limit (PTB's AIORateLimiter limits each group
+    separately). Missed SLA targets are not sent one by one: a `sla_digest` job, at most one per
+    minute across processes, takes every due target and sends each supervisor chat one message.
+    """
     services = context.services
+    running: set[asyncio.Task[None]] = context.bot_data.setdefault(_RUNNING_KEY, set())
+    free = MAX_RUNNING_JOBS - len(running)
     async with services.db.transaction() as session:
-        claimed = await job_store.claim_due(session=session, worker=WORKER)
+        await ensure_sla_digest(session=session)
+        claimed = (
+            await job_store.claim_due(
+                session=session, worker=WORKER, limit=free, except_kinds=DIGESTED_KINDS
+            )
+            if free > 0
+            else []
+        )
         await ensure_witness(services, session=session)
         await ensure_weekly_summary(services, session=session)
     for job in claimed:
-        try:
-            await RUNNERS[job.kind](context, job)
-            status = "done"
-        except Exception:
-            log.exception("scheduled job %s (%s) failed", job.id, job.kind)
-            status = "failed"
-        async with services.db.transaction() as session:
-            await job_store.finish(session=session, job_id=job.id, status=status)
+        task = context.application.create_task(_run_job(context, job), name=f"kefu-job-{job.id}")
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+
+async def _run_job(context: KefuContext, job: ScheduledJob) -> None:
+    try:
+        await RUNNERS[job.kind](context, job)
+        status = "done"
+    except Exception:
+        log.exception("scheduled job %s (%s) failed", job.id, job.kind)
+        status = "failed"
+    async with context.services.db.transaction() as session:
+        await job_store.finish(session=session, job_id=job.id, status=status)
+
+
+async def ensure_sla_digest(*, session: Session, now: datetime | None = None) -> None:
+    """When SLA targets are due, schedule this minute's digest (one per minute, across
+    processes: the minute is its dedupe key; targets due later wait for the next minute)."""
+    moment = now or utcnow()
+    if not await job_store.any_due(session=session, kind="sla_target", now=moment):
+        return
+    minute = moment.replace(second=0, microsecond=0)
+    await job_store.schedule(
+        session=session,
+        kind="sla_digest",
+        due_at=moment,
+        dedupe_key=f"sla_digest:{minute.isoformat(timespec='minutes')}",
+    )
 
 
 async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
@@ -150,25 +193,46 @@ async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
     )
 
 
-async def _check_target(context: KefuContext, job: ScheduledJob) -> None:
+@dataclass(frozen=True)
+class _MissedTarget:
+    case: int
+    buyer_name: str
+    waited: str
+
+
+async def _sla_digest(context: KefuContext, job: ScheduledJob) -> None:
+    """Every due SLA target, taken and audited at once, then one message per supervisor chat."""
     services = context.services
-    async with services.db.session() as session:
-        conversation = await session.get(Conversation, job.conversation_id)
-        if conversation is None or conversation.waiting_since is None:
-            return
-        buyer = await session.get(Buyer, conversation.buyer_id)
-        supervisors = await staff_ids(session=session, minimum=Role.SUPERVISOR)
-    policy = services.sla_policy
-    waited = waited_text((utcnow() - conversation.waiting_since).total_seconds())
-    text = services.text(
-        services.default_language,
-        "sla.target_missed",
-        case=conversation.id,
-        buyer_name=buyer.display_name if buyer else "",
-        waited=waited,
-        target=waited_text(policy.target.total_seconds()),
-    )
     async with services.db.transaction() as session:
+        targets = await job_store.claim_due(
+            session=session,
+            worker=WORKER,
+            kinds=("sla_target",),
+            limit=DIGEST_MAX_TARGETS,
+            status="done",
+        )
+        missed = await _audit_missed(services, session=session, targets=targets)
+        supervisors = await staff_ids(session=session, minimum=Role.SUPERVISOR)
+    if not missed:
+        return
+    text = _digest_text(services, missed)
+    settings = services.settings
+    chat_ids = [settings.supervisor_chat_id] if settings.supervisor_chat_id else []
+    chat_ids += [*settings.supervisor_ids, *supervisors]
+    await asyncio.gather(*(_ping(context, chat_id, text) for chat_id in dict.fromkeys(chat_ids)))
+
+
+async def _audit_missed(
+    services: Services, *, session: Session, targets: list[ScheduledJob]
+) -> list[_MissedTarget]:
+    missed: list[_MissedTarget] = []
+    now = utcnow()
+    for target in targets:
+        conversation = await session.get(Conversation, target.conversation_id)
+        if conversation is None or conversation.waiting_since is None:
+            continue
+        buyer = await session.get(Buyer, conversation.buyer_id)
+        waited = waited_text((now - conversation.waiting_since).total_seconds())
         await append_audit(
             session=session,
             actor_telegram_id=None,
@@ -176,15 +240,41 @@ async def _check_target(context: KefuContext, job: ScheduledJob) -> None:
             target=f"case:{conversation.id}",
             details={"waited": waited, "preset": services.settings.sla_preset},
         )
-    chat_ids = (
-        [services.settings.supervisor_chat_id] if services.settings.supervisor_chat_id else []
-    )
-    chat_ids += [*services.settings.supervisor_ids, *supervisors]
-    for chat_id in dict.fromkeys(chat_ids):
-        try:
-            await context.bot.send_message(chat_id=chat_id, text="🚨 " + escape(text))
-        except TelegramError as exc:
-            log.warning("could not ping supervisor chat %s: %s", chat_id, exc)
+        name = buyer.display_name if buyer else ""
+        missed.append(_MissedTarget(conversation.id, name[:DIGEST_NAME_CHARS], waited))
+    return missed
+
+
+def _digest_text(services: Services, missed: list[_MissedTarget]) -> str:
+    """One missed target: the single line; several: a title and a line per case."""
+    language = services.default_language
+    target = waited_text(services.sla_policy.target.total_seconds())
+    if len(missed) == 1:
+        [only] = missed
+        line = services.text(
+            language,
+            "sla.target_missed",
+            case=only.case,
+            buyer_name=only.buyer_name,
+            waited=only.waited,
+            target=target,
+        )
+        return "🚨 " + escape(line)
+    title = services.text(language, "sla.digest_title", count=len(missed), target=target)
+    lines = [
+        services.text(
+            language, "sla.digest_line", case=m.case, buyer_name=m.buyer_name, waited=m.waited
+        )
+        for m in missed
+    ]
+    return "🚨 " + escape(title) + "\n" + "\n".join(escape(line) for line in lines)
+
+
+async def _ping(context: KefuContext, chat_id: int, text: str) -> None:
+    try:
+        await context.bot.send_message(chat_id=chat_id, text=text)
+    except TelegramError as exc:
+        log.warning("could not ping supervisor chat %s: %s", chat_id, exc)
 
 
 async def _follow_up(context: KefuContext, job: ScheduledJob) -> None:
@@ -285,7 +375,7 @@ async def _weekly(context: KefuContext, job: ScheduledJob) -> None:
 RUNNERS = {
     "weekly": _weekly,
     "ack": _acknowledge,
-    "sla_target": _check_target,
+    "sla_digest": _sla_digest,
     "follow_up": _follow_up,
     "witness": _witness,
 }

@@ -11,6 +11,7 @@ from bot.core.compose import (
     StylePlan,
     fill,
     template_problems,
+    variables_in,
 )
 from bot.core.types import Category, Classification, Flag, Language, Principle
 
@@ -34,6 +35,10 @@ P = Principle
             "值 {shop_name}",
         ),  # values are not re-expanded
         ("{unknown} ok", {}, "ok"),
+        # defect 11: names with digits are variables too
+        ("photo sha256 {sha256}", {"sha256": "ab12"}, "photo sha256 ab12"),
+        ("[[({sha256})]]done", {}, "done"),
+        ("{v2}/{v10}", {"v2": "a", "v10": "b"}, "a/b"),
     ],
 )
 def test_fill(template: str, variables: dict[str, str], expected: str) -> None:
@@ -47,10 +52,24 @@ def test_fill(template: str, variables: dict[str, str], expected: str) -> None:
         ("bad {orderid}", ["unknown variable {orderid}"]),
         ("stray { brace", ["a brace that is not part of a {variable}"]),
         ("open [[ segment", ["an optional segment [[...]] is not closed"]),
+        ("digits {order_id2}", ["unknown variable {order_id2}"]),  # defect 11
+        ("leading digit {2x}", ["a brace that is not part of a {variable}"]),
     ],
 )
 def test_template_problems(template: str, expected: list[str]) -> None:
     assert template_problems(template) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("no variables", []),
+        ("{case} {sha256} {kind}", ["case", "sha256", "kind"]),
+        ("{Case} {2x} {a-b}", []),
+    ],
+)
+def test_defect_11_variables_in(template: str, expected: list[str]) -> None:
+    assert variables_in(template) == expected
 
 
 def _parts(tag: str) -> dict[Principle, tuple[str, ...]]:

@@ -16,6 +16,7 @@ from bot.app import build_application
 from bot.config import Settings, load_settings
 from bot.storage import migrate
 from bot.storage.engine import make_engine
+from bot.tg.webhook import MAX_BODY_BYTES, WebhookConfig, listening
 from tests.e2e.emulator import InProcessTelegram
 
 JSON = dict[str, Any]
@@ -107,6 +108,30 @@ async def running_kefu(shop: Shop, *, poll: bool = True) -> AsyncIterator[Any]:
     await prepare_database(shop)
     async with started(build_application(shop.settings), poll=poll) as app:
         yield app
+
+
+@asynccontextmanager
+async def running_kefu_webhook(
+    shop: Shop, *, secret_token: str = "kefu-e2e-secret", max_body: int = MAX_BODY_BYTES
+) -> AsyncIterator[str]:
+    """Migrate the shop's database and run Kefu with its own webhook receiver (what
+    `kefu run --webhook` serves) on a loopback port, registered with the emulator; yields its URL."""
+    await prepare_database(shop)
+    config = WebhookConfig(
+        listen="127.0.0.1",
+        port=0,
+        url_path="telegram",
+        secret_token=secret_token,
+        max_body=max_body,
+    )
+    application = build_application(shop.settings)
+    async with started(application, poll=False), listening(application, config) as port:
+        url = f"http://127.0.0.1:{port}/telegram"
+        await application.bot.set_webhook(url=url, secret_token=secret_token)
+        try:
+            yield url
+        finally:
+            await application.bot.delete_webhook()
 
 
 def is_card(message: JSON) -> bool:

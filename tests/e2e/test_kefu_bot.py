@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.app import build_application
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.emulator.ptb import running_webhook
-from tests.e2e.kefu import Shop, button_data, is_card, make_shop, prepare_database, running_kefu
+from tests.e2e.kefu import (
+    Shop,
+    button_data,
+    is_card,
+    make_shop,
+    running_kefu,
+    running_kefu_webhook,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -186,20 +192,25 @@ async def test_agents_routing_sends_cards_to_the_available_agent(
     assert conversation["assigned_agent_id"] is not None
 
 
+UPDATE = {
+    "update_id": 999,
+    "message": {
+        "message_id": 1,
+        "date": 0,
+        "chat": {"id": 1, "type": "private"},
+        "from": {"id": 1, "is_bot": False, "first_name": "Mallory"},
+        "text": "hello",
+    },
+}
+
+
 async def test_webhook_mode_rejects_a_wrong_secret(shop: Shop) -> None:
-    await prepare_database(shop)
-    application = build_application(shop.settings)
-    async with running_webhook(application, secret_token="right-secret") as url:
+    async with running_kefu_webhook(shop, secret_token="right-secret") as url:
         async with httpx.AsyncClient() as client:
             wrong = await client.post(
-                url,
-                json={
-                    "update_id": 999,
-                    "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}},
-                },
-                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+                url, json=UPDATE, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
             )
-            missing = await client.post(url, json={"update_id": 998})
+            missing = await client.post(url, json={**UPDATE, "update_id": 998})
         shop.botapi.send_text(shop.buyer, COMPLAINT)
         card = await _card(shop)
 
@@ -208,6 +219,51 @@ async def test_webhook_mode_rejects_a_wrong_secret(shop: Shop) -> None:
     ids = [r["update_id"] for r in await shop.rows("SELECT update_id FROM raw_updates")]
     assert 999 not in ids
     assert 998 not in ids
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    """The body in 64 KB pieces, sent chunked (no Content-Length announced)."""
+    for start in range(0, len(body), 65536):
+        yield body[start : start + 65536]
+
+
+async def test_defect_8_webhook_refuses_malformed_json_400_and_a_large_body_413(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Defect 8: PTB's handler answered a malformed body with 500 and took bodies of any size."""
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "right-secret"}
+    json_type = {"Content-Type": "application/json"}
+    huge = b'{"update_id": 5, "padding": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    caplog.set_level("WARNING", logger="bot.tg.webhook")
+    async with running_kefu_webhook(shop, secret_token="right-secret") as url:
+        async with httpx.AsyncClient() as client:
+            malformed = await client.post(
+                url, content=b'{"update_id": 7,', headers={**secret, **json_type}
+            )
+            not_update = await client.post(url, content=b"[1, 2]", headers={**secret, **json_type})
+            too_large = await client.post(url, content=huge, headers={**secret, **json_type})
+            too_large_unsigned = await client.post(url, content=huge, headers=json_type)
+            chunked = await client.post(url, content=_chunks(huge), headers={**secret, **json_type})
+            valid = await client.post(url, json=UPDATE, headers=secret)
+        shop.botapi.send_text(shop.buyer, COMPLAINT)
+        card = await _card(shop)
+        stored = await shop.rows("SELECT update_id FROM raw_updates WHERE update_id = 999")
+
+    assert [
+        r.status_code
+        for r in (malformed, not_update, too_large, too_large_unsigned, chunked, valid)
+    ] == [400, 400, 413, 403, 413, 200]
+    assert is_card(card)  # Telegram's own deliveries still work
+    assert stored == [{"update_id": 999}]  # the valid POST was stored as evidence
+    refusals = [r.getMessage() for r in caplog.records if r.name == "bot.tg.webhook"]
+    assert [line.split(": ", 1)[1].split(":")[0] for line in refusals] == [
+        "refused a request from 127.0.0.1 with 400",
+        "refused a request from 127.0.0.1 with 400",
+        "refused a request from 127.0.0.1 with 413",
+        "refused a request from 127.0.0.1 with 403",
+        "refused a request from 127.0.0.1 with 413",
+    ]
+    assert "malformed JSON body" in refusals[0]
 
 
 async def test_a_buyer_who_blocks_the_bot_is_shown_on_the_next_card(shop: Shop) -> None:

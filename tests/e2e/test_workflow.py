@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -261,3 +263,74 @@ async def test_the_daily_witness_and_weekly_report_reach_the_supervisors_chat(
         ("weekly", "done"),
         ("witness", "done"),
     ]
+
+
+async def _wait_rows(shop: Shop, sql: str, count: int) -> None:
+    for _ in range(300):
+        if len(await shop.rows(sql)) >= count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {count} rows: {sql}")
+
+
+async def test_defect_10_a_ping_flood_is_one_digest_and_never_delays_a_buyers_ack(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    """Defect 10: 51 missed targets were pinged one by one into the supervisors' group, whose
+    rate limit (20 a minute) held the scheduler, and a new buyer's ack came 80 s late. Now the
+    targets are one digest message per chat per minute and jobs run concurrently."""
+    supervisors = botapi.create_group("主管群", members=[])
+    shop = make_shop(
+        botapi,
+        tmp_path,
+        supervisor_chat_id=supervisors["id"],
+        ack_after_seconds=3600,
+        sla_target_seconds=7200,
+        scheduler_interval_seconds=0.2,
+        telegram_group_rate_limit=0,  # setting up 51 cards quickly; the flood runs with 20/min
+    )
+    buyers = [botapi.create_user(f"买家{n}", language_code="zh-hans") for n in range(51)]
+    async with running_kefu(shop):
+        botapi.send_texts([{"user": buyer, "text": "还没收到货，快递到哪了"} for buyer in buyers])
+        await _wait_rows(shop, "SELECT 1 FROM scheduled_jobs WHERE kind = 'sla_target'", 51)
+    await _set_jobs(shop, "UPDATE scheduled_jobs SET status = 'cancelled' WHERE kind = 'ack'")
+    await _set_jobs(shop, "UPDATE scheduled_jobs SET due_at = :past WHERE kind = 'sla_target'")
+    flood = replace(
+        shop,
+        settings=shop.settings.model_copy(
+            update={"telegram_group_rate_limit": 20, "ack_after_seconds": 0.5}
+        ),
+    )
+    newcomer = botapi.create_user("新买家", language_code="zh-hans")
+    async with running_kefu(flood):
+        botapi.send_text(newcomer, "还没收到货，快递到哪了")
+        ack = await botapi.wait_for_bot_message_async(newcomer["id"], timeout=20)
+        pings_at_ack = len(botapi.bot_messages(supervisors["id"]))
+        digest = await botapi.wait_for_bot_message_async(supervisors["id"], timeout=20)
+        await _wait_rows(shop, "SELECT 1 FROM audit_log WHERE action = 'sla.missed'", 51)
+        await asyncio.sleep(1.0)  # five more scheduler ticks: no further pings
+        group_pings = botapi.bot_messages(supervisors["id"])
+        private_pings = botapi.bot_messages(shop.supervisor["id"])
+
+    assert "查" in ack["text"]
+    assert pings_at_ack <= 1
+    assert (len(group_pings), len(private_pings)) == (1, 1)
+    cases = sorted(int(n) for n in re.findall(r"#(\d+)", digest["text"]))
+    assert cases == list(range(1, 52))
+    assert private_pings[0]["text"] == digest["text"]
+    assert digest["text"].startswith("🚨 响应超时：51个会话超过")
+    digests = await shop.rows("SELECT status FROM scheduled_jobs WHERE kind = 'sla_digest'")
+    assert digests == [{"status": "done"}]
+    missed = await shop.rows("SELECT 1 FROM audit_log WHERE action = 'sla.missed'")
+    assert len(missed) == 51
+
+
+async def _set_jobs(shop: Shop, sql: str) -> None:
+    from sqlalchemy import text
+
+    from bot.storage.engine import make_engine
+
+    engine = make_engine(shop.settings.sqlalchemy_url)
+    async with engine.begin() as conn:
+        await conn.execute(text(sql), {"past": datetime(2000, 1, 1, tzinfo=UTC)})
+    await engine.dispose()

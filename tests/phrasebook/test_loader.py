@@ -149,3 +149,74 @@ def test_cli_reports_the_broken_file_in_one_line(book: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith(f"kefu: error: {book / 'replies' / 'en.yaml'}:")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "reason"),
+    [
+        (
+            "ui/en.yaml",
+            'Attachment ({kind}) sha256 {sha256}"',
+            'Attachment ({kind}) sha256 {sha256} {sha512}"',
+            "case.event_attachment: unknown variable {sha512}"
+            " (this text receives {kind}, {sha256})",
+        ),
+        (
+            "ui/zh-Hant.yaml",
+            "{waited}",
+            "{waited2}",
+            "sla.auto_acked: unknown variable {waited2} (this text receives {waited})",
+        ),
+        (
+            "ui/zh-Hans.yaml",
+            "  quality: 质量问题",
+            "  quality: 质量问题 {case}",
+            "category_names.quality: unknown variable {case} (this text receives no variables)",
+        ),
+        (
+            "playbooks/en.yaml",
+            "Marked delivered but not received",
+            "Marked delivered for {order_id}",
+            "unknown variable {order_id} (playbooks take no variables)",
+        ),
+    ],
+)
+def test_defect_11_a_variable_nothing_fills_names_file_line_and_reason(
+    book: Path, relative: str, old: str, new: str, reason: str
+) -> None:
+    path = book / relative
+    _replace(path, old, new)
+    line = _line_of(path, new)
+    with pytest.raises(PhrasebookError) as caught:
+        load_phrasebook(book)
+    assert (caught.value.path, caught.value.line, caught.value.reason) == (str(path), line, reason)
+
+
+def test_defect_11_phrasebook_check_rejects_an_unfilled_ui_variable(book: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    ui = book / "ui" / "en.yaml"
+    _replace(ui, 'Attachment ({kind}) sha256 {sha256}"', 'Attachment ({kind}) sha256 {hash256}"')
+    line = _line_of(ui, "{hash256}")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "phrasebook", "check"],
+        env={**os.environ, "KEFU_PHRASEBOOK_DIR": str(book)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stderr.strip()) == (
+        2,
+        f"kefu: error: {ui}:{line}: case.event_attachment: unknown variable {{hash256}}"
+        " (this text receives {kind}, {sha256})",
+    )
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_defect_11_shipped_attachment_lines_fill_the_sha256(language: Language) -> None:
+    wording = load_phrasebook(DEFAULT_PHRASEBOOK_DIR).wording
+    for key in ("case.event_attachment", "export.transcript.attachment"):
+        text = wording.text(language, key, kind="photo", sha256="0123abcd")
+        assert ("0123abcd" in text, "{" in text) == (True, False), text

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.storage import jobs
 from bot.storage.database import Database
-from bot.storage.models import utcnow
+from bot.storage.models import ScheduledJob, utcnow
+from bot.tg.jobs import ensure_sla_digest
 
 
 async def test_dedupe_key_schedules_once(migrated_url: str) -> None:
@@ -97,3 +100,72 @@ async def test_cancel_and_reschedule(migrated_url: str) -> None:
         again = await jobs.cancel_job(session=session, job_id=job_id)
     await db.close()
     assert (moved, cancelled, again) == (True, True, False)
+
+
+async def test_defect_10_sla_targets_are_taken_only_by_the_digest_and_once(
+    migrated_url: str,
+) -> None:
+    """Defect 10: ordinary claims skip SLA targets; digests take them done, each exactly once."""
+    setup = Database.open(migrated_url)
+    now = utcnow()
+    async with setup.transaction() as session:
+        for n in range(30):
+            await jobs.schedule(
+                session=session, kind="sla_target", due_at=now - timedelta(seconds=n)
+            )
+        ack = await jobs.schedule(session=session, kind="ack", due_at=now)
+    await setup.close()
+    workers = [Database.open(migrated_url) for _ in range(3)]
+
+    async def ordinary(db: Database) -> list[str]:
+        async with db.transaction() as session:
+            taken = await jobs.claim_due(
+                session=session, worker="w", now=now, except_kinds=("sla_target",)
+            )
+        return [job.kind for job in taken]
+
+    async def digest(db: Database) -> list[int]:
+        async with db.transaction() as session:
+            taken = await jobs.claim_due(
+                session=session, worker="d", now=now, kinds=("sla_target",), limit=20, status="done"
+            )
+        return [job.id for job in taken]
+
+    kinds = await ordinary(workers[0])
+    digests = await asyncio.gather(digest(workers[1]), digest(workers[2]))
+    left = await digest(workers[0])
+    async with workers[0].transaction() as session:
+        still_due = await jobs.any_due(session=session, kind="sla_target", now=now)
+    for db in workers:
+        await db.close()
+    assert kinds == ["ack"]
+    assert ack is not None
+    every = sorted([*digests[0], *digests[1], *left])
+    assert every == sorted(set(every))
+    assert len(every) == 30
+    assert still_due is False
+
+
+async def test_defect_10_one_sla_digest_per_minute_across_processes(migrated_url: str) -> None:
+    db = Database.open(migrated_url)
+    minute = utcnow().replace(second=10, microsecond=0)
+    async with db.transaction() as session:
+        await ensure_sla_digest(session=session, now=minute)  # nothing due: no digest
+        await jobs.schedule(session=session, kind="sla_target", due_at=minute)
+        for second in (0, 20, 40):
+            await ensure_sla_digest(session=session, now=minute + timedelta(seconds=second))
+        await ensure_sla_digest(session=session, now=minute + timedelta(seconds=60))
+    async with db.session() as session:
+        keys = list(
+            (
+                await session.execute(
+                    select(ScheduledJob.dedupe_key)
+                    .where(ScheduledJob.kind == "sla_digest")
+                    .order_by(ScheduledJob.id)
+                )
+            ).scalars()
+        )
+    await db.close()
+    first = minute.replace(second=0).isoformat(timespec="minutes")
+    second = (minute.replace(second=0) + timedelta(minutes=1)).isoformat(timespec="minutes")
+    assert keys == [f"sla_digest:{first}", f"sla_digest:{second}"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from bot.storage.filestore import AttachmentStore, retry_failed_attachments
 from bot.storage.verify import verify_chain
 from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.ingest import record_update
+from bot.tg.webhook import WebhookConfig, listening
 from tests.tg.fake_bot_api import (
     TOKEN,
     FakeBotApi,
@@ -180,12 +180,6 @@ async def test_too_big_file_is_recorded_failed_without_downloading(
     assert fetcher.calls == []
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_webhook_update_is_stored_before_the_http_200(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
@@ -207,20 +201,14 @@ async def test_webhook_update_is_stored_before_the_http_200(
         install_evidence_ingest(builder, sessions=sessions, store=AttachmentStore(tmp_path))
         application = builder.build()
         application.add_handler(TypeHandler(Update, slow_handler))
-        port = _free_port()
-        async with application:
+        config = WebhookConfig(listen="127.0.0.1", port=0, url_path="hook", secret_token="s")
+        async with application, listening(application, config) as port:
             await application.start()
-            assert application.updater is not None
-            await application.updater.start_webhook(
-                listen="127.0.0.1",
-                port=port,
-                url_path="hook",
-                webhook_url=f"http://127.0.0.1:{port}/hook",
-            )
             async with httpx.AsyncClient() as client:
                 response = await client.post(
                     f"http://127.0.0.1:{port}/hook",
                     json=private_message(4242, user=77, message_id=1, text="有人吗"),
+                    headers={"X-Telegram-Bot-Api-Secret-Token": "s"},
                 )
             stored_at_200 = await _rows(engine, "SELECT update_id FROM raw_updates")
             processed_at_200 = await _rows(engine, "SELECT update_id FROM processed_updates")
@@ -229,7 +217,6 @@ async def test_webhook_update_is_stored_before_the_http_200(
                 if await _rows(engine, "SELECT update_id FROM processed_updates"):
                     break
                 await asyncio.sleep(0.05)
-            await application.updater.stop()
             await application.stop()
     assert (response.status_code, stored_at_200, processed_at_200) == (200, [(4242,)], [])
     assert seen_by_handler == [4242]
