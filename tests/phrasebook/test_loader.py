@@ -163,8 +163,8 @@ def test_cli_reports_the_broken_file_in_one_line(book: Path) -> None:
         ),
         (
             "ui/zh-Hant.yaml",
-            "{waited}",
-            "{waited2}",
+            "已自動回覆買家（已等待{waited}）",
+            "已自動回覆買家（已等待{waited2}）",
             "sla.auto_acked: unknown variable {waited2} (this text receives {waited})",
         ),
         (
