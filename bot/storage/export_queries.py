@@ -12,7 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.evidence import ChainHead
@@ -67,6 +79,7 @@ class MessageRow:
     revision: int
     edit_of_id: int | None
     update_id: int | None
+    unconfirmed: bool = False  # a reply sent whose Telegram id is unknown (see docs/evidence.md)
 
     @property
     def outcome(self) -> str:
@@ -283,6 +296,14 @@ _MESSAGE_COLUMNS = (
     MESSAGES.c.revision,
     MESSAGES.c.edit_of_id,
     MESSAGES.c.update_id,
+    cast(
+        and_(
+            MESSAGES.c.direction == "out",
+            MESSAGES.c.chat_id.is_not(None),
+            MESSAGES.c.telegram_message_id.is_(None),
+        ),
+        Boolean,
+    ),
 )
 
 
