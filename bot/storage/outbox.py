@@ -122,16 +122,16 @@ async def _move(
 
 async def start_sending(*, session: AsyncSession, outbox_id: int) -> bool:
     """Pending -> sending, and renew the lease of the reply's rows; False when another took it."""
-    now = utcnow()
+    lease_until = utcnow() + lease_length()
     if not await _move(
-        session, outbox_id, from_statuses=("pending",), status="sending", lease_until=now
+        session, outbox_id, from_statuses=("pending",), status="sending", lease_until=lease_until
     ):
         return False
     key = select(_OUTBOX.c.reply_key).where(_OUTBOX.c.id == outbox_id).scalar_subquery()
-    await session.execute(
+    await session.execute(  # the reply's later chunks wait for this one: they stay owned too
         update(_OUTBOX)
-        .where(_OUTBOX.c.reply_key == key, _OUTBOX.c.status.in_(OPEN_STATUSES))
-        .values(lease_until=now + lease_length())
+        .where(_OUTBOX.c.reply_key == key, _OUTBOX.c.status == "pending")
+        .values(lease_until=lease_until)
     )
     return True
 

@@ -291,8 +291,9 @@ async def deliver(
         )
         if not claimed and index is not None and outcome != "follow_up":
             handled = await card_store.card_handled(session=session, card_id=found.card.id)
-            if handled is not None:
-                return handled_text(context, language, handled)
+            if handled is None:  # given back meanwhile: the agent presses again
+                return services.text(language, "bot.card_gone")
+            return handled_text(context, language, handled)
         rows = await outbox_store.write_intents(
             session=session,
             plan=outbox_store.ReplyPlan(
