@@ -23,6 +23,7 @@ from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
+from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
 from bot.tg.startup import reach_telegram
 from bot.tg.webhook import WebhookConfig, serve_webhook
 from bot.understanding import Understanding, load_understanding
@@ -123,6 +124,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     async with services.db.transaction() as session:
         for user_id, role in staff.items():
             await upsert_agent(session=session, telegram_user_id=user_id, role=role)
+    start_reconciling_replies(KefuContext(application))
     try:
         await publish_commands(application.bot, services, staff)
     except Exception as exc:  # a missing menu must not keep the bot from serving buyers
@@ -138,6 +140,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
+    await stop_reconciling_replies(KefuContext(application))
     await services.db.close()
 
 

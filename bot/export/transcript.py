@@ -186,6 +186,8 @@ def build_case(
             tags.append(view.flags(message.flags))
         if message.direction == "out":
             tags.append(view.t(f"outcome.{message.outcome}"))
+        if message.unconfirmed:
+            tags.append(view.t("transcript.unconfirmed"))
         if message.revision:
             tags.append(view.t("transcript.edited", n=message.revision))
         files = []

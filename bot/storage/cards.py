@@ -6,13 +6,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, inspect, select, update
+from sqlalchemy import CursorResult, Table, bindparam, case, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState
 
 from bot.core.types import Suggestion
-from bot.storage.models import Buyer, Card, Conversation, Message, PendingReply, utcnow
+from bot.storage.models import Agent, Buyer, Card, Conversation, Message, PendingReply, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +231,58 @@ async def mark_cards_posted(*, session: AsyncSession, posted: Sequence[PostedCar
         )
 
 
+@dataclass(frozen=True, slots=True)
+class CardHandled:
+    """Who took a card and when, for telling a second presser it is already done."""
+
+    status: str
+    agent_name: str
+    handled_at: datetime | None
+
+
+async def claim_card(
+    *, session: AsyncSession, card_id: int, status: str, agent_id: int | None
+) -> bool:
+    """Take an open card for one outcome in one conditional UPDATE; True for the one caller that won.
+
+    Safe across processes: the UPDATE only matches while the card is `open`, so of two concurrent
+    claims (two taps, two agents, two bot processes) exactly one reports a row.
+    """
+    result = await session.execute(
+        update(_CARDS)
+        .where(_CARDS.c.id == card_id, _CARDS.c.status == "open")
+        .values(status=status, handled_by_agent_id=agent_id, handled_at=utcnow())
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def release_card(*, session: AsyncSession, card_id: int, status: str) -> bool:
+    """Give a claimed card back (its reply could not be delivered); True when it was reopened."""
+    result = await session.execute(
+        update(_CARDS)
+        .where(_CARDS.c.id == card_id, _CARDS.c.status == status)
+        .values(status="open", handled_by_agent_id=None, handled_at=None)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def card_handled(*, session: AsyncSession, card_id: int) -> CardHandled | None:
+    """What became of a card that is no longer open, and who did it; None while it is open."""
+    row = (
+        await session.execute(
+            select(_CARDS.c.status, _CARDS.c.handled_at, Agent.display_name)
+            .select_from(_CARDS.outerjoin(Agent, Agent.id == _CARDS.c.handled_by_agent_id))
+            .where(_CARDS.c.id == card_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is None or row.status == "open":
+        return None
+    return CardHandled(
+        status=str(row.status), agent_name=str(row.display_name or ""), handled_at=row.handled_at
+    )
+
+
 async def close_card(
     *, session: AsyncSession, card: Card, status: str, agent_id: int | None
 ) -> None:
@@ -264,6 +317,17 @@ async def create_pending(
     session.add(pending)
     await session.flush()
     return pending
+
+
+async def claim_pending(*, session: AsyncSession, pending_id: int, status: str) -> bool:
+    """Move a waiting reply in the making to `status` in one conditional UPDATE; True if this call did."""
+    result = await session.execute(
+        update(PendingReply)
+        .where(PendingReply.id == pending_id, PendingReply.status == "waiting")
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 async def pending_prompt(

@@ -300,6 +300,17 @@ def _fact_event(entry: AuditEntry) -> FactEvent:
     )
 
 
+def _message_kind(message: Message) -> str:
+    """`in`, `out`, or `out_unconfirmed`: a reply sent whose Telegram message id is unknown."""
+    if (
+        message.direction == "out"
+        and message.chat_id is not None
+        and message.telegram_message_id is None
+    ):
+        return "out_unconfirmed"
+    return message.direction
+
+
 def _timeline(
     messages: list[Message],
     attachments: list[Attachment],
@@ -308,7 +319,10 @@ def _timeline(
 ) -> tuple[TimelineEntry, ...]:
     stored = {(a.message_id, a.telegram_file_id) for a in attachments if a.status == "stored"}
     entries = [
-        *(TimelineEntry(seq=m.seq, at=m.sent_at, kind=m.direction, text=m.text) for m in messages),
+        *(
+            TimelineEntry(seq=m.seq, at=m.sent_at, kind=_message_kind(m), text=m.text)
+            for m in messages
+        ),
         *(
             TimelineEntry(
                 seq=a.seq,

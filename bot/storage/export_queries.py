@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Select,
     String,
@@ -82,6 +83,7 @@ class MessageRow:
     revision: int
     edit_of_id: int | None
     update_id: int | None
+    unconfirmed: bool = False  # a reply sent whose Telegram id is unknown (see docs/evidence.md)
 
     @property
     def outcome(self) -> str:
@@ -299,6 +301,14 @@ _MESSAGE_COLUMNS = (
     MESSAGES.c.revision,
     MESSAGES.c.edit_of_id,
     MESSAGES.c.update_id,
+    cast(
+        and_(
+            MESSAGES.c.direction == "out",
+            MESSAGES.c.chat_id.is_not(None),
+            MESSAGES.c.telegram_message_id.is_(None),
+        ),
+        Boolean,
+    ),
 )
 
 

@@ -305,3 +305,41 @@ class CopilotPaste(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxReply(Base):
+    """One chunk of a reply on its way to a buyer: written before sending, closed after.
+
+    A working table (not evidence): its `intent_seq` is the chained `reply.intent` audit record
+    written with it, and the chained `messages` row it becomes is `message_id`. `status` moves
+    pending -> sending -> sent | unknown (sent, Telegram id unknown) | failed.
+    """
+
+    __tablename__ = "reply_outbox"
+    __table_args__ = (Index("ix_reply_outbox_status_lease_until", "status", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reply_key: Mapped[str] = mapped_column(String(36), index=True)
+    chunk: Mapped[int] = mapped_column(Integer)
+    chunks: Mapped[int] = mapped_column(Integer)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), index=True)
+    card_claimed: Mapped[bool] = mapped_column(Boolean, default=False)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    suggestion_index: Mapped[int | None] = mapped_column(Integer)
+    suggestion_edited: Mapped[bool | None] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String(16))
+    checked: Mapped[bool] = mapped_column(Boolean, default=True)
+    category: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    intent_seq: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

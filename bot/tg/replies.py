@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from html import escape
 
@@ -12,13 +15,14 @@ from telegram.error import BadRequest, Forbidden
 
 from bot.core.roles import Role
 from bot.core.sla import shop_time
+from bot.core.types import Language
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
+from bot.storage import outbox as outbox_store
 from bot.storage.agents import upsert_agent
-from bot.storage.cards import CardContext
-from bot.storage.database import Session
-from bot.storage.evidence import append_audit, append_message
-from bot.storage.models import Agent, Buyer, Card, PendingReply, utcnow
+from bot.storage.cards import CardContext, CardHandled
+from bot.storage.evidence import append_audit
+from bot.storage.models import Agent, Buyer, Card, OutboxReply, PendingReply, utcnow
 from bot.tg.context import KefuContext
 from bot.tg.keyboards import (
     CardAction,
@@ -28,6 +32,7 @@ from bot.tg.keyboards import (
     confirm_keyboard,
     follow_up_keyboard,
 )
+from bot.tg.outbox import SendResult, resume_reply, send_reply
 from bot.tg.render import outcome_line, split_text
 from bot.tg.waiting import stop_waiting
 
@@ -42,36 +47,63 @@ OUTCOME_ICONS = {
     "no_reply": "☑️",
     "escalated": "⬆️",
 }
+# What a second press on a card already handled answers, by the card's status.
+ALREADY_KEYS = {
+    "sent": "card.already_sent",
+    "edited": "card.already_sent",
+    "own": "card.already_sent",
+    "follow_up": "card.already_sent",
+    "skipped": "card.already_skipped",
+    "no_reply": "card.already_no_reply",
+    "escalated": "card.already_escalated",
+}
 
 
 async def act_on_card(
     context: KefuContext, user: User, role: Role, action: CardAction
 ) -> str | None:
-    """Carry out a card button; returns a short alert text for the button press, if any."""
+    """Carry out a card button; returns a short alert text for the button press, if any.
+
+    Every button acts once: the card is claimed in the database (`claim_card`), and a press on
+    a card already handled answers who handled it and when, and does nothing else.
+    """
     services = context.services
     language = services.language_of(user.language_code)
     async with services.db.session() as session:
         found = await card_store.card_context(session=session, card_id=action.card_id)
+        handled = (
+            await card_store.card_handled(session=session, card_id=action.card_id)
+            if found is not None
+            else None
+        )
     if found is None:
         return services.text(language, "bot.card_gone")
+    if handled is not None:
+        return handled_text(context, language, handled)
     if action.action in ("send", "edit"):
         suggestions = found.suggestions
         if action.index is None or not 1 <= action.index <= len(suggestions):
             return services.text(language, "bot.card_gone")
         text = suggestions[action.index - 1].text
         if action.action == "send":
-            await submit_reply(
+            return await submit_reply(
                 context, user, role, found, text=text, index=action.index, edited=False
             )
-            return None
         await _prompt_edit(context, user, found, text=text, index=action.index)
         return None
     if action.action in ("skip", "no_reply"):
         outcome = "skipped" if action.action == "skip" else "no_reply"
-        await _finish_card(context, user, role, found, outcome=outcome)
-        return None
-    await _escalate(context, user, role, found)
-    return services.text(language, "bot.escalated")
+        return await _finish_card(context, user, role, found, outcome=outcome)
+    return await _escalate(context, user, role, found) or services.text(language, "bot.escalated")
+
+
+def handled_text(context: KefuContext, language: Language, handled: CardHandled) -> str:
+    """'Already sent by NAME at TIME' (or skipped, escalated ...) for a card someone else took."""
+    services = context.services
+    key = ALREADY_KEYS.get(handled.status, "card.already_handled")
+    when = _local_time(context, handled.handled_at) if handled.handled_at else "?"
+    name = handled.agent_name or services.text(language, "card.someone")
+    return services.text(language, key, agent_name=name, time=when)
 
 
 async def _prompt_edit(
@@ -109,15 +141,17 @@ async def submit_reply(
     text: str,
     index: int | None,
     edited: bool,
-) -> None:
-    """Check the reply; send it at once when clean, else ask the agent to confirm or cancel."""
+) -> str | None:
+    """Check the reply; send it at once when clean, else ask the agent to confirm or cancel.
+
+    Returns the answer for the agent when the card's suggestion was already handled.
+    """
     services = context.services
     language = services.language_of(user.language_code)
     buyer_verdict = services.understanding.classifier.classify(found.message.text)
     problems = services.understanding.check(text, buyer=buyer_verdict, language=language)
     if not problems:
-        await deliver(context, user, role, found, text=text, index=index, edited=edited)
-        return
+        return await deliver(context, user, role, found, text=text, index=index, edited=edited)
     async with services.db.transaction() as session:
         pending = await card_store.create_pending(
             session=session,
@@ -145,6 +179,7 @@ async def submit_reply(
         text="\n".join(lines),
         reply_markup=confirm_keyboard(pending.id, wording=services.wording, language=language),
     )
+    return None
 
 
 async def act_on_pending(
@@ -153,11 +188,15 @@ async def act_on_pending(
     """Send anyway or cancel a reply the check found problems in."""
     services = context.services
     language = services.language_of(user.language_code)
+    status = "sent" if action.action == "confirm" else "cancelled"
     async with services.db.transaction() as session:
-        pending = await session.get(PendingReply, action.pending_id)
-        if pending is None or pending.status != "waiting":
+        if not await card_store.claim_pending(
+            session=session, pending_id=action.pending_id, status=status
+        ):
             return services.text(language, "bot.card_gone")
-        pending.status = "sent" if action.action == "confirm" else "cancelled"
+        pending = await session.get(PendingReply, action.pending_id)
+        if pending is None:
+            return services.text(language, "bot.card_gone")
         text, index, edited, card_id = (
             pending.text,
             pending.suggestion_index,
@@ -179,7 +218,7 @@ async def act_on_pending(
         found = await card_store.card_context(session=session, card_id=card_id)
     if found is None:
         return services.text(language, "bot.card_gone")
-    await deliver(
+    return await deliver(
         context,
         user,
         role,
@@ -190,23 +229,23 @@ async def act_on_pending(
         checked=False,
         outcome=outcome,
     )
-    return None
 
 
 async def answer_edit_prompt(
     context: KefuContext, user: User, role: Role, pending: PendingReply, text: str
-) -> None:
-    """The agent's edited suggestion, typed as a reply to the edit prompt."""
+) -> str | None:
+    """The agent's edited suggestion, typed as a reply to the edit prompt (taken once)."""
     services = context.services
     async with services.db.transaction() as session:
-        stored = await session.get(PendingReply, pending.id)
-        if stored is not None:
-            stored.status = "sent"
+        if not await card_store.claim_pending(
+            session=session, pending_id=pending.id, status="sent"
+        ):
+            return services.text(services.language_of(user.language_code), "bot.card_gone")
         found = await card_store.card_context(session=session, card_id=pending.card_id)
     if found is None:
-        return
+        return None
     edited = text.strip() != pending.text.strip()
-    await submit_reply(
+    return await submit_reply(
         context, user, role, found, text=text, index=pending.suggestion_index, edited=edited
     )
 
@@ -235,102 +274,161 @@ async def deliver(
     edited: bool,
     checked: bool = True,
     outcome: str | None = None,
-) -> bool:
-    """Send the reply to the buyer, log it as evidence with its outcome, and update the card."""
+) -> str | None:
+    """Claim the card, chain the reply's intent, send it, record Telegram's ids, mark the card.
+
+    A suggestion (`index` set) goes out only if this call claims the open card; otherwise the
+    answer says who handled the card and nothing is sent. An agent's own words and follow-ups
+    are new messages and go out either way (closing the card if it is still open).
+    """
     services = context.services
+    language = services.language_of(user.language_code)
     agent = await ensure_agent(context, user, role)
-    buyer_chat = found.buyer.telegram_user_id
     outcome = outcome or ("own" if index is None else ("edited" if edited else "sent"))
-    sent_messages = []
-    try:
-        for chunk in split_text(text):
-            sent_messages.append(
-                await context.bot.send_message(chat_id=buyer_chat or 0, text=escape(chunk))
-            )
-    except Forbidden as exc:
-        await _buyer_blocked(context, user, found, reason=str(exc))
-        return False
-    now = utcnow()
-    latency = card_store.seconds_between(found.message.received_at, now)
     async with services.db.transaction() as session:
-        for sent, chunk in zip(sent_messages, split_text(text), strict=True):
-            await append_message(
-                session=session,
+        claimed = await card_store.claim_card(
+            session=session, card_id=found.card.id, status=outcome, agent_id=agent.id
+        )
+        if not claimed and index is not None and outcome != "follow_up":
+            handled = await card_store.card_handled(session=session, card_id=found.card.id)
+            if handled is None:  # given back meanwhile: the agent presses again
+                return services.text(language, "bot.card_gone")
+            return handled_text(context, language, handled)
+        rows = await outbox_store.write_intents(
+            session=session,
+            plan=outbox_store.ReplyPlan(
                 conversation_id=found.conversation.id,
                 buyer_id=found.buyer.id,
-                direction="out",
-                chat_id=sent.chat_id,
-                telegram_message_id=sent.message_id,
-                text=chunk,
-                sent_at=sent.date,
+                chat_id=found.buyer.telegram_user_id or 0,
+                card_id=found.card.id,
+                card_claimed=claimed,
+                agent_id=agent.id,
+                actor_telegram_id=user.id,
                 suggestion_index=index,
                 suggestion_edited=edited if index is not None else None,
-                agent_id=agent.id,
+                outcome=outcome,
+                checked=checked,
                 category=found.message.category,
-            )
-        await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action=f"suggestion.{outcome}",
-            target=f"card:{found.card.id}",
-            details={
-                "message_id": found.message.id,
-                "suggestion_index": index,
-                "latency_seconds": latency,
-                "checked_clean": checked,
-            },
+            ),
+            chunks=split_text(text),
         )
-        card = await session.get(Card, found.card.id)
-        if card is not None and card.status == "open":
-            await card_store.close_card(
-                session=session, card=card, status=outcome, agent_id=agent.id
-            )
-        await stop_waiting(session=session, conversation_id=found.conversation.id)
-        follow_up = await _schedule_follow_up(context, session, found, text=text, now=now)
-    language = services.language_of(user.language_code)
-    await _mark_card(
-        context,
-        found,
-        outcome_line(
-            OUTCOME_ICONS[outcome],
-            services.text(
-                language, "card.sent_by", agent_name=user.full_name, time=_local_time(context, now)
-            )
-            + f": {text[:300]}",
-        ),
+    result = await send_reply(context.bot, services, rows)
+    await _after_send(context, found, result, actor=user, outcome=outcome, text=text)
+    return None
+
+
+async def _after_send(
+    context: KefuContext,
+    found: CardContext,
+    result: SendResult,
+    *,
+    actor: User | None,
+    outcome: str,
+    text: str,
+) -> None:
+    """Show on the card what became of a reply, and offer its follow-up."""
+    services = context.services
+    language = services.language_of(actor.language_code if actor else None)
+    if isinstance(result.error, Forbidden):
+        await _buyer_blocked(context, actor, found, reason=str(result.error))
+        return
+    if result.error is not None:
+        raise result.error
+    if not result.reached:
+        return
+    async with services.db.session() as session:
+        handled = await card_store.card_handled(session=session, card_id=found.card.id)
+    name = actor.full_name if actor else (handled.agent_name if handled else "")
+    now = utcnow()
+    line = (
+        services.text(language, "card.sent_by", agent_name=name, time=_local_time(context, now))
+        + f": {text[:300]}"
     )
-    if follow_up is not None:
-        due, job_id = follow_up
+    if result.unknown:
+        line += " " + services.text(language, "card.sent_unconfirmed")
+    await _mark_card(context, found, outcome_line(OUTCOME_ICONS[outcome], line))
+    if result.follow_up is not None:
+        due, job_id = result.follow_up
         line = "🔔 " + services.text(language, "followup.scheduled", time=_local_time(context, due))
         await context.bot.send_message(
-            chat_id=found.card.chat_id or user.id,
+            chat_id=found.card.chat_id or (actor.id if actor else 0),
             message_thread_id=found.card.thread_id,
             text=escape(line),
             reply_markup=follow_up_keyboard(job_id, wording=services.wording, language=language),
         )
-    return True
 
 
-async def _schedule_follow_up(
-    context: KefuContext, session: Session, found: CardContext, *, text: str, now: datetime
-) -> tuple[datetime, int] | None:
-    """A reply that promises a remedy or compensation gets a follow-up reminder."""
-    phrasebook = context.services.understanding.phrasebook
-    folded = text.casefold()
-    if not any(word in folded for word in phrasebook.check_rules.remedy_words):
-        return None
-    category = found.conversation.category or found.message.category or "inquiry"
-    hours = phrasebook.follow_up_hours.get(category, phrasebook.follow_up_hours["default"])
-    due = now + timedelta(hours=hours)
-    job_id = await job_store.schedule(
-        session=session,
-        kind="follow_up",
-        due_at=due,
-        conversation_id=found.conversation.id,
-        card_id=found.card.id,
-        dedupe_key=f"follow_up:{found.card.id}",
+async def reconcile_replies(context: KefuContext, *, started_at: datetime) -> int:
+    """At start-up: finish every reply a stopped process left open; returns how many.
+
+    A chunk whose send had started becomes "sent, id unknown" (chained); one never started is
+    sent now. Replies of another live process are left alone until their lease runs out, so
+    this waits for those written before `started_at` (a crash just before this start).
+    """
+    services = context.services
+    finished = 0
+    while True:
+        async with services.db.session() as session:
+            keys = await outbox_store.abandoned_replies(session=session)
+        for key in keys:
+            rows, result = await resume_reply(context.bot, services, key)
+            if rows and not result.taken:
+                finished += 1
+                await _after_resume(context, rows, result)
+        async with services.db.session() as session:
+            lease_end = await outbox_store.next_lease_end(
+                session=session, created_before=started_at
+            )
+        if lease_end is None:
+            return finished
+        await asyncio.sleep(min(max((lease_end - utcnow()).total_seconds(), 0.05), 60.0))
+
+
+RECONCILER_KEY = "kefu.reply_reconciler"
+
+
+def start_reconciling_replies(context: KefuContext) -> None:
+    """Start `reconcile_replies` in the background (post_init); its errors are logged."""
+
+    async def run() -> None:
+        try:
+            finished = await reconcile_replies(context, started_at=utcnow())
+        except Exception:
+            log.exception("reconciling replies left open failed; they are retried next start")
+            return
+        if finished:
+            log.info("finished %d replies left open by a stopped bot", finished)
+
+    context.bot_data[RECONCILER_KEY] = asyncio.create_task(run(), name="kefu:reconcile_replies")
+
+
+async def stop_reconciling_replies(context: KefuContext) -> None:
+    """Stop the background reconciliation if it is still waiting (post_shutdown)."""
+    task = context.bot_data.pop(RECONCILER_KEY, None)
+    if isinstance(task, asyncio.Task) and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _after_resume(
+    context: KefuContext, rows: Sequence[OutboxReply], result: SendResult
+) -> None:
+    first = rows[0]
+    log.warning(
+        "reply %s to case %s finished at start-up: %d chunk(s) sent, %d sent with id unknown",
+        first.reply_key,
+        first.conversation_id,
+        result.sent,
+        result.unknown,
     )
-    return (due, job_id) if job_id is not None else None
+    if first.card_id is None:
+        return
+    async with context.services.db.session() as session:
+        found = await card_store.card_context(session=session, card_id=first.card_id)
+    if found is not None:
+        text = "".join(row.text for row in rows)
+        await _after_send(context, found, result, actor=None, outcome=first.outcome, text=text)
 
 
 async def act_on_follow_up(context: KefuContext, user: User, action: FollowUpAction) -> str:
@@ -358,11 +456,18 @@ async def act_on_follow_up(context: KefuContext, user: User, action: FollowUpAct
 
 async def _finish_card(
     context: KefuContext, user: User, role: Role, found: CardContext, *, outcome: str
-) -> None:
+) -> str | None:
+    """Skip, no reply or escalate: claims the open card; answers who had it when it was taken."""
     services = context.services
+    language = services.language_of(user.language_code)
     agent = await ensure_agent(context, user, role)
     now = utcnow()
     async with services.db.transaction() as session:
+        if not await card_store.claim_card(
+            session=session, card_id=found.card.id, status=outcome, agent_id=agent.id
+        ):
+            handled = await card_store.card_handled(session=session, card_id=found.card.id)
+            return handled_text(context, language, handled) if handled else None
         await append_audit(
             session=session,
             actor_telegram_id=user.id,
@@ -373,17 +478,11 @@ async def _finish_card(
                 "latency_seconds": card_store.seconds_between(found.message.received_at, now),
             },
         )
-        card = await session.get(Card, found.card.id)
-        if card is not None:
-            await card_store.close_card(
-                session=session, card=card, status=outcome, agent_id=agent.id
-            )
         conversation_id = found.conversation.id
         if outcome == "no_reply" and not await card_store.open_cards(
             session=session, conversation_id=conversation_id
         ):
             await stop_waiting(session=session, conversation_id=conversation_id)
-    language = services.language_of(user.language_code)
     keys = {"skipped": "card.skipped_by", "no_reply": "card.no_reply_by"}
     key = keys.get(outcome, "card.escalated_by")
     await _mark_card(
@@ -393,11 +492,15 @@ async def _finish_card(
             OUTCOME_ICONS[outcome], services.text(language, key, agent_name=user.full_name)
         ),
     )
+    return None
 
 
-async def _escalate(context: KefuContext, user: User, role: Role, found: CardContext) -> None:
+async def _escalate(context: KefuContext, user: User, role: Role, found: CardContext) -> str | None:
+    """Hand the card to the supervisors (once); an answer when someone else had it."""
     services = context.services
-    await _finish_card(context, user, role, found, outcome="escalated")
+    taken = await _finish_card(context, user, role, found, outcome="escalated")
+    if taken is not None:
+        return taken
     targets: list[int] = []
     if services.settings.supervisor_chat_id is not None:
         targets.append(services.settings.supervisor_chat_id)
@@ -416,10 +519,11 @@ async def _escalate(context: KefuContext, user: User, role: Role, found: CardCon
             )
         except (Forbidden, BadRequest) as exc:
             log.warning("could not escalate card %s to %s: %s", found.card.id, chat_id, exc)
+    return None
 
 
 async def _buyer_blocked(
-    context: KefuContext, user: User, found: CardContext, *, reason: str
+    context: KefuContext, user: User | None, found: CardContext, *, reason: str
 ) -> None:
     services = context.services
     async with services.db.transaction() as session:
@@ -428,12 +532,12 @@ async def _buyer_blocked(
             buyer.blocked_bot_at = utcnow()
         await append_audit(
             session=session,
-            actor_telegram_id=user.id,
+            actor_telegram_id=user.id if user else None,
             action="buyer.blocked_bot",
             target=f"buyer:{found.buyer.id}",
             details={"card": found.card.id, "error": reason},
         )
-    language = services.language_of(user.language_code)
+    language = services.language_of(user.language_code if user else None)
     await _mark_card(context, found, outcome_line("⛔", services.text(language, "card.blocked")))
 
 

@@ -131,7 +131,7 @@ async def test_free_reply_that_trips_the_check_needs_confirmation(shop: Shop) ->
     [out] = await shop.rows("SELECT suggestion_index FROM messages WHERE direction = 'out'")
     assert out["suggestion_index"] is None
     actions = [r["action"] for r in await shop.rows("SELECT action FROM audit_log ORDER BY seq")]
-    assert actions == ["reply.check_failed", "suggestion.own"]
+    assert actions == ["reply.check_failed", "reply.intent", "suggestion.own"]  # intent before send
 
 
 async def test_a_button_press_by_a_stranger_is_refused_and_audited(shop: Shop) -> None:

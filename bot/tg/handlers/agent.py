@@ -99,7 +99,9 @@ async def _reply_to_card(
                 session=session, chat_id=message.chat_id, prompt_message_id=replied.message_id
             )
             if pending is not None:
-                await answer_edit_prompt(context, user, role, pending, message.text)
+                notice = await answer_edit_prompt(context, user, role, pending, message.text)
+                if notice:
+                    await message.reply_text(escape(notice))
                 return True
             card = await card_store.card_at(
                 session=session, chat_id=message.chat_id, card_message_id=replied.message_id
@@ -117,7 +119,11 @@ async def _reply_to_card(
         )
     if found is None:
         return False
-    await submit_reply(context, user, role, found, text=message.text, index=None, edited=False)
+    notice = await submit_reply(
+        context, user, role, found, text=message.text, index=None, edited=False
+    )
+    if notice:
+        await message.reply_text(escape(notice))
     return True
 
 

@@ -188,7 +188,7 @@ def _event_text(services: Services, language: Language, entry: case_store.Timeli
     def t(key: str, **variables: object) -> str:
         return services.text(language, key, **variables)
 
-    if entry.kind in ("in", "out"):
+    if entry.kind in ("in", "out", "out_unconfirmed"):
         text = " ".join(entry.text.split())
         short = text if len(text) <= TIMELINE_TEXT else text[: TIMELINE_TEXT - 1] + "…"
         return t(f"case.event_{entry.kind}", text=short)

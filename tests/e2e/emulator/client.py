@@ -266,6 +266,10 @@ class TelegramClient:
         """The next `times` calls of `method` answer with this error code and description."""
         self.call("inject_error", method=method, code=code, description=description, times=times)
 
+    def inject_hang(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out but answered `seconds` later."""
+        self.call("inject_hang", method=method, seconds=seconds, times=times)
+
     # -- reading
     def bot_messages(self, chat: Any, *, thread_id: int | None = None) -> list[JSON]:
         """The bot's messages in a chat as they are now (edited text/markup; deleted ones gone).

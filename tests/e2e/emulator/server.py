@@ -121,6 +121,9 @@ class EmulatorServer:
                 result = await self._get_updates(params)
             else:
                 result = world.bot_call(method, params)
+                hang = world.take_hang(method)
+                if hang:
+                    await asyncio.sleep(hang)
         except ApiError as error:
             return _answer(error.envelope(), error.code)
         except Exception as exc:  # an emulator bug must be visible, not a bare 500

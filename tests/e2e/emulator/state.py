@@ -298,6 +298,7 @@ class World:
         self.webhook_last_error: tuple[int, str] | None = None
         self.blocked: set[int] = set()
         self.injected: dict[str, deque[ApiError]] = {}
+        self.hangs: dict[str, deque[float]] = {}
         self.callback_queries: dict[str, JSON] = {}
         self.callback_answers: list[JSON] = []
         self.inline_queries: dict[str, JSON] = {}
@@ -1407,6 +1408,18 @@ class World:
         queue = self.injected.setdefault(method.lower(), deque())
         queue.extend(ApiError(code, description, parameters) for _ in range(times))
 
+    def inject_hang(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out, but answered `seconds` later.
+
+        As when Telegram took a message and the answer was lost: the bot cannot know it went out.
+        """
+        self.hangs.setdefault(method.lower(), deque()).extend([float(seconds)] * times)
+
+    def take_hang(self, method: str) -> float:
+        """How long to hold the answer of this call (0 when no hang is injected)."""
+        queue = self.hangs.get(method.lower())
+        return queue.popleft() if queue else 0.0
+
     def inject_retry_after(self, method: str, seconds: int, *, times: int = 1) -> None:
         """The next `times` calls of `method` answer 429 with `parameters.retry_after`."""
         self.inject_error(
@@ -1601,6 +1614,7 @@ USER_OPS = frozenset(
         "unblock_bot",
         "inject_error",
         "inject_retry_after",
+        "inject_hang",
         "bot_messages",
         "bot_snapshot",
         "chat_version",
