@@ -11,10 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.cases import CaseState, Refusal, RefusalReason, Transition
+from bot.core.inbound import BuyerRef, InboundMessage, MessageLabels
 from bot.storage import cases, migrate
 from bot.storage.engine import make_engine, make_sessionmaker
 from bot.storage.models import Conversation
 from bot.storage.repository import get_or_create_buyer, open_conversations_for
+from bot.tg.ingest import record_fresh_messages
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
@@ -166,3 +168,61 @@ async def test_upgrading_closes_older_doubles_so_the_index_can_be_built(db_url: 
         (other_id, "new"),
     ]
     assert closed_at_set == 2
+
+
+def _inbound(update_id: int, telegram_user_id: int, text: str) -> InboundMessage:
+    return InboundMessage(
+        update_id=update_id,
+        chat_id=telegram_user_id,
+        message_id=update_id,
+        buyer=BuyerRef(
+            telegram_user_id=telegram_user_id,
+            display_name="小周",
+            username=None,
+            language_code=None,
+        ),
+        text=text,
+        content_type="text",
+        sent_at=T0,
+        edited=False,
+        attachments=(),
+    )
+
+
+async def test_a_message_arriving_while_its_case_is_closed_opens_a_new_case(
+    migrated_url: str,
+) -> None:
+    """Intake takes the chain lock before it reads the case, as a status change does."""
+    engine, other_engine = make_engine(migrated_url), make_engine(migrated_url)
+    try:
+        buyer_id = await _buyer(engine)
+        async with make_sessionmaker(engine).begin() as session:
+            first = (await open_conversations_for(session=session, buyer_ids=[buyer_id]))[buyer_id]
+        closing = make_sessionmaker(engine)()
+        async with closing:
+            closed = await cases.change_status(
+                session=closing,
+                conversation_id=first.id,
+                target="closed",
+                responsibility=None,
+                actor_telegram_id=9001,
+            )
+
+            async def arrive() -> int | None:
+                async with make_sessionmaker(other_engine).begin() as session:
+                    recorded = await record_fresh_messages(
+                        session=session,
+                        entries=[(_inbound(7001, 601, "又坏了"), T0, MessageLabels())],
+                    )
+                    return recorded[0].conversation_id
+
+            arriving = asyncio.create_task(arrive())
+            await asyncio.sleep(0.3)  # the message now waits for the closing transaction
+            await closing.commit()
+            landed = await arriving
+        assert isinstance(closed, Transition)
+        assert landed != first.id
+        assert await _open_ids(engine, buyer_id) == [landed]
+    finally:
+        await engine.dispose()
+        await other_engine.dispose()
