@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.core.blame import StructureWords, blame, normalise, refusal
 from bot.core.types import Category, Classification, Finding, Flag
 
 TELEGRAM_MESSAGE_LIMIT = 4096
@@ -44,6 +45,7 @@ class CheckRules:
     cash_for_review: tuple[str, ...]
     apology_expected: frozenset[Category]
     remedy_expected: frozenset[Category]
+    structure: StructureWords
     max_length: int = TELEGRAM_MESSAGE_LIMIT
 
 
@@ -53,13 +55,13 @@ def check_reply(
     """List the problems in `draft`, answering the buyer message classified as `buyer`."""
     text = draft.casefold()
     findings: list[Finding] = []
-    for rule, words in (
-        ("flat_refusal", rules.flat_refusal),
-        ("blames_buyer", rules.blames_buyer),
-    ):
-        word = _first_word(text, words)
-        if word:
-            findings.append(Finding(rule, word))
+    refused = _first_word(_without(normalise(draft), rules.structure.harmless), rules.flat_refusal)
+    refused = refused or refusal(draft, rules.structure)
+    if refused:
+        findings.append(Finding("flat_refusal", refused))
+    blamed = blame(draft, rules.structure, rules.blames_buyer)
+    if blamed:
+        findings.append(Finding("blames_buyer", blamed))
     if buyer is not None:
         angry = Flag.ANGRY in buyer.flags
         if (buyer.category in rules.apology_expected or angry) and not _first_word(
@@ -68,9 +70,7 @@ def check_reply(
             findings.append(Finding("no_apology"))
         if buyer.category in rules.remedy_expected and not _first_word(text, rules.remedy_words):
             findings.append(Finding("no_remedy"))
-    without_exceptions = text
-    for allowed in rules.superlative_exceptions:
-        without_exceptions = without_exceptions.replace(allowed, " ")
+    without_exceptions = _without(text, rules.superlative_exceptions)
     for rule, words, haystack in (
         ("banned_superlative", rules.banned_superlatives, without_exceptions),
         ("off_platform", rules.off_platform, text),
@@ -85,6 +85,13 @@ def check_reply(
     if len(draft) > rules.max_length:
         findings.append(Finding("too_long", str(len(draft))))
     return findings
+
+
+def _without(text: str, phrases: tuple[str, ...]) -> str:
+    """`text` with every listed phrase blanked out."""
+    for phrase in phrases:
+        text = text.replace(phrase, " ")
+    return text
 
 
 def _first_word(text: str, words: tuple[str, ...]) -> str:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.core.blame import StructureWords, normalise, tokens_of
 from bot.core.cases import CaseState, Party, RefusalReason
 from bot.core.checks import RULES, CheckRules
 from bot.core.compose import GENERAL, Composer, ReplyBook, StylePlan, template_problems
@@ -242,11 +243,36 @@ class ComposeFile(_Strict):
         return self
 
 
+WordList = list[str]
+
+
+class StructureFile(_Strict):
+    """Schema of checks.yaml's `structure`: the word lists of blame and refusal by structure."""
+
+    window: int = Field(ge=1, le=8)
+    clause_breaks: WordList = Field(min_length=1)
+    harmless: WordList = Field(min_length=1)
+    inquiry: WordList = Field(min_length=1)
+    hypothetical: WordList = Field(min_length=1)
+    negators: WordList = Field(min_length=1)
+    shop_pronouns: WordList = Field(min_length=1)
+    buyer_pronouns: WordList = Field(min_length=1)
+    buyer_as_object: WordList = Field(min_length=1)
+    responsibility: WordList = Field(min_length=1)
+    relation: WordList = Field(min_length=1)
+    fault_words: WordList = Field(min_length=1)
+    copulas: WordList = Field(min_length=1)
+    locators: WordList = Field(min_length=1)
+    blame_verbs: WordList = Field(min_length=1)
+    careless_acts: WordList = Field(min_length=1)
+
+
 class ChecksFile(_Strict):
     """Schema of checks.yaml."""
 
     flat_refusal: list[str]
     blames_buyer: list[str]
+    structure: StructureFile
     apology_words: list[str]
     remedy_words: list[str]
     banned_superlatives: list[str]
@@ -383,12 +409,32 @@ def _load_plan(directory: Path) -> tuple[StylePlan, ComposeFile]:
     return plan, parsed
 
 
+def _check_token_lists(document: YamlDocument, parsed: ChecksFile) -> None:
+    """Every word matched as tokens must be made of words or Chinese characters only."""
+    lists: dict[tuple[str, ...], list[str]] = {("blames_buyer",): parsed.blames_buyer}
+    for name in StructureFile.model_fields:
+        value = getattr(parsed.structure, name)
+        if isinstance(value, list):
+            lists[("structure", name)] = value
+    for location, words in lists.items():
+        for index, word in enumerate(words):
+            if "".join(tokens_of(word)) != "".join(normalise(word).split()):
+                raise document.error(
+                    (*location, index),
+                    f"{'.'.join(location)}: {word!r} must be words or Chinese characters only"
+                    " (no punctuation: clauses are cut there, so it could never match)",
+                )
+
+
 def load_check_rules(directory: Path) -> CheckRules:
     """The reply-check word lists from `directory/checks.yaml`."""
-    _, parsed = _parse(_require(directory, "checks.yaml"), ChecksFile)
+    document, parsed = _parse(_require(directory, "checks.yaml"), ChecksFile)
+    _check_token_lists(document, parsed)
 
     def folded(words: list[str]) -> tuple[str, ...]:
         return tuple(word.casefold() for word in words if word.strip())
+
+    words = parsed.structure
 
     return CheckRules(
         flat_refusal=folded(parsed.flat_refusal),
@@ -401,6 +447,24 @@ def load_check_rules(directory: Path) -> CheckRules:
         cash_for_review=folded(parsed.cash_for_review),
         apology_expected=frozenset(parsed.apology_expected),
         remedy_expected=frozenset(parsed.remedy_expected),
+        structure=StructureWords(
+            window=words.window,
+            clause_breaks=folded(words.clause_breaks),
+            harmless=folded(words.harmless),
+            inquiry=folded(words.inquiry),
+            hypothetical=folded(words.hypothetical),
+            negators=folded(words.negators),
+            shop_pronouns=folded(words.shop_pronouns),
+            buyer_pronouns=folded(words.buyer_pronouns),
+            buyer_as_object=folded(words.buyer_as_object),
+            responsibility=folded(words.responsibility),
+            relation=folded(words.relation),
+            fault_words=folded(words.fault_words),
+            copulas=folded(words.copulas),
+            locators=folded(words.locators),
+            blame_verbs=folded(words.blame_verbs),
+            careless_acts=folded(words.careless_acts),
+        ),
         max_length=parsed.max_length,
     )
 
