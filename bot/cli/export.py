@@ -80,7 +80,6 @@ def _wording(config: Settings) -> Wording:
     return load_phrasebook(config.phrasebook_dir).wording
 
 
-DEFAULT_CHART = Path("kefu-report.png")
 RANGE_HELP = "today, 7d, 30d or all (shop-local days)."
 
 
@@ -260,9 +259,15 @@ def report(
     category: str | None = typer.Option(None, "--category", help="Only this category."),
     agent: int | None = typer.Option(None, "--agent", help="Only this agent's conversations."),
     platform: str | None = typer.Option(None, "--platform", help="Only this platform."),
-    chart: Annotated[
-        Path, typer.Option("--chart", help="Where to write the PNG chart.")
-    ] = DEFAULT_CHART,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "--chart",
+            "-o",
+            help="Where to write the PNG chart (default: DATA_DIR/exports/kefu-report-TIME.png).",
+        ),
+    ] = None,
     language: str | None = typer.Option(None, "--language", help="zh-Hans, zh-Hant or en."),
 ) -> None:
     """The team's numbers: volume, first response against the target, suggestions, checks, threats, open cases."""
@@ -280,9 +285,16 @@ def report(
         agent=agent,
         platform=platform,
     )
+    chart = output if output is not None else default_chart_path(config)
     text = asyncio.run(_report(config, filters, chart, _language(config, language)))
     typer.echo(text)
     typer.echo(f"\nchart: {chart}", err=True)
+
+
+def default_chart_path(config: Settings) -> Path:
+    """`<data_dir>/exports/kefu-report-<local time>.png`: never the current directory."""
+    stamp = utcnow().astimezone(ZoneInfo(config.timezone)).strftime("%Y%m%d-%H%M%S")
+    return config.data_dir / "exports" / f"kefu-report-{stamp}.png"
 
 
 async def _report(config: Settings, filters: ExportFilter, chart: Path, language: Language) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import itertools
 
 from matplotlib import font_manager
 from matplotlib import pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from bot.core.service_levels import (
@@ -77,7 +80,7 @@ def report_text(
             lines.append(
                 r(
                     "acceptance_line",
-                    category=view.category(category) or category,
+                    category=category_label(view, category),
                     accepted=percent(tally.accepted),
                     as_is=percent(tally.accepted_as_is),
                     sent=tally.counts["sent"],
@@ -90,14 +93,15 @@ def report_text(
     if report.check_findings:
         lines += ["", r("checks_title")]
         for agent, total, top in rules_by_agent(report.check_findings):
-            rule = r(f"rule_names.{top}") if top else "-"
-            rule = top if rule == f"report.rule_names.{top}" else rule
+            rule = view.rule(top) if top else "-"
             lines.append(r("checks_line", agent=agent or "-", findings=total, rule=rule))
     if report.open_cases:
         lines += ["", r("open_title")]
         for status, ages in sorted(report.open_cases.items()):
             old = sum(n for bucket, n in ages.items() if bucket >= 3)
-            lines.append(r("open_line", status=status, cases=sum(ages.values()), old=old))
+            lines.append(
+                r("open_line", status=view.state(status), cases=sum(ages.values()), old=old)
+            )
     return "\n".join(lines)
 
 
@@ -114,95 +118,177 @@ def _response_labels() -> list[str]:
     return [f"≤{edges[0]}", *(f"≤{e}" for e in edges[1:]), f">{edges[-1]}"]
 
 
-def draw_report_chart(report: TeamReport, view: ExportView, out: Path) -> Path:
-    """Four panels in one PNG: messages by day and category, first-response times against the
-    target, suggestion outcomes per category, open cases by status and age."""
+MAX_BANDS = 8  # bands in the daily chart: the most frequent categories, the rest as "other"
+OTHER = "__other__"
+
+
+def daily_bands(report: TeamReport) -> list[tuple[str, list[int]]]:
+    """Buyer messages per day for each band of the daily chart, every message in exactly one band:
+    the most frequent categories, then one `OTHER` band with the rest."""
+    days = report.days()
+    categories = report.categories()
+    kept = categories if len(categories) <= MAX_BANDS else categories[: MAX_BANDS - 1]
+    rest = [c for c in categories if c not in kept]
+
+    def per_day(names: list[str]) -> list[int]:
+        counts = [report.messages_by_day.get(day) for day in days]
+        return [sum(c[name] for name in names) if c else 0 for c in counts]
+
+    bands = [(category, per_day([category])) for category in kept]
+    if rest:
+        bands.append((OTHER, per_day(rest)))
+    return [(name, values) for name, values in bands if any(values)]
+
+
+def category_label(view: ExportView, category: str) -> str:
+    """A category's name in the chart and text, with words for "other" and "not classified"."""
+    if category == OTHER:
+        return view.r("other_categories")
+    if not category or category == "unknown":
+        return view.r("uncategorised")
+    return view.category(category)
+
+
+def _no_data(ax: Axes, view: ExportView) -> None:
+    """An empty panel says so instead of drawing an empty axis."""
+    ax.text(
+        0.5,
+        0.5,
+        view.r("no_data"),
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=14,
+        color="#757575",
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _messages_panel(ax: Axes, report: TeamReport, view: ExportView) -> bool:
+    bands = daily_bands(report)
+    if not bands:
+        return False
+    days = [d.strftime("%m-%d") for d in report.days()]
+    bottoms = [0] * len(days)
+    for category, values in bands:
+        colour = "#9e9e9e" if category == OTHER else None
+        ax.bar(days, values, bottom=bottoms, label=category_label(view, category), color=colour)
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    ax.set_ylabel(view.r("axis_messages"))
+    ax.legend(fontsize=8, ncols=2)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    return True
+
+
+def _responses_panel(ax: Axes, report: TeamReport, view: ExportView) -> bool:
+    responses = report.responses
+    if not sum(responses.buckets):
+        return False
+    labels = _response_labels()
+    colours = [
+        "#2e7d32"
+        if (RESPONSE_EDGES[i] if i < len(RESPONSE_EDGES) else float("inf"))
+        <= responses.warning_seconds
+        else "#f9a825"
+        if (RESPONSE_EDGES[i] if i < len(RESPONSE_EDGES) else float("inf"))
+        <= responses.target_seconds
+        else "#c62828"
+        for i in range(len(labels))
+    ]
+    ax.bar(labels, responses.buckets, color=colours)
+    ax.set_ylabel(view.r("axis_conversations"))
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    return True
+
+
+def _acceptance_panel(ax: Axes, report: TeamReport, view: ExportView) -> bool:
+    tallies = sorted(report.acceptance.items(), key=lambda item: -item[1].decided)[:8]
+    if not tallies:
+        return False
+    names = [category_label(view, c) for c, _ in tallies]
+    lefts = [0.0] * len(tallies)
+    for outcome, colour in zip(OUTCOMES, OUTCOME_COLOURS, strict=True):
+        shares = [(t.counts[outcome] / t.decided if t.decided else 0.0) * 100 for _, t in tallies]
+        ax.barh(names, shares, left=lefts, color=colour, label=view.t(f"outcome.{outcome}"))
+        lefts = [a + b for a, b in zip(lefts, shares, strict=True)]
+    ax.set_xlim(0, 100)
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
+    ax.invert_yaxis()
+    ax.legend(fontsize=8, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.06))
+    return True
+
+
+def _open_cases_panel(ax: Axes, report: TeamReport, view: ExportView) -> bool:
+    statuses = sorted(report.open_cases)
+    if not statuses:
+        return False
+    ages = _age_labels(view)
+    width = 0.8 / len(statuses)
+    for index, status in enumerate(statuses):
+        counts = [report.open_cases[status].get(bucket, 0) for bucket in range(len(ages))]
+        ax.bar(
+            [i + index * width for i in range(len(ages))],
+            counts,
+            width=width,
+            label=view.state(status),
+        )
+    ax.set_xticks([i + width * (len(statuses) - 1) / 2 for i in range(len(ages))], ages)
+    ax.set_ylabel(view.r("axis_cases"))
+    ax.legend(fontsize=8)
+    return True
+
+
+def report_figure(report: TeamReport, view: ExportView) -> Figure:
+    """Four panels: messages by day and category, first-response times against the target,
+    suggestion outcomes per category, open cases by status and age (close it when done)."""
+    with _cjk_fonts():
+        return _draw_panels(report, view)
+
+
+def _cjk_fonts() -> AbstractContextManager[None]:
+    """Matplotlib settings that draw Chinese: needed while laying out and while saving."""
     family = _font_family()
+    return plt.rc_context({"font.family": "sans-serif", "font.sans-serif": [family, "DejaVu Sans"]})
+
+
+def _draw_panels(report: TeamReport, view: ExportView) -> Figure:
     r = view.r
-    with plt.rc_context({"font.family": "sans-serif", "font.sans-serif": [family, "DejaVu Sans"]}):
-        figure, axes = plt.subplots(2, 2, figsize=(14, 9.5), dpi=100)
-        figure.suptitle(r("chart_title"), fontsize=16)
-
-        ax = axes[0][0]
-        days = report.days()
-        categories = report.categories()[:8]
-        bottoms = [0] * len(days)
-        for category in categories:
-            values = [
-                report.messages_by_day[day][category] if day in report.messages_by_day else 0
-                for day in days
-            ]
-            ax.bar(
-                [d.strftime("%m-%d") for d in days],
-                values,
-                bottom=bottoms,
-                label=view.category(category) or category,
-            )
-            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
-        ax.set_title(r("chart_messages"))
-        ax.set_ylabel(r("axis_messages"))
-        if categories:
-            ax.legend(fontsize=8, ncols=2)
-        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-
-        ax = axes[0][1]
-        responses = report.responses
-        labels = _response_labels()
-        colours = [
-            "#2e7d32"
-            if (RESPONSE_EDGES[i] if i < len(RESPONSE_EDGES) else float("inf"))
-            <= responses.warning_seconds
-            else "#f9a825"
-            if (RESPONSE_EDGES[i] if i < len(RESPONSE_EDGES) else float("inf"))
-            <= responses.target_seconds
-            else "#c62828"
-            for i in range(len(labels))
-        ]
-        ax.bar(labels, responses.buckets, color=colours)
-        ax.set_title(
+    figure, axes = plt.subplots(2, 2, figsize=(14, 9.5), dpi=100)
+    figure.suptitle(r("chart_title"), fontsize=16)
+    responses = report.responses
+    panels = (
+        (axes[0][0], _messages_panel, r("chart_messages"), True),
+        (
+            axes[0][1],
+            _responses_panel,
             r(
                 "chart_first_response",
                 target=duration_text(responses.target_seconds),
                 share=percent(responses.target_share),
-            )
-        )
-        ax.set_ylabel(r("axis_conversations"))
-        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+            ),
+            True,
+        ),
+        (axes[1][0], _acceptance_panel, r("chart_acceptance"), False),
+        (axes[1][1], _open_cases_panel, r("chart_open_cases"), True),
+    )
+    for ax, draw, title, counts in panels:
+        ax.set_title(title)
+        if not draw(ax, report, view):
+            _no_data(ax, view)
+        elif counts:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.tight_layout()
+    return figure
 
-        ax = axes[1][0]
-        tallies = sorted(report.acceptance.items(), key=lambda item: -item[1].decided)[:8]
-        names = [view.category(c) or c for c, _ in tallies]
-        lefts = [0.0] * len(tallies)
-        for outcome, colour in zip(OUTCOMES, OUTCOME_COLOURS, strict=True):
-            shares = [
-                (t.counts[outcome] / t.decided if t.decided else 0.0) * 100 for _, t in tallies
-            ]
-            ax.barh(names, shares, left=lefts, color=colour, label=view.t(f"outcome.{outcome}"))
-            lefts = [a + b for a, b in zip(lefts, shares, strict=True)]
-        ax.set_title(r("chart_acceptance"))
-        ax.set_xlim(0, 100)
-        ax.xaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
-        ax.invert_yaxis()
-        if tallies:
-            ax.legend(fontsize=8, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.06))
 
-        ax = axes[1][1]
-        ages = _age_labels(view)
-        statuses = sorted(report.open_cases)
-        width = 0.8 / max(1, len(statuses))
-        for index, status in enumerate(statuses):
-            counts = [report.open_cases[status].get(bucket, 0) for bucket in range(len(ages))]
-            ax.bar([i + index * width for i in range(len(ages))], counts, width=width, label=status)
-        ax.set_xticks([i + width * (len(statuses) - 1) / 2 for i in range(len(ages))], ages)
-        ax.set_title(r("chart_open_cases"))
-        ax.set_ylabel(r("axis_cases"))
-        if statuses:
-            ax.legend(fontsize=8)
-
-        for panel in (axes[0][0], axes[0][1], axes[1][1]):
-            panel.yaxis.set_major_locator(MaxNLocator(integer=True))
-        figure.tight_layout()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, format="png")
-        plt.close(figure)
+def draw_report_chart(report: TeamReport, view: ExportView, out: Path) -> Path:
+    """The report's four panels as one PNG at `out`."""
+    with _cjk_fonts():
+        figure = _draw_panels(report, view)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            figure.savefig(out, format="png")
+        finally:
+            plt.close(figure)
     return out

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -75,6 +75,79 @@ def _action_label(view: ExportView, action: str) -> str:
     return action if text == f"export.{key}" else text
 
 
+# Audit fields that only point at other records (the manifest keeps them), never shown as details.
+_INTERNAL_FIELDS = frozenset(
+    {
+        "message_id",
+        "pending",
+        "paste",
+        "checked_clean",
+        "via",
+        "card",
+        "preset",
+        "characters",
+        "language",
+    }
+)
+
+
+def history_detail(view: ExportView, action: str, details: Mapping[str, Any]) -> str:
+    """An audit record's fields in the reader's words: states, parties and rules by name."""
+    parts = []
+    if action in ("case.status", "case.refused"):
+        source, target = view.state(_str(details.get("from"))), view.state(_str(details.get("to")))
+        party = _str(details.get("responsibility"))
+        if party and details.get("to") == "responsibility_decided":
+            parts.append(
+                view.t(
+                    "transcript.status_change_party",
+                    source=source,
+                    target=target,
+                    party=view.party(party),
+                )
+            )
+        else:
+            parts.append(view.t("transcript.status_change", source=source, target=target))
+        shown = ("from", "to", "responsibility", "reason")  # the reason is the action's own label
+        details = {k: v for k, v in details.items() if k not in shown}
+    for key, value in sorted(details.items(), key=_field_order):
+        if value is None or value == "" or key in _INTERNAL_FIELDS:
+            continue
+        parts.append(_field_text(view, key, value))
+    return ", ".join(parts)
+
+
+_FIELD_ORDER = ("suggestion_index", "rules", "latency_seconds", "waited", "platform")
+
+
+def _field_order(item: tuple[str, object]) -> tuple[int, str]:
+    key = item[0]
+    return (_FIELD_ORDER.index(key) if key in _FIELD_ORDER else len(_FIELD_ORDER), key)
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _field_text(view: ExportView, key: str, value: object) -> str:
+    if key == "rules" and isinstance(value, list):
+        separator = view.wording.texts.get(view.language, {}).get("case.separator") or ", "
+        return view.t(
+            "transcript.detail_rules", rules=separator.join(view.rule(str(r)) for r in value)
+        )
+    if key == "suggestion_index" and isinstance(value, int):
+        return view.t("transcript.detail_suggestion", n=value + 1)
+    if key == "latency_seconds" and isinstance(value, int | float):
+        return view.t("transcript.detail_latency", duration=duration_text(float(value)))
+    if key == "waited":
+        return view.t("transcript.detail_waited", waited=value)
+    if key == "platform":
+        return view.t("transcript.detail_platform", platform=view.platform(str(value)))
+    if key == "responsibility":
+        return view.party(str(value))
+    return f"{key}={value}"
+
+
 def build_case(
     case: CaseFile, view: ExportView, *, attachment_path: Callable[[str], Path]
 ) -> TranscriptCase:
@@ -88,10 +161,10 @@ def build_case(
     buyer = view.buyer_name(conv.buyer_name) or str(conv.buyer_id)
     meta = [
         (view.t("transcript.buyer"), f"{buyer} (#{conv.buyer_id})"),
-        (view.t("transcript.platform"), conv.platform),
+        (view.t("transcript.platform"), view.platform(conv.platform)),
         (view.t("transcript.order"), conv.order_id or "-"),
         (view.t("transcript.category"), view.category(conv.category) or "-"),
-        (view.t("transcript.status"), conv.status),
+        (view.t("transcript.status"), view.state(conv.status)),
         (view.t("transcript.agents"), ", ".join(conv.agents) or "-"),
         (view.t("transcript.opened"), view.local(conv.opened_at)),
         (view.t("transcript.closed"), view.local(conv.closed_at) or "-"),
@@ -154,7 +227,7 @@ def build_case(
             time=view.local(event.at),
             action=_action_label(view, event.action),
             actor=event.actor,
-            detail=text(event.detail),
+            detail=text(history_detail(view, event.action, event.details)),
         )
         for event in case.history
     ]

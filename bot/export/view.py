@@ -36,6 +36,29 @@ class ExportView:
         name = self.wording.text(self.language, f"category_names.{category}")
         return category if name == f"category_names.{category}" else name
 
+    def named(self, section: str, key: str | None) -> str:
+        """`section.key` in the reader's language (the key itself when the phrasebook lacks it)."""
+        if not key:
+            return ""
+        name = self.wording.text(self.language, f"{section}.{key}")
+        return key if name == f"{section}.{key}" else name
+
+    def state(self, status: str | None) -> str:
+        """A case status's name (`case.state.*`)."""
+        return self.named("case.state", status)
+
+    def party(self, party: str | None) -> str:
+        """A responsible party's name (`case.party.*`)."""
+        return self.named("case.party", party)
+
+    def rule(self, rule: str | None) -> str:
+        """A reply-check rule's name (`appeal.rule_names.*`)."""
+        return self.named("appeal.rule_names", rule)
+
+    def platform(self, platform: str | None) -> str:
+        """A platform's name (`case.platform_names.*`)."""
+        return self.named("case.platform_names", platform)
+
     def flags(self, flags: str) -> str:
         """Flags' names, joined with a comma."""
         names = []

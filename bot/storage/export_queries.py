@@ -126,6 +126,7 @@ class CaseEvent:
     action: str
     actor: str
     detail: str
+    details: Mapping[str, Any] = field(default_factory=dict)  # the audit record's own fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -650,7 +651,13 @@ async def load_case(
             else actor_names.get(int(row.actor_telegram_id), str(row.actor_telegram_id))
         )
         history.append(
-            CaseEvent(at=row.created_at, action=str(row.action), actor=actor, detail=_detail(row))
+            CaseEvent(
+                at=row.created_at,
+                action=str(row.action),
+                actor=actor,
+                detail=_detail(row),
+                details=_details(row),
+            )
         )
     if found.closed_at is not None:
         history.append(
@@ -706,6 +713,14 @@ async def load_case(
         else await _head_at(session, limit),
         records=records,
     )
+
+
+def _details(row: Any) -> dict[str, Any]:
+    try:
+        details = json.loads(row.details or "{}")
+    except ValueError:
+        return {}
+    return details if isinstance(details, dict) else {}
 
 
 def _detail(row: Any) -> str:
