@@ -24,6 +24,7 @@ from bot.core.cases import (
     Transition,
     transition,
 )
+from bot.core.inbound import MAX_DOWNLOAD_BYTES
 from bot.core.types import Category
 from bot.storage.evidence import append_audit, chain_head, lock_chain
 from bot.storage.models import (
@@ -343,6 +344,7 @@ def _timeline(
     audits: list[AuditEntry],
     length: int,
 ) -> tuple[TimelineEntry, ...]:
+    stored = {(a.message_id, a.telegram_file_id) for a in attachments if a.status == "stored"}
     entries = [
         *(TimelineEntry(seq=m.seq, at=m.sent_at, kind=m.direction, text=m.text) for m in messages),
         *(
@@ -351,7 +353,13 @@ def _timeline(
                 at=a.created_at,
                 kind="attachment",
                 text=a.kind,
-                details={"sha256": a.sha256, "status": a.status},
+                details={
+                    "sha256": a.sha256,
+                    "status": a.status,
+                    "stored_later": (a.message_id, a.telegram_file_id) in stored,
+                    "retried": a.status == "failed"
+                    and (a.size is None or a.size <= MAX_DOWNLOAD_BYTES),
+                },
             )
             for a in attachments
         ),

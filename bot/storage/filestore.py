@@ -4,21 +4,38 @@ through a `FileFetcher` with bounded retries, each outcome chained as an attachm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.inbound import AttachmentRef
-from bot.storage.evidence import ATTACHMENTS, MESSAGES, StoredRecord, append_attachment
+from bot.storage.evidence import (
+    ATTACHMENTS,
+    MESSAGES,
+    StoredRecord,
+    append_attachment,
+    lock_chain,
+)
 
-DEFAULT_BACKOFF = (0.5, 2.0, 8.0)
+# Retries while a message is being recorded (short: every other update waits meanwhile); a file
+# still missing after them is retried in the background by `DownloadRetrier`.
+DEFAULT_BACKOFF = (0.5,)
+# The background retries of one file: first after RETRY_FIRST_DELAY, then twice as long after each
+# failure, at most RETRY_MAX_DELAY apart (also how often failures of other processes are looked for).
+RETRY_FIRST_DELAY = 5.0
+RETRY_MAX_DELAY = 600.0
+
+log = logging.getLogger(__name__)
 
 
 class FileFetcher(Protocol):
@@ -137,20 +154,25 @@ async def recorded_file_ids(*, session: AsyncSession, message_id: int) -> set[st
     return {str(row.telegram_file_id) for row in rows}
 
 
-async def retry_failed_attachments(
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    store: AttachmentStore,
-    fetcher: FileFetcher,
-    backoff: Sequence[float] = DEFAULT_BACKOFF,
-    limit: int = 100,
-) -> int:
-    """Try again every failed download that has no stored row yet; a success is a new row."""
+@dataclass(frozen=True, slots=True)
+class FailedDownload:
+    """A file whose download failed and that has no stored row yet: what to fetch it again."""
+
+    attachment_id: int  # its first failed row
+    message_id: int
+    ref: AttachmentRef
+
+
+async def failed_downloads(
+    *, sessions: async_sessionmaker[AsyncSession], limit: int = 500
+) -> list[FailedDownload]:
+    """Files whose download failed, not stored since, and not too big to ever be (oldest first)."""
+    stored = select(ATTACHMENTS.c.telegram_file_id).where(ATTACHMENTS.c.status == "stored")
     async with sessions() as session:
-        stored = select(ATTACHMENTS.c.telegram_file_id).where(ATTACHMENTS.c.status == "stored")
         rows = (
             await session.execute(
                 select(
+                    func.min(ATTACHMENTS.c.id).label("attachment_id"),
                     ATTACHMENTS.c.message_id,
                     ATTACHMENTS.c.kind,
                     ATTACHMENTS.c.telegram_file_id,
@@ -164,29 +186,209 @@ async def retry_failed_attachments(
                     ATTACHMENTS.c.telegram_file_id.not_in(stored),
                     ATTACHMENTS.c.message_id.in_(select(MESSAGES.c.id)),
                 )
-                .distinct()
+                .group_by(
+                    ATTACHMENTS.c.message_id,
+                    ATTACHMENTS.c.kind,
+                    ATTACHMENTS.c.telegram_file_id,
+                    ATTACHMENTS.c.telegram_file_unique_id,
+                    ATTACHMENTS.c.file_name,
+                    ATTACHMENTS.c.mime_type,
+                    ATTACHMENTS.c.size,
+                )
+                .order_by(func.min(ATTACHMENTS.c.id))
                 .limit(limit)
             )
         ).all()
-    recovered = 0
-    for row in rows:
-        ref = AttachmentRef(
-            kind=row.kind,
-            file_id=row.telegram_file_id,
-            file_unique_id=row.telegram_file_unique_id,
-            file_name=row.file_name,
-            mime_type=row.mime_type,
-            size=row.size,
+    found = [
+        FailedDownload(
+            attachment_id=int(row.attachment_id),
+            message_id=int(row.message_id),
+            ref=AttachmentRef(
+                kind=row.kind,
+                file_id=row.telegram_file_id,
+                file_unique_id=row.telegram_file_unique_id,
+                file_name=row.file_name,
+                mime_type=row.mime_type,
+                size=row.size,
+            ),
         )
-        if ref.too_big:
-            continue
-        outcome = await fetch_with_retries(fetcher=fetcher, store=store, ref=ref, backoff=backoff)
-        if outcome.sha256 is None:
-            continue  # still failing: one failed row per ingest is enough evidence of the gap
-        async with sessions() as session:
-            await record_fetch(
-                session=session, store=store, message_id=row.message_id, ref=ref, outcome=outcome
+        for row in rows
+    ]
+    return [failed for failed in found if not failed.ref.too_big]
+
+
+async def record_recovered(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    store: AttachmentStore,
+    failed: FailedDownload,
+    outcome: FetchOutcome,
+) -> bool:
+    """Chain a later successful download, unless another process stored the file first."""
+    async with sessions() as session:
+        await lock_chain(session=session)  # every evidence writer waits here: check, then append
+        already = await session.execute(
+            select(ATTACHMENTS.c.id).where(
+                ATTACHMENTS.c.message_id == failed.message_id,
+                ATTACHMENTS.c.telegram_file_id == failed.ref.file_id,
+                ATTACHMENTS.c.status == "stored",
             )
-            await session.commit()
-        recovered += 1
+        )
+        if already.first() is not None:
+            return False
+        await record_fetch(
+            session=session,
+            store=store,
+            message_id=failed.message_id,
+            ref=failed.ref,
+            outcome=outcome,
+        )
+        await session.commit()
+    return True
+
+
+async def files_not_stored(
+    *, session: AsyncSession, message_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """The kinds of the messages' files not stored (yet), by message id."""
+    if not message_ids:
+        return {}
+    stored = select(ATTACHMENTS.c.telegram_file_id).where(
+        ATTACHMENTS.c.status == "stored", ATTACHMENTS.c.message_id.in_(message_ids)
+    )
+    rows = await session.execute(
+        select(ATTACHMENTS.c.message_id, ATTACHMENTS.c.kind, ATTACHMENTS.c.telegram_file_id)
+        .where(
+            ATTACHMENTS.c.message_id.in_(message_ids),
+            ATTACHMENTS.c.status == "failed",
+            ATTACHMENTS.c.telegram_file_id.not_in(stored),
+        )
+        .distinct()
+    )
+    missing: dict[int, list[str]] = {}
+    for row in rows:
+        missing.setdefault(int(row.message_id), []).append(str(row.kind))
+    return missing
+
+
+async def retry_failed_attachments(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    store: AttachmentStore,
+    fetcher: FileFetcher,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
+    limit: int = 100,
+) -> int:
+    """Try again every failed download that has no stored row yet; a success is a new row."""
+    recovered = 0
+    for failed in await failed_downloads(sessions=sessions, limit=limit):
+        outcome = await fetch_with_retries(
+            fetcher=fetcher, store=store, ref=failed.ref, backoff=backoff
+        )
+        if outcome.sha256 is None:
+            _warn_not_stored(failed.attachment_id, failed.message_id, outcome)
+            continue  # still failing: one failed row per ingest is enough evidence of the gap
+        if await record_recovered(sessions=sessions, store=store, failed=failed, outcome=outcome):
+            recovered += 1
     return recovered
+
+
+def _warn_not_stored(attachment_id: int, message_id: int, outcome: FetchOutcome) -> None:
+    log.warning(
+        "attachment %s of message %s is not stored yet: %s",
+        attachment_id,
+        message_id,
+        outcome.error,
+    )
+
+
+@dataclass(slots=True)
+class _Retry:
+    failed: FailedDownload
+    due: float
+    delay: float
+
+
+class DownloadRetrier:
+    """Retries failed downloads while the bot runs, each file with a doubling, capped delay.
+
+    Failures of this process are noted at once (`note_failure`); the database is also read at
+    start-up and every `max_delay` seconds, which finds those of other processes and of earlier
+    runs. Each failed try is a WARNING naming the attachment; a success is a new `stored` row.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        store: AttachmentStore,
+        fetcher: FileFetcher,
+        first_delay: float | None = None,
+        max_delay: float | None = None,
+    ) -> None:
+        self.sessions, self.store, self.fetcher = sessions, store, fetcher
+        self.first_delay = RETRY_FIRST_DELAY if first_delay is None else first_delay
+        self.max_delay = RETRY_MAX_DELAY if max_delay is None else max_delay
+        self._retries: dict[str, _Retry] = {}
+        self._wake = asyncio.Event()
+        self._next_scan = 0.0
+
+    def note_failure(self) -> None:
+        """A download just failed: look for it soon."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Retry until cancelled; a database error only delays the next round."""
+        first = True
+        while True:
+            try:
+                await self.round(first=first)
+                first = False
+            except Exception:
+                log.warning("retrying failed downloads failed; trying again later", exc_info=True)
+                self._next_scan = time.monotonic() + self.first_delay
+            await self._sleep()
+
+    async def round(self, *, first: bool = False) -> int:
+        """Find new failures if it is time, then try every file that is due; the number stored."""
+        now = time.monotonic()
+        if first or self._wake.is_set() or now >= self._next_scan:
+            self._wake.clear()
+            self._next_scan = now + self.max_delay
+            found = {f.ref.file_id: f for f in await failed_downloads(sessions=self.sessions)}
+            for file_id in set(self._retries) - set(found):
+                del self._retries[file_id]  # stored meanwhile (by another process)
+            due = now if first else now + self.first_delay
+            for file_id, failed in found.items():
+                self._retries.setdefault(file_id, _Retry(failed, due=due, delay=self.first_delay))
+        recovered = 0
+        for file_id, retry in list(self._retries.items()):
+            if retry.due <= time.monotonic():
+                recovered += await self._try(file_id, retry)
+        return recovered
+
+    async def _try(self, file_id: str, retry: _Retry) -> int:
+        failed = retry.failed
+        outcome = await fetch_with_retries(
+            fetcher=self.fetcher, store=self.store, ref=failed.ref, backoff=()
+        )
+        if outcome.sha256 is None:
+            _warn_not_stored(failed.attachment_id, failed.message_id, outcome)
+            retry.delay = min(retry.delay * 2, self.max_delay)
+            retry.due = time.monotonic() + retry.delay
+            return 0
+        del self._retries[file_id]
+        stored = await record_recovered(
+            sessions=self.sessions, store=self.store, failed=failed, outcome=outcome
+        )
+        log.info(
+            "attachment %s of message %s stored on a retry", failed.attachment_id, failed.message_id
+        )
+        return int(stored)
+
+    async def _sleep(self) -> None:
+        due = [retry.due for retry in self._retries.values()]
+        wait = min([*due, self._next_scan]) - time.monotonic()
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
@@ -29,6 +30,31 @@ COMMANDS_BY_ROLE = {
         "revoke",
     ),
 }
+
+
+BUYER_COMMANDS = frozenset(COMMANDS_BY_ROLE[Role.BUYER])
+TEAM_COMMANDS = frozenset(COMMANDS_BY_ROLE[Role.ADMIN]) - BUYER_COMMANDS
+# What t.me/<bot>?start=<payload> sends: "/start <payload>", the payload 1-64 of these characters.
+DEEP_LINK_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_kefu_command(text: str) -> bool:
+    """Whether a message starting with a bot command is one of Kefu's commands for anyone.
+
+    The team's commands are, whatever follows them (from anyone else they are refused and
+    audited). `/start` and `/help` are only when nothing follows (`/start` may carry a deep-link
+    payload): `/help 快递没到` or `/refund …` from a buyer is the buyer's message, carded.
+    """
+    words = text.split(maxsplit=1)
+    if not words or not words[0].startswith("/"):
+        return False
+    name = words[0][1:].partition("@")[0].lower()
+    if name in TEAM_COMMANDS:
+        return True
+    if name not in BUYER_COMMANDS:
+        return False
+    rest = words[1].strip() if len(words) == 2 else ""
+    return not rest or (name == "start" and DEEP_LINK_PAYLOAD.fullmatch(rest) is not None)
 
 
 def commands_for(role: Role, services: Services, language: Language) -> list[BotCommand]:

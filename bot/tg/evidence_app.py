@@ -24,6 +24,7 @@ processed in batches by a background worker, in order with every other update.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ from telegram.request import HTTPXRequest, RequestData
 from bot.storage.filestore import (
     DEFAULT_BACKOFF,
     AttachmentStore,
+    DownloadRetrier,
     FileFetcher,
-    retry_failed_attachments,
 )
 from bot.storage.models import utcnow
 from bot.tg.files import TelegramFileFetcher
@@ -128,6 +129,7 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
         self.batch_route = batch_route
         self._batch: list[Update] = []
         self._batch_worker: asyncio.Task[None] | None = None
+        self._retrying: asyncio.Task[None] | None = None
 
     async def initialize(self) -> None:
         """Initialise PTB, then queue every stored update whose processing never finished."""
@@ -147,18 +149,15 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
             _LOGGER.info("replaying %d stored updates whose processing did not finish", replayed)
 
     async def start(self) -> None:
-        """Start PTB, and in the background retry attachment downloads that failed before."""
+        """Start PTB, and in the background keep retrying attachment downloads that failed."""
         await super().start()
         inbox = self.evidence_inbox
         if inbox.fetcher is not None:
-            self.create_task(
-                retry_failed_attachments(
-                    sessions=inbox.sessions,
-                    store=inbox.store,
-                    fetcher=inbox.fetcher,
-                    backoff=inbox.backoff,
-                ),
-                name="kefu:retry_failed_attachments",
+            inbox.retrier = DownloadRetrier(
+                sessions=inbox.sessions, store=inbox.store, fetcher=inbox.fetcher
+            )
+            self._retrying = asyncio.get_running_loop().create_task(
+                inbox.retrier.run(), name="kefu:retry_failed_downloads"
             )
 
     async def process_update(self, update: object) -> None:
@@ -238,6 +237,12 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
         """Stop PTB, then finish the batches already taken (their updates were confirmed)."""
         await super().stop()
         await self.flush_batches()
+        if self._retrying is not None:
+            self._retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrying
+            self._retrying = None
+            self.evidence_inbox.retrier = None
 
 
 def install_evidence_ingest(

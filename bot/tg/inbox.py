@@ -21,6 +21,7 @@ from bot.core.types import Category, Classification, Language
 from bot.storage import agents as agent_store
 from bot.storage import cards as card_store
 from bot.storage.database import Session
+from bot.storage.filestore import files_not_stored
 from bot.storage.models import Buyer, Card, Conversation, Message
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import evidence_inbox_of, mark_updates_processed, recorded_update
@@ -160,10 +161,7 @@ async def prepare_cards(
     compositions = []
     for turn in turns:
         classification = turn.classification
-        if turn.message.text.strip():
-            language = classification.language
-        else:  # a sticker or a photo without caption: nothing to read the buyer's language from
-            language = services.language_of(turn.language_code)
+        language = _written_language(services, turn)
         _update_conversation(
             turn.conversation, classification.category, classification.entities.order_ids
         )
@@ -180,12 +178,19 @@ async def prepare_cards(
         )
     cards = await _cards_for(session, turns, compositions)
     histories = await _histories(session, turns)
+    not_stored = await files_not_stored(
+        session=session,
+        message_ids=[t.message.id for t in turns if t.message.content_type != "text"],
+    )
     conversations = list({t.conversation.id: t.conversation for t in turns}.values())
     targets = await _route(services, session=session, conversations=conversations)
     await start_waiting_many(
         services,
         session=session,
-        waiting=[(turn.conversation, turn.message.received_at) for turn in turns],
+        waiting=[
+            (turn.conversation, turn.message.received_at, composition.language)
+            for turn, composition in zip(turns, compositions, strict=True)
+        ],
     )
     pending = []
     for turn, composition, card, history in zip(turns, compositions, cards, histories, strict=True):
@@ -203,9 +208,17 @@ async def prepare_cards(
             order_id=turn.conversation.order_id,
             history=history,
             blocked=turn.buyer.blocked_bot_at is not None,
+            not_stored=tuple(not_stored.get(turn.message.id, ())),
         )
         pending.append(PendingCard(turn, card, view, targets.get(turn.conversation.id)))
     return pending
+
+
+def _written_language(services: Services, turn: BuyerTurn) -> Language:
+    """The language the buyer wrote in; for a sticker or a bare photo, their Telegram language."""
+    if turn.message.text.strip():
+        return turn.classification.language
+    return services.language_of(turn.language_code)
 
 
 async def _cards_for(

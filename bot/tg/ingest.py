@@ -16,6 +16,7 @@ take turns (`EvidenceInbox.turn`), so the process never waits on its own SQLite 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from bot.storage import evidence
 from bot.storage.filestore import (
     DEFAULT_BACKOFF,
     AttachmentStore,
+    DownloadRetrier,
     FileFetcher,
     fetch_with_retries,
     record_fetch,
@@ -43,6 +45,8 @@ from bot.storage.repository import (
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+_LOGGER = logging.getLogger(__name__)
 
 Labeler = Callable[[InboundMessage], MessageLabels]
 # True for the shop's own team: their private messages are not a buyer's (only the raw update is kept).
@@ -89,11 +93,12 @@ async def record_update(
     backoff: Sequence[float] = DEFAULT_BACKOFF,
     is_staff: StaffCheck | None = None,
     fresh: bool = False,
+    on_failed_download: Callable[[], None] | None = None,
 ) -> RecordedUpdate:
     """Write an update's normalised rows (buyer, conversation, message, files); safe to repeat.
 
     `fresh` says the raw update was first stored just now, so no rows of it can exist yet and the
-    look-up for them is skipped.
+    look-up for them is skipped. `on_failed_download` is called when a file could not be stored.
     """
     async with sessions() as session:
         recorded, inbound = await record_rows(
@@ -114,6 +119,7 @@ async def record_update(
         inbound=inbound,
         recorded=recorded,
         backoff=backoff,
+        on_failed=on_failed_download,
     )
     return recorded
 
@@ -273,8 +279,12 @@ async def fetch_attachments(
     inbound: InboundMessage,
     recorded: RecordedUpdate,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
+    on_failed: Callable[[], None] | None = None,
 ) -> None:
-    """Download the message's files not yet recorded, each outcome in its own transaction."""
+    """Download the message's files not yet recorded, each outcome in its own transaction.
+
+    A file that could not be stored is a WARNING (and `on_failed()`): it is retried later.
+    """
     message_id = recorded.message_id
     if not inbound.attachments or fetcher is None or message_id is None:
         return
@@ -286,10 +296,19 @@ async def fetch_attachments(
         # Downloads happen outside any transaction: the chain lock is never held over I/O.
         outcome = await fetch_with_retries(fetcher=fetcher, store=store, ref=ref, backoff=backoff)
         async with sessions() as session:
-            await record_fetch(
+            record = await record_fetch(
                 session=session, store=store, message_id=message_id, ref=ref, outcome=outcome
             )
             await session.commit()
+        if outcome.sha256 is None:
+            _LOGGER.warning(
+                "attachment %s of message %s is not stored: %s",
+                record.id,
+                message_id,
+                outcome.error,
+            )
+            if on_failed is not None:
+                on_failed()
 
 
 class EvidenceInbox:
@@ -311,6 +330,8 @@ class EvidenceInbox:
         self.labeler = labeler
         self.is_staff = is_staff
         self.backoff = tuple(backoff)
+        # Retries downloads that failed, in the background (set when the application starts).
+        self.retrier: DownloadRetrier | None = None
         # Raw payloads stored but not yet processed by this process, by update id.
         self._pending: dict[int, tuple[Mapping[str, Any], datetime]] = {}
         self._recorded: dict[int, RecordedUpdate] = {}
@@ -388,6 +409,7 @@ class EvidenceInbox:
             backoff=self.backoff,
             is_staff=self.is_staff,
             fresh=update.update_id in self._fresh,
+            on_failed_download=self.retrier.note_failure if self.retrier else None,
         )
         self._recorded[update.update_id] = recorded
         return recorded

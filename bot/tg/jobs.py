@@ -25,6 +25,7 @@ from bot.tg.context import KefuContext, Services
 from bot.tg.handlers.supervisor import weekly_summary
 from bot.tg.keyboards import confirm_keyboard
 from bot.tg.replies import append_card_line
+from bot.tg.waiting import ack_language
 from bot.tg.witness import publish_chain_head
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
         conversation.acked_at = utcnow()
         waiting_since = conversation.waiting_since
     category = Category(conversation.category or Category.INQUIRY.value)
-    language = services.language_of(buyer.language_code)
+    language = ack_language(job, fallback=services.language_of(buyer.language_code))
     verdict = Classification(category=category, confidence=1.0, language=language)
     ack = services.understanding.phrasebook.composer.compose(
         verdict,

@@ -14,6 +14,20 @@ from bot.core.wording import Wording
 CARD_ACTIONS = {"s": "send", "e": "edit", "k": "skip", "x": "escalate", "n": "no_reply"}
 PENDING_ACTIONS = {"y": "confirm", "n": "cancel"}
 
+# Row ids are `sa.Integer` columns: PostgreSQL's INTEGER holds up to 2^31 - 1 (SQLite's up to
+# 2^63 - 1), and both hand them out from 1. An id in a button that is not a number in that range
+# (too big, negative, not digits) parses as NO_SUCH_ID, which no row has: it is "not found".
+MAX_ROW_ID = 2**31 - 1
+NO_SUCH_ID = 0
+
+
+def parse_row_id(text: str) -> int:
+    """The row id written in `text`, or NO_SUCH_ID when it is not one (never raises)."""
+    if not text.isdecimal():  # digits only (full-width ones too): no sign, no spaces
+        return NO_SUCH_ID
+    value = int(text)
+    return value if 0 < value <= MAX_ROW_ID else NO_SUCH_ID
+
 
 @dataclass(frozen=True, slots=True)
 class CardAction:
@@ -35,7 +49,10 @@ class PendingAction:
 def parse_callback(
     data: str,
 ) -> CardAction | PendingAction | FollowUpAction | CaseAction | CopilotAction | None:
-    """Parse any of Kefu's callback ids (c: card, p: pending, f: follow-up, cs: case, k:/u: copilot)."""
+    """Parse any of Kefu's callback ids (c: card, p: pending, f: follow-up, cs: case, k:/u: copilot).
+
+    None for data of no known shape; a malformed row id in a known shape is NO_SUCH_ID.
+    """
     parts = data.split(":")
     if parts[0] in ("k", "u"):
         return parse_copilot(data)
@@ -44,11 +61,11 @@ def parse_callback(
             index = int(parts[3]) if len(parts) == 4 else None
             if (index is None) != (parts[2] in ("k", "x", "n")):
                 return None
-            return CardAction(int(parts[1]), CARD_ACTIONS[parts[2]], index)
+            return CardAction(parse_row_id(parts[1]), CARD_ACTIONS[parts[2]], index)
         if parts[0] == "p" and len(parts) == 3 and parts[2] in PENDING_ACTIONS:
-            return PendingAction(int(parts[1]), PENDING_ACTIONS[parts[2]])
+            return PendingAction(parse_row_id(parts[1]), PENDING_ACTIONS[parts[2]])
         if parts[0] == "f" and len(parts) == 3 and parts[2] in FOLLOW_UP_ACTIONS:
-            return FollowUpAction(int(parts[1]), FOLLOW_UP_ACTIONS[parts[2]])
+            return FollowUpAction(parse_row_id(parts[1]), FOLLOW_UP_ACTIONS[parts[2]])
         if parts[0] == "cs":
             return _case_action(parts)
     except ValueError:
@@ -138,11 +155,11 @@ class CaseAction:
 
 def _case_action(parts: list[str]) -> CaseAction | None:
     if len(parts) == 4 and parts[2] == "r" and (party := parse_party(parts[3])) is not None:
-        return CaseAction(int(parts[1]), CaseState.RESPONSIBILITY_DECIDED, party)
+        return CaseAction(parse_row_id(parts[1]), CaseState.RESPONSIBILITY_DECIDED, party)
     state = parse_state(parts[2]) if len(parts) == 3 else None
     if state is None or state is CaseState.RESPONSIBILITY_DECIDED:
         return None
-    return CaseAction(int(parts[1]), state)
+    return CaseAction(parse_row_id(parts[1]), state)
 
 
 def case_keyboard(
@@ -195,11 +212,11 @@ def parse_copilot(data: str) -> CopilotAction | None:
     parts = data.split(":")
     try:
         if parts[0] == "k" and len(parts) == 3 and parts[2] in PLATFORMS:
-            return CopilotAction(int(parts[1]), "log", platform=PLATFORMS[parts[2]])
+            return CopilotAction(parse_row_id(parts[1]), "log", platform=PLATFORMS[parts[2]])
         if parts[0] == "k" and len(parts) == 4 and parts[2] == "j":
-            return CopilotAction(int(parts[1]), "join", case_id=int(parts[3]))
+            return CopilotAction(parse_row_id(parts[1]), "join", case_id=parse_row_id(parts[3]))
         if parts[0] == "u" and len(parts) == 3:
-            return CopilotAction(int(parts[1]), "used", index=int(parts[2]))
+            return CopilotAction(parse_row_id(parts[1]), "used", index=int(parts[2]))
     except ValueError:
         return None
     return None

@@ -38,6 +38,7 @@ class CardView:
     history: BuyerHistory = field(default_factory=BuyerHistory)
     blocked: bool = False
     outcomes: tuple[str, ...] = ()
+    not_stored: tuple[str, ...] = ()  # kinds of the message's files whose download failed so far
 
 
 def render_card(view: CardView, *, wording: Wording, language: Language) -> str:
@@ -92,11 +93,20 @@ def _card_html(view: CardView, *, wording: Wording, language: Language, budget: 
     lines.append(
         f"{t('card.message')}: <blockquote>{escape(_shorten(view.text, budget))}</blockquote>"
     )
+    for kind in view.not_stored:
+        lines.append(f"⏳ {t('card.not_stored_yet', kind=_kind_name(wording, language, kind))}")
     for number, suggestion in enumerate(view.suggestions, start=1):
         kind = t(f"suggestion_kinds.{suggestion.kind}")
         lines.append(f"<b>{number}</b> · <i>{kind}</i>\n{escape(suggestion.text)}")
     lines.extend(view.outcomes[-8:])
     return "\n".join(lines)
+
+
+def _kind_name(wording: Wording, language: Language, kind: str) -> str:
+    """A file kind (photo, document, voice …) as the transcript names it, else as stored."""
+    key = f"export.transcript.kind_{kind}"
+    name = wording.text(language, key)
+    return kind if name == key else name
 
 
 def _shorten(text: str, budget: int) -> str:

@@ -9,7 +9,7 @@ from bot.core.cases import CaseState, Party
 from bot.core.types import Language
 from bot.phrasebook.loader import load_phrasebook
 from bot.tg.handlers.cases import escaped_chunks
-from bot.tg.keyboards import CaseAction, case_keyboard, parse_callback
+from bot.tg.keyboards import NO_SUCH_ID, CaseAction, case_keyboard, parse_callback
 from bot.tg.render import TELEGRAM_LIMIT
 
 
@@ -22,7 +22,7 @@ from bot.tg.render import TELEGRAM_LIMIT
         ("cs:3:responsibility_decided", None),  # a decision always names the party
         ("cs:3:r:moon", None),
         ("cs:3:shipped", None),
-        ("cs:x:verifying", None),
+        ("cs:x:verifying", CaseAction(NO_SUCH_ID, CaseState.VERIFYING)),  # defect 13.6
         ("cs:3", None),
         ("cs:3:remedy:extra", None),
     ],

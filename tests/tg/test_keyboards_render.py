@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.cases import CaseState
 from bot.core.types import Category, Classification, Flag, Language, Suggestion
 from bot.core.wording import Wording
 from bot.tg.keyboards import (
+    MAX_ROW_ID,
+    NO_SUCH_ID,
     CardAction,
+    CaseAction,
+    CopilotAction,
     FollowUpAction,
     PendingAction,
     card_keyboard,
@@ -45,7 +50,7 @@ WORDING = Wording(
         ("p:7:n", PendingAction(7, "cancel")),
         ("c:12:s", None),
         ("c:12:k:1", None),
-        ("c:x:s:1", None),
+        ("c:x:s:1", CardAction(NO_SUCH_ID, "send", 1)),
         ("z:1:s:1", None),
         ("", None),
     ],
@@ -54,12 +59,38 @@ def test_parse_callback(data: str, expected: object) -> None:
     assert parse_callback(data) == expected
 
 
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (f"c:{2**63}:s:1", CardAction(NO_SUCH_ID, "send", 1)),
+        (f"c:{2**64 + 5}:k", CardAction(NO_SUCH_ID, "skip")),
+        (f"c:{2**31}:x", CardAction(NO_SUCH_ID, "escalate")),  # PostgreSQL INTEGER ends at 2^31-1
+        (f"c:{2**31 - 1}:x", CardAction(2**31 - 1, "escalate")),
+        ("c:-1:s:1", CardAction(NO_SUCH_ID, "send", 1)),
+        ("c:+1:s:1", CardAction(NO_SUCH_ID, "send", 1)),
+        ("c:1_0:s:1", CardAction(NO_SUCH_ID, "send", 1)),
+        ("c:0:s:1", CardAction(NO_SUCH_ID, "send", 1)),
+        ("c:１２:s:1", CardAction(12, "send", 1)),  # full-width digits are still digits
+        (f"p:{2**63}:y", PendingAction(NO_SUCH_ID, "confirm")),
+        ("p:-7:n", PendingAction(NO_SUCH_ID, "cancel")),
+        (f"f:{2**63}:d", FollowUpAction(NO_SUCH_ID, "later")),
+        (f"cs:{2**63}:closed", CaseAction(NO_SUCH_ID, CaseState.CLOSED)),
+        (f"k:{2**63}:t", CopilotAction(NO_SUCH_ID, "log", platform="taobao")),
+        (f"k:1:j:{2**63}", CopilotAction(1, "join", case_id=NO_SUCH_ID)),
+        (f"u:-3:{2**63}", CopilotAction(NO_SUCH_ID, "used", index=2**63)),
+    ],
+)
+def test_defect_13_6_a_malformed_id_parses_as_no_such_id(data: str, expected: object) -> None:
+    assert parse_callback(data) == expected
+
+
 def test_callback_data_fits_telegram() -> None:
     keyboard = card_keyboard(2**62, 3, wording=WORDING, language=Language.ZH_HANS)
     datas = [button.callback_data for row in keyboard.inline_keyboard for button in row]
     assert all(isinstance(d, str) and 1 <= len(d.encode()) <= 64 for d in datas)
-    assert [parse_callback(str(d)) for d in datas][:3] == [
-        CardAction(2**62, "send", n) for n in (1, 2, 3)
+    largest = card_keyboard(MAX_ROW_ID, 3, wording=WORDING, language=Language.ZH_HANS)
+    assert [parse_callback(str(b.callback_data)) for b in largest.inline_keyboard[0]] == [
+        CardAction(MAX_ROW_ID, "send", n) for n in (1, 2, 3)
     ]
 
 

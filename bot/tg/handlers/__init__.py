@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, MessageEntity, Update
 from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -13,14 +13,33 @@ from telegram.ext import (
     filters,
 )
 
+from bot.tg.commands import is_kefu_command
 from bot.tg.context import KefuApplication
 from bot.tg.evidence_app import BatchRoute
 from bot.tg.handlers import admin, agent, buyer, cases, errors, inline, supervisor
 from bot.tg.inbox import receive_buyer_batch
 
+
+class _KefuCommand(filters.MessageFilter):
+    """A message that starts with one of Kefu's commands as `is_kefu_command` reads them."""
+
+    def filter(self, message: Message) -> bool:
+        first = message.entities[0] if message.entities else None
+        return (
+            first is not None
+            and first.type == MessageEntity.BOT_COMMAND
+            and first.offset == 0
+            and is_kefu_command(message.text or "")
+        )
+
+
+# Kefu's commands: a team command (whatever follows it), `/start` or `/help` alone. Any other text
+# starting with `/` is, from a buyer, a message like any other (classified, carded).
+KEFU_COMMAND = _KefuCommand(name="KefuCommand")
+
 # New plain-text messages from buyers: what `buyer.private_message` would get from a buyer, minus
-# edits, commands and media (those go through the handlers one by one).
-BUYER_TEXT = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+# edits, Kefu's commands and media (those go through the handlers one by one).
+BUYER_TEXT = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~KEFU_COMMAND
 
 
 def buyer_batch_route() -> BatchRoute:
@@ -33,8 +52,8 @@ def buyer_batch_route() -> BatchRoute:
 
 def register_handlers(application: KefuApplication, *, agent_chat_id: int | None) -> None:
     """Wire commands, buttons and messages to their handlers."""
-    application.add_handler(CommandHandler("start", buyer.start))
-    application.add_handler(CommandHandler("help", buyer.help_command))
+    application.add_handler(CommandHandler("start", buyer.start, filters=KEFU_COMMAND))
+    application.add_handler(CommandHandler("help", buyer.help_command, filters=KEFU_COMMAND))
     application.add_handler(CommandHandler("grant", admin.grant))
     application.add_handler(CommandHandler("revoke", admin.revoke))
     application.add_handler(CommandHandler("available", agent.available))
@@ -49,7 +68,7 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     )
     application.add_handler(InlineQueryHandler(inline.inline_query))
     application.add_handler(ChosenInlineResultHandler(inline.chosen_result))
-    private = filters.ChatType.PRIVATE & ~filters.COMMAND
+    private = filters.ChatType.PRIVATE & ~KEFU_COMMAND
     application.add_handler(
         MessageHandler(private & filters.UpdateType.MESSAGES, buyer.private_message)
     )

@@ -6,20 +6,30 @@ from html import escape
 
 from telegram import Update
 
-from bot.core.roles import Role
+from bot.config import Settings
+from bot.core.roles import Role, effective_role
 from bot.storage.agents import upsert_agent
 from bot.storage.evidence import append_audit
 from bot.tg.commands import publish_commands_for
 from bot.tg.context import KefuContext, sender_of
 
 GRANTABLE = (Role.AGENT, Role.SUPERVISOR)
+MAX_USER_ID = 2**53  # Telegram user ids have at most 52 significant bits
+# Where a role given in the settings comes from: only there can it be taken away.
+SETTING_OF_ROLE = {
+    Role.ADMIN: "KEFU_ADMIN_IDS",
+    Role.SUPERVISOR: "KEFU_SUPERVISOR_IDS",
+    Role.AGENT: "KEFU_AGENT_IDS",
+}
 
 
 def _parse(args: list[str], reply_user_id: int | None) -> tuple[int, Role | None] | None:
     words = list(args)
     user_id = reply_user_id
-    if words and words[0].lstrip("-").isdigit():
+    if words and words[0].lstrip("-").isdecimal():
         user_id = int(words.pop(0))
+        if not 0 < user_id < MAX_USER_ID:
+            return None
     role = None
     if words:
         try:
@@ -67,23 +77,43 @@ async def _change(update: Update, context: KefuContext, *, granting: bool) -> No
         await message.reply_text(escape(services.text(language, "bot.usage_grant")))
         return
     target_id = parsed[0]
-    new_role = role if granting and role is not None else Role.BUYER
+    configured = Role.BUYER if granting else _configured_role(services.settings, target_id)
+    new_role = role if granting and role is not None else configured
     async with services.db.transaction() as session:
         await upsert_agent(
             session=session,
             telegram_user_id=target_id,
-            role=new_role if granting else Role.AGENT,
-            active=granting,
+            role=max(new_role, Role.AGENT),
+            active=new_role >= Role.AGENT,
         )
+        details = {"role": new_role.name.lower()}
+        if configured >= Role.AGENT:  # a revoke takes back grants, not the settings' role
+            details["configured_in"] = SETTING_OF_ROLE[configured]
         await append_audit(
             session=session,
             actor_telegram_id=user.id,
             action="role.granted" if granting else "role.revoked",
             target=f"user:{target_id}",
-            details={"role": new_role.name.lower()},
+            details=details,
         )
     services.forget_role(target_id)
     await publish_commands_for(context.bot, services, target_id)
     role_name = services.text(language, f"roles.{new_role.name.lower()}")
     key = "bot.granted" if granting else "bot.revoked"
-    await message.reply_text(escape(services.text(language, key, user=target_id, role=role_name)))
+    if configured >= Role.AGENT:
+        key = "bot.revoke_configured"
+    setting = SETTING_OF_ROLE.get(configured, "")
+    await message.reply_text(
+        escape(services.text(language, key, user=target_id, role=role_name, setting=setting))
+    )
+
+
+def _configured_role(settings: Settings, user_id: int) -> Role:
+    """The role `user_id` has from KEFU_ADMIN_IDS / KEFU_SUPERVISOR_IDS / KEFU_AGENT_IDS."""
+    return effective_role(
+        user_id,
+        admins=settings.admin_ids,
+        supervisors=settings.supervisor_ids,
+        agents=settings.agent_ids,
+        granted=None,
+    )

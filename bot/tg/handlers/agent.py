@@ -135,10 +135,18 @@ async def _set_availability(update: Update, context: KefuContext, *, available: 
     sender = await sender_of(update, context)
     if sender is None:
         return
-    if sender.role < Role.AGENT:
+    services, user, role = context.services, sender.user, sender.role
+    if role < Role.AGENT:
+        async with services.db.transaction() as session:
+            await append_audit(
+                session=session,
+                actor_telegram_id=user.id,
+                action="availability.denied",
+                target="available" if available else "away",
+                details={"role": role.name.lower()},
+            )
         await reply(sender, context, "card.not_allowed")
         return
-    services, user, role = context.services, sender.user, sender.role
     async with services.db.transaction() as session:
         await upsert_agent(
             session=session,

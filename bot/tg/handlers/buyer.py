@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.core.roles import Role
@@ -38,9 +38,23 @@ async def private_message(update: Update, context: KefuContext) -> None:
     if sender is None:
         return
     if sender.role >= Role.AGENT:
+        if _typed_command(sender.message):  # `/help …` or a command Kefu does not have
+            await reply(sender, context, "bot.staff_help")
+            return
         await agent.private_message(update, context, sender.role)
         return
     await receive_buyer_message(update, sender.user, context)
+
+
+def _typed_command(message: Message) -> bool:
+    """A message the sender typed (not forwarded) that starts with a bot command."""
+    first = message.entities[0] if message.entities else None
+    return (
+        message.forward_origin is None
+        and first is not None
+        and first.type == MessageEntity.BOT_COMMAND
+        and first.offset == 0
+    )
 
 
 async def bot_membership(update: Update, context: KefuContext) -> None:

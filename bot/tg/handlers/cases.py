@@ -17,7 +17,7 @@ from bot.core.types import Language
 from bot.storage import cases as case_store
 from bot.storage.evidence import append_audit
 from bot.tg.context import KefuContext, Services, sender_of
-from bot.tg.keyboards import CaseAction, case_keyboard
+from bot.tg.keyboards import NO_SUCH_ID, CaseAction, case_keyboard, parse_row_id
 from bot.tg.render import TELEGRAM_LIMIT, split_text
 
 TIMELINE_TEXT = 60  # characters of a message shown on a timeline line
@@ -38,9 +38,11 @@ async def case_command(update: Update, context: KefuContext) -> None:
     if not args:
         await _list(message, services, user, role, language)
         return
-    case_id = int(args[0]) if args[0].isdigit() else 0
+    case_id = parse_row_id(args[0])
     verb = args[1].lower() if len(args) > 1 else ""
-    if case_id <= 0 or verb not in ("", "status", "appeal", "bundle"):
+    if case_id == NO_SUCH_ID and args[0].isdecimal():  # a number no case can have, e.g. 2^63
+        await message.reply_text(escape(services.text(language, "case.not_found", case=args[0])))
+    elif case_id == NO_SUCH_ID or verb not in ("", "status", "appeal", "bundle"):
         await message.reply_text(escape(services.text(language, "case.usage")))
     elif verb == "bundle":
         await _bundle(update, context, case_id)
@@ -194,6 +196,10 @@ def _event_text(services: Services, language: Language, entry: case_store.Timeli
     if entry.kind == "attachment":
         if details.get("status") == "stored" and details.get("sha256"):
             return t("case.event_attachment", kind=entry.text, sha256=details["sha256"][:12])
+        if details.get("stored_later"):
+            return t("case.event_attachment_stored_later", kind=entry.text)
+        if details.get("retried"):  # the background retries go on until it is stored
+            return t("case.event_attachment_not_stored_yet", kind=entry.text)
         return t("case.event_attachment_failed", kind=entry.text)
     if entry.action == "case.status":
         state = _state_name(services, language, str(details.get("to", "")))
