@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
+from bot.tg.startup import reach_telegram
 from bot.understanding import Understanding, load_understanding
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,7 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     )
     for noisy in ("httpx", "apscheduler"):  # a line per request / per scheduler tick
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(reach_telegram(settings))  # retried with backoff; TelegramUnavailable is one line
     application = build_application(settings)
     if not webhook:
         application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -159,9 +160,18 @@ class Settings(BaseSettings):
         return async_url(self.database_url)
 
     def ensure_data_dir(self) -> Path:
-        """Create the data directory on demand and return it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """Create the data directory on demand and return it; SettingsError when it is unusable."""
+        where = self.data_dir
+        if where.exists() and not where.is_dir():
+            raise SettingsError(f"KEFU_DATA_DIR: {where} is not a directory")
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=where):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise SettingsError(f"KEFU_DATA_DIR: {where} is not writable ({reason})") from None
+        return where
 
 
 def async_url(url: str) -> str:

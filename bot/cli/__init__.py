@@ -19,6 +19,7 @@ from bot.cli import (
     understanding,
 )
 from bot.cli.common import CliError
+from bot.cli.help import kefu_command
 from bot.config import SettingsError
 from bot.phrasebook.yamlfile import PhrasebookError
 
@@ -40,7 +41,7 @@ for module in (runtime, understanding, evidence, backup, doctor, classify, expor
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error is one line on stderr and a non-zero exit, never a traceback."""
     try:
-        app(args=argv, prog_name="kefu")
+        kefu_command(app)(args=argv, prog_name="kefu")
     except (CliError, SettingsError, PhrasebookError) as exc:
         print(f"kefu: error: {exc}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", 2))

@@ -46,7 +46,8 @@ def classify_command() -> None:
     classifier = _classifier()
     for raw in sys.stdin:
         line = raw.strip()
-        if not line:
+        if not line:  # answered, so output line N still belongs to input line N
+            _emit({"id": None, "error": "empty line"})
             continue
         try:
             item = json.loads(line)

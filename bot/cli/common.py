@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from bot.config import Settings, load_settings
+from bot.core.export_filter import TimeRange
 
 
 class CliError(Exception):
@@ -16,3 +21,67 @@ class CliError(Exception):
 def settings() -> Settings:
     """Load the settings for this command (SettingsError becomes one line in `main`)."""
     return load_settings()
+
+
+def existing_database(config: Settings, *, at_head: bool = True) -> str:
+    """The database URL once it is known to exist and be migrated; never creates one.
+
+    `at_head=False` accepts any migrated revision (checking an older backup, say).
+    """
+    return database_ready(config.sqlalchemy_url, at_head=at_head, hint=_hint(config))
+
+
+def database_ready(url: str, *, at_head: bool = True, hint: str = "run kefu db upgrade") -> str:
+    """`url` when a migrated database is there; else CliError in one line saying what to do."""
+    from bot.storage.presence import (
+        DatabaseLocation,
+        DatabaseMissing,
+        DatabaseUnreachable,
+        database_revision,
+        head_revision,
+    )
+
+    where = DatabaseLocation(url).describe()
+    try:
+        revision = asyncio.run(database_revision(url))
+    except DatabaseMissing:
+        raise CliError(f"no database at {where} ({hint})") from None
+    except DatabaseUnreachable as exc:
+        # exit 1, not 2: a server that is down may come back (a service manager retries)
+        raise CliError(f"cannot connect to the database at {where}: {exc}", exit_code=1) from None
+    if revision is None:
+        raise CliError(f"the database at {where} is not set up yet (run kefu db upgrade)")
+    head = head_revision()
+    if at_head and revision != head:
+        raise CliError(
+            f"the database at {where} is at revision {revision}, this Kefu needs {head}"
+            " (run kefu db upgrade)"
+        )
+    return url
+
+
+def _hint(config: Settings) -> str:
+    if config.database_url is None:
+        return "set KEFU_DATA_DIR or run kefu db upgrade"
+    if config.sqlalchemy_url.startswith("sqlite"):
+        return "set KEFU_DATABASE_URL or run kefu db upgrade"
+    return "create it with createdb, then run kefu db upgrade"
+
+
+def time_range(value: str) -> TimeRange:
+    """`--range` as a TimeRange; an unknown value is one line listing the valid ones."""
+    try:
+        return TimeRange(value)
+    except ValueError:
+        valid = ", ".join(member.value for member in TimeRange)
+        raise CliError(f"--range must be one of {valid}, not {value!r}") from None
+
+
+@contextmanager
+def writing_to(given: str) -> Iterator[None]:
+    """Turn a failure to create or write the output file into one line naming the user's path."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CliError(f"cannot write {given}: {reason}") from None

@@ -20,6 +20,14 @@ from bot.storage.models import utcnow
 from bot.understanding import Analysis, Understanding
 
 QUIT = {"/quit", "/exit", "/q"}
+HELP = "/help"
+CONFIRM = {"y", "yes"}
+
+
+def is_command(line: str) -> bool:
+    """A console command is one word starting with `/`; anything longer is a buyer's message."""
+    return line.startswith("/") and len(line.split()) == 1
+
 
 Reader = Callable[[str], str]
 Writer = Callable[[str, str], None]
@@ -28,10 +36,12 @@ Writer = Callable[[str, str], None]
 class ConsoleLog:
     """Logs console exchanges as evidence, like copilot pastes: one case per console session."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, mode: str, where: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.db = Database.open(database_url)
         self.case_id: int | None = None
+        self.mode = mode  # "practice" or "recording": the console.* wording key saying which
+        self.where = where
 
     def buyer(self, analysis: Analysis) -> int:
         """Log a buyer message typed at the console; returns the case number."""
@@ -78,14 +88,20 @@ class ConsoleLog:
         self.loop.close()
 
 
-def open_log(database_url: str) -> ConsoleLog | None:
-    """A console log when the database is migrated to head, else None (the console still works)."""
-    try:
-        if "(head)" not in migrate.current(database_url):
-            return None
-    except Exception:  # an unreachable or foreign database only means no logging
-        return None
-    return ConsoleLog(database_url)
+PRACTICE_DATABASE = "practice.db"
+
+
+def practice_log(data_dir: Path) -> ConsoleLog:
+    """The console's own practice database in the data dir, created and migrated on open."""
+    path = data_dir / PRACTICE_DATABASE
+    url = f"sqlite+aiosqlite:///{path.resolve()}"
+    migrate.upgrade(url)
+    return ConsoleLog(url, mode="practice", where=str(path))
+
+
+def recording_log(database_url: str, *, where: str) -> ConsoleLog:
+    """A log into the real evidence database (already checked to be there and migrated)."""
+    return ConsoleLog(database_url, mode="recording", where=where)
 
 
 def run_console(
@@ -121,6 +137,10 @@ def run_console(
             log.close()
 
 
+class _Quit(Exception):
+    """The user typed /quit (or input ended)."""
+
+
 class ConsoleLoop:
     """Alternates buyer messages and agent answers: a number picks a suggestion, text is checked."""
 
@@ -147,27 +167,39 @@ class ConsoleLoop:
     def run(self) -> None:
         """Loop until the user quits or input ends."""
         self.write(self.text("banner"), "ansicyan")
-        if self.log is None:
-            self.write(self.text("not_logging"), "ansiyellow")
+        if self.log is not None:
+            self.write(self.text(self.log.mode, path=self.log.where), "ansiyellow")
         try:
             while True:
-                message = self.read(self.text("prompt")).strip()
-                if message in QUIT:
-                    break
-                if not message:
-                    continue
-                analysis = self.understanding.analyse(message)
-                self.show(analysis)
-                if self.log is not None:
-                    case = self.log.buyer(analysis)
-                    self.write(self.text("logged", case=case), "ansibrightblack")
-                answer = self.read(self.text("agent_prompt")).strip()
-                if answer in QUIT:
-                    break
-                self.answer(analysis, answer)
-        except (EOFError, KeyboardInterrupt):
+                message = self.ask(self.text("prompt"))
+                if message:
+                    self.buyer_turn(message)
+        except (_Quit, EOFError, KeyboardInterrupt):
             pass
         self.write(self.text("bye"), "")
+
+    def ask(self, prompt: str) -> str:
+        """Read a line; console commands are handled here and never reach the log."""
+        while True:
+            line = self.read(prompt).strip()
+            if not is_command(line):
+                return line
+            if line in QUIT:
+                raise _Quit
+            if line == HELP:
+                self.write(self.text("help"), "ansicyan")
+            else:
+                self.write(self.text("unknown_command", command=line), "ansiyellow")
+
+    def buyer_turn(self, message: str) -> None:
+        """Show the agent's view of a buyer message, log it, then take the agent's answer."""
+        analysis = self.understanding.analyse(message)
+        self.show(analysis)
+        if self.log is not None:
+            case = self.log.buyer(analysis)
+            self.write(self.text("logged", case=case), "ansibrightblack")
+        while not self.answer(analysis, self.ask(self.text("agent_prompt"))):
+            pass
 
     def show(self, analysis: Analysis) -> None:
         """Print the agent's view, warnings in red."""
@@ -175,25 +207,43 @@ class ConsoleLoop:
             warning = line.startswith(self.text("warnings"))
             self.write(line, "ansired bold" if warning else "")
 
-    def answer(self, analysis: Analysis, answer: str) -> None:
-        """A number sends that suggestion; other text is the agent's own reply and is checked."""
-        suggestions = analysis.composition.suggestions
-        index: int | None = None
-        if answer.isdigit() and 1 <= int(answer) <= len(suggestions):
-            index = int(answer)
-            draft = suggestions[index - 1].text
-            self.write(self.text("picked", n=answer), "ansigreen")
-            self.write(f"  {draft}", "")
-        elif answer:
-            draft = answer
-        else:
-            return
-        if self.log is not None:
-            self.log.agent(draft, analysis, index)
+    def answer(self, analysis: Analysis, answer: str) -> bool:
+        """Handle the agent's answer; False when it was not used and the agent should answer again.
+
+        A number picks that suggestion, other text is the agent's own reply, Enter skips. A reply
+        the check finds problems in is logged only after the agent confirms it.
+        """
+        if not answer:
+            return True
+        draft, index = self.draft(analysis, answer)
+        if draft is None:
+            return False
         problems = self.understanding.check(draft, buyer=analysis.classification, language=self.ui)
         if problems:
             self.write(self.text("check_problems"), "ansiyellow bold")
             for line in problem_lines(problems):
                 self.write(line, "ansiyellow")
+            if self.ask(self.text("confirm")).lower() not in CONFIRM:
+                self.write(self.text("cancelled"), "ansiyellow")
+                return False
         else:
             self.write(self.text("check_ok"), "ansigreen")
+        if self.log is not None:
+            self.log.agent(draft, analysis, index)
+        return True
+
+    def draft(self, analysis: Analysis, answer: str) -> tuple[str | None, int | None]:
+        """The reply an answer stands for and its suggestion number; (None, None) for no such one."""
+        if not answer.isdigit():
+            return answer, None
+        suggestions = analysis.composition.suggestions
+        index = int(answer)
+        if not 1 <= index <= len(suggestions):
+            self.write(
+                self.text("no_such_suggestion", n=answer, count=len(suggestions)), "ansiyellow"
+            )
+            return None, None
+        draft = suggestions[index - 1].text
+        self.write(self.text("picked", n=index), "ansigreen")
+        self.write(f"  {draft}", "")
+        return draft, index

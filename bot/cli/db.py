@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli.common import settings
+from bot.cli.common import existing_database, settings
 from bot.storage import migrate
 
 app = typer.Typer(help="Database schema: upgrade to the newest migration, show the current one.")
@@ -26,7 +26,7 @@ def downgrade(
     revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."),
 ) -> None:
     """Revert migrations down to REVISION."""
-    url = settings().sqlalchemy_url
+    url = existing_database(settings(), at_head=False)
     migrate.downgrade(url, revision)
     typer.echo(f"database at revision {migrate.current(url) or '(none)'}")
 
@@ -34,6 +34,5 @@ def downgrade(
 @app.command("current")
 def current() -> None:
     """Print the database's current revision."""
-    url = settings().sqlalchemy_url
-    migrate.ensure_sqlite_dir(url)
-    typer.echo(migrate.current(url) or "(no revision: run `kefu db upgrade`)")
+    url = existing_database(settings(), at_head=False)
+    typer.echo(migrate.current(url))

@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from bot.cli.common import CliError, settings
+from bot.cli.common import CliError, existing_database, settings
 from bot.config import Settings
 from bot.core.evidence import ChainHead, parse_head
 from bot.storage.verify import VerifyReport
@@ -34,6 +34,7 @@ def verify(
         except ValueError as exc:
             raise CliError(f"--against: {exc}") from None
     config = settings()
+    existing_database(config, at_head=False)
     report = asyncio.run(_verify(config, witness=witness, limit=limit))
     if not report.ok:
         first = report.breaks[0]

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import CliError, settings
+from bot.cli.common import CliError, existing_database, settings, time_range, writing_to
 from bot.config import Settings
-from bot.core.export_filter import ExportFilter, ExportFormat, TimeRange, parse_day, range_bounds
+from bot.core.export_filter import ExportFilter, ExportFormat, parse_day, range_bounds
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.core.wording import Wording
 from bot.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.storage.database import Database
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +52,7 @@ def _filters(
     start = end = None
     try:
         if period is not None:
-            start, end = range_bounds(TimeRange(period), now=utcnow(), zone=zone)
+            start, end = range_bounds(time_range(period), now=utcnow(), zone=zone)
         if since is not None:
             start = parse_day(since, zone=zone)
         if until is not None:
@@ -135,6 +140,7 @@ def export(
     if format is ExportFormat.BUNDLE and case is None:
         raise CliError("--format bundle needs --case N")
     lang = _language(config, language)
+    existing_database(config)
     rows = asyncio.run(
         _export(config, format, filters, output, redact=redact, language=lang, progress=progress)
     )
@@ -157,14 +163,20 @@ def _destination(output: str) -> Iterator[IO[bytes]]:
         sys.stdout.buffer.flush()
         return
     target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     try:
-        with partial.open("wb") as out:
+        with writing_to(output):
+            if target.is_dir():  # found before anything is exported, not at the final rename
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), output)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            out = partial.open("wb")
+        with out:
             yield out
-        partial.replace(target)
+        with writing_to(output):
+            partial.replace(target)
     finally:
-        partial.unlink(missing_ok=True)
+        with suppress(OSError):  # nothing to remove when the folder itself was unusable
+            partial.unlink(missing_ok=True)
 
 
 async def _export(
@@ -198,6 +210,8 @@ async def _export(
     )
     db = Database.open(config.sqlalchemy_url)
     try:
+        if filters.case is not None and not await _case_exists(db, filters.case):
+            raise CliError(f"there is no case {filters.case}")
         if fmt is ExportFormat.BUNDLE:
             with tempfile.TemporaryDirectory() as scratch:
                 try:
@@ -231,6 +245,13 @@ async def _export(
             )
     finally:
         await db.close()
+
+
+async def _case_exists(db: Database, case: int) -> bool:
+    from bot.storage.presence import case_exists
+
+    async with db.session() as session:
+        return await case_exists(session=session, conversation_id=case)
 
 
 @contextmanager
@@ -285,6 +306,7 @@ def report(
         agent=agent,
         platform=platform,
     )
+    existing_database(config)
     chart = output if output is not None else default_chart_path(config)
     text = asyncio.run(_report(config, filters, chart, _language(config, language)))
     typer.echo(text)

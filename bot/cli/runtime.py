@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot import __version__
-from bot.cli.common import CliError, settings
+from bot.cli.common import CliError, existing_database, settings
 
 settings_app = typer.Typer(help="Inspect the settings Kefu would run with.")
 
@@ -23,11 +23,16 @@ def run(
 ) -> None:
     """Start the bot (polling by default)."""
     from bot.app import run_bot
+    from bot.tg.startup import TelegramUnavailable
 
     config = settings()
     if config.bot_token is None:
         raise CliError("KEFU_BOT_TOKEN is not set: create a bot with @BotFather and set its token")
-    run_bot(config, webhook=webhook)
+    existing_database(config)
+    try:
+        run_bot(config, webhook=webhook)
+    except TelegramUnavailable as exc:
+        raise CliError(str(exc), exit_code=1) from None
 
 
 def version() -> None:
@@ -46,5 +51,15 @@ def show() -> None:
     """Print the effective settings, the token masked."""
     config = settings()
     for name, value in config.model_dump().items():
-        typer.echo(f"KEFU_{name.upper()}={value if name != 'bot_token' else '**********'}")
+        typer.echo(f"KEFU_{name.upper()}={_shown(name, value)}")
     typer.echo(f"# database: {config.sqlalchemy_url}")
+
+
+SECRETS = {"bot_token", "webhook_secret"}
+
+
+def _shown(name: str, value: object) -> str:
+    """A setting as `settings show` prints it: secrets masked, unset values as (not set)."""
+    if value is None or value == "" or value == []:
+        return "(not set)"
+    return "**********" if name in SECRETS else str(value)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import typer
 
-from bot.cli.common import CliError, settings
+from bot.cli.common import CliError, existing_database, settings
 from bot.cli.present import analysis_json, analysis_lines, dumps, problem_lines
 from bot.core.types import Language
 from bot.phrasebook.loader import coverage, load_phrasebook
@@ -72,18 +72,35 @@ def check_reply(
     raise typer.Exit(1 if problems else 0)
 
 
-def console() -> None:
-    """Type as a buyer and see what an agent would see (offline, no Telegram needed)."""
-    from bot.cli.console import open_log, run_console
+def console(
+    record: bool = typer.Option(
+        False,
+        "--record",
+        help="Log to the real evidence database instead of the practice one (for good: it is"
+        " append-only, and the cases appear in reports and exports).",
+    ),
+) -> None:
+    """Type as a buyer and see what an agent would see (offline, no Telegram needed).
+
+    Exchanges go to a practice database in the data dir unless --record is given.
+    """
+    from bot.cli.console import practice_log, recording_log, run_console
+    from bot.storage.presence import DatabaseLocation
 
     config = settings()
-    history = config.ensure_data_dir() / "console_history"
+    url = existing_database(config) if record else None  # checked before anything is created
+    data_dir = config.ensure_data_dir()
+    understanding = load_understanding(config.phrasebook_dir)
+    if url is not None:
+        log = recording_log(url, where=DatabaseLocation(url).describe())
+    else:
+        log = practice_log(data_dir)
     run_console(
-        load_understanding(config.phrasebook_dir),
+        understanding,
         ui=Language(config.language),
-        history_path=history,
+        history_path=data_dir / "console_history",
         interactive=sys.stdin.isatty(),
-        log=open_log(config.sqlalchemy_url),
+        log=log,
     )
 
 
