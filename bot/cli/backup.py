@@ -53,7 +53,7 @@ def backup(
 
 
 def restore(
-    path: Annotated[Path, typer.Argument(metavar="FOLDER", help="A folder made by kefu backup.")],
+    path: Annotated[Path, typer.Argument(help="A folder made by kefu backup.")],
     check: bool = typer.Option(
         False, "--check", help="Only verify the backup; touch neither it nor the live database."
     ),
