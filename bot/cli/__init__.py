@@ -7,7 +7,17 @@ import sys
 
 import typer
 
-from bot.cli import classify, db, evidence, export, runtime, train, understanding
+from bot.cli import (
+    backup,
+    classify,
+    db,
+    doctor,
+    evidence,
+    export,
+    runtime,
+    train,
+    understanding,
+)
 from bot.cli.common import CliError
 from bot.cli.help import kefu_command
 from bot.config import SettingsError
@@ -24,7 +34,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(understanding.phrasebook_app, name="phrasebook")
 app.add_typer(runtime.settings_app, name="settings")
 app.add_typer(train.corpus_app, name="corpus")
-for module in (runtime, understanding, evidence, classify, export, train):
+for module in (runtime, understanding, evidence, backup, doctor, classify, export, train):
     module.register(app)
 
 

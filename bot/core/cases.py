@@ -61,6 +61,7 @@ class RefusalReason(StrEnum):
     NOT_ALLOWED_FROM = "not_allowed_from"
     RESPONSIBILITY_REQUIRED = "responsibility_required"
     RESPONSIBILITY_NOT_EXPECTED = "responsibility_not_expected"
+    ANOTHER_CASE_OPEN = "another_case_open"
 
 
 S = CaseState
@@ -104,6 +105,7 @@ class Refusal:
     current: str
     target: str
     allowed: tuple[CaseState, ...] = ()
+    other_case: int | None = None  # the buyer's open case that keeps this one from reopening
 
 
 def parse_state(value: str | CaseState | None) -> CaseState | None:

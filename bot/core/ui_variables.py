@@ -67,6 +67,7 @@ _TABLE: dict[str, str] = {
     "case.not_found": "case",
     "case.refused": "case reason",
     "case.refused_reason.already_in_state": "current",
+    "case.refused_reason.another_case_open": "other",
     "case.refused_reason.not_allowed_from": "allowed current target",
     "case.refused_reason.unknown_state": "target",
     "case.timeline": "count zone",

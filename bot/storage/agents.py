@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.roles import Role
@@ -141,3 +141,11 @@ async def assign_agents(
             previous[conversation.buyer_id] = agent  # sticky within the batch too
     await session.flush()
     return chosen
+
+
+async def available_agents(*, session: AsyncSession) -> int:
+    """How many active agents take new conversations now (`/available`)."""
+    count = await session.scalar(
+        select(func.count()).select_from(Agent).where(Agent.active, Agent.available)
+    )
+    return int(count or 0)

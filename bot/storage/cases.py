@@ -16,7 +16,14 @@ from sqlalchemy import String, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.appeal import CaseFacts, FactAttachment, FactEvent, FactMessage
-from bot.core.cases import FINISHED, Refusal, Transition, transition
+from bot.core.cases import (
+    FINISHED,
+    CaseState,
+    Refusal,
+    RefusalReason,
+    Transition,
+    transition,
+)
 from bot.core.inbound import MAX_DOWNLOAD_BYTES
 from bot.core.types import Category
 from bot.storage.evidence import append_audit, chain_head, lock_chain
@@ -181,6 +188,10 @@ async def change_status(
         responsibility=responsibility,
         current_responsibility=conversation.responsibility,
     )
+    if isinstance(outcome, Transition) and outcome.reopened:
+        outcome = await _refuse_second_open_case(session=session, conversation=conversation) or (
+            outcome
+        )
     if isinstance(outcome, Refusal):
         await append_audit(
             session=session,
@@ -192,6 +203,7 @@ async def change_status(
                 "to": str(target)[:64],
                 "reason": outcome.reason.value,
                 "responsibility": responsibility[:32] if responsibility else None,
+                **({"other_case": outcome.other_case} if outcome.other_case else {}),
             },
         )
         return outcome
@@ -217,6 +229,32 @@ async def change_status(
         created_at=now,
     )
     return outcome
+
+
+async def _refuse_second_open_case(
+    *, session: AsyncSession, conversation: Conversation
+) -> Refusal | None:
+    """A refusal when the buyer already has another open case (one open case per buyer)."""
+    other = (
+        await session.execute(
+            select(Conversation.id)
+            .where(
+                Conversation.buyer_id == conversation.buyer_id,
+                Conversation.platform == conversation.platform,
+                Conversation.id != conversation.id,
+                Conversation.status.not_in([s.value for s in FINISHED]),
+            )
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if other is None:
+        return None
+    return Refusal(
+        RefusalReason.ANOTHER_CASE_OPEN,
+        conversation.status,
+        CaseState.VERIFYING.value,
+        other_case=other,
+    )
 
 
 async def open_cases(

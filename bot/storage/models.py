@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -32,6 +33,10 @@ NAMING_CONVENTION = {
 
 # Evidence tables: append-only, chained, guarded by database triggers (see the first migration).
 APPEND_ONLY_TABLES = ("raw_updates", "messages", "attachments", "audit_log")
+
+# Case states that end a conversation; any other state is open (bot.core.cases.FINISHED).
+CLOSED_STATUSES = ("resolved", "closed")
+OPEN_CONVERSATION_WHERE = "status NOT IN ('resolved', 'closed')"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -106,6 +111,16 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversations_buyer_id_opened_at", "buyer_id", "opened_at"),
         Index("ix_conversations_status_updated_at", "status", "updated_at"),
+        # One open case per buyer, kept by the database so that processes racing on a returning
+        # buyer's messages cannot open two (migration 0006).
+        Index(
+            "uq_conversations_one_open",
+            "buyer_id",
+            "platform",
+            unique=True,
+            sqlite_where=text(OPEN_CONVERSATION_WHERE),
+            postgresql_where=text(OPEN_CONVERSATION_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

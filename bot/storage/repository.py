@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.inbound import BuyerRef
-from bot.storage.models import Buyer, Conversation, utcnow
-
-CLOSED_STATUSES = ("resolved", "closed")
-_UNSET_CONVERSATION_COLUMNS = tuple(
-    column.key
-    for column in Conversation.__table__.columns
-    if column.nullable and column.default is None and column.server_default is None
+from bot.storage.models import (
+    CLOSED_STATUSES,
+    OPEN_CONVERSATION_WHERE,
+    Buyer,
+    Conversation,
+    utcnow,
 )
 
 
@@ -110,41 +109,60 @@ def _short(value: str | None, length: int) -> str | None:
 async def open_conversations_for(
     *, session: AsyncSession, buyer_ids: Sequence[int], platform: str = "telegram"
 ) -> dict[int, Conversation]:
-    """Each buyer's newest conversation that is not resolved or closed, else a new one (flushed),
-    by buyer id."""
+    """Each buyer's open conversation (resolved and closed ones are not), else a new one, by
+    buyer id.
+
+    Safe under concurrency: the database keeps one open conversation per buyer (a partial
+    unique index), so a conversation another process opened meanwhile is read back, not doubled.
+    """
     wanted = list(dict.fromkeys(buyer_ids))
+    found = await _open_conversations(session=session, buyer_ids=wanted, platform=platform)
+    missing = [buyer_id for buyer_id in wanted if buyer_id not in found]
+    if missing:
+        dialect = session.get_bind().dialect.name
+        insert_module = postgresql if dialect == "postgresql" else sqlite
+        await session.execute(
+            insert_module.insert(Conversation)
+            .values([_new_conversation_values(buyer_id, platform) for buyer_id in missing])
+            .on_conflict_do_nothing(
+                index_elements=["buyer_id", "platform"],
+                index_where=text(OPEN_CONVERSATION_WHERE),
+            )
+        )
+        found.update(
+            await _open_conversations(session=session, buyer_ids=missing, platform=platform)
+        )
+    return found
+
+
+async def _open_conversations(
+    *, session: AsyncSession, buyer_ids: Sequence[int], platform: str
+) -> dict[int, Conversation]:
     rows = await session.execute(
         select(Conversation)
         .where(
-            Conversation.buyer_id.in_(wanted),
+            Conversation.buyer_id.in_(buyer_ids),
             Conversation.platform == platform,
             Conversation.status.not_in(CLOSED_STATUSES),
         )
         .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
+        .execution_options(populate_existing=True)
     )
     found: dict[int, Conversation] = {}
     for conversation in rows.scalars():
         found.setdefault(conversation.buyer_id, conversation)
-    created = [
-        _new_conversation(buyer_id, platform) for buyer_id in wanted if buyer_id not in found
-    ]
-    if created:
-        session.add_all(created)
-        await session.flush()
-        found.update({conversation.buyer_id: conversation for conversation in created})
     return found
 
 
-def _new_conversation(buyer_id: int, platform: str) -> Conversation:
+def _new_conversation_values(buyer_id: int, platform: str) -> dict[str, object]:
     now = utcnow()
-    conversation = Conversation(
-        buyer_id=buyer_id, platform=platform, status="new", opened_at=now, updated_at=now
-    )
-    # Every column set (None included), so the new row is fully loaded after the INSERT and
-    # stays readable once detached (the evidence inbox hands it to the handler).
-    for column in _UNSET_CONVERSATION_COLUMNS:
-        setattr(conversation, column, None)
-    return conversation
+    return {
+        "buyer_id": buyer_id,
+        "platform": platform,
+        "status": "new",
+        "opened_at": now,
+        "updated_at": now,
+    }
 
 
 async def set_buyer_blocked(*, session: AsyncSession, telegram_user_id: int, blocked: bool) -> bool:

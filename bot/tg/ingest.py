@@ -149,6 +149,9 @@ async def record_rows(
     )
     if found is not None:
         return RecordedUpdate(update_id, *found), inbound
+    # The chain lock first, as a case's status change takes it: a case closed meanwhile is then
+    # seen closed, and the message opens a new case instead of landing in the closed one.
+    await evidence.lock_chain(session=session)
     buyer = await get_or_create_buyer(
         session=session,
         telegram_user_id=inbound.buyer.telegram_user_id,
@@ -229,6 +232,7 @@ async def record_fresh_messages(
     buyers and open conversations are found or created in one go and the messages are appended
     in order (on SQLite in one call).
     """
+    await evidence.lock_chain(session=session)  # before the cases are read (see record_rows)
     buyers = await get_or_create_buyers(session=session, people=[i.buyer for i, _, _ in entries])
     conversations = await open_conversations_for(
         session=session, buyer_ids=[buyer.id for buyer in buyers.values()]

@@ -254,6 +254,7 @@ def _refusal_text(services: Services, language: Language, case_id: int, refusal:
         allowed=_separator(services, language).join(
             _state_name(services, language, s) for s in refusal.allowed
         ),
+        other=refusal.other_case,
     )
     return services.text(language, "case.refused", case=case_id, reason=reason)
 
