@@ -22,6 +22,7 @@ from tests.e2e.kefu import (
     running_kefu,
     running_kefu_webhook,
 )
+from tests.e2e.test_workflow import _due_now
 
 pytestmark = pytest.mark.e2e
 
@@ -208,3 +209,55 @@ async def test_polling_bot_serves_no_metrics_port_unless_configured(shop: Shop) 
     assert shop.settings.metrics_port is None
     assert monitor is not None
     assert monitor.port is None
+
+
+async def test_metrics_count_an_acknowledgement_a_missed_target_and_a_follow_up(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    shop = make_shop(
+        botapi,
+        tmp_path,
+        ack_after_seconds=0.5,
+        sla_target_seconds=1.5,
+        scheduler_interval_seconds=0.2,
+        metrics_port=0,
+    )
+    async with running_kefu(shop) as application, httpx.AsyncClient() as client:
+        botapi.send_text(shop.buyer, "收到的杯子碎了")
+        card = await _card(shop)
+        ack = await botapi.wait_for_bot_message_async(shop.buyer["id"], timeout=10)
+        await botapi.wait_for_bot_message_async(shop.supervisor["id"], timeout=10)  # missed
+        botapi.press_button(shop.agent, card, f"c:{_card_id(card)}:s:2", chat=shop.forum["id"])
+        reply = await botapi.wait_for_bot_message_async(
+            shop.buyer["id"], lambda m: m["message_id"] > ack["message_id"], timeout=10
+        )
+        await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: any(d.startswith("f:") for d in button_data(m)), timeout=10
+        )
+        await _due_now(shop)
+        reminder = await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: "跟进提醒" in m.get("text", ""), timeout=15
+        )
+        confirm = next(d for d in button_data(reminder) if d.startswith("p:") and d.endswith(":y"))
+        botapi.press_button(shop.agent, reminder, confirm, chat=shop.forum["id"])
+        await botapi.wait_for_bot_message_async(
+            shop.buyer["id"], lambda m: m["message_id"] > reply["message_id"], timeout=10
+        )
+        monitor = monitor_of(application)
+        assert monitor is not None
+        for _ in range(100):  # the count follows the send's record, a moment after the buyer has it
+            metrics = _samples((await client.get(f"http://127.0.0.1:{monitor.port}/metrics")).text)
+            if metrics[("kefu_follow_ups_sent_total", ())]:
+                break
+            await asyncio.sleep(0.05)
+
+    assert metrics[("kefu_acks_sent_total", ())] == 1
+    assert metrics[("kefu_sla_misses_total", ())] == 1
+    assert metrics[("kefu_replies_sent_total", (("source", "suggestion"),))] == 1
+    assert metrics[("kefu_follow_ups_sent_total", ())] == 1
+    assert metrics[("kefu_cards_posted_total", ())] == 1
+    assert metrics[("kefu_updates_received_total", (("kind", "callback_query"),))] == 2
+
+
+def _card_id(card: dict) -> int:
+    return int(button_data(card)[0].split(":")[1])
