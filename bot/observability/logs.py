@@ -124,14 +124,20 @@ def log_handler(log_format: LogFormat, *, stream: Any = None) -> logging.Handler
 
 
 def configure_logging(log_format: LogFormat, *, level: int = logging.INFO) -> None:
-    """Send every log line at `level` and above to stderr in `log_format` (the bot's set-up)."""
+    """Send every log line at `level` and above to stderr in `log_format` (the bot's set-up).
+
+    As `logging.basicConfig` does, this leaves a root logger that already has other handlers
+    (a test harness's) alone; a handler it installed itself is replaced.
+    """
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     root = logging.getLogger()
-    for existing in list(root.handlers):
-        if getattr(existing, "kefu_handler", False):
-            root.removeHandler(existing)
+    ours = [h for h in root.handlers if getattr(h, "kefu_handler", False)]
+    if len(ours) < len(root.handlers):
+        return
+    for existing in ours:
+        root.removeHandler(existing)
     handler = log_handler(log_format)
     handler.kefu_handler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(logging.WARNING)

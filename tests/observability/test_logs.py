@@ -103,20 +103,27 @@ def test_a_traceback_stays_below_the_tagged_first_line_and_in_json_exception(
     assert entry["time"].endswith("+00:00")
 
 
-def test_configure_logging_replaces_only_its_own_handler() -> None:
+def test_configure_logging_replaces_its_own_handler_and_leaves_a_configured_root_alone() -> None:
     root = logging.getLogger()
     before, level = list(root.handlers), root.level
+    for handler in before:
+        root.removeHandler(handler)
     try:
         configure_logging("text")
         configure_logging("json")
-        ours = [h for h in root.handlers if h not in before]
-        assert len(ours) == 1
-        assert isinstance(ours[0].formatter, JsonFormatter)
-        assert logging.getLogger("httpx").level == logging.WARNING
+        [ours] = root.handlers
+        assert isinstance(ours.formatter, JsonFormatter)
+        assert (root.level, logging.getLogger("httpx").level) == (logging.INFO, logging.WARNING)
+        root.removeHandler(ours)
+        other = logging.NullHandler()
+        root.addHandler(other)
+        configure_logging("json")  # as logging.basicConfig: someone configured logging already
+        assert root.handlers == [other]
     finally:
         for handler in root.handlers[:]:
-            if handler not in before:
-                root.removeHandler(handler)
+            root.removeHandler(handler)
+        for handler in before:
+            root.addHandler(handler)
         root.setLevel(level)
 
 
