@@ -8,12 +8,14 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Settings, SettingsError
 from bot.core.inbound import InboundMessage, MessageLabels, labels_for
 from bot.core.roles import Role
+from bot.observability.logs import configure_logging
+from bot.observability.metrics import Metrics
 from bot.storage.agents import upsert_agent
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
@@ -21,8 +23,10 @@ from bot.tg.commands import publish_commands
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
+from bot.tg.health import MONITOR_KEY, Monitor, monitor_of, update_kind
 from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
+from bot.tg.ratelimit import MeteredRateLimiter
 from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
 from bot.tg.startup import reach_telegram
 from bot.tg.webhook import WebhookConfig, serve_webhook
@@ -46,18 +50,21 @@ def check_runnable(settings: Settings, *, webhook: bool) -> None:
         raise SettingsError("webhook mode needs KEFU_WEBHOOK_URL and KEFU_WEBHOOK_SECRET")
 
 
-def message_labeler(understanding: Understanding) -> Labeler:
+def message_labeler(understanding: Understanding, metrics: Metrics | None = None) -> Labeler:
     """Label each buyer message with the classifier's verdict before it is chained."""
+    metrics = metrics or Metrics()
 
     def label(inbound: InboundMessage) -> MessageLabels:
-        return labels_for(understanding.classifier.classify(inbound.text))
+        with metrics.classifying():
+            return labels_for(understanding.classifier.classify(inbound.text))
 
     return label
 
 
-def rate_limiter(settings: Settings) -> AIORateLimiter:
+def rate_limiter(settings: Settings, metrics: Metrics | None = None) -> MeteredRateLimiter:
     """Telegram's limits (30 messages/s overall, 20/min per group); RetryAfter is retried."""
-    return AIORateLimiter(
+    return MeteredRateLimiter(
+        metrics=metrics or Metrics(),
         overall_max_rate=settings.telegram_rate_limit,
         overall_time_period=1,
         group_max_rate=settings.telegram_group_rate_limit,
@@ -98,17 +105,20 @@ def build_application(
     )
     if request is not None:
         builder.request(request)
-    builder.rate_limiter(rate_limiter(settings))
+    metrics = services.metrics
+    builder.rate_limiter(rate_limiter(settings, metrics))
     install_evidence_ingest(
         builder,
         sessions=services.db.sessions,
         store=services.attachments,
-        labeler=message_labeler(services.understanding),
+        labeler=message_labeler(services.understanding, metrics),
         is_staff=services.is_staff,
         batch_route=buyer_batch_route(),
+        on_update=lambda update: metrics.update_received(update_kind(update)),
     )
     application: KefuApplication = builder.build()
     application.bot_data[SERVICES_KEY] = services
+    application.bot_data[MONITOR_KEY] = Monitor(services)
     register_handlers(application, agent_chat_id=settings.agent_chat_id)
     return application
 
@@ -125,6 +135,9 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         for user_id, role in staff.items():
             await upsert_agent(session=session, telegram_user_id=user_id, role=role)
     start_reconciling_replies(KefuContext(application))
+    monitor = monitor_of(application)
+    if monitor is not None and settings.metrics_port is not None:
+        await monitor.serve(settings.metrics_listen, settings.metrics_port)
     try:
         await publish_commands(application.bot, services, staff)
     except Exception as exc:  # a missing menu must not keep the bot from serving buyers
@@ -141,17 +154,16 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     await stop_reconciling_replies(KefuContext(application))
+    monitor = monitor_of(application)
+    if monitor is not None:
+        await monitor.close()
     await services.db.close()
 
 
 def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     """Build the application and run it until stopped (polling unless `webhook`)."""
     check_runnable(settings, webhook=webhook)
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
-    )
-    for noisy in ("httpx", "apscheduler"):  # a line per request / per scheduler tick
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(settings.log_format)
     asyncio.run(reach_telegram(settings))  # retried with backoff; TelegramUnavailable is one line
     application = build_application(settings)
     if not webhook:

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     witness_hour: int = Field(default=9, ge=0, le=23)
     telegram_rate_limit: float = Field(default=30.0, ge=0)
     telegram_group_rate_limit: int = Field(default=20, ge=0)
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_listen: str = "127.0.0.1"
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -98,6 +101,20 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format_word(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower() or "text"
+            if value not in ("text", "json"):
+                raise ValueError(f"{value!r} is not a log format: use text or json")
+        return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_port_is_off(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip() == "" else value
 
     @field_validator("webhook_secret")

@@ -21,7 +21,12 @@ SQLITE_PRAGMAS = (
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine for `url`; SQLite connections get Kefu's pragmas."""
+    """Create the async engine for `url`; SQLite connections get Kefu's pragmas.
+
+    A database error's text leaves out the statement's values (`hide_parameters`): they are
+    buyer messages and phone numbers, and such errors are logged.
+    """
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

@@ -16,6 +16,7 @@ from bot.core.roles import Role, effective_role
 from bot.core.sla import SlaPolicy, policy_for
 from bot.core.types import Language
 from bot.core.wording import Wording
+from bot.observability.metrics import Metrics
 from bot.storage.agents import granted_roles
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
@@ -35,6 +36,7 @@ class Services:
     understanding: Understanding
     db: Database
     attachments: AttachmentStore
+    metrics: Metrics = field(default_factory=Metrics)  # this bot's own registry
     _granted: tuple[dict[int, Role], float] | None = field(default=None, repr=False)
 
     @property

@@ -37,6 +37,7 @@ from telegram._utils.types import ODVInput
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest, RequestData
 
+from bot.observability.logs import about_update, bind_case
 from bot.storage.filestore import (
     DEFAULT_BACKOFF,
     AttachmentStore,
@@ -102,6 +103,7 @@ class EvidenceUpdateQueue(asyncio.Queue[object]):
 
 
 BatchHandler = Callable[["EvidenceApplication", Sequence[Update]], Awaitable[None]]
+UpdateObserver = Callable[[Update], None]  # told of each update before it is processed
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +124,17 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
     """An Application that records each update's evidence, runs handlers, then marks it done."""
 
     def __init__(
-        self, *, evidence_inbox: EvidenceInbox, batch_route: BatchRoute | None = None, **kwargs: Any
+        self,
+        *,
+        evidence_inbox: EvidenceInbox,
+        batch_route: BatchRoute | None = None,
+        on_update: UpdateObserver | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.evidence_inbox = evidence_inbox
         self.batch_route = batch_route
+        self.on_update = on_update
         self._batch: list[Update] = []
         self._batch_worker: asyncio.Task[None] | None = None
         self._retrying: asyncio.Task[None] | None = None
@@ -169,6 +177,8 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
         if not isinstance(update, Update):
             await super().process_update(update)
             return
+        if self.on_update is not None:
+            self.on_update(update)
         if await self._batchable(update):
             self._batch.append(update)
             if self._batch_worker is None or self._batch_worker.done():
@@ -181,13 +191,14 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
 
     async def _process_one(self, update: Update) -> None:
         inbox = self.evidence_inbox
-        async with inbox.turn:
-            if await inbox.is_processed(update.update_id):
-                _LOGGER.debug("update %d was processed before; skipped", update.update_id)
-                return
-            await inbox.record(update)
-            await super().process_update(update)
-            await inbox.finish(update.update_id)
+        with about_update(update.update_id):  # log lines meanwhile carry the update (and case)
+            async with inbox.turn:
+                if await inbox.is_processed(update.update_id):
+                    _LOGGER.debug("update %d was processed before; skipped", update.update_id)
+                    return
+                bind_case((await inbox.record(update)).conversation_id)
+                await super().process_update(update)
+                await inbox.finish(update.update_id)
 
     async def _batchable(self, update: Update) -> bool:
         route, inbox = self.batch_route, self.evidence_inbox
@@ -255,6 +266,7 @@ def install_evidence_ingest(
     backoff: Sequence[float] = DEFAULT_BACKOFF,
     is_staff: StaffCheck | None = None,
     batch_route: BatchRoute | None = None,
+    on_update: UpdateObserver | None = None,
 ) -> EvidenceInbox:
     """Make the application built by `builder` crash-safe; call before `builder.build()`.
 
@@ -262,7 +274,8 @@ def install_evidence_ingest(
     (`EvidenceRequest`) and its update queue (`EvidenceUpdateQueue`), so do not set those
     elsewhere. `fetcher` defaults to downloading through the bot (`TelegramFileFetcher`);
     `labeler` (e.g. the classifier) gives each buyer message its category, confidence and flags
-    before it is chained. Handlers find an update's rows with `recorded_update(application, update)`.
+    before it is chained; `on_update` is told of each update taken for processing (metrics).
+    Handlers find an update's rows with `recorded_update(application, update)`.
     """
     inbox = EvidenceInbox(
         sessions=sessions,
@@ -273,7 +286,8 @@ def install_evidence_ingest(
         is_staff=is_staff,
     )
     builder.application_class(
-        EvidenceApplication, kwargs={"evidence_inbox": inbox, "batch_route": batch_route}
+        EvidenceApplication,
+        kwargs={"evidence_inbox": inbox, "batch_route": batch_route, "on_update": on_update},
     )
     builder.get_updates_request(EvidenceRequest(inbox, connection_pool_size=1))
     builder.update_queue(EvidenceUpdateQueue(inbox))

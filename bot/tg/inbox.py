@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update, User
@@ -18,11 +19,12 @@ from bot.core.compose import Composition
 from bot.core.inbound import buyer_message, labels_for
 from bot.core.roles import Role
 from bot.core.types import Category, Classification, Language
+from bot.observability.logs import about_update, bind_case, bind_update
 from bot.storage import agents as agent_store
 from bot.storage import cards as card_store
 from bot.storage.database import Session
 from bot.storage.filestore import files_not_stored
-from bot.storage.models import Buyer, Card, Conversation, Message
+from bot.storage.models import Buyer, Card, Conversation, Message, utcnow
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import evidence_inbox_of, mark_updates_processed, recorded_update
 from bot.tg.ingest import RecordedMessage, record_fresh_messages
@@ -126,7 +128,9 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
             inbound = buyer_message(payload)
             if inbound is None:
                 raise ValueError(f"update {update.update_id} carries no buyer message")
-            entries.append((inbound, received_at, classifier.classify(inbound.text)))
+            with services.metrics.classifying():
+                verdict = classifier.classify(inbound.text)
+            entries.append((inbound, received_at, verdict))
         recorded = await record_fresh_messages(
             session=session, entries=[(i, r, labels_for(c)) for i, r, c in entries]
         )
@@ -150,8 +154,10 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
             )
         pending = await prepare_cards(services, session=session, turns=turns)
     unsent = [p for p in pending if p.card.card_message_id is None]
+    cases = {p.turn.update.update_id: p.turn.conversation.id for p in unsent}
     for update, error in await post_cards(application, unsent, guard=inbox.turn):
-        await application.process_error(update, error)
+        with about_update(update.update_id, case=cases.get(update.update_id)):
+            await application.process_error(update, error)
 
 
 async def prepare_cards(
@@ -376,6 +382,8 @@ async def post_cards(
 
     async def send_conversation(cards: list[PendingCard]) -> None:
         target = cards[0].target
+        bind_case(cards[0].turn.conversation.id)  # this task's log lines are about the case
+        bind_update(cards[0].turn.update.update_id)
         if target is None:
             return
         async with limit:
@@ -385,6 +393,7 @@ async def post_cards(
                 if thread_id is not None:
                     topics[cards[0].turn.conversation.id] = thread_id
             for card in cards:
+                bind_update(card.turn.update.update_id)
                 html = render_card(card.view, wording=services.wording, language=target.language)
                 try:
                     sent = await application.bot.send_message(
@@ -406,6 +415,7 @@ async def post_cards(
                         card.card.id, sent.chat_id, sent.message_id, thread_id, html
                     )
                 )
+                services.metrics.card_posted(_seconds_since(card.turn.message.received_at))
 
     await asyncio.gather(*(send_conversation(cards) for cards in by_conversation.values()))
     async with guard or contextlib.nullcontext(), services.db.transaction() as session:
@@ -418,6 +428,13 @@ async def post_cards(
             application, [card.turn.update for card in pending], session=session
         )
     return failed
+
+
+def _seconds_since(moment: datetime) -> float:
+    """Seconds from `moment` (stored UTC, naive on SQLite) until now."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (utcnow() - moment).total_seconds()
 
 
 async def _create_topic(

@@ -16,6 +16,7 @@ from bot.core.compose import fill
 from bot.core.roles import Role
 from bot.core.sla import next_local_time, waited_text
 from bot.core.types import Category, Classification, Language, Principle
+from bot.observability.logs import bind_case
 from bot.phrasebook.witness import load_witness_templates
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
@@ -99,11 +100,13 @@ async def run_due_jobs(context: KefuContext) -> None:
 
 
 async def _run_job(context: KefuContext, job: ScheduledJob) -> None:
+    bind_case(job.conversation_id)  # the job's own task: its log lines name its case
     try:
         await RUNNERS[job.kind](context, job)
         status = "done"
-    except Exception:
+    except Exception as exc:
         log.exception("scheduled job %s (%s) failed", job.id, job.kind)
+        context.services.metrics.error(f"job:{job.kind}", exc)
         status = "failed"
     async with context.services.db.transaction() as session:
         await job_store.finish(session=session, job_id=job.id, status=status)
@@ -155,6 +158,7 @@ async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
     except Forbidden:
         log.info("buyer %s blocked the bot; no acknowledgement", buyer.id)
         return
+    services.metrics.ack_sent()
     async with services.db.transaction() as session:
         await append_message(
             session=session,
@@ -213,6 +217,7 @@ async def _sla_digest(context: KefuContext, job: ScheduledJob) -> None:
         )
         missed = await _audit_missed(services, session=session, targets=targets)
         supervisors = await staff_ids(session=session, minimum=Role.SUPERVISOR)
+    services.metrics.sla_missed(len(missed))
     if not missed:
         return
     text = _digest_text(services, missed)

@@ -16,6 +16,7 @@ from telegram.error import BadRequest, Forbidden
 from bot.core.roles import Role
 from bot.core.sla import shop_time
 from bot.core.types import Language
+from bot.observability.logs import bind_case
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
 from bot.storage import outbox as outbox_store
@@ -78,6 +79,7 @@ async def act_on_card(
         )
     if found is None:
         return services.text(language, "bot.card_gone")
+    bind_case(found.conversation.id)  # this update's log lines are about the card's case
     if handled is not None:
         return handled_text(context, language, handled)
     if action.action in ("send", "edit"):
@@ -336,6 +338,7 @@ async def _after_send(
         raise result.error
     if not result.reached:
         return
+    services.metrics.reply_sent(outcome)
     async with services.db.session() as session:
         handled = await card_store.card_handled(session=session, card_id=found.card.id)
     name = actor.full_name if actor else (handled.agent_name if handled else "")

@@ -27,6 +27,8 @@ from telegram.ext import Application, ExtBot
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from bot.tg.health import monitor_of
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # Telegram's updates are a few KB; 1 MB is far above any of them
@@ -160,6 +162,8 @@ class UpdateReceiver(tornado.web.RequestHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """An unexpected failure (e.g. the database while storing): one ERROR line + traceback."""
         log.error("webhook: could not take an update", exc_info=(typ, value, tb))
+        if (monitor := monitor_of(self.bot_application)) is not None:
+            monitor.metrics.error("webhook", value)
 
 
 class _QuietApplication(tornado.web.Application):
@@ -168,14 +172,18 @@ class _QuietApplication(tornado.web.Application):
 
 
 def webhook_server(application: AnyApplication, config: WebhookConfig) -> HTTPServer:
-    """A tornado server (not yet listening) that feeds `application`'s update queue."""
-    routes = [
+    """A tornado server (not yet listening) that feeds `application`'s update queue, and
+    answers GET /healthz and /metrics when the application has a monitor (Kefu's has)."""
+    routes: list[Any] = [
         (
             rf"/{config.url_path}/?",
             UpdateReceiver,
             {"bot_application": application, "config": config},
         )
     ]
+    monitor = monitor_of(application)
+    if monitor is not None:
+        routes += monitor.routes()
     return HTTPServer(_QuietApplication(routes), max_body_size=config.max_body * _HARD_LIMIT_FACTOR)
 
 

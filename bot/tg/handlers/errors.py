@@ -9,6 +9,7 @@ from telegram import Update
 
 from bot.core.roles import Role
 from bot.tg.context import KefuContext
+from bot.tg.health import update_kind
 
 log = logging.getLogger(__name__)
 
@@ -16,11 +17,17 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: KefuContext) -> None:
     """Log the error; tell the person who triggered it, in their language, without internals."""
     log.error(
-        "error while handling update %s", getattr(update, "update_id", "?"), exc_info=context.error
+        "error while handling update %s",
+        getattr(update, "update_id", "?"),
+        exc_info=context.error,
+        extra={"update_id": getattr(update, "update_id", None)},
+    )
+    services = context.services
+    services.metrics.error(
+        update_kind(update) if isinstance(update, Update) else "job", context.error
     )
     if not isinstance(update, Update) or update.effective_user is None:
         return
-    services = context.services
     user = update.effective_user
     language = services.language_of(user.language_code)
     try:

@@ -1,0 +1,1 @@
+"""Watching Kefu run: Prometheus metrics and structured, buyer-safe logs."""
