@@ -24,6 +24,7 @@ from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
 from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
+from bot.tg.shop_sync import refresh_shop, refresh_shop_job
 from bot.tg.startup import reach_telegram
 from bot.tg.webhook import WebhookConfig, serve_webhook
 from bot.understanding import Understanding, load_understanding
@@ -125,6 +126,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         for user_id, role in staff.items():
             await upsert_agent(session=session, telegram_user_id=user_id, role=role)
     start_reconciling_replies(KefuContext(application))
+    await refresh_shop(services)  # the shop's words and model before the first message
     try:
         await publish_commands(application.bot, services, staff)
     except Exception as exc:  # a missing menu must not keep the bot from serving buyers
@@ -135,6 +137,12 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
             interval=settings.scheduler_interval_seconds,
             first=0.0,
             name="kefu-scheduler",
+        )
+        application.job_queue.run_repeating(
+            refresh_shop_job,
+            interval=settings.shop_poll_seconds,
+            first=settings.shop_poll_seconds,
+            name="kefu-shop-refresh",
         )
 
 
