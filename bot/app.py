@@ -28,6 +28,7 @@ from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
 from bot.tg.ratelimit import MeteredRateLimiter
 from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
+from bot.tg.shop_sync import refresh_shop, refresh_shop_job
 from bot.tg.startup import reach_telegram
 from bot.tg.webhook import WebhookConfig, serve_webhook
 from bot.understanding import Understanding, load_understanding
@@ -135,6 +136,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         for user_id, role in staff.items():
             await upsert_agent(session=session, telegram_user_id=user_id, role=role)
     start_reconciling_replies(KefuContext(application))
+    await refresh_shop(services)  # the shop's words and model before the first message
     monitor = monitor_of(application)
     if monitor is not None and settings.metrics_port is not None:
         await monitor.serve(settings.metrics_listen, settings.metrics_port)
@@ -148,6 +150,12 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
             interval=settings.scheduler_interval_seconds,
             first=0.0,
             name="kefu-scheduler",
+        )
+        application.job_queue.run_repeating(
+            refresh_shop_job,
+            interval=settings.shop_poll_seconds,
+            first=settings.shop_poll_seconds,
+            name="kefu-shop-refresh",
         )
 
 

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     ack_after_seconds: float | None = Field(default=None, ge=0)
     sla_target_seconds: float | None = Field(default=None, gt=0)
     scheduler_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # How often each bot process looks for new shop words or a new shop model (one small query).
+    shop_poll_seconds: float = Field(default=0.5, gt=0, le=3600)
+    # Retraining the shop's model (/retrain, kefu train --shop) needs this many labels.
+    shop_min_labels: int = Field(default=20, ge=2)
     witness_hour: int = Field(default=9, ge=0, le=23)
     telegram_rate_limit: float = Field(default=30.0, ge=0)
     telegram_group_rate_limit: int = Field(default=20, ge=0)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.checks import check_reply
 from bot.core.classify import Classifier
 from bot.core.compose import Composition
+from bot.core.learned import LearnedWeights
 from bot.core.types import Classification, Finding, Language, Playbook
 from bot.phrasebook.loader import Phrasebook, load_phrasebook
 
@@ -31,12 +33,33 @@ class ReplyProblem:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
+class ShopState:
+    """What the live classifier was built from: the shop's revision, model version, words."""
+
+    shipped: Classifier  # the phrasebook's rules and weights, never changed
+    revision: int = -1  # the shop revision the classifier reflects (-1: not read yet)
+    model_version: int | None = None  # the shop model in use (None: the shipped weights)
+    learned: Mapping[str, LearnedWeights] | None = None  # its weights, when a shop model
+    rejected: set[int] = field(default_factory=set)  # versions whose weights did not load
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_error: str = ""  # the last refresh failure, logged once
+
+
+@dataclass(eq=False)
 class Understanding:
-    """The classifier and the phrasebook, loaded once at start-up and shared."""
+    """The classifier and the phrasebook, loaded once at start-up and shared.
+
+    `classifier` is replaced whole (one assignment, so a message is classified by one version
+    or the next, never a mix) when the shop's words or model change (`bot.service.shop_model`).
+    """
 
     classifier: Classifier
     phrasebook: Phrasebook
+    shop: ShopState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shop = ShopState(shipped=self.classifier)
 
     def analyse(
         self,

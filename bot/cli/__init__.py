@@ -15,6 +15,7 @@ from bot.cli import (
     evidence,
     export,
     runtime,
+    shop,
     train,
     understanding,
 )
@@ -34,7 +35,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(understanding.phrasebook_app, name="phrasebook")
 app.add_typer(runtime.settings_app, name="settings")
 app.add_typer(train.corpus_app, name="corpus")
-for module in (runtime, understanding, evidence, backup, doctor, classify, export, train):
+app.add_typer(shop.model_app, name="model")
+for module in (runtime, understanding, evidence, backup, doctor, classify, export, train, shop):
     module.register(app)
 
 

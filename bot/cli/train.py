@@ -57,8 +57,25 @@ def train_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 1,
     language: Annotated[list[str] | None, typer.Option(help="zh and/or en (default both).")] = None,
+    shop: Annotated[
+        bool,
+        typer.Option(
+            "--shop",
+            help="Train the shop's own model from its labels into the database instead"
+            " (no dev extra needed; the shipped files are never changed).",
+        ),
+    ] = False,
 ) -> None:
-    """Learn keyword weights from the corpus train split and the dev files; write weights/."""
+    """Learn keyword weights from the corpus train split and the dev files; write weights/.
+
+    With --shop: refit the shipped weights on the shop's labels (card corrections and
+    suggestions sent unedited) and make that the active model of every bot process.
+    """
+    if shop:
+        from bot.cli.shop import train_shop
+
+        train_shop()
+        return
     try:
         from bot.training.fit import TrainConfig, train_language
     except ImportError as exc:
@@ -153,6 +170,13 @@ def eval_command(
     rules_only: Annotated[
         bool, typer.Option("--rules-only", help="Score the hand rules without learned weights.")
     ] = False,
+    shop: Annotated[
+        bool,
+        typer.Option(
+            "--shop",
+            help="Score the shop's classifier (its active model and words, from the database).",
+        ),
+    ] = False,
 ) -> None:
     """Score the shipped classifier on a split of the corpus (the frozen test split by default)."""
     from bot.nlp.pipeline import build_classifier
@@ -165,7 +189,12 @@ def eval_command(
     base = "zh" if language.startswith("zh") else "en"
     chosen = by_language(examples, base, split=split)
     convert = OpenCCConverter("s2twp").convert if language == "zh-s2twp" else None
-    classifier = build_classifier(settings().phrasebook_dir, learned=not rules_only)
+    if shop:
+        from bot.cli.shop import shop_classifier
+
+        classifier = shop_classifier()
+    else:
+        classifier = build_classifier(settings().phrasebook_dir, learned=not rules_only)
     scored, needs_human = score(
         classifier,
         ((e.id, convert(e.text) if convert else e.text, e.category, e.flags) for e in chosen),

@@ -22,7 +22,7 @@ How a message is read:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import exp
 from typing import Protocol
 
@@ -606,11 +606,35 @@ class Classifier:
         segmenter: Segmenter,
         converter: ScriptConverter,
         learned: Mapping[str, LearnedWeights] | None = None,
+        *,
+        model_version: int | None = None,
+        shop_revision: int = 0,
     ) -> None:
         self.rules = rules
         self.segmenter = segmenter
         self.converter = converter
         self.learned: Mapping[str, LearnedWeights] = dict(learned or {})
+        # Stamped on every verdict: the shop model version and shop revision this was built at.
+        self.model_version = model_version
+        self.shop_revision = shop_revision
+
+    def rebuilt(
+        self,
+        rules: Rules,
+        learned: Mapping[str, LearnedWeights],
+        *,
+        model_version: int | None,
+        shop_revision: int,
+    ) -> Classifier:
+        """A classifier with other rules and weights, sharing this one's segmenter and converter."""
+        return Classifier(
+            rules,
+            self.segmenter,
+            self.converter,
+            learned,
+            model_version=model_version,
+            shop_revision=shop_revision,
+        )
 
     def normalize(self, text: str) -> NormalizedText:
         """The normalised form of `text` this classifier matches against."""
@@ -709,6 +733,12 @@ class Classifier:
 
     def classify_normalized(self, normalized: NormalizedText) -> Classification:
         """Classify an already normalised message."""
+        verdict = self._decide(normalized)
+        if self.model_version is None and not self.shop_revision:
+            return verdict
+        return replace(verdict, model_version=self.model_version, shop_revision=self.shop_revision)
+
+    def _decide(self, normalized: NormalizedText) -> Classification:
         reading = self.read(normalized)
         if reading.overrides:  # the shop's own word is final
             return self._override(reading)

@@ -83,6 +83,10 @@ class Classification:
     entities: Entities = field(default_factory=Entities)
     needs_human: bool = False
     language: Language = Language.ZH_HANS
+    # What made the verdict: the shop's model version (None: the shipped weights) and the
+    # revision of the shop's words and model the classifier was built at (0: none yet).
+    model_version: int | None = None
+    shop_revision: int = 0
 
     def sorted_flags(self) -> list[str]:
         """Flag ids in a stable order."""

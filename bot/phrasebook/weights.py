@@ -169,6 +169,25 @@ def read_weights(path: Path, *, cache_dir: Path | None = None) -> LearnedWeights
     return weights
 
 
+def parse_weights(data: bytes, *, name: str, cache_dir: Path | None = None) -> LearnedWeights:
+    """Parse and validate weights text held elsewhere than a file (a shop model version);
+    errors name `name` in place of a file."""
+    path = Path(name)
+    cache: Path | None = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(CACHE_FORMAT.encode() + data).hexdigest()[:32]
+        cache = cache_dir / f"weights-shop-{digest}.marshal"
+        try:
+            return _build(path, marshal.loads(cache.read_bytes()))
+        except (OSError, EOFError, ValueError, TypeError, KeyError, PhrasebookError):
+            pass
+    parts = _parse(path, data)
+    weights = _build(path, parts)
+    if cache is not None:
+        _store(cache, parts)
+    return weights
+
+
 def _store(cache: Path, parts: _Parts) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -261,6 +280,14 @@ def write_weights(
     precision: int = 4,
 ) -> None:
     """Write `weights` in the format above (features sorted, zero weights left out)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(format_weights(weights, header=header, precision=precision), encoding="utf-8")
+
+
+def format_weights(
+    weights: LearnedWeights, *, header: Iterable[str] = (), precision: int = 4
+) -> str:
+    """`weights` as the text of a weights file."""
     model = weights.categories
     lines = [f"# {line}" if line else "#" for line in header]
     lines += [
@@ -293,8 +320,7 @@ def write_weights(
                 add(feature, flag.flag.value, flag.weights[feature])
     order = [BIAS, *sorted(name for name in rows if name != BIAS)]
     lines += [name + "\t" + "\t".join(rows[name]) for name in order if name in rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
 
 
 def top_features(model: LinearModel, count: int = 12) -> Mapping[str, list[tuple[str, float]]]:

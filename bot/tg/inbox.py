@@ -25,6 +25,7 @@ from bot.storage import cards as card_store
 from bot.storage.database import Session
 from bot.storage.filestore import files_not_stored
 from bot.storage.models import Buyer, Card, Conversation, Message, utcnow
+from bot.storage.shop_model import record_message_models
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import evidence_inbox_of, mark_updates_processed, recorded_update
 from bot.tg.ingest import RecordedMessage, record_fresh_messages
@@ -183,6 +184,13 @@ async def prepare_cards(
             )
         )
     cards = await _cards_for(session, turns, compositions)
+    await record_message_models(
+        session=session,
+        entries=[
+            (t.message.id, t.classification.model_version, t.classification.shop_revision)
+            for t in turns
+        ],
+    )
     histories = await _histories(session, turns)
     not_stored = await files_not_stored(
         session=session,

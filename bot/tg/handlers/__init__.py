@@ -16,7 +16,7 @@ from telegram.ext import (
 from bot.tg.commands import is_kefu_command
 from bot.tg.context import KefuApplication
 from bot.tg.evidence_app import BatchRoute
-from bot.tg.handlers import admin, agent, buyer, cases, errors, inline, supervisor
+from bot.tg.handlers import admin, agent, buyer, cases, errors, inline, shop, supervisor
 from bot.tg.inbox import receive_buyer_batch
 
 
@@ -61,6 +61,10 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     application.add_handler(CommandHandler("case", cases.case_command))
     application.add_handler(CommandHandler("export", supervisor.export_command))
     application.add_handler(CommandHandler("stats", supervisor.stats_command))
+    application.add_handler(CommandHandler("word", shop.word_command))
+    application.add_handler(CommandHandler("unword", shop.unword_command))
+    application.add_handler(CommandHandler("words", shop.words_command))
+    application.add_handler(CommandHandler("retrain", shop.retrain_command))
     application.add_handler(CallbackQueryHandler(supervisor.export_button, pattern=r"^x:"))
     application.add_handler(CallbackQueryHandler(agent.button))
     application.add_handler(

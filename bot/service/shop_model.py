@@ -1,0 +1,484 @@
+"""The shop's own model and shop words: train, store, roll back, and keep every process current.
+
+A model version is the shipped weights refitted on the shop's labels (`bot.core.shop_training`)
+for each language with enough labels, stored compressed in the database; the active one is
+what every bot process classifies with. Shop words are overrides kept in the database. Every
+change bumps one revision number; each process polls it (`refresh_understanding`) and swaps
+its classifier whole when it moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.classify import Classifier
+from bot.core.labels import LabelStrength, ShopLabel
+from bot.core.learned import LearnedWeights, language_key
+from bot.core.shop_training import (
+    LabelledFeatures,
+    ShopFitConfig,
+    fit_shop_weights,
+    learned_words,
+)
+from bot.core.shop_words import ShopWord, WordNote, WordRequest, check_word, with_shop_words
+from bot.core.types import Category
+from bot.phrasebook.weights import format_weights, parse_weights
+from bot.phrasebook.yamlfile import PhrasebookError
+from bot.storage import shop_model as store
+from bot.storage.database import Database, Session
+from bot.storage.evidence import append_audit
+from bot.understanding import Understanding
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "kefu-shop-model-1"
+DEFAULT_MIN_LABELS = 20
+DEFAULT_FIT = ShopFitConfig()
+HELD_OUT_SHARE = 0.2  # the newest fifth of the labels measures before and after
+MODEL_TRAINED = "model.trained"
+MODEL_ROLLED_BACK = "model.rolled_back"
+WORD_ADDED = "word.added"
+WORD_REMOVED = "word.removed"
+
+
+class ShopModelError(Exception):
+    """Training or rolling back refused: one line for the operator; `key` and `variables`
+    name the chat wording (`shop.<key>`)."""
+
+    def __init__(self, message: str, key: str = "", **variables: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.variables = variables
+
+
+class CorruptModel(ValueError):
+    """A stored model version whose weights cannot be read."""
+
+
+async def labels_for_training(*, session: Session) -> list[ShopLabel]:
+    """The shop's labels (corrections and confirmations), through the card corrections' store."""
+    from bot.storage.labels import shop_labels  # type: ignore[import-not-found,unused-ignore]
+
+    labels: list[ShopLabel] = await shop_labels(session=session)
+    return labels
+
+
+# --- the stored form of a version -------------------------------------------------------------
+
+
+def pack_model(weights: Mapping[str, LearnedWeights]) -> bytes:
+    """A version's weights (per language) as one compressed blob."""
+    document = {
+        "format": MODEL_FORMAT,
+        "weights": {language: format_weights(w) for language, w in sorted(weights.items())},
+    }
+    return zlib.compress(json.dumps(document, ensure_ascii=False).encode("utf-8"), 6)
+
+
+def unpack_model(blob: bytes, *, version: int, cache_dir: Path | None) -> dict[str, LearnedWeights]:
+    """The weights of a stored version; CorruptModel (one line) when they cannot be used."""
+    try:
+        document = json.loads(zlib.decompress(blob).decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptModel(f"not a compressed model: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+        raise CorruptModel(f"not a {MODEL_FORMAT} document")
+    texts = document.get("weights")
+    if not isinstance(texts, dict) or not texts:
+        raise CorruptModel("no weights in it")
+    found: dict[str, LearnedWeights] = {}
+    for language, content in texts.items():
+        if language not in ("zh", "en") or not isinstance(content, str):
+            raise CorruptModel(f"unexpected entry {language!r}")
+        try:
+            found[language] = parse_weights(
+                content.encode("utf-8"), name=f"model-{version}-{language}", cache_dir=cache_dir
+            )
+        except PhrasebookError as exc:
+            raise CorruptModel(str(exc)) from None
+    return found
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LanguageFit:
+    """One language's refit: counts and the held-out figures."""
+
+    language: str
+    labels: int
+    corrections: int
+    confirmations: int
+    held_out: int
+    right_before: int
+    right_after: int
+    learned: dict[Category, list[tuple[str, float]]] = field(default_factory=dict)
+
+
+@dataclass
+class ShopFit:
+    """The refitted weights of every language with enough labels, and what was measured."""
+
+    weights: dict[str, LearnedWeights]
+    languages: list[LanguageFit]
+    skipped: dict[str, int]  # languages with too few labels: their count
+
+    @property
+    def held_out(self) -> int:
+        """How many labels were held out to measure."""
+        return sum(fit.held_out for fit in self.languages)
+
+    @property
+    def accuracy_before(self) -> float:
+        """Accuracy of the model in use on the held-out labels."""
+        return _share(sum(f.right_before for f in self.languages), self.held_out)
+
+    @property
+    def accuracy_after(self) -> float:
+        """Accuracy of the refitted model (trained without them) on the held-out labels."""
+        return _share(sum(f.right_after for f in self.languages), self.held_out)
+
+    def label_counts(self) -> dict[str, int]:
+        """The counts stored with the version."""
+        counts: dict[str, int] = {
+            "labels": sum(f.labels for f in self.languages),
+            "corrections": sum(f.corrections for f in self.languages),
+            "confirmations": sum(f.confirmations for f in self.languages),
+            "held_out": self.held_out,
+            "right_before": sum(f.right_before for f in self.languages),
+            "right_after": sum(f.right_after for f in self.languages),
+        }
+        for fit in self.languages:
+            counts[f"labels_{fit.language}"] = fit.labels
+        return counts
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def split_held_out(
+    labels: Sequence[ShopLabel], share: float = HELD_OUT_SHARE
+) -> tuple[list[ShopLabel], list[ShopLabel]]:
+    """(older labels to train on, the newest `share` held out to measure), by time."""
+    ordered = sorted(labels, key=lambda label: (label.at, label.message_id))
+    held = max(1, math.ceil(len(ordered) * share)) if len(ordered) > 1 else 0
+    return ordered[: len(ordered) - held], ordered[len(ordered) - held :]
+
+
+def fit_shop_model(
+    labels: Sequence[ShopLabel],
+    *,
+    live: Classifier,
+    shipped: Mapping[str, LearnedWeights],
+    min_labels: int = DEFAULT_MIN_LABELS,
+    config: ShopFitConfig = DEFAULT_FIT,
+    version: str = "shop",
+) -> ShopFit:
+    """Refit the shipped weights of each language with at least `min_labels` labels.
+
+    `live` is the classifier in use (its rules and shop words give the features, its weights
+    are the "before"). ShopModelError when no language has enough labels.
+    """
+    if not labels:
+        raise ShopModelError(
+            f"the shop has no labels yet: retraining needs at least {min_labels}"
+            " (corrections with the Wrong-category button, or suggestions sent unedited)",
+            "retrain_no_labels",
+            needed=min_labels,
+        )
+    by_language: dict[str, list[ShopLabel]] = {}
+    for label in labels:
+        key = language_key(live.normalize(label.text).language)
+        by_language.setdefault(key, []).append(label)
+    eligible = {k: v for k, v in by_language.items() if len(v) >= min_labels and k in shipped}
+    if not eligible:
+        counts = ", ".join(f"{k} {len(v)}" for k, v in sorted(by_language.items()))
+        raise ShopModelError(
+            f"too few labels to retrain: the shop has {len(labels)} ({counts});"
+            f" at least {min_labels} in one language are needed",
+            "retrain_too_few",
+            count=len(labels),
+            needed=min_labels,
+        )
+    weights: dict[str, LearnedWeights] = {}
+    fits: list[LanguageFit] = []
+    for language, subset in sorted(eligible.items()):
+        train, held_out = split_held_out(subset)
+        base = shipped[language]
+        trial = fit_shop_weights(
+            base, _labelled(live, train), version=f"{version}-trial", config=config
+        )
+        trial_classifier = live.rebuilt(
+            live.rules,
+            {**live.learned, language: trial},
+            model_version=live.model_version,
+            shop_revision=live.shop_revision,
+        )
+        final = fit_shop_weights(
+            base, _labelled(live, subset), version=f"{version}-{language}", config=config
+        )
+        weights[language] = final
+        fits.append(
+            LanguageFit(
+                language=language,
+                labels=len(subset),
+                corrections=sum(1 for x in subset if x.strength is LabelStrength.CORRECTION),
+                confirmations=sum(1 for x in subset if x.strength is LabelStrength.CONFIRMATION),
+                held_out=len(held_out),
+                right_before=_right(live, held_out),
+                right_after=_right(trial_classifier, held_out),
+                learned=learned_words(base, final),
+            )
+        )
+    skipped = {k: len(v) for k, v in by_language.items() if k not in eligible}
+    return ShopFit(weights=weights, languages=fits, skipped=skipped)
+
+
+def _labelled(classifier: Classifier, labels: Sequence[ShopLabel]) -> list[LabelledFeatures]:
+    return [
+        LabelledFeatures(
+            features=classifier.features(classifier.normalize(label.text)),
+            category=label.category,
+            weight=label.weight,
+        )
+        for label in labels
+    ]
+
+
+def _right(classifier: Classifier, labels: Sequence[ShopLabel]) -> int:
+    return sum(1 for label in labels if classifier.classify(label.text).category is label.category)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """A stored, activated version and its fit."""
+
+    version_id: int
+    previous_id: int | None
+    fit: ShopFit
+
+
+async def train_and_activate(
+    *,
+    db: Database,
+    understanding: Understanding,
+    created_by: int | None,
+    min_labels: int = DEFAULT_MIN_LABELS,
+    labels: Sequence[ShopLabel] | None = None,
+) -> TrainingResult:
+    """Fit the shop's model from its labels, store it as the active version (audited)."""
+    await refresh_understanding(understanding, db)
+    if labels is None:
+        async with db.session() as session:
+            labels = await labels_for_training(session=session)
+    live = understanding.classifier
+    fit = await asyncio.to_thread(
+        fit_shop_model,
+        labels,
+        live=live,
+        shipped=understanding.shop.shipped.learned,
+        min_labels=min_labels,
+    )
+    blob = pack_model(fit.weights)
+    async with db.transaction() as session:
+        previous = await store.active_model_version_id(session=session)
+        version_id = await store.add_model_version(
+            session=session,
+            created_by=created_by,
+            label_counts=fit.label_counts(),
+            accuracy_before=fit.accuracy_before,
+            accuracy_after=fit.accuracy_after,
+            weights=blob,
+        )
+        await store.activate_model_version(session=session, version_id=version_id)
+        await store.bump_revision(session=session)
+        await append_audit(
+            session=session,
+            actor_telegram_id=created_by,
+            action=MODEL_TRAINED,
+            target=f"model:{version_id}",
+            details={
+                "previous": previous,
+                "languages": sorted(fit.weights),
+                "counts": fit.label_counts(),
+                "accuracy_before": round(fit.accuracy_before, 4),
+                "accuracy_after": round(fit.accuracy_after, 4),
+            },
+        )
+    await refresh_understanding(understanding, db)
+    return TrainingResult(version_id=version_id, previous_id=previous, fit=fit)
+
+
+async def rollback(*, db: Database, actor: int | None) -> tuple[int, int | None]:
+    """Return to the version before the active one (or the shipped weights): (from, to)."""
+    async with db.transaction() as session:
+        await store.bump_revision(session=session)  # taken first: one rollback at a time
+        active = await store.active_model_version_id(session=session)
+        if active is None:
+            raise ShopModelError("nothing to roll back: the shipped weights are in use")
+        older = [v.id for v in await store.model_versions(session=session) if v.id < active]
+        target = older[-1] if older else None
+        await store.activate_model_version(session=session, version_id=target)
+        await append_audit(
+            session=session,
+            actor_telegram_id=actor,
+            action=MODEL_ROLLED_BACK,
+            target=f"model:{active}",
+            details={"from": active, "to": target},
+        )
+    return active, target
+
+
+# --- shop words --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WordAdded:
+    """A shop word saved, and what the supervisor should know about it."""
+
+    word: ShopWord
+    notes: list[WordNote]
+
+
+async def add_word(
+    *,
+    db: Database,
+    understanding: Understanding,
+    request: WordRequest,
+    actor: int | None,
+    actor_name: str,
+) -> WordAdded:
+    """Check and save a shop word (audited), then rebuild this process's classifier.
+
+    WordProblem (with its wording key) when refused; nothing is stored then.
+    """
+    shipped = understanding.shop.shipped
+    async with db.transaction() as session:
+        revision = await store.bump_revision(session=session)  # serialises concurrent /word
+        current = [stored.word for stored in await store.shop_words(session=session)]
+        word, notes = check_word(
+            request,
+            normalize=lambda text: shipped.normalize(text).text,
+            rules=shipped.rules,
+            words=current,
+        )
+        await store.save_shop_word(
+            session=session, word=word, added_by=actor, added_by_name=actor_name
+        )
+        await append_audit(
+            session=session,
+            actor_telegram_id=actor,
+            action=WORD_ADDED,
+            target=f"word:{word.phrase}"[:256],
+            details={
+                "word": word.word,
+                "phrase": word.phrase,
+                "category": word.category.value,
+                "weight": word.weight,
+                "revision": revision,
+                "notes": [note.key for note in notes],
+            },
+        )
+    await refresh_understanding(understanding, db)
+    return WordAdded(word, notes)
+
+
+async def remove_word(
+    *, db: Database, understanding: Understanding, word: str, actor: int | None
+) -> ShopWord | None:
+    """Remove a shop word (audited); None when there is no such word."""
+    phrase = " ".join(understanding.shop.shipped.normalize(" ".join(word.split())).text.split())
+    async with db.transaction() as session:
+        revision = await store.bump_revision(session=session)
+        removed = await store.remove_shop_word(session=session, phrase=phrase)
+        if removed is None:
+            return None  # (the bumped revision only makes each process rebuild once)
+        await append_audit(
+            session=session,
+            actor_telegram_id=actor,
+            action=WORD_REMOVED,
+            target=f"word:{removed.phrase}"[:256],
+            details={
+                "word": removed.word,
+                "phrase": removed.phrase,
+                "category": removed.category.value,
+                "revision": revision,
+            },
+        )
+    await refresh_understanding(understanding, db)
+    return removed
+
+
+async def list_words(*, db: Database) -> list[store.StoredWord]:
+    """The shop's words, oldest first, with who added each and when."""
+    async with db.session() as session:
+        return await store.shop_words(session=session)
+
+
+# --- keeping a process current -----------------------------------------------------------------
+
+
+async def refresh_understanding(
+    understanding: Understanding, db: Database, *, cache_dir: Path | None = None
+) -> bool:
+    """Rebuild the classifier when the shop's revision moved; True when it was rebuilt.
+
+    A version whose weights cannot be read is skipped with one log line: the classifier keeps
+    the model it had (the words still change).
+    """
+    state = understanding.shop
+    async with state.lock:
+        async with db.session() as session:
+            revision = await store.shop_revision(session=session)
+            if revision == state.revision:
+                return False
+            words = [stored.word for stored in await store.shop_words(session=session)]
+            active = await store.active_model_version_id(session=session)
+            blob = None
+            if (
+                active is not None
+                and active != state.model_version
+                and active not in state.rejected
+            ):
+                blob = await store.model_weights(session=session, version_id=active)
+        shipped = state.shipped
+        model_version, learned = state.model_version, state.learned
+        if active is None:
+            model_version, learned = None, None
+        elif blob is not None:
+            try:
+                loaded = await asyncio.to_thread(
+                    unpack_model,
+                    blob,
+                    version=active,
+                    cache_dir=cache_dir or _cache_dir(shipped),
+                )
+            except CorruptModel as exc:
+                state.rejected.add(active)
+                kept = f"version {model_version}" if model_version else "the shipped weights"
+                log.error("shop model version %s not loaded (%s); keeping %s", active, exc, kept)
+            else:
+                model_version, learned = active, {**shipped.learned, **loaded}
+        understanding.classifier = shipped.rebuilt(
+            with_shop_words(shipped.rules, words),
+            learned if learned is not None else shipped.learned,
+            model_version=model_version,
+            shop_revision=revision,
+        )
+        state.revision, state.model_version, state.learned = revision, model_version, learned
+        return True
+
+
+def _cache_dir(classifier: Classifier) -> Path | None:
+    found: Any = getattr(classifier.segmenter, "cache_dir", None)
+    return found if isinstance(found, Path) else None
