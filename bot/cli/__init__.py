@@ -12,6 +12,7 @@ from bot.cli import (
     classify,
     db,
     doctor,
+    erase,
     evidence,
     export,
     runtime,
@@ -34,7 +35,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(understanding.phrasebook_app, name="phrasebook")
 app.add_typer(runtime.settings_app, name="settings")
 app.add_typer(train.corpus_app, name="corpus")
-for module in (runtime, understanding, evidence, backup, doctor, classify, export, train):
+for module in (runtime, understanding, evidence, erase, backup, doctor, classify, export, train):
     module.register(app)
 
 
