@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     sla_target_seconds: float | None = Field(default=None, gt=0)
     scheduler_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     witness_hour: int = Field(default=9, ge=0, le=23)
+    retention_days: int | None = Field(default=None, ge=1)  # erase closed cases older
     telegram_rate_limit: float = Field(default=30.0, ge=0)
     telegram_group_rate_limit: int = Field(default=20, ge=0)
 

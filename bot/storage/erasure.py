@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,6 +42,7 @@ from bot.storage.evidence import (
 )
 from bot.storage.filestore import AttachmentStore
 from bot.storage.models import (
+    CLOSED_STATUSES,
     Buyer,
     Card,
     Conversation,
@@ -148,38 +149,54 @@ async def _raw_update_rows(
 
 
 async def _audit_targets(
-    session: AsyncSession, buyer_id: int, telegram_user_id: int | None, message_ids: Sequence[int]
+    session: AsyncSession,
+    buyer_id: int,
+    telegram_user_id: int | None,
+    message_ids: Sequence[int],
+    conversations: Sequence[int],
 ) -> list[str]:
-    conversations = await _ids(
-        session, select(CONVERSATIONS.c.id).where(CONVERSATIONS.c.buyer_id == buyer_id)
-    )
     cards = await _ids(session, select(CARDS.c.id).where(CARDS.c.message_id.in_(message_ids)))
-    outbox = await _ids(session, select(OUTBOX.c.id).where(OUTBOX.c.buyer_id == buyer_id))
-    targets = [f"buyer:{buyer_id}"]
-    targets += [f"case:{c}" for c in conversations]
+    outbox = await _ids(
+        session, select(OUTBOX.c.id).where(OUTBOX.c.conversation_id.in_(conversations))
+    )
+    targets = [f"case:{c}" for c in conversations]
     targets += [f"card:{c}" for c in cards]
     targets += [f"outbox:{o}" for o in outbox]
-    if telegram_user_id is not None:
-        targets.append(f"user:{telegram_user_id}")
+    if telegram_user_id is not None:  # the whole buyer, not some of their cases
+        targets += [f"buyer:{buyer_id}", f"user:{telegram_user_id}"]
     return targets
 
 
-async def records_to_erase(*, session: AsyncSession, buyer_id: int) -> dict[str, list[Any]]:
-    """Every evidence row holding the buyer's personal fields and not erased yet, by table."""
+def _scope(buyer_id: int, cases: Sequence[int] | None) -> ColumnElement[bool]:
+    """The buyer's messages, or only those of some of their cases."""
+    mine = MESSAGES.c.buyer_id == buyer_id
+    return mine if cases is None else and_(mine, MESSAGES.c.conversation_id.in_(list(cases)))
+
+
+async def records_to_erase(
+    *, session: AsyncSession, buyer_id: int, cases: Sequence[int] | None = None
+) -> dict[str, list[Any]]:
+    """Every evidence row holding the buyer's personal fields and not erased yet, by table.
+
+    With `cases`, only the records of those conversations (retention erases old cases; the
+    raw updates naming the buyer elsewhere and the records about the buyer's account stay).
+    """
     buyer = (
         await session.execute(select(BUYERS.c.telegram_user_id).where(BUYERS.c.id == buyer_id))
     ).first()
     if buyer is None:
         raise ErasureRefused(f"no buyer with id {buyer_id}")
-    telegram_user_id = buyer.telegram_user_id
-    message_ids = await _ids(session, select(MESSAGES.c.id).where(MESSAGES.c.buyer_id == buyer_id))
+    telegram_user_id = buyer.telegram_user_id if cases is None else None
+    conversations = (
+        await _ids(session, select(CONVERSATIONS.c.id).where(CONVERSATIONS.c.buyer_id == buyer_id))
+        if cases is None
+        else list(cases)
+    )
+    in_scope = _scope(buyer_id, cases)
+    message_ids = await _ids(session, select(MESSAGES.c.id).where(in_scope))
     found: dict[str, list[Any]] = {}
     found[MESSAGES.name] = list(
-        (
-            await session.execute(
-                select(MESSAGES).where(MESSAGES.c.buyer_id == buyer_id, MESSAGES.c.erased.is_(None))
-            )
-        ).all()
+        (await session.execute(select(MESSAGES).where(in_scope, MESSAGES.c.erased.is_(None)))).all()
     )
     found[ATTACHMENTS.name] = list(
         (
@@ -191,7 +208,7 @@ async def records_to_erase(*, session: AsyncSession, buyer_id: int) -> dict[str,
         ).all()
     )
     found[RAW_UPDATES.name] = await _raw_update_rows(session, message_ids, telegram_user_id)
-    targets = await _audit_targets(session, buyer_id, telegram_user_id, message_ids)
+    targets = await _audit_targets(session, buyer_id, telegram_user_id, message_ids, conversations)
     found[AUDIT_LOG.name] = list(
         (
             await session.execute(
@@ -276,21 +293,24 @@ async def _empty_records(
 
 
 async def _clear_working_copies(
-    session: AsyncSession, buyer_id: int, message_ids: Sequence[int]
+    session: AsyncSession, buyer_id: int, message_ids: Sequence[int], *, whole_buyer: bool
 ) -> None:
     """The buyer's data outside the evidence tables: name, cards, drafts, outbox, pastes."""
-    await session.execute(
-        update(BUYERS)
-        .where(BUYERS.c.id == buyer_id)
-        .values(display_name="", username=None, platform_buyer_ref=None)
-    )
+    if whole_buyer:
+        await session.execute(
+            update(BUYERS)
+            .where(BUYERS.c.id == buyer_id)
+            .values(display_name="", username=None, platform_buyer_ref=None)
+        )
     cards = select(CARDS.c.id).where(CARDS.c.message_id.in_(message_ids))
     await session.execute(update(PENDING).where(PENDING.c.card_id.in_(cards)).values(text=""))
     await session.execute(
         update(CARDS).where(CARDS.c.message_id.in_(message_ids)).values(html="", suggestions="[]")
     )
-    await session.execute(update(OUTBOX).where(OUTBOX.c.buyer_id == buyer_id).values(text=""))
-    conversations = select(CONVERSATIONS.c.id).where(CONVERSATIONS.c.buyer_id == buyer_id)
+    conversations = select(MESSAGES.c.conversation_id).where(MESSAGES.c.id.in_(message_ids))
+    await session.execute(
+        update(OUTBOX).where(OUTBOX.c.conversation_id.in_(conversations)).values(text="")
+    )
     await session.execute(
         update(PASTES)
         .where(
@@ -310,6 +330,7 @@ async def erase_buyer(
     request_ref: str,
     actor: str,
     actor_telegram_id: int | None = None,
+    cases: Sequence[int] | None = None,
 ) -> ErasureResult:
     """Erase the buyer's personal fields in the caller's transaction (the caller commits).
 
@@ -319,7 +340,7 @@ async def erase_buyer(
     request_ref = request_ref.strip()
     if not request_ref:
         raise ErasureRefused("an erasure needs a request reference (--request REF)")
-    found = await records_to_erase(session=session, buyer_id=buyer_id)
+    found = await records_to_erase(session=session, buyer_id=buyer_id, cases=cases)
     old = old_format_count(found)
     if old:
         raise ErasureRefused(
@@ -327,8 +348,7 @@ async def erase_buyer(
             "(migration 0007); their hashes cover the raw values, so erasing them would break "
             "the chain: nothing erased"
         )
-    message_ids = [int(row.id) for row in found[MESSAGES.name]]
-    message_ids += await _ids(session, select(MESSAGES.c.id).where(MESSAGES.c.buyer_id == buyer_id))
+    message_ids = await _ids(session, select(MESSAGES.c.id).where(_scope(buyer_id, cases)))
     files = sorted(
         {
             str(row.sha256)
@@ -340,7 +360,7 @@ async def erase_buyer(
     records, fields = await _empty_records(
         session, found, buyer_id=buyer_id, request_ref=request_ref, actor=actor, at=at
     )
-    await _clear_working_copies(session, buyer_id, sorted(set(message_ids)))
+    await _clear_working_copies(session, buyer_id, message_ids, whole_buyer=cases is None)
     audit = await append_audit(
         session=session,
         actor_telegram_id=actor_telegram_id,
@@ -477,8 +497,10 @@ async def erase_and_clean(
     request_ref: str,
     actor: str,
     actor_telegram_id: int | None = None,
+    cases: Sequence[int] | None = None,
 ) -> ErasureReport:
-    """Erase the buyer in one transaction, then delete the files nothing needs any more."""
+    """Erase the buyer (or some of their cases) in one transaction, then delete the files
+    nothing needs any more."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
         await secure_delete_on(session)
@@ -488,6 +510,7 @@ async def erase_and_clean(
             request_ref=request_ref,
             actor=actor,
             actor_telegram_id=actor_telegram_id,
+            cases=cases,
         )
         await session.commit()
     async with sessions() as session:
@@ -500,3 +523,68 @@ async def erase_and_clean(
         exports_deleted=exports,
         database_files=await scrub_database_files(engine),
     )
+
+
+RETENTION_ACTOR = "retention"
+
+
+async def expired_cases(
+    *, session: AsyncSession, before: datetime, limit: int = 100
+) -> list[tuple[int, int]]:
+    """(case, buyer) of cases closed before `before`, not on legal hold, still holding a
+    format-2 record not erased, and no format-1 message (those cannot be erased)."""
+    mine = MESSAGES.c.conversation_id == CONVERSATIONS.c.id
+    rows = await session.execute(
+        select(CONVERSATIONS.c.id, CONVERSATIONS.c.buyer_id)
+        .where(
+            CONVERSATIONS.c.status.in_(CLOSED_STATUSES),
+            CONVERSATIONS.c.closed_at < before,
+            CONVERSATIONS.c.legal_hold.is_(False),
+            exists().where(mine, MESSAGES.c.erased.is_(None)),
+            ~exists().where(mine, MESSAGES.c.format == FORMAT_V1),
+        )
+        .order_by(CONVERSATIONS.c.closed_at)
+        .limit(limit)
+    )
+    return [(int(row.id), int(row.buyer_id)) for row in rows]
+
+
+async def erase_expired_cases(
+    *, engine: AsyncEngine, data_dir: Path, days: int, now: datetime | None = None
+) -> list[ErasureReport]:
+    """Retention: erase every closed case older than `days` that is not on legal hold."""
+    before = (now or utcnow()) - timedelta(days=days)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session:
+        cases = await expired_cases(session=session, before=before)
+    reports = []
+    for case_id, buyer_id in cases:
+        reports.append(
+            await erase_and_clean(
+                engine=engine,
+                data_dir=data_dir,
+                buyer_id=buyer_id,
+                request_ref=f"retention {days}d case {case_id}",
+                actor=RETENTION_ACTOR,
+                cases=[case_id],
+            )
+        )
+    return reports
+
+
+async def set_legal_hold(
+    *, session: AsyncSession, case_id: int, hold: bool, actor_telegram_id: int | None
+) -> bool:
+    """Put a case on legal hold (retention skips it) or release it, audited; False if no case."""
+    changed = await session.execute(
+        update(CONVERSATIONS).where(CONVERSATIONS.c.id == case_id).values(legal_hold=hold)
+    )
+    if not getattr(changed, "rowcount", 0):
+        return False
+    await append_audit(
+        session=session,
+        actor_telegram_id=actor_telegram_id,
+        action="case.hold" if hold else "case.unhold",
+        target=f"case:{case_id}",
+    )
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -13,6 +14,7 @@ from bot.core.evidence import FORMAT_COLUMNS, FORMAT_V2, PERSONAL_FIELDS, openin
 SALT_BYTES = 16
 
 
+@cache
 def hashed_names(table: Table) -> tuple[str, ...]:
     """The columns that enter a row's hash: all but `hash`, `seq` and the format columns."""
     return tuple(

@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,17 @@ from bot.core.export_filter import ExportFilter
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.export.service import ExportFormat, ExportRequest, case_bundle, write_export
-from bot.storage.erasure import ERASURES, ErasureRefused, erase_and_clean
-from bot.storage.evidence import MESSAGES, RAW_UPDATES
+from bot.storage.erasure import (
+    CONVERSATIONS,
+    ERASURES,
+    ErasureRefused,
+    erase_and_clean,
+    erase_expired_cases,
+    set_legal_hold,
+)
+from bot.storage.evidence import AUDIT_LOG, MESSAGES, RAW_UPDATES
 from bot.storage.verify import verify_chain
-from tests.export.conftest import ADDRESS, BUYER_NAME, PHONE, Shop
+from tests.export.conftest import ADDRESS, BUYER_NAME, PHONE, T0, Shop
 from tests.export.test_formats import check_manifest
 
 SECRETS = (PHONE, ADDRESS, BUYER_NAME)
@@ -212,3 +219,53 @@ async def test_issue_16_old_format_records_refuse_erasure(shop: Shop) -> None:
     async with shop.db.transaction() as session:
         texts = (await session.execute(select(MESSAGES.c.text).order_by(MESSAGES.c.seq))).scalars()
         assert PHONE in " ".join(texts)
+
+
+async def test_issue_16_retention_erases_old_closed_cases_except_those_on_hold(
+    shop: Shop,
+) -> None:
+    """KEFU_RETENTION_DAYS: closed cases older than the limit are erased, held ones are not."""
+    closed = T0 + timedelta(days=2)
+    async with shop.db.transaction() as session:
+        await session.execute(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id.in_([shop.case_one, shop.case_two]))
+            .values(status="closed", closed_at=closed)
+        )
+        assert await set_legal_hold(
+            session=session, case_id=shop.case_two, hold=True, actor_telegram_id=9002
+        )
+        assert not await set_legal_hold(
+            session=session, case_id=999, hold=True, actor_telegram_id=9002
+        )
+    too_soon = await erase_expired_cases(
+        engine=shop.db.engine,
+        data_dir=shop.settings.data_dir,
+        days=30,
+        now=closed + timedelta(days=29),
+    )
+    done = await erase_expired_cases(
+        engine=shop.db.engine,
+        data_dir=shop.settings.data_dir,
+        days=30,
+        now=closed + timedelta(days=31),
+    )
+
+    assert too_soon == []
+    assert [(r.result.request_ref, r.result.records) for r in done] == [
+        (f"retention 30d case {shop.case_one}", 9)
+    ]
+    async with shop.db.transaction() as session:
+        rows = await session.execute(
+            select(MESSAGES.c.conversation_id, MESSAGES.c.erased.is_not(None)).order_by(
+                MESSAGES.c.seq
+            )
+        )
+        erased = {(int(case), bool(flag)) for case, flag in rows}
+        held = await session.execute(
+            select(AUDIT_LOG.c.action).where(AUDIT_LOG.c.target == f"case:{shop.case_two}")
+        )
+        assert list(held.scalars()) == ["case.hold"]
+    assert erased == {(shop.case_one, True), (shop.case_two, False)}
+    checked = await verify_chain(engine=shop.db.engine, attachments=shop.store)
+    assert checked.ok, checked.breaks
