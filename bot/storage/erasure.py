@@ -64,7 +64,16 @@ ERASURE_ACTION = "erasure"
 
 
 class ErasureRefused(ValueError):
-    """The erasure cannot be done as asked; nothing was changed."""
+    """The erasure cannot be done as asked; nothing was changed.
+
+    `kind` says why (`no_buyer`, `no_request`, `old_format`); `count` is the number of
+    format-1 records for `old_format`.
+    """
+
+    def __init__(self, message: str, *, kind: str, count: int = 0) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.count = count
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +194,7 @@ async def records_to_erase(
         await session.execute(select(BUYERS.c.telegram_user_id).where(BUYERS.c.id == buyer_id))
     ).first()
     if buyer is None:
-        raise ErasureRefused(f"no buyer with id {buyer_id}")
+        raise ErasureRefused(f"no buyer with id {buyer_id}", kind="no_buyer")
     telegram_user_id = buyer.telegram_user_id if cases is None else None
     conversations = (
         await _ids(session, select(CONVERSATIONS.c.id).where(CONVERSATIONS.c.buyer_id == buyer_id))
@@ -339,14 +348,18 @@ async def erase_buyer(
     """
     request_ref = request_ref.strip()
     if not request_ref:
-        raise ErasureRefused("an erasure needs a request reference (--request REF)")
+        raise ErasureRefused(
+            "an erasure needs a request reference (--request REF)", kind="no_request"
+        )
     found = await records_to_erase(session=session, buyer_id=buyer_id, cases=cases)
     old = old_format_count(found)
     if old:
         raise ErasureRefused(
             f"buyer {buyer_id} has {old} evidence records written before chain format 2 "
             "(migration 0007); their hashes cover the raw values, so erasing them would break "
-            "the chain: nothing erased"
+            "the chain: nothing erased",
+            kind="old_format",
+            count=old,
         )
     message_ids = await _ids(session, select(MESSAGES.c.id).where(_scope(buyer_id, cases)))
     files = sorted(

@@ -28,6 +28,7 @@ COMMANDS_BY_ROLE = {
         "stats",
         "grant",
         "revoke",
+        "erase",
     ),
 }
 
