@@ -92,12 +92,17 @@ def canonical_bytes(table: str, seq: int, fields: Mapping[str, object]) -> bytes
     return text.encode("utf-8")
 
 
+# Encoders built once (json.dumps with options builds one per call): the same output as
+# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).
+_DOCUMENT_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
 def field_digest(salt: str, value: object) -> str:
     """The salted digest of one personal field: sha256 over the salt's bytes and the value's JSON."""
     digest = hashlib.sha256(bytes.fromhex(salt))
-    digest.update(
-        json.dumps(canonical_value(value), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    )
+    digest.update(_DOCUMENT_JSON(canonical_value(value)).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -112,7 +117,7 @@ def committed_fields(
     erased: Mapping[str, str],
 ) -> dict[str, object]:
     """The fields as format 2 commits to them: personal fields replaced by their digests."""
-    committed = dict(fields)
+    committed: dict[str, object] = dict(fields)
     for name in PERSONAL_FIELDS.get(table, ()):
         kept = erased.get(name)
         if kept is not None:
@@ -132,17 +137,13 @@ def canonical_bytes_v2(
     erased: Mapping[str, str],
 ) -> bytes:
     """The canonical bytes of a format-2 row: personal fields as digests, and `"format": 2`."""
-    committed = committed_fields(table, fields, salts, erased)
-    document = {
-        "fields": {name: canonical_value(value) for name, value in committed.items()},
-        "format": FORMAT_V2,
-        "seq": seq,
-        "table": table,
+    personal = PERSONAL_FIELDS.get(table, ())
+    encoded = {
+        name: canonical_value(value) for name, value in fields.items() if name not in personal
     }
-    text = json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
+    encoded.update(committed_fields(table, {n: fields.get(n) for n in personal}, salts, erased))
+    document = {"fields": encoded, "format": FORMAT_V2, "seq": seq, "table": table}
+    return _DOCUMENT_JSON(document).encode("utf-8")
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:

@@ -138,7 +138,7 @@ class Conversation(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    legal_hold: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class RawUpdate(Base):
@@ -152,7 +152,7 @@ class RawUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    format: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     salts: Mapped[str | None] = mapped_column(Text)
     erased: Mapped[str | None] = mapped_column(Text)
 
@@ -197,7 +197,7 @@ class Message(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    format: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     salts: Mapped[str | None] = mapped_column(Text)
     erased: Mapped[str | None] = mapped_column(Text)
 
@@ -222,7 +222,7 @@ class Attachment(Base):
     status: Mapped[str] = mapped_column(String(16), default="stored")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    format: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     salts: Mapped[str | None] = mapped_column(Text)
     erased: Mapped[str | None] = mapped_column(Text)
 
@@ -240,7 +240,7 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(256), default="")
     details: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    format: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     salts: Mapped[str | None] = mapped_column(Text)
     erased: Mapped[str | None] = mapped_column(Text)
 
