@@ -1,7 +1,7 @@
 """`kefu verify` over a large log: wall time, records per second, peak memory; DB bytes per message.
 
 Builds a SQLite log of N buyer messages, each with its raw update (2N chained records, hashed
-exactly as the repository does, inserted in bulk for speed), reports the database size per
+exactly as the repository does (chain format 2: fresh salts per record), inserted in bulk for speed), reports the database size per
 message, then runs the real `python -m bot verify` on it in a child process and reports its wall
 time and peak RSS.
 
@@ -24,11 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.core.evidence import GENESIS_HASH, row_hash
+from bot.core.evidence import GENESIS_HASH
 from bot.storage import migrate
-from bot.storage.evidence import MESSAGES, RAW_UPDATES, hashed_fields
+from bot.storage.evidence import MESSAGES, RAW_UPDATES
+from bot.storage.sealing import hashed_names, seal
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
+RAW_HASHED = hashed_names(RAW_UPDATES)
+MESSAGE_HASHED = hashed_names(MESSAGES)
 TEXTS = (
     "亲，我的快递三天没动了，订单号 1234567890123，什么时候能到？",
     "收到的杯子碎了，怎么处理？",
@@ -90,14 +93,17 @@ def build(path: Path, messages: int) -> None:
             separators=(",", ":"),
         )
         seq += 1
-        raw = {"id": seq, "seq": seq, "update_id": index, "payload": payload, "received_at": at}
-        prev = row_hash(prev, "raw_updates", seq, hashed_fields(RAW_UPDATES, raw))
-        raw["hash"] = prev
+        raw = seal(
+            "raw_updates",
+            RAW_HASHED,
+            prev,
+            seq,
+            {"update_id": index, "payload": payload, "received_at": at},
+        )
+        prev = raw["hash"]
         raw_batch.append(tuple(_db_value(raw[c]) for c in raw_columns))
         seq += 1
-        message = {
-            "id": seq,
-            "seq": seq,
+        values = {
             "conversation_id": 1,
             "buyer_id": 1,
             "direction": "in",
@@ -117,8 +123,8 @@ def build(path: Path, messages: int) -> None:
             "sent_at": at - timedelta(seconds=1),
             "received_at": at,
         }
-        prev = row_hash(prev, "messages", seq, hashed_fields(MESSAGES, message))
-        message["hash"] = prev
+        message = seal("messages", MESSAGE_HASHED, prev, seq, values)
+        prev = message["hash"]
         msg_batch.append(tuple(_db_value(message[c]) for c in msg_columns))
         if len(msg_batch) >= 20_000:
             db.executemany(raw_sql, raw_batch)

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     # Retraining the shop's model (/retrain, kefu train --shop) needs this many labels.
     shop_min_labels: int = Field(default=20, ge=2)
     witness_hour: int = Field(default=9, ge=0, le=23)
+    retention_days: int | None = Field(default=None, ge=1)  # erase closed cases older
     telegram_rate_limit: float = Field(default=30.0, ge=0)
     telegram_group_rate_limit: int = Field(default=20, ge=0)
     log_format: Literal["text", "json"] = "text"

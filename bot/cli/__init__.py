@@ -12,6 +12,7 @@ from bot.cli import (
     classify,
     db,
     doctor,
+    erase,
     evidence,
     export,
     runtime,
@@ -36,7 +37,18 @@ app.add_typer(understanding.phrasebook_app, name="phrasebook")
 app.add_typer(runtime.settings_app, name="settings")
 app.add_typer(train.corpus_app, name="corpus")
 app.add_typer(shop.model_app, name="model")
-for module in (runtime, understanding, evidence, backup, doctor, classify, export, train, shop):
+for module in (
+    runtime,
+    understanding,
+    evidence,
+    erase,
+    backup,
+    doctor,
+    classify,
+    export,
+    train,
+    shop,
+):
     module.register(app)
 
 

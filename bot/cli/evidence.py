@@ -43,6 +43,8 @@ def verify(
             typer.echo(f"  also: {extra}", err=True)
         raise typer.Exit(1)
     typer.echo(f"OK: {report.records} records, head {report.head.hash}")
+    for erasure in report.erasures:
+        typer.echo(str(erasure))
     if witness is not None:
         typer.echo(f"published head {witness} is in the chain")
     if publish:

@@ -32,7 +32,8 @@ def manifest(
     chain_broken_at: int | None = None,
 ) -> dict[str, Any]:
     """Every evidence record of the case with seq, hash, previous hash and canonical fields;
-    attachments listed by sha256 (`file` null and `withheld` true when left out of the zip)."""
+    attachments listed by sha256 (`file` null and `withheld` true when left out of the zip, and
+    `erased` true when the file was erased)."""
     records = []
     for record in case.records:
         fields = {name: canonical_value(value) for name, value in record.fields.items()}
@@ -44,13 +45,19 @@ def manifest(
                 "hash": record.hash,
                 "prev_hash": record.prev_hash if record.seq > 1 else GENESIS_HASH,
                 "fields": None if redacted else fields,
+                # Chain format 2: the salts open the personal fields' digests; an erased field's
+                # digest is kept in `erased` (see docs/evidence.md).
+                "format": record.format,
+                "salts": None if redacted else record.salts,
+                "erased": record.erased,
             }
         )
     attachments = [
         {
             "sha256": a.sha256,
-            "file": f"attachments/{a.sha256}" if files else None,
-            "withheld": not files,
+            "file": f"attachments/{a.sha256}" if files and not a.erased else None,
+            "withheld": not files or a.erased,
+            "erased": a.erased,
             "size": a.size,
             "record": a.id,
         }

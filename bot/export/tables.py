@@ -14,6 +14,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.styles.colors import Color
 
+from bot.core.evidence import ERASED_MARK, parse_openings
 from bot.core.service_levels import OUTCOMES, percent
 from bot.export.view import ExportView
 from bot.storage.export_queries import ConversationRow, MessageRow
@@ -83,7 +84,7 @@ def csv_row(values: list[Any]) -> list[Any]:
 def message_values(row: MessageRow, view: ExportView, *, machine: bool) -> list[Any]:
     """A message's cells; `machine` keeps ids (CSV), otherwise names in the reader's language."""
     text = row.text
-    if view.redact:
+    if view.redact or text == ERASED_MARK:
         text = view.text(text, names=(row.buyer_name,))
     direction = row.direction if machine else view.t(f"direction.{row.direction}")
     outcome = row.outcome
@@ -278,7 +279,10 @@ async def write_jsonl(
         }
         write(dumps(stamp).encode("utf-8") + b"\n")
     for_redaction = view.redact
+    erased_text = view.t("erased")
     async for kind, row in records:
+        if row.get("erased"):
+            row = _erased(row, erased_text)
         if for_redaction:
             row = _redacted(kind, row, view)
         write(dumps({"record": kind, **row}).encode("utf-8"))
@@ -289,6 +293,14 @@ async def write_jsonl(
     if progress is not None:
         progress(count % PROGRESS_EVERY)
     return count
+
+
+def _erased(row: dict[str, Any], erased_text: str) -> dict[str, Any]:
+    """A record whose personal fields were erased: each shows the wording's "[erased]"."""
+    row = dict(row)
+    for name in parse_openings(row.get("erased")):
+        row[name] = erased_text
+    return row
 
 
 def _redacted(kind: str, row: dict[str, Any], view: ExportView) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from bot.core.evidence import ERASED_MARK
 from bot.core.service_levels import duration_text
 from bot.export.view import ExportView
 from bot.storage.export_queries import CaseFile
@@ -158,6 +159,8 @@ def build_case(
     redactor = view.redactor(conv.buyer_name, case.buyer_username)
 
     def text(value: str) -> str:
+        if value == ERASED_MARK:
+            return view.t("erased")
         return redactor.text(value) if view.redact else value
 
     buyer = view.buyer_name(conv.buyer_name) or str(conv.buyer_id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from bot.core.evidence import ERASED_MARK
 from bot.core.redact import Redactor, mask_name
 from bot.core.service_levels import split_flags
 from bot.core.types import Language
@@ -99,7 +100,9 @@ class ExportView:
         return mask_name(name or "") if self.redact else (name or "")
 
     def text(self, value: str, *, names: tuple[str, ...] = ()) -> str:
-        """Message text, redacted when redacting."""
+        """Message text, redacted when redacting; an erased text as the wording says."""
+        if value == ERASED_MARK:
+            return self.t("erased")
         return Redactor(names=names).text(value) if self.redact else value
 
     def redactor(self, *names: str | None) -> Redactor:

@@ -108,6 +108,7 @@ REQUIRED_UI: dict[str, tuple[str, ...]] = {
         "away",
         "grant",
         "revoke",
+        "erase",
         "case",
         "export",
         "stats",

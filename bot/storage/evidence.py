@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.core.evidence import ChainHead, row_hash
+from bot.core.evidence import ChainHead
 from bot.storage import sqlite_append
 from bot.storage.models import (
     Attachment,
@@ -51,6 +51,7 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.models import ChainHead as ChainHeadRow
+from bot.storage.sealing import hashed_names, seal
 
 _HEAD_CACHE = "kefu.chain_head"  # (transaction, head, head row not yet written)
 _HOOKS_INSTALLED: list[bool] = []
@@ -81,8 +82,9 @@ class StoredRecord:
 
 
 def hashed_fields(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a row that enter its hash: every column but `hash` (and `seq`, kept apart)."""
-    return {c.name: values[c.name] for c in table.columns if c.name not in ("hash", "seq")}
+    """The fields of a row that enter its hash: every column but `hash`, `seq` and the format
+    columns (`format`, `salts`, `erased`, which say how the fields are hashed)."""
+    return {name: values[name] for name in hashed_names(table)}
 
 
 async def chain_head(*, session: AsyncSession) -> ChainHead:
@@ -352,6 +354,7 @@ async def _append_many_locked(
         taken = {tuple(row) for row in found}
     outcomes: list[StoredRecord | None] = []
     params: list[dict[str, Any]] = []
+    hashed = hashed_names(table)
     seq, prev = head.seq, head.hash
     for values in rows:
         key = tuple(values[k] for k in keys)
@@ -360,9 +363,9 @@ async def _append_many_locked(
             continue
         taken.add(key)
         seq += 1
-        full = {**values, "id": seq}
-        prev = row_hash(prev, table.name, seq, hashed_fields(table, full))
-        params.append({**full, "seq": seq, "hash": prev})
+        full = seal(table.name, hashed, prev, seq, values)
+        prev = full["hash"]
+        params.append(full)
         outcomes.append(StoredRecord(id=seq, seq=seq, hash=prev, created=True))
     if not params:
         return outcomes
@@ -388,10 +391,9 @@ async def _insert_row(
 ) -> StoredRecord | None:
     """Insert the row that follows `head`; None when the dedupe or head check refused it."""
     seq = head.seq + 1
-    values = {**values, "id": seq}
-    digest = row_hash(head.hash, table.name, seq, hashed_fields(table, values))
-    params = {f"row_{name}": value for name, value in values.items()}
-    params.update(row_seq=seq, row_hash=digest)
+    sealed = seal(table.name, hashed_names(table), head.hash, seq, values)
+    digest = sealed["hash"]
+    params = {f"row_{name}": value for name, value in sealed.items()}
     if expect_head:
         params.update(expect_seq=head.seq, expect_hash=head.hash)
     move_head = conn.dialect.name == "postgresql"

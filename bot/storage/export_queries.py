@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.evidence import ChainHead
+from bot.core.evidence import ERASED_MARK, FORMAT_V1, ChainHead, parse_openings
 from bot.core.export_filter import ExportFilter
 from bot.core.service_levels import CaseTimeline, MessageFact, SuggestionTally, split_flags
 from bot.storage.evidence import (
@@ -133,6 +133,7 @@ class AttachmentRow:
     size: int | None
     sha256: str | None
     status: str
+    erased: bool = False  # its file and file references were erased (kefu erase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,9 @@ class EvidenceRecord:
     hash: str
     prev_hash: str | None
     fields: Mapping[str, Any]
+    format: int = FORMAT_V1
+    salts: Mapping[str, str] | None = None
+    erased: Mapping[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -285,7 +289,8 @@ _MESSAGE_COLUMNS = (
     BUYERS.c.telegram_user_id,
     MESSAGES.c.direction,
     MESSAGES.c.content_type,
-    MESSAGES.c.text,
+    # An erased text reads as ERASED_MARK, which exports show in the reader's language.
+    sql_case((MESSAGES.c.erased.is_not(None), literal(ERASED_MARK)), else_=MESSAGES.c.text),
     MESSAGES.c.category,
     MESSAGES.c.confidence,
     MESSAGES.c.flags,
@@ -665,6 +670,7 @@ async def load_case(
                 size=row.size,
                 sha256=row.sha256,
                 status=str(row.status),
+                erased=row.erased is not None,
             )
         )
     card_ids = [
@@ -746,6 +752,9 @@ async def load_case(
             hash=str(row.hash),
             prev_hash=previous.get(int(row.seq) - 1),
             fields=hashed_fields(tables[name], row._mapping),
+            format=int(row.format),
+            salts=parse_openings(row.salts) or None,
+            erased=parse_openings(row.erased) or None,
         )
         for name, row in evidence
     ]

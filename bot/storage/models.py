@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -138,6 +139,7 @@ class Conversation(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    legal_hold: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class RawUpdate(Base):
@@ -151,6 +153,9 @@ class RawUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    salts: Mapped[str | None] = mapped_column(Text)
+    erased: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessedUpdate(Base):
@@ -193,6 +198,9 @@ class Message(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    salts: Mapped[str | None] = mapped_column(Text)
+    erased: Mapped[str | None] = mapped_column(Text)
 
 
 class Attachment(Base):
@@ -215,6 +223,9 @@ class Attachment(Base):
     status: Mapped[str] = mapped_column(String(16), default="stored")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    salts: Mapped[str | None] = mapped_column(Text)
+    erased: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
@@ -230,6 +241,25 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(256), default="")
     details: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    salts: Mapped[str | None] = mapped_column(Text)
+    erased: Mapped[str | None] = mapped_column(Text)
+
+
+class Erasure(Base):
+    """One evidence record whose personal fields an erasure emptied (append-only, migration 0007)."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (UniqueConstraint("table_name", "record_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_ref: Mapped[str] = mapped_column(String(128), index=True)
+    buyer_id: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(128))
+    table_name: Mapped[str] = mapped_column(String(32))
+    record_seq: Mapped[int] = mapped_column(BigInteger)
+    fields: Mapped[int] = mapped_column(Integer)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChainHead(Base):

@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Dialect, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.evidence import ChainHead, row_hash
+from bot.core.evidence import ChainHead
 from bot.storage.models import utcnow
+from bot.storage.sealing import hashed_names, seal
 
 # Taking the head row's write lock first: a deferred transaction that read first could not
 # upgrade to writing once another connection had committed (SQLITE_BUSY_SNAPSHOT).
@@ -105,9 +106,8 @@ def _append_in_thread(
     outcomes: list[Appended | None] = []
     for values in rows:
         next_seq = seq + 1
-        full = {**values, "id": next_seq, "seq": next_seq}
-        digest = row_hash(prev, table_name, next_seq, {name: full[name] for name in hashed})
-        full["hash"] = digest
+        full = seal(table_name, hashed, prev, next_seq, values)
+        digest = full["hash"]
         if connection.execute(plan.insert_sql, plan.params(full)).rowcount == 1:
             seq, prev = next_seq, digest
             outcomes.append(Appended(seq=next_seq, hash=digest))
@@ -148,7 +148,7 @@ async def append_rows(
     inserted and its outcome is None.
     """
     plan = insert_plan(table, head_table, conn.dialect, dedupe)
-    hashed = tuple(c.name for c in table.columns if c.name not in ("hash", "seq"))
+    hashed = hashed_names(table)
     result: tuple[list[Appended | None], ChainHead] = await run_in_driver_thread(
         conn, lambda connection: _append_in_thread(connection, plan, table.name, hashed, rows)
     )

@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.core.evidence import (
+    FORMAT_V1,
     BreakKind,
     ChainBreak,
     ChainHead,
     ChainRecord,
     ChainVerifier,
+    parse_openings,
 )
+from bot.storage.erasure import ErasureSummary, erasure_summaries
 from bot.storage.evidence import CHAIN_HEAD, CHAINED_TABLES, hashed_fields
 from bot.storage.filestore import AttachmentStore
 
@@ -38,6 +41,7 @@ class VerifyReport:
     records: int
     head: ChainHead
     breaks: list[ChainBreak] = field(default_factory=list)
+    erasures: list[ErasureSummary] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -60,16 +64,25 @@ async def _table_stream(
         ).all()
         for row in rows:
             values: Mapping[str, Any] = row._mapping  # type: ignore[assignment]
-            yield ChainRecord(
-                table=table.name,
-                id=int(values["id"]),
-                seq=int(values["seq"]),
-                hash=str(values["hash"]),
-                fields=hashed_fields(table, values),
-            )
+            yield chain_record(table, values)
         if len(rows) < page_size:
             return
         last = int(rows[-1].seq)
+
+
+def chain_record(table: Table, values: Mapping[str, Any]) -> ChainRecord:
+    """An evidence row as the verifier reads it: fields, chain format and its openings."""
+    form = int(values["format"])
+    return ChainRecord(
+        table=table.name,
+        id=int(values["id"]),
+        seq=int(values["seq"]),
+        hash=str(values["hash"]),
+        fields=hashed_fields(table, values),
+        format=form,
+        salts=parse_openings(values["salts"]) if form != FORMAT_V1 else None,
+        erased=parse_openings(values["erased"]) if values["erased"] else None,
+    )
 
 
 async def _merged_groups(
@@ -99,8 +112,8 @@ async def _merged_groups(
 
 def _check_file(store: AttachmentStore, record: ChainRecord) -> ChainBreak | None:
     fields = record.fields
-    if fields.get("status") != "stored":
-        return None
+    if fields.get("status") != "stored" or record.erased:
+        return None  # an erased attachment's file is deleted with it
     digest = str(fields.get("sha256") or "")
     path = store.path_for(digest)
     if not path.is_file():
@@ -185,7 +198,9 @@ async def verify_chain(
                         head,
                     )
     breaks = sorted(verifier.breaks, key=lambda b: b.seq)[:max_breaks]
-    return VerifyReport(records=verifier.records, head=head, breaks=breaks)
+    async with AsyncSession(engine) as session:
+        erasures = await erasure_summaries(session=session)
+    return VerifyReport(records=verifier.records, head=head, breaks=breaks, erasures=erasures)
 
 
 async def _hash_at(conn: AsyncConnection, seq: int) -> str:

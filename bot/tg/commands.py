@@ -44,6 +44,7 @@ COMMANDS_BY_ROLE = {
         "retrain",
         "grant",
         "revoke",
+        "erase",
     ),
 }
 

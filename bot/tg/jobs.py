@@ -28,6 +28,7 @@ from bot.tg.context import KefuContext, Services
 from bot.tg.handlers.supervisor import weekly_summary
 from bot.tg.keyboards import confirm_keyboard
 from bot.tg.replies import append_card_line
+from bot.tg.retention import ensure_retention, run_retention
 from bot.tg.waiting import ack_language
 from bot.tg.witness import publish_chain_head
 
@@ -93,6 +94,7 @@ async def run_due_jobs(context: KefuContext) -> None:
         )
         await ensure_witness(services, session=session)
         await ensure_weekly_summary(services, session=session)
+        await ensure_retention(services, session=session)
     for job in claimed:
         task = context.application.create_task(_run_job(context, job), name=f"kefu-job-{job.id}")
         running.add(task)
@@ -383,4 +385,5 @@ RUNNERS = {
     "sla_digest": _sla_digest,
     "follow_up": _follow_up,
     "witness": _witness,
+    "retention": run_retention,
 }

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bot.core.evidence import (
+    FORMAT_V2,
     GENESIS_HASH,
     BreakKind,
     CanonicalEncodingError,
@@ -17,9 +18,13 @@ from bot.core.evidence import (
     ChainRecord,
     ChainVerifier,
     canonical_bytes,
+    canonical_bytes_v2,
     chain_hash,
+    erase_fields,
+    field_digest,
     parse_head,
     row_hash,
+    row_hash_v2,
 )
 
 WHEN = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
@@ -201,3 +206,58 @@ def test_core_evidence_imports_no_io_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# --- chain format 2 (issue 16) ----------------------------------------------------------------
+
+SALT = "00112233445566778899aabbccddeeff"
+
+
+def test_format_2_commits_to_a_salted_digest_of_each_personal_field() -> None:
+    fields = {"id": 3, "text": "电话13812345678", "direction": "in"}
+    digest = hashlib.sha256(bytes.fromhex(SALT) + '"电话13812345678"'.encode()).hexdigest()
+    expected = (
+        '{"fields":{"direction":"in","id":3,"text":"sha256:' + digest + '"},'
+        '"format":2,"seq":3,"table":"messages"}'
+    ).encode()
+    assert field_digest(SALT, "电话13812345678") == digest
+    assert canonical_bytes_v2("messages", 3, fields, {"text": SALT}, {}) == expected
+
+
+def test_erasing_a_field_keeps_the_hash_and_drops_value_and_salt() -> None:
+    fields = {"id": 3, "text": "地址 文三路100号", "direction": "in"}
+    before = row_hash_v2(GENESIS_HASH, "messages", 3, fields, {"text": SALT})
+    salts, kept = erase_fields("messages", fields, {"text": SALT}, {})
+    after = row_hash_v2(GENESIS_HASH, "messages", 3, {**fields, "text": ""}, salts, kept)
+    assert (salts, after) == ({}, before)
+    assert kept == {"text": field_digest(SALT, "地址 文三路100号")}
+
+
+def test_verifier_checks_format_1_and_format_2_records_in_one_chain() -> None:
+    old = {"id": 1, "action": "export"}
+    first = row_hash(GENESIS_HASH, "audit_log", 1, old)
+    new = {"id": 2, "text": "hi", "direction": "in"}
+    second = row_hash_v2(first, "messages", 2, new, {"text": SALT})
+    verifier = ChainVerifier()
+    assert verifier.feed([ChainRecord("audit_log", 1, 1, first, old)]) == []
+    erased = ChainRecord(
+        "messages",
+        2,
+        2,
+        second,
+        {**new, "text": ""},
+        FORMAT_V2,
+        {},
+        {"text": field_digest(SALT, "hi")},
+    )
+    assert verifier.feed([erased]) == []
+    forged = ChainRecord(
+        "messages", 2, 2, second, {**new, "text": "bye"}, FORMAT_V2, {"text": SALT}
+    )
+    assert [b.kind for b in ChainVerifier(prev_seq=1, prev_hash=first).feed([forged])] == [
+        BreakKind.CHANGED
+    ]
+    no_opening = ChainRecord("messages", 2, 2, second, new, FORMAT_V2, {}, {})
+    assert [b.kind for b in ChainVerifier(prev_seq=1, prev_hash=first).feed([no_opening])] == [
+        BreakKind.CHANGED
+    ]

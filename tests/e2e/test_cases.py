@@ -148,3 +148,36 @@ async def test_case_bundle_is_handed_to_the_exports(shop: Shop) -> None:
 
     assert sent["document"]["file_name"].endswith(".zip")
     assert "#1" in sent.get("caption", "")
+
+
+async def test_issue_16_a_supervisor_puts_a_case_on_legal_hold(shop: Shop) -> None:
+    """/case N hold|unhold: supervisors only, shown in /case N, each press audited."""
+    botapi, forum = shop.botapi, shop.forum["id"]
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, EXTORTION)
+        await botapi.wait_for_bot_message_async(forum, is_card, timeout=10)
+        refused_at = botapi.send_text(shop.agent, "/case 1 hold", chat=forum)
+        refused = await botapi.wait_for_bot_message_async(forum, after=refused_at, timeout=10)
+        held_at = botapi.send_text(shop.supervisor, "/case 1 hold", chat=forum)
+        held = await botapi.wait_for_bot_message_async(forum, after=held_at, timeout=10)
+        [during] = await shop.rows("SELECT legal_hold FROM conversations WHERE id = 1")
+        released_at = botapi.send_text(shop.supervisor, "/case 1 unhold", chat=forum)
+        released = await botapi.wait_for_bot_message_async(forum, after=released_at, timeout=10)
+
+    assert "权限" in refused["text"]
+    assert held["text"].startswith("案件 #1 已设为法律保全：保留期限到期也不会删除")
+    assert "⚖️ 法律保全中" in held["text"]
+    assert bool(during["legal_hold"]) is True
+    assert released["text"].startswith("案件 #1 已解除法律保全")
+    assert "⚖️" not in released["text"]
+    [after] = await shop.rows("SELECT legal_hold FROM conversations WHERE id = 1")
+    assert bool(after["legal_hold"]) is False
+    audits = await shop.rows(
+        "SELECT action, actor_telegram_id, target FROM audit_log "
+        "WHERE action IN ('case.hold', 'case.unhold', 'case.denied') ORDER BY seq"
+    )
+    assert [(a["action"], a["actor_telegram_id"], a["target"]) for a in audits] == [
+        ("case.denied", shop.agent["id"], "case 1 hold"),
+        ("case.hold", shop.supervisor["id"], "case:1"),
+        ("case.unhold", shop.supervisor["id"], "case:1"),
+    ]

@@ -179,12 +179,18 @@ def check_manifest(manifest: dict[str, Any], files: dict[str, bytes]) -> list[st
     """Independent check of a bundle: only hashlib and json, no Kefu code. Returns problems."""
     problems = []
     for record in manifest["records"]:
-        body = json.dumps(
-            {"fields": record["fields"], "seq": record["seq"], "table": record["table"]},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        document = {"fields": record["fields"], "seq": record["seq"], "table": record["table"]}
+        if record.get("format", 1) == 2:
+            # Chain format 2: personal fields are committed to as sha256(salt || JSON value),
+            # or, once erased, by the digest kept in `erased`.
+            fields = dict(record["fields"])
+            for name, salt in (record["salts"] or {}).items():
+                value = json.dumps(fields[name], ensure_ascii=False).encode("utf-8")
+                fields[name] = "sha256:" + hashlib.sha256(bytes.fromhex(salt) + value).hexdigest()
+            for name, digest in (record["erased"] or {}).items():
+                fields[name] = "sha256:" + digest
+            document = {**document, "fields": fields, "format": 2}
+        body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         digest = hashlib.sha256(record["prev_hash"].encode("ascii") + body.encode("utf-8"))
         if digest.hexdigest() != record["hash"]:
             problems.append(f"record seq {record['seq']} does not match its hash")

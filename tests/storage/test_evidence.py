@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.evidence import GENESIS_HASH, row_hash
+from bot.core.evidence import GENESIS_HASH, parse_openings, row_hash_v2
 from bot.storage import evidence
 from bot.storage.engine import make_engine, make_sessionmaker
 from bot.storage.evidence import MESSAGES, RAW_UPDATES, hashed_fields
@@ -59,8 +59,18 @@ async def test_appends_chain_from_genesis_and_head_follows(engine: AsyncEngine) 
         head = await evidence.chain_head(session=session)
         stored = (await session.execute(select(MESSAGES))).one()._mapping
         raw_row = (await session.execute(select(RAW_UPDATES))).one()._mapping
-    first = row_hash(GENESIS_HASH, "raw_updates", 1, hashed_fields(RAW_UPDATES, raw_row))
-    second = row_hash(first, "messages", 2, hashed_fields(MESSAGES, stored))
+    # Format 2: the personal fields (payload, text) enter the hash as salted digests.
+    assert (raw_row["format"], stored["format"]) == (2, 2)
+    first = row_hash_v2(
+        GENESIS_HASH,
+        "raw_updates",
+        1,
+        hashed_fields(RAW_UPDATES, raw_row),
+        parse_openings(raw_row["salts"]),
+    )
+    second = row_hash_v2(
+        first, "messages", 2, hashed_fields(MESSAGES, stored), parse_openings(stored["salts"])
+    )
     assert (raw.seq, raw.id, raw.hash, message.seq, message.hash) == (1, 1, first, 2, second)
     assert (head.seq, head.hash) == (2, second)
     assert (stored["flags"], stored["sent_at"], stored["received_at"]) == (

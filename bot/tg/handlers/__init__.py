@@ -16,7 +16,17 @@ from telegram.ext import (
 from bot.tg.commands import is_kefu_command
 from bot.tg.context import KefuApplication
 from bot.tg.evidence_app import BatchRoute
-from bot.tg.handlers import admin, agent, buyer, cases, errors, inline, shop, supervisor
+from bot.tg.handlers import (
+    admin,
+    agent,
+    buyer,
+    cases,
+    erasure,
+    errors,
+    inline,
+    shop,
+    supervisor,
+)
 from bot.tg.inbox import receive_buyer_batch
 
 
@@ -56,6 +66,7 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     application.add_handler(CommandHandler("help", buyer.help_command, filters=KEFU_COMMAND))
     application.add_handler(CommandHandler("grant", admin.grant))
     application.add_handler(CommandHandler("revoke", admin.revoke))
+    application.add_handler(CommandHandler("erase", erasure.erase_command))
     application.add_handler(CommandHandler("available", agent.available))
     application.add_handler(CommandHandler("away", agent.away))
     application.add_handler(CommandHandler("case", cases.case_command))
@@ -66,6 +77,7 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     application.add_handler(CommandHandler("words", shop.words_command))
     application.add_handler(CommandHandler("retrain", shop.retrain_command))
     application.add_handler(CallbackQueryHandler(supervisor.export_button, pattern=r"^x:"))
+    application.add_handler(CallbackQueryHandler(erasure.erase_button, pattern=r"^er:"))
     application.add_handler(CallbackQueryHandler(agent.button))
     application.add_handler(
         ChatMemberHandler(buyer.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER)

@@ -15,16 +15,19 @@ from bot.core.cases import Refusal, Transition, parse_state
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.storage import cases as case_store
+from bot.storage.erasure import set_legal_hold
 from bot.storage.evidence import append_audit
 from bot.tg.context import KefuContext, Services, sender_of
 from bot.tg.keyboards import NO_SUCH_ID, CaseAction, case_keyboard, parse_row_id
 from bot.tg.render import TELEGRAM_LIMIT, split_text
 
+HOLD_VERBS = ("hold", "unhold")
 TIMELINE_TEXT = 60  # characters of a message shown on a timeline line
 
 
 async def case_command(update: Update, context: KefuContext) -> None:
-    """/case, /case N, /case N status STATE [party], /case N appeal, /case N bundle."""
+    """/case, /case N, /case N status STATE [party], /case N appeal, /case N bundle,
+    /case N hold|unhold."""
     sender = await sender_of(update, context)
     if sender is None:
         return
@@ -42,8 +45,10 @@ async def case_command(update: Update, context: KefuContext) -> None:
     verb = args[1].lower() if len(args) > 1 else ""
     if case_id == NO_SUCH_ID and args[0].isdecimal():  # a number no case can have, e.g. 2^63
         await message.reply_text(escape(services.text(language, "case.not_found", case=args[0])))
-    elif case_id == NO_SUCH_ID or verb not in ("", "status", "appeal", "bundle"):
+    elif case_id == NO_SUCH_ID or verb not in ("", "status", "appeal", "bundle", *HOLD_VERBS):
         await message.reply_text(escape(services.text(language, "case.usage")))
+    elif verb in HOLD_VERBS:
+        await _hold(message, services, user, role, language, case_id, hold=verb == "hold")
     elif verb == "bundle":
         await _bundle(update, context, case_id)
     elif verb == "appeal":
@@ -88,6 +93,35 @@ async def case_button(update: Update, context: KefuContext, action: CaseAction) 
         with contextlib.suppress(BadRequest):  # too old to edit, or unchanged
             await query.message.edit_text(view[0], reply_markup=view[1])
     await query.answer(_changed_text(services, language, action.case_id, outcome)[:200])
+
+
+async def _hold(
+    message: Message,
+    services: Services,
+    user: User,
+    role: Role,
+    language: Language,
+    case_id: int,
+    *,
+    hold: bool,
+) -> None:
+    """/case N hold|unhold (supervisors): retention leaves a held case alone; audited."""
+    verb = "hold" if hold else "unhold"
+    if role < Role.SUPERVISOR:
+        await _deny(services, user, f"{case_id} {verb}")
+        await message.reply_text(escape(services.text(language, "card.not_allowed")))
+        return
+    async with services.db.transaction() as session:
+        found = await set_legal_hold(
+            session=session, case_id=case_id, hold=hold, actor_telegram_id=user.id
+        )
+    if not found:
+        await message.reply_text(escape(services.text(language, "case.not_found", case=case_id)))
+        return
+    note = services.text(language, f"case.{'held' if hold else 'unheld'}", case=case_id)
+    view = await _view(services, language, case_id)
+    text = escape(note) if view is None else escape(note) + "\n\n" + view[0]
+    await message.reply_text(text[:TELEGRAM_LIMIT], reply_markup=None if view is None else view[1])
 
 
 async def _deny(services: Services, user: User, target: str) -> None:
@@ -162,6 +196,8 @@ async def _view(
         f"{t('case.status')}: {_state_name(services, language, facts.status)}"
         f" · {t('case.responsibility')}: {party}",
     ]
+    if conversation.legal_hold:
+        lines.append(t("case.legal_hold"))
     if record.timeline:
         lines.append("")
         lines.append(
