@@ -367,9 +367,9 @@ async def verdicts(
         Message.direction == "in", Message.category.is_not(None)
     )
     if since is not None:
-        query = query.where(Message.received_at >= since)
+        query = query.where(Message.sent_at >= since)
     if until is not None:
-        query = query.where(Message.received_at < until)
+        query = query.where(Message.sent_at < until)
     found: list[tuple[str, str | None]] = []
     for message_id, category in await session.execute(query.order_by(Message.id)):
         correction = corrections.get(int(message_id))
