@@ -356,10 +356,10 @@ def report(
     chart = output if output is not None else default_chart_path(config)
     text = asyncio.run(_report(config, filters, chart, _language(config, language)))
     typer.echo(text)
-    typer.echo(f"\nchart: {chart}", err=True)
     from bot.export.report import accuracy_chart_path
 
-    typer.echo(f"accuracy chart: {accuracy_chart_path(chart)}", err=True)
+    typer.echo(f"\naccuracy chart: {accuracy_chart_path(chart)}", err=True)
+    typer.echo(f"chart: {chart}", err=True)
 
 
 def default_chart_path(config: Settings) -> Path:

@@ -387,5 +387,9 @@ def draw_accuracy_chart(accuracy: AccuracyReport, view: ExportView, out: Path) -
 
 
 def accuracy_chart_path(chart: Path) -> Path:
-    """Where the accuracy chart goes beside the report's chart: `NAME-accuracy.png`."""
-    return chart.with_name(f"{chart.stem}-accuracy{chart.suffix or '.png'}")
+    """Where the accuracy chart goes beside the report's chart: `kefu-accuracy-TIME.png` beside
+    the default `kefu-report-TIME.png`, else `NAME-accuracy.png`."""
+    suffix = chart.suffix or ".png"
+    if chart.stem.startswith("kefu-report-"):
+        return chart.with_name(f"kefu-accuracy-{chart.stem.removeprefix('kefu-report-')}{suffix}")
+    return chart.with_name(f"{chart.stem}-accuracy{suffix}")
