@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.core.checks import check_reply
 from bot.core.classify import Classifier
 from bot.core.compose import Composition
+from bot.core.labels import CardLabel, corrected
 from bot.core.learned import LearnedWeights
 from bot.core.types import Classification, Finding, Language, Playbook
 from bot.phrasebook.loader import Phrasebook, load_phrasebook
@@ -82,6 +83,45 @@ class Understanding:
         )
         playbook = self.phrasebook.playbook(classification.category, composition.language)
         return Analysis(text, classification, composition, playbook)
+
+    def analyse_corrected(
+        self,
+        text: str,
+        label: CardLabel,
+        *,
+        variables: Mapping[str, str | None] | None = None,
+        language: Language | None = None,
+        seed: int = 0,
+    ) -> Analysis:
+        """`analyse`, then the suggestions and playbook of the category an agent corrected it to."""
+        analysis = self.analyse(text, variables=variables, language=language, seed=seed)
+        if label.category is None:
+            return analysis
+        return self.recompose(analysis, corrected(analysis.classification, label), seed=seed)
+
+    def recompose(
+        self,
+        analysis: Analysis,
+        classification: Classification,
+        *,
+        variables: Mapping[str, str | None] | None = None,
+        seed: int = 0,
+    ) -> Analysis:
+        """The same message under another verdict: its suggestions (same language) and playbook."""
+        entities = classification.entities
+        known: dict[str, str | None] = {
+            "order_id": next(iter(entities.order_ids), None),
+            "tracking_no": next(iter(entities.tracking_numbers), None),
+            **(variables or {}),
+        }
+        composition = self.phrasebook.composer.compose(
+            classification,
+            variables=known,
+            language=analysis.composition.language,
+            seed=seed,
+        )
+        playbook = self.phrasebook.playbook(classification.category, composition.language)
+        return Analysis(analysis.text, classification, composition, playbook)
 
     def check(
         self, draft: str, *, buyer: Classification | None, language: Language

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from prompt_toolkit import PromptSession, print_formatted_text
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory
 
 from bot.cli.present import analysis_lines, problem_lines
-from bot.core.types import Language
+from bot.core.labels import CardLabel, corrected
+from bot.core.types import Category, Flag, Language
+from bot.storage import labels as label_store
 from bot.storage import migrate
 from bot.storage.copilot import case_buyer, open_platform_case
 from bot.storage.database import Database
@@ -21,14 +24,18 @@ from bot.understanding import Analysis, Understanding
 
 QUIT = {"/quit", "/exit", "/q"}
 HELP = "/help"
+WRONG = "/wrong"
 CONFIRM = {"y", "yes"}
 
 
 def is_command(line: str) -> bool:
-    """A console command is one word starting with `/`; anything longer is a buyer's message."""
-    return line.startswith("/") and len(line.split()) == 1
+    """A console command: one word starting with `/`, or `/wrong` with its arguments; anything
+    else is a buyer's message."""
+    words = line.split()
+    return line.startswith("/") and (len(words) == 1 or words[0] == WRONG)
 
 
+_Named = TypeVar("_Named", Category, Flag)
 Reader = Callable[[str], str]
 Writer = Callable[[str, str], None]
 
@@ -40,12 +47,42 @@ class ConsoleLog:
         self.loop = asyncio.new_event_loop()
         self.db = Database.open(database_url)
         self.case_id: int | None = None
+        self.message_id: int | None = None  # the last buyer message logged
         self.mode = mode  # "practice" or "recording": the console.* wording key saying which
         self.where = where
 
     def buyer(self, analysis: Analysis) -> int:
         """Log a buyer message typed at the console; returns the case number."""
         return self.loop.run_until_complete(self._log("in", analysis.text, analysis, None))
+
+    def correct(
+        self, original: CardLabel, revision: int, category: Category, flags: frozenset[Flag]
+    ) -> label_store.CorrectionOutcome:
+        """Correct the last buyer message's category and flags (a chained correction record)."""
+        return self.loop.run_until_complete(self._correct(original, revision, category, flags))
+
+    async def _correct(
+        self, original: CardLabel, revision: int, category: Category, flags: frozenset[Flag]
+    ) -> label_store.CorrectionOutcome:
+        assert self.message_id is not None
+        assert self.case_id is not None
+        async with self.db.transaction() as session:
+            outcome = await label_store.claim_correction(
+                session=session,
+                target=label_store.message_target(self.message_id),
+                message_id=self.message_id,
+                original=original,
+                expected_revision=revision,
+                category=category,
+                flags=flags,
+                actor_telegram_id=None,
+                extra={"via": "console"},
+            )
+            if outcome.written:
+                await label_store.file_case_under(
+                    session=session, conversation_id=self.case_id, category=category
+                )
+        return outcome
 
     def agent(self, text: str, analysis: Analysis, index: int | None) -> None:
         """Log the reply the agent picked or wrote."""
@@ -66,7 +103,7 @@ class ConsoleLog:
                 buyer_id = case.buyer_id
             else:
                 buyer_id = (await case_buyer(session=session, conversation_id=self.case_id)) or 0
-            await append_message(
+            stored = await append_message(
                 session=session,
                 conversation_id=self.case_id,
                 buyer_id=buyer_id,
@@ -80,6 +117,8 @@ class ConsoleLog:
                 suggestion_index=index,
                 suggestion_edited=False if index is not None else None,
             )
+            if direction == "in":
+                self.message_id = stored.id
         return self.case_id
 
     def close(self) -> None:
@@ -159,6 +198,9 @@ class ConsoleLoop:
         self.read = read
         self.write = write
         self.words = understanding.phrasebook.wording
+        self.current: Analysis | None = None  # the buyer message being answered, as shown
+        self.original = CardLabel(None, frozenset())  # Kefu's own verdict on it
+        self.label = self.original  # where it stands after the agent's corrections
 
     def text(self, key: str, **variables: object) -> str:
         """Console wording in the agent's language."""
@@ -188,18 +230,100 @@ class ConsoleLoop:
                 raise _Quit
             if line == HELP:
                 self.write(self.text("help"), "ansicyan")
+            elif line.split()[0] == WRONG:
+                self.wrong(line.split()[1:])
             else:
                 self.write(self.text("unknown_command", command=line), "ansiyellow")
 
     def buyer_turn(self, message: str) -> None:
         """Show the agent's view of a buyer message, log it, then take the agent's answer."""
         analysis = self.understanding.analyse(message)
+        verdict = analysis.classification
+        self.current = analysis
+        self.original = self.label = CardLabel(verdict.category, verdict.flags)
         self.show(analysis)
         if self.log is not None:
             case = self.log.buyer(analysis)
             self.write(self.text("logged", case=case), "ansibrightblack")
-        while not self.answer(analysis, self.ask(self.text("agent_prompt"))):
-            pass
+        while True:
+            answer = self.ask(self.text("agent_prompt"))  # may be corrected meanwhile (/wrong)
+            if self.answer(self.current, answer):
+                return
+
+    def wrong(self, words: list[str]) -> None:
+        """`/wrong CATEGORY [+FLAG] [-FLAG]`: correct the last buyer message, show its suggestions.
+
+        Unknown words, or no buyer message yet, are refused in one line and nothing is logged.
+        """
+        if self.current is None:
+            self.write(self.text("wrong_nothing"), "ansiyellow")
+            return
+        wanted = self.parse_wrong(words)
+        if wanted is None:
+            return
+        category, flags = wanted
+        if category is self.label.category and flags == self.label.flags:
+            self.write(self.text("wrong_unchanged", category=self.name(category)), "ansiyellow")
+            return
+        label = CardLabel(category, flags, self.label.revision + 1)
+        if self.log is not None and self.log.message_id is not None:
+            outcome = self.log.correct(self.original, self.label.revision, category, flags)
+            if not outcome.written:
+                self.write(self.text("wrong_unchanged", category=self.name(category)), "ansiyellow")
+                return
+            label = outcome.label
+        self.write(
+            self.text("corrected", old=self.name(self.label.category), new=self.name(category)),
+            "ansigreen",
+        )
+        self.label = label
+        self.current = self.understanding.recompose(
+            self.current, corrected(self.current.classification, label)
+        )
+        self.show(self.current)
+
+    def name(self, category: Category | None) -> str:
+        """A category's name in the agent's language."""
+        return self.words.text(self.ui, f"category_names.{category}") if category else "-"
+
+    def parse_wrong(self, words: list[str]) -> tuple[Category, frozenset[Flag]] | None:
+        """The category and flags `/wrong` asks for; None (said why) when they are not clear."""
+        categories = ", ".join(category.value for category in Category)
+        flag_ids = ", ".join(flag.value for flag in Flag)
+        if not words:
+            self.write(
+                self.text("wrong_usage", categories=categories, flags=flag_ids), "ansiyellow"
+            )
+            return None
+        category = self.lookup(words[0], "category_names", Category)
+        flags = set(self.label.flags)
+        unknown = None if category is not None else words[0]
+        for word in words[1:]:
+            flag = self.lookup(word[1:], "flag_names", Flag) if word[:1] in "+-" else None
+            if flag is None:
+                unknown = unknown or word
+            elif word.startswith("+"):
+                flags.add(flag)
+            else:
+                flags.discard(flag)
+        if category is None or unknown is not None:
+            self.write(
+                self.text("wrong_unknown", word=unknown, categories=categories, flags=flag_ids),
+                "ansiyellow",
+            )
+            return None
+        return category, frozenset(flags)
+
+    def lookup(self, word: str, section: str, kind: type[_Named]) -> _Named | None:
+        """A category or flag by its id or its name in any of the agent languages."""
+        folded = word.strip().casefold()
+        for member in kind:
+            names = {member.value} | {
+                self.words.text(language, f"{section}.{member.value}") for language in Language
+            }
+            if folded and folded in {name.casefold() for name in names}:
+                return member
+        return None
 
     def show(self, analysis: Analysis) -> None:
         """Print the agent's view, warnings in red."""

@@ -19,7 +19,13 @@ import typer
 
 from bot.cli.common import CliError, existing_database, settings, time_range, writing_to
 from bot.config import Settings
-from bot.core.export_filter import ExportFilter, ExportFormat, parse_day, range_bounds
+from bot.core.export_filter import (
+    ExportFilter,
+    ExportFormat,
+    parse_day,
+    range_bounds,
+    unsupported_filters,
+)
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.core.wording import Wording
@@ -93,7 +99,11 @@ RANGE_HELP = "today, 7d, 30d or all (shop-local days)."
 def export(
     format: Annotated[
         ExportFormat,
-        typer.Option("--format", "-f", help="csv, conversations, xlsx, jsonl, html or bundle."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv, conversations, xlsx, jsonl, html, bundle or training (the shop's labels).",
+        ),
     ],
     output: str = typer.Option(..., "--output", "-o", help="File to write, or - for stdout."),
     period: str | None = typer.Option(None, "--range", help=RANGE_HELP),
@@ -151,6 +161,12 @@ def export(
     )
     if format is ExportFormat.BUNDLE and case is None:
         raise CliError("--format bundle needs --case N")
+    unsupported = unsupported_filters(filters, format)
+    if unsupported:
+        raise CliError(
+            f"--format training takes --range, --since, --until, --category and --flag only,"
+            f" not --{unsupported[0].replace('_telegram_id', '').replace('_id', '')}"
+        )
     lang = _language(config, language)
     existing_database(config)
     options = _Options(
@@ -340,7 +356,10 @@ def report(
     chart = output if output is not None else default_chart_path(config)
     text = asyncio.run(_report(config, filters, chart, _language(config, language)))
     typer.echo(text)
-    typer.echo(f"\nchart: {chart}", err=True)
+    from bot.export.report import accuracy_chart_path
+
+    typer.echo(f"\naccuracy chart: {accuracy_chart_path(chart)}", err=True)
+    typer.echo(f"chart: {chart}", err=True)
 
 
 def default_chart_path(config: Settings) -> Path:
@@ -350,15 +369,24 @@ def default_chart_path(config: Settings) -> Path:
 
 
 async def _report(config: Settings, filters: ExportFilter, chart: Path, language: Language) -> str:
-    from bot.export.report import draw_report_chart, report_text
-    from bot.export.service import build_report, make_view
+    from bot.export.report import (
+        accuracy_chart_path,
+        accuracy_text,
+        draw_accuracy_chart,
+        draw_report_chart,
+        report_text,
+    )
+    from bot.export.service import build_accuracy, build_report, make_view
     from bot.storage.database import Database
 
     db = Database.open(config.sqlalchemy_url)
     try:
         data = await build_report(db=db, filters=filters, zone=ZoneInfo(config.timezone))
+        accuracy = await build_accuracy(db=db, until=filters.until)
     finally:
         await db.close()
     view = make_view(config, _wording(config), language, redact=False)
     draw_report_chart(data, view, chart)
-    return report_text(data, view, since=filters.since, until=filters.until)
+    draw_accuracy_chart(accuracy, view, accuracy_chart_path(chart))
+    text = report_text(data, view, since=filters.since, until=filters.until)
+    return f"{text}\n\n{accuracy_text(accuracy, view)}"

@@ -16,6 +16,7 @@ class ExportFormat(StrEnum):
     JSONL = "jsonl"
     HTML = "html"
     BUNDLE = "bundle"
+    TRAINING = "training"
 
 
 FILE_SUFFIX: dict[ExportFormat, str] = {
@@ -25,7 +26,19 @@ FILE_SUFFIX: dict[ExportFormat, str] = {
     ExportFormat.JSONL: ".jsonl",
     ExportFormat.HTML: ".html",
     ExportFormat.BUNDLE: ".zip",
+    ExportFormat.TRAINING: ".jsonl",
 }
+
+# The filters a training export honours (the shop's labels by the time they were given,
+# their category and flag); it refuses the others.
+TRAINING_FILTERS = frozenset({"since", "until", "category", "flag"})
+
+
+def unsupported_filters(filters: ExportFilter, fmt: ExportFormat) -> list[str]:
+    """The filters set that the format cannot honour (only the training export has such)."""
+    if fmt is not ExportFormat.TRAINING:
+        return []
+    return [name for name in filters.describe() if name not in TRAINING_FILTERS]
 
 
 class TimeRange(StrEnum):

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from bot.core.labels import AccuracyReport
 from bot.core.service_levels import (
     AGE_EDGES,
     OUTCOMES,
@@ -292,3 +293,103 @@ def draw_report_chart(report: TeamReport, view: ExportView, out: Path) -> Path:
         finally:
             plt.close(figure)
     return out
+
+
+def accuracy_text(accuracy: AccuracyReport, view: ExportView) -> str:
+    """Per category: cards, corrections and the share corrected; then the top corrections."""
+    r = view.r
+    lines = [r("accuracy_title")]
+    if not accuracy.rows:
+        return "\n".join([*lines, r("no_data")])
+    for row in accuracy.rows:
+        lines.append(
+            r(
+                "accuracy_line",
+                category=category_label(view, row.category),
+                cards=row.cards,
+                corrections=row.corrections,
+                share=percent(row.share),
+            )
+        )
+    if accuracy.pairs:
+        lines.append(r("accuracy_pairs_title"))
+        for was, should_be, count in accuracy.pairs:
+            lines.append(
+                r(
+                    "accuracy_pair_line",
+                    was=category_label(view, was),
+                    should_be=category_label(view, should_be),
+                    count=count,
+                )
+            )
+    return "\n".join(lines)
+
+
+def _accuracy_share_panel(ax: Axes, accuracy: AccuracyReport, view: ExportView) -> bool:
+    rows = accuracy.rows
+    if not rows:
+        return False
+    names = [
+        f"{category_label(view, row.category)} ({row.corrections}/{row.cards})" for row in rows
+    ]
+    ax.barh(names, [row.share * 100 for row in rows], color="#ef6c00")
+    ax.set_xlim(0, 100)
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
+    ax.invert_yaxis()
+    return True
+
+
+def _accuracy_pairs_panel(ax: Axes, accuracy: AccuracyReport, view: ExportView) -> bool:
+    pairs = accuracy.pairs
+    if not pairs:
+        return False
+    names = [
+        f"{category_label(view, was)} → {category_label(view, should)}" for was, should, _ in pairs
+    ]
+    ax.barh(names, [count for _, _, count in pairs], color="#42a5f5")
+    ax.set_xlabel(view.r("axis_corrections"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.invert_yaxis()
+    return True
+
+
+def accuracy_figure(accuracy: AccuracyReport, view: ExportView) -> Figure:
+    """Two panels: the share of each category's cards corrected, and the top corrections."""
+    with _cjk_fonts():
+        return _draw_accuracy(accuracy, view)
+
+
+def _draw_accuracy(accuracy: AccuracyReport, view: ExportView) -> Figure:
+    figure, axes = plt.subplots(1, 2, figsize=(14, 5.5), dpi=100)
+    figure.suptitle(view.r("chart_accuracy_title"), fontsize=16)
+    panels = (
+        (axes[0], _accuracy_share_panel, view.r("chart_accuracy_share")),
+        (axes[1], _accuracy_pairs_panel, view.r("chart_accuracy_pairs")),
+    )
+    for ax, draw, title in panels:
+        ax.set_title(title)
+        if not draw(ax, accuracy, view):
+            _no_data(ax, view)
+    figure.tight_layout()
+    return figure
+
+
+def draw_accuracy_chart(accuracy: AccuracyReport, view: ExportView, out: Path) -> Path:
+    """The accuracy chart as one PNG at `out`."""
+    with _cjk_fonts():
+        figure = _draw_accuracy(accuracy, view)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            figure.savefig(out, format="png")
+        finally:
+            plt.close(figure)
+    return out
+
+
+def accuracy_chart_path(chart: Path) -> Path:
+    """Where the accuracy chart goes beside the report's chart: `kefu-accuracy-TIME.png` beside
+    the default `kefu-report-TIME.png`, else `NAME-accuracy.png`."""
+    suffix = chart.suffix or ".png"
+    if chart.stem.startswith("kefu-report-"):
+        return chart.with_name(f"kefu-accuracy-{chart.stem.removeprefix('kefu-report-')}{suffix}")
+    return chart.with_name(f"{chart.stem}-accuracy{suffix}")

@@ -11,14 +11,15 @@ import tempfile
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.core.evidence import ChainBreak
-from bot.core.export_filter import FILE_SUFFIX, ExportFilter, ExportFormat
+from bot.core.export_filter import FILE_SUFFIX, ExportFilter, ExportFormat, unsupported_filters
+from bot.core.labels import AccuracyReport, accuracy_report
 from bot.core.roles import Role
 from bot.core.service_levels import MessageFact, TeamReport
 from bot.core.types import Language
@@ -32,12 +33,14 @@ from bot.export.tables import (
     write_messages_csv,
     write_xlsx,
 )
+from bot.export.training import wanted, write_training
 from bot.export.transcript import TranscriptCase, build_case, write_html
 from bot.export.view import ExportView, chain_broken_text
 from bot.storage import export_queries as q
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
 from bot.storage.filestore import AttachmentStore
+from bot.storage.labels import buyer_names, shop_labels, verdicts
 from bot.storage.models import utcnow
 from bot.storage.verify import VerifyReport, verify_chain
 
@@ -251,6 +254,9 @@ async def write_export(
         await _refuse(db, request, target)
     if request.format is ExportFormat.BUNDLE:
         raise ValueError("a bundle is one case: use case_bundle")
+    unsupported = unsupported_filters(request.filters, request.format)
+    if unsupported:
+        raise ValueError(f"the {request.format.value} export cannot filter by {unsupported[0]}")
     checked = await _checked_chain(db, settings, request, target)
     view = _request_view(settings, wording, request, checked)
     store = AttachmentStore(settings.data_dir)
@@ -277,6 +283,8 @@ async def write_export(
                 view,
                 progress,
             )
+        elif request.format is ExportFormat.TRAINING:
+            rows = await _write_training(session, filters, out, view)
         elif request.format is ExportFormat.JSONL:
             rows = await write_jsonl(
                 q.stream_records(session=session, filters=filters, upto=upto), out, view, progress
@@ -287,6 +295,23 @@ async def write_export(
             )
     await _audit(db, request, target=target, rows=rows, files=[name], head=head, view=view)
     return rows
+
+
+async def _write_training(
+    session: Any, filters: ExportFilter, out: IO[bytes], view: ExportView
+) -> int:
+    """The shop's labels (`shop_labels`) in the filters, as the training export's lines."""
+    labels = [
+        label
+        for label in await shop_labels(session=session, since=filters.since)
+        if wanted(label, filters)
+    ]
+    names = (
+        await buyer_names(session=session, message_ids=[label.message_id for label in labels])
+        if view.redact
+        else {}
+    )
+    return write_training(labels, out, view, buyer_names=names)
 
 
 def export_file_name(fmt: ExportFormat, filters: ExportFilter, now: datetime) -> str:
@@ -462,6 +487,19 @@ async def build_report(
     return report
 
 
+ACCURACY_DAYS = 30
+
+
+async def build_accuracy(*, db: Database, until: datetime | None = None) -> AccuracyReport:
+    """Cards and corrections per category over the 30 days before `until` (default: now)."""
+    end = until or utcnow()
+    async with db.session() as session:
+        found = await verdicts(
+            session=session, since=end - timedelta(days=ACCURACY_DAYS), until=end
+        )
+    return accuracy_report(found)
+
+
 async def stats_summary(
     *,
     db: Database,
@@ -485,12 +523,20 @@ async def stats_summary(
                 details={"role": actor_role.name.lower(), "filters": filters.describe()},
             )
         raise NotAllowed("stats")
-    from bot.export.report import draw_report_chart, report_text  # matplotlib: only when charting
+    from bot.export.report import (  # matplotlib: only when charting
+        accuracy_text,
+        draw_accuracy_chart,
+        draw_report_chart,
+        report_text,
+    )
 
     zone = ZoneInfo(settings.timezone)
     report = await build_report(db=db, filters=filters, zone=zone, now=now)
+    accuracy = await build_accuracy(db=db, until=filters.until or now)
     view = make_view(settings, wording, language, redact=False)
     text = report_text(report, view, since=filters.since, until=filters.until)
+    text += "\n\n" + accuracy_text(accuracy, view)
     folder = directory or Path(tempfile.mkdtemp(prefix="kefu-stats-"))
     chart = draw_report_chart(report, view, folder / "kefu-report.png")
-    return text, [chart]
+    accuracy_chart = draw_accuracy_chart(accuracy, view, folder / "kefu-accuracy.png")
+    return text, [chart, accuracy_chart]

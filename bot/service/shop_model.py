@@ -35,6 +35,7 @@ from bot.phrasebook.yamlfile import PhrasebookError
 from bot.storage import shop_model as store
 from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit
+from bot.storage.labels import shop_labels
 from bot.understanding import Understanding
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,7 @@ class CorruptModel(ValueError):
 
 async def labels_for_training(*, session: Session) -> list[ShopLabel]:
     """The shop's labels (corrections and confirmations), through the card corrections' store."""
-    from bot.storage.labels import shop_labels  # type: ignore[import-not-found,unused-ignore]
-
-    labels: list[ShopLabel] = await shop_labels(session=session)
-    return labels
+    return await shop_labels(session=session)
 
 
 # --- the stored form of a version -------------------------------------------------------------

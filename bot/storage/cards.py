@@ -231,6 +231,17 @@ async def mark_cards_posted(*, session: AsyncSession, posted: Sequence[PostedCar
         )
 
 
+async def replace_suggestions(
+    *, session: AsyncSession, card_id: int, suggestions: Sequence[Suggestion], html: str
+) -> None:
+    """A corrected card's new suggestions and text (its status and who handled it stay)."""
+    await session.execute(
+        update(_CARDS)
+        .where(_CARDS.c.id == card_id)
+        .values(suggestions=_suggestions_json(suggestions), html=html)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CardHandled:
     """Who took a card and when, for telling a second presser it is already done."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,9 +34,7 @@ async def save_paste(
         buyer_label=buyer_label[:256],
         original_sent_at=original_sent_at,
         order_id=order_id[:64] if order_id else None,
-        suggestions=json.dumps(
-            [{"kind": s.kind, "text": s.text} for s in suggestions], ensure_ascii=False
-        ),
+        suggestions=suggestions_json(suggestions),
         created_at=utcnow(),
     )
     session.add(paste)
@@ -90,6 +89,11 @@ async def open_platform_case(
     session.add(conversation)
     await session.flush()
     return conversation
+
+
+def suggestions_json(suggestions: Sequence[Suggestion]) -> str:
+    """Suggestions as a paste stores them."""
+    return json.dumps([{"kind": s.kind, "text": s.text} for s in suggestions], ensure_ascii=False)
 
 
 def paste_suggestions(paste: CopilotPaste) -> list[Suggestion]:

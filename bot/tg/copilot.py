@@ -14,9 +14,11 @@ from telegram import (
     User,
 )
 
+from bot.core.labels import CardLabel
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.storage import copilot as paste_store
+from bot.storage import labels as label_store
 from bot.storage.agents import upsert_agent
 from bot.storage.database import Session
 from bot.storage.evidence import append_audit, append_message
@@ -62,7 +64,7 @@ async def paste(update_message: Message, user: User, context: KefuContext) -> No
             suggestions=list(analysis.composition.suggestions),
         )
         current = await paste_store.current_case(session=session, agent_telegram_id=user.id)
-    lines = _analysis_html(analysis, context, language)
+    lines = analysis_html(analysis, context, language)
     if label:
         lines.insert(
             0, "↪️ " + escape(services.text(language, "copilot.forwarded_from", name=label))
@@ -81,7 +83,8 @@ async def paste(update_message: Message, user: User, context: KefuContext) -> No
     )
 
 
-def _analysis_html(analysis: Analysis, context: KefuContext, language: Language) -> list[str]:
+def analysis_html(analysis: Analysis, context: KefuContext, language: Language) -> list[str]:
+    """A paste's copilot card as HTML lines: verdict, facts, warnings, suggestions, playbook."""
     services = context.services
     c = analysis.classification
 
@@ -141,8 +144,13 @@ async def act(context: KefuContext, user: User, role: Role, action: CopilotActio
         verdict = services.understanding.classifier.classify(stored.text)
         if conversation.order_id is None and stored.order_id:
             conversation.order_id = stored.order_id
-        if conversation.category is None:
-            conversation.category = verdict.category.value
+        agreed = await label_store.current_label(
+            session=session,
+            target=label_store.paste_target(stored.id),
+            original=CardLabel(verdict.category, verdict.flags),
+        )
+        if conversation.category is None or agreed.revision:  # an agent's correction files it
+            conversation.category = (agreed.category or verdict.category).value
         record = await append_message(
             session=session,
             conversation_id=conversation.id,
@@ -225,6 +233,11 @@ async def _log_used(
         actor_telegram_id=stored.agent_telegram_id,
         action="suggestion.sent",
         target=f"case:{conversation.id}",
-        details={"paste": stored.id, "suggestion_index": index, "via": "copilot"},
+        details={
+            "paste": stored.id,
+            "message_id": stored.message_id,
+            "suggestion_index": index,
+            "via": "copilot",
+        },
     )
     return services.text(language, "copilot.used_logged", n=index)

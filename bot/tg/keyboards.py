@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.cases import CaseState, Party, next_states, parse_party, parse_state
-from bot.core.types import Language
+from bot.core.labels import (
+    CATEGORY_ORDER,
+    FLAG_ORDER,
+    CardLabel,
+    category_at,
+    flags_from_bits,
+    flags_to_bits,
+)
+from bot.core.types import Category, Flag, Language
 from bot.core.wording import Wording
 
 # Card actions: send / edit suggestion n, skip, escalate. Pending reply: send anyway / cancel.
@@ -48,14 +56,25 @@ class PendingAction:
 
 def parse_callback(
     data: str,
-) -> CardAction | PendingAction | FollowUpAction | CaseAction | CopilotAction | None:
-    """Parse any of Kefu's callback ids (c: card, p: pending, f: follow-up, cs: case, k:/u: copilot).
+) -> (
+    CardAction
+    | PendingAction
+    | FollowUpAction
+    | CaseAction
+    | CopilotAction
+    | CorrectionAction
+    | None
+):
+    """Parse any of Kefu's callback ids (c: card, p: pending, f: follow-up, cs: case, k:/u: copilot,
+    w:/wp: category correction of a card or a copilot paste).
 
     None for data of no known shape; a malformed row id in a known shape is NO_SUCH_ID.
     """
     parts = data.split(":")
     if parts[0] in ("k", "u"):
         return parse_copilot(data)
+    if parts[0] in CORRECTION_PREFIXES:
+        return parse_correction(data)
     try:
         if parts[0] == "c" and len(parts) in (3, 4) and parts[2] in CARD_ACTIONS:
             index = int(parts[3]) if len(parts) == 4 else None
@@ -76,7 +95,7 @@ def parse_callback(
 def card_keyboard(
     card_id: int, suggestions: int, *, wording: Wording, language: Language
 ) -> InlineKeyboardMarkup:
-    """Send n / edit n for each suggestion, then skip and escalate."""
+    """Send n / edit n for each suggestion, then skip, no reply and escalate, then wrong category."""
 
     def t(key: str, **variables: object) -> str:
         return wording.text(language, key, **variables)
@@ -97,7 +116,17 @@ def card_keyboard(
                 InlineKeyboardButton(t("card.no_reply"), callback_data=f"c:{card_id}:n"),
                 InlineKeyboardButton(t("card.escalate"), callback_data=f"c:{card_id}:x"),
             ],
+            [wrong_category_button(CARD, card_id, wording=wording, language=language)],
         ]
+    )
+
+
+def handled_card_keyboard(
+    card_id: int, *, wording: Wording, language: Language
+) -> InlineKeyboardMarkup:
+    """A card already answered keeps one button: its category can still be corrected."""
+    return InlineKeyboardMarkup(
+        [[wrong_category_button(CARD, card_id, wording=wording, language=language)]]
     )
 
 
@@ -237,6 +266,7 @@ def copilot_keyboard(
     if current_case is not None:
         label = wording.text(language, "copilot.add_to_case", case=current_case)
         rows.append([InlineKeyboardButton(label, callback_data=f"k:{paste_id}:j:{current_case}")])
+    rows.append([wrong_category_button(PASTE, paste_id, wording=wording, language=language)])
     return InlineKeyboardMarkup(rows)
 
 
@@ -254,3 +284,105 @@ def used_keyboard(
             ]
         ]
     )
+
+
+# Category corrections: `w:<card>` (or `wp:<paste>`) opens the picker, `...:b` goes back,
+# `...:f:<revision>:<flag bits>` shows the picker with other flags ticked, and
+# `...:c:<revision>:<category number>:<flag bits>` corrects. The revision is how many corrections
+# the picker was drawn after: a choice made on an older picture is refused (one correction wins).
+CARD = "card"
+PASTE = "paste"
+CORRECTION_PREFIXES = {"w": CARD, "wp": PASTE}
+_PREFIX_OF = {kind: prefix for prefix, kind in CORRECTION_PREFIXES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionAction:
+    """A parsed correction button: open the picker, back, tick flags, or choose a category."""
+
+    kind: str  # CARD or PASTE
+    target_id: int
+    action: str  # "open", "back", "flags" or "choose"
+    revision: int = 0
+    flags: frozenset[Flag] = frozenset()
+    category: Category | None = None
+
+
+def _small_number(text: str) -> int:
+    if not text.isdecimal() or len(text) > 6:
+        raise ValueError(text)
+    return int(text)
+
+
+def parse_correction(data: str) -> CorrectionAction | None:
+    """Parse a correction button's data; None for anything else (unknown category, bad flags)."""
+    parts = data.split(":")
+    kind = CORRECTION_PREFIXES.get(parts[0])
+    if kind is None or len(parts) < 2:
+        return None
+    target = parse_row_id(parts[1])
+    try:
+        if len(parts) == 2:
+            return CorrectionAction(kind, target, "open")
+        if len(parts) == 3 and parts[2] == "b":
+            return CorrectionAction(kind, target, "back")
+        if len(parts) == 5 and parts[2] == "f":
+            flags = flags_from_bits(_small_number(parts[4]))
+            if flags is None:
+                return None
+            return CorrectionAction(kind, target, "flags", _small_number(parts[3]), flags)
+        if len(parts) == 6 and parts[2] == "c":
+            category = category_at(_small_number(parts[4]))
+            flags = flags_from_bits(_small_number(parts[5]))
+            if category is None or flags is None:
+                return None
+            return CorrectionAction(
+                kind, target, "choose", _small_number(parts[3]), flags, category
+            )
+    except ValueError:
+        return None
+    return None
+
+
+def wrong_category_button(
+    kind: str, target_id: int, *, wording: Wording, language: Language
+) -> InlineKeyboardButton:
+    """The `分类不对` / `Wrong category` button of a card or a copilot paste."""
+    return InlineKeyboardButton(
+        wording.text(language, "card.wrong_category"),
+        callback_data=f"{_PREFIX_OF[kind]}:{target_id}",
+    )
+
+
+def category_picker(
+    kind: str,
+    target_id: int,
+    label: CardLabel,
+    flags: frozenset[Flag],
+    *,
+    wording: Wording,
+    language: Language,
+) -> InlineKeyboardMarkup:
+    """The 12 categories (the current one ticked), the flags as toggles, and a way back."""
+    prefix = f"{_PREFIX_OF[kind]}:{target_id}"
+    bits = flags_to_bits(flags)
+    categories = [
+        InlineKeyboardButton(
+            ("✓ " if category is label.category else "")
+            + wording.text(language, f"category_names.{category.value}"),
+            callback_data=f"{prefix}:c:{label.revision}:{index}:{bits}",
+        )
+        for index, category in enumerate(CATEGORY_ORDER)
+    ]
+    toggles = [
+        InlineKeyboardButton(
+            ("☑ " if flag in flags else "☐ ") + wording.text(language, f"flag_names.{flag.value}"),
+            callback_data=f"{prefix}:f:{label.revision}:{bits ^ (1 << index)}",
+        )
+        for index, flag in enumerate(FLAG_ORDER)
+    ]
+    back = InlineKeyboardButton(wording.text(language, "card.back"), callback_data=f"{prefix}:b")
+    rows = [categories[i : i + 3] for i in range(0, len(categories), 3)]
+    rows += [toggles[i : i + 3] for i in range(0, len(toggles), 3)]
+    rows.append([back])
+    return InlineKeyboardMarkup(rows)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from html import escape
 
-from telegram import ForceReply, User
+from telegram import ForceReply, InlineKeyboardMarkup, User
 from telegram.error import BadRequest, Forbidden
 
 from bot.core.roles import Role
@@ -32,6 +32,7 @@ from bot.tg.keyboards import (
     card_keyboard,
     confirm_keyboard,
     follow_up_keyboard,
+    handled_card_keyboard,
 )
 from bot.tg.outbox import SendResult, resume_reply, send_reply
 from bot.tg.render import outcome_line, split_text
@@ -103,7 +104,7 @@ def handled_text(context: KefuContext, language: Language, handled: CardHandled)
     """'Already sent by NAME at TIME' (or skipped, escalated ...) for a card someone else took."""
     services = context.services
     key = ALREADY_KEYS.get(handled.status, "card.already_handled")
-    when = _local_time(context, handled.handled_at) if handled.handled_at else "?"
+    when = local_time(context, handled.handled_at) if handled.handled_at else "?"
     name = handled.agent_name or services.text(language, "card.someone")
     return services.text(language, key, agent_name=name, time=when)
 
@@ -344,7 +345,7 @@ async def _after_send(
     name = actor.full_name if actor else (handled.agent_name if handled else "")
     now = utcnow()
     line = (
-        services.text(language, "card.sent_by", agent_name=name, time=_local_time(context, now))
+        services.text(language, "card.sent_by", agent_name=name, time=local_time(context, now))
         + f": {text[:300]}"
     )
     if result.unknown:
@@ -352,7 +353,7 @@ async def _after_send(
     await _mark_card(context, found, outcome_line(OUTCOME_ICONS[outcome], line))
     if result.follow_up is not None:
         due, job_id = result.follow_up
-        line = "🔔 " + services.text(language, "followup.scheduled", time=_local_time(context, due))
+        line = "🔔 " + services.text(language, "followup.scheduled", time=local_time(context, due))
         await context.bot.send_message(
             chat_id=found.card.chat_id or (actor.id if actor else 0),
             message_thread_id=found.card.thread_id,
@@ -442,7 +443,7 @@ async def act_on_follow_up(context: KefuContext, user: User, action: FollowUpAct
         if action.action == "later":
             due = utcnow() + timedelta(days=1)
             done = await job_store.reschedule(session=session, job_id=action.job_id, due_at=due)
-            reply = services.text(language, "followup.moved", time=_local_time(context, due))
+            reply = services.text(language, "followup.moved", time=local_time(context, due))
         else:
             done = await job_store.cancel_job(session=session, job_id=action.job_id)
             reply = services.text(language, "followup.cancelled")
@@ -545,7 +546,7 @@ async def _buyer_blocked(
 
 
 async def _mark_card(context: KefuContext, found: CardContext, line: str) -> None:
-    """Append an outcome line to the card and take its buttons away."""
+    """Append an outcome line to the card and take its buttons away (but "wrong category")."""
     await append_card_line(context, found.card, line, keep_buttons=False)
 
 
@@ -562,14 +563,7 @@ async def append_card_line(
         if len(stored.html) + len(line) + 1 <= 4096:  # a full card keeps its text; the log has all
             stored.html = f"{stored.html}\n{line}"
         html, status, suggestions = stored.html, stored.status, len(json.loads(stored.suggestions))
-    services = context.services
-    markup = (
-        card_keyboard(
-            card.id, suggestions, wording=services.wording, language=services.default_language
-        )
-        if keep_buttons and status == "open"
-        else None
-    )
+    markup = card_markup(context, card.id, suggestions, open_card=keep_buttons and status == "open")
     try:
         await context.bot.edit_message_text(
             chat_id=card.chat_id, message_id=card.card_message_id, text=html, reply_markup=markup
@@ -578,5 +572,16 @@ async def append_card_line(
         log.info("card %s not edited: %s", card.id, exc)
 
 
-def _local_time(context: KefuContext, moment: datetime) -> str:
+def card_markup(
+    context: KefuContext, card_id: int, suggestions: int, *, open_card: bool
+) -> InlineKeyboardMarkup:
+    """An open card's buttons; a handled card keeps only "wrong category" (the label matters)."""
+    wording, language = context.services.wording, context.services.default_language
+    if open_card:
+        return card_keyboard(card_id, suggestions, wording=wording, language=language)
+    return handled_card_keyboard(card_id, wording=wording, language=language)
+
+
+def local_time(context: KefuContext, moment: datetime) -> str:
+    """A moment in the shop's time zone, as cards show it (MM-DD HH:MM)."""
     return shop_time(moment, context.services.settings.timezone, "%m-%d %H:%M")

@@ -7,6 +7,7 @@ confirmed) and console commands are never logged.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -17,8 +18,9 @@ import pytest
 
 from bot.cli.console import ConsoleLog, ConsoleLoop, practice_log
 from bot.config import DEFAULT_PHRASEBOOK_DIR
-from bot.core.types import Language
-from bot.understanding import Understanding, load_understanding
+from bot.core.labels import CardLabel
+from bot.core.types import Category, Flag, Language
+from bot.understanding import Analysis, Understanding, load_understanding
 
 BUYER = "还没收到货，订单号 123456789012"
 OFF_PLATFORM = "加我微信私下说"
@@ -189,14 +191,16 @@ def test_defect_20_console_commands_are_never_logged(
     printed = _session(understanding, log, "/help", "/foo", BUYER, "/help", "", "/quit")
     assert (
         printed.count(
-            "Console commands (never logged): /help shows this, /quit leaves. As the agent: a number"
-            " picks that suggestion, other text is your own reply (checked first), Enter skips."
+            "Console commands (never logged): /help shows this, /quit leaves, /wrong CATEGORY"
+            " [+FLAG] [-FLAG] corrects the last buyer message's category (and flags) and shows its"
+            " suggestions. As the agent: a number picks that suggestion, other text is your own"
+            " reply (checked first), Enter skips."
         )
         == 2
     )
     assert (
-        "Unknown console command /foo: the commands are /help and /quit (nothing was logged)"
-        in printed
+        "Unknown console command /foo: the commands are /help, /quit and /wrong CATEGORY"
+        " (nothing was logged)" in printed
     )
     assert _logged(tmp_path) == [("in", "console", None, BUYER)]
 
@@ -207,3 +211,78 @@ def test_defect_20_a_buyer_message_that_starts_with_a_slash_is_a_message(
     """Only a lone `/word` is a console command; `/help 快递没到` is what a buyer wrote."""
     _session(understanding, log, "/help 快递三天没到", "")
     assert _logged(tmp_path) == [("in", "console", None, "/help 快递三天没到")]
+
+
+# Issue 15: `/wrong CATEGORY` corrects the last buyer message; never logged as a message.
+
+CORRECTIONS = (
+    "SELECT actor_telegram_id, target, details FROM audit_log WHERE action = 'card.corrected'"
+)
+
+
+def test_issue_15_console_wrong_corrects_and_shows_the_new_suggestions(
+    understanding: Understanding, log: ConsoleLog, tmp_path: Path
+) -> None:
+    printed = _session(understanding, log, BUYER, "/wrong quality +angry", "1")
+    assert "Category corrected: Not received → Quality issue" in printed
+    assert "Category: Quality issue (quality)  Confidence: 1.00" in printed
+    quality = understanding.analyse_corrected(
+        BUYER, CardLabel(Category.QUALITY, frozenset({Flag.ANGRY}))
+    )
+    first = quality.composition.suggestions[0].text
+    assert f"  [1] ({_kind(understanding, quality)}) {first}" in printed
+    assert _logged(tmp_path) == [("in", "console", None, BUYER), ("out", "console", 1, first)]
+    [(actor, target, details)] = _rows(tmp_path / "practice.db", CORRECTIONS)
+    [(message_id,)] = _rows(
+        tmp_path / "practice.db", "SELECT id FROM messages WHERE direction = 'in'"
+    )
+    assert (actor, target) == (None, f"message:{message_id}")
+    assert json.loads(str(details)) == {
+        "message_id": message_id,
+        "old_category": "not_received",
+        "new_category": "quality",
+        "old_flags": [],
+        "new_flags": ["angry"],
+        "via": "console",
+    }
+    [(category,)] = _rows(tmp_path / "practice.db", "SELECT category FROM conversations")
+    assert category == "quality"
+
+
+def _kind(understanding: Understanding, analysis: Analysis) -> str:
+    kind = analysis.composition.suggestions[0].kind
+    return understanding.phrasebook.wording.text(Language.EN, f"suggestion_kinds.{kind}")
+
+
+def test_issue_15_console_wrong_by_name_in_chinese(
+    understanding: Understanding, log: ConsoleLog, tmp_path: Path
+) -> None:
+    printed = _session(understanding, log, BUYER, "/wrong 质量问题", "")
+    assert "Category corrected: Not received → Quality issue" in printed
+    assert len(_rows(tmp_path / "practice.db", CORRECTIONS)) == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("/wrong nonsense", "Unknown category or flag nonsense: categories not_received,"),
+        ("/wrong quality +furious", "Unknown category or flag +furious: categories not_received,"),
+        ("/wrong", "Usage: /wrong CATEGORY [+FLAG] [-FLAG], the category by id or name:"),
+        ("/wrong not_received", "Nothing changed: the message is already Not received"),
+    ],
+)
+def test_issue_15_console_wrong_refuses_bad_input_and_logs_nothing(
+    understanding: Understanding, log: ConsoleLog, tmp_path: Path, command: str, says: str
+) -> None:
+    printed = _session(understanding, log, BUYER, command, "")
+    assert [line for line in printed if line.startswith(says)] != []
+    assert _rows(tmp_path / "practice.db", CORRECTIONS) == []
+    assert _logged(tmp_path) == [("in", "console", None, BUYER)]
+
+
+def test_issue_15_console_wrong_before_any_message_is_refused(
+    understanding: Understanding, log: ConsoleLog, tmp_path: Path
+) -> None:
+    printed = _session(understanding, log, "/wrong quality")
+    assert "There is no buyer message to correct yet. Nothing was logged." in printed
+    assert _logged(tmp_path) == []

@@ -57,3 +57,53 @@ def test_defect_13_16_report_output_option_names_the_file(shop: Shop, tmp_path: 
     assert target.read_bytes()[:8] == PNG
     assert list(cwd.iterdir()) == []
     assert not (shop.settings.data_dir / "exports").exists()
+
+
+def test_issue_15_report_writes_the_accuracy_chart_beside_the_report(
+    shop: Shop, tmp_path: Path
+) -> None:
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    target = tmp_path / "charts" / "week.png"
+    done = _kefu_report(shop, cwd, "--output", str(target))
+    assert done.returncode == 0, done.stderr
+    accuracy = tmp_path / "charts" / "week-accuracy.png"
+    assert accuracy.read_bytes()[:8] == PNG
+    assert f"accuracy chart: {accuracy}" in done.stderr
+    assert "Category accuracy as the agents judged it, last 30 days" in done.stdout
+
+
+def test_issue_15_training_export_refuses_other_filters_in_one_line(
+    shop: Shop, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env["KEFU_DATABASE_URL"] = str(shop.settings.database_url)
+    env["KEFU_DATA_DIR"] = str(shop.settings.data_dir)
+    out = tmp_path / "labels.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "export",
+            "--format",
+            "training",
+            "--case",
+            "1",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "--format training takes --range, --since, --until, --category and --flag only, not --case"
+        )
+    )
+    assert not out.exists()

@@ -207,8 +207,9 @@ async def test_supervisor_case_bundle_and_stats(offline: Any) -> None:
     assert [p["text"] for p in request.sent("sendMessage")][-1] == "没有案件 #999"
     request.calls.clear()
     await _process(application, command(SUPERVISOR, "/stats 7d"))
-    assert len(request.sent("sendPhoto")) == 1
+    assert len(request.sent("sendPhoto")) == 2  # the team report, then category accuracy (#15)
     assert "买家消息 1 条" in request.sent("sendMessage")[0]["text"]
+    assert "近 30 天坐席判定的分类准确度" in request.sent("sendMessage")[0]["text"]
 
 
 async def test_defect_12_supervisor_export_from_a_broken_chain_is_refused(offline: Any) -> None:

@@ -12,8 +12,16 @@ from bot.storage.agents import set_available, upsert_agent
 from bot.storage.evidence import append_audit
 from bot.tg import copilot
 from bot.tg.context import KefuContext, reply, sender_of
+from bot.tg.corrections import act_on_correction
 from bot.tg.handlers.cases import case_button
-from bot.tg.keyboards import CardAction, CaseAction, CopilotAction, FollowUpAction, parse_callback
+from bot.tg.keyboards import (
+    CardAction,
+    CaseAction,
+    CopilotAction,
+    CorrectionAction,
+    FollowUpAction,
+    parse_callback,
+)
 from bot.tg.replies import (
     act_on_card,
     act_on_follow_up,
@@ -54,6 +62,8 @@ async def button(update: Update, context: KefuContext) -> None:
         return
     elif isinstance(action, CopilotAction):
         alert = await copilot.act(context, user, role, action)
+    elif isinstance(action, CorrectionAction):
+        alert = await act_on_correction(context, user, role, action, query.message)
     elif isinstance(action, FollowUpAction):
         alert = await act_on_follow_up(context, user, action)
     else:

@@ -17,6 +17,7 @@ from bot.core.export_filter import (
     parse_export_callback,
     parse_export_words,
     range_bounds,
+    unsupported_filters,
 )
 from bot.core.roles import Role
 from bot.core.types import Language
@@ -195,6 +196,8 @@ async def export_command(update: Update, context: KefuContext) -> None:
         )
         if fmt is ExportFormat.BUNDLE and filters.case is None:
             raise ValueError("a bundle needs case=N")
+        if unsupported_filters(filters, fmt):
+            raise ValueError("the training export takes a range, category= and flag= only")
     except ValueError:
         await message.reply_text(escape(services.text(language, "export.tg.bad_request")))
         return
