@@ -102,7 +102,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "agent_chat_id", "webhook_url", "webhook_secret", "ack_after_seconds", mode="before"
+        "agent_chat_id",
+        "webhook_url",
+        "webhook_secret",
+        "ack_after_seconds",
+        "retention_days",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:

@@ -109,3 +109,9 @@ def test_env_example_documents_every_setting() -> None:
         line.split("=", 1)[0] for line in example.splitlines() if line.startswith("KEFU_")
     }
     assert documented == {f"KEFU_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_an_empty_retention_setting_keeps_everything() -> None:
+    """`KEFU_RETENTION_DAYS=` as .env.example ships it means off, not an error."""
+    assert load_settings(_env_file=None, retention_days="").retention_days is None
+    assert load_settings(_env_file=None, retention_days="30").retention_days == 30
