@@ -23,6 +23,12 @@ from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
+from bot.tg.polling_lease import (
+    keep_polling_lease,
+    release_polling_lease,
+    take_polling_lease,
+    this_process,
+)
 from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
 from bot.tg.startup import reach_telegram
 from bot.tg.webhook import WebhookConfig, serve_webhook
@@ -141,7 +147,16 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     await stop_reconciling_replies(KefuContext(application))
+    await release_polling_lease(application, services.db)
     await services.db.close()
+
+
+async def _take_polling_lease(settings: Settings, holder: str) -> None:
+    db = Database.open(settings.sqlalchemy_url)
+    try:
+        await take_polling_lease(db, holder)
+    finally:
+        await db.close()
 
 
 def run_bot(settings: Settings, *, webhook: bool = False) -> None:
@@ -155,6 +170,9 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     asyncio.run(reach_telegram(settings))  # retried with backoff; TelegramUnavailable is one line
     application = build_application(settings)
     if not webhook:
+        holder = this_process()
+        asyncio.run(_take_polling_lease(settings, holder))  # PollingTaken: one line
+        keep_polling_lease(application, holder)
         application.run_polling(allowed_updates=Update.ALL_TYPES)
         return
     assert settings.webhook_url is not None

@@ -358,3 +358,18 @@ class OutboxReply(Base):
     lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProcessLease(Base):
+    """Which process holds a lease (e.g. `polling`) and when it last renewed it.
+
+    A working table (not evidence): `holder` is None once released; a heartbeat older than the
+    lease's staleness lets another process take it over.
+    """
+
+    __tablename__ = "process_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

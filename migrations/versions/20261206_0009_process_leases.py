@@ -1,0 +1,39 @@
+"""Process leases: one polling process per database.
+
+Telegram refuses a second `getUpdates` poller of one bot token (409), and two polling processes
+on one database would each post every card. A `process_leases` row names the process that may
+poll (`holder`) and when it last said it is alive (`heartbeat_at`); a second process refuses to
+start while the heartbeat is fresh, and takes the row over only when it is stale (the holder
+died without releasing it). A working table, not evidence.
+
+Revision ID: 0009
+Revises: 0006
+Create Date: 2026-12-06 15:15:00.000000+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from bot.storage.models import UTCDateTime
+
+revision: str = "0009"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "process_leases",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=True),
+        sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
+        sa.Column("acquired_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_process_leases")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("process_leases")
