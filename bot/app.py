@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Settings, SettingsError
@@ -29,6 +29,7 @@ from bot.tg.polling_lease import (
     take_polling_lease,
     this_process,
 )
+from bot.tg.rate_limit import rate_limiter
 from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
 from bot.tg.startup import reach_telegram
 from bot.tg.webhook import WebhookConfig, serve_webhook
@@ -59,17 +60,6 @@ def message_labeler(understanding: Understanding) -> Labeler:
         return labels_for(understanding.classifier.classify(inbound.text))
 
     return label
-
-
-def rate_limiter(settings: Settings) -> AIORateLimiter:
-    """Telegram's limits (30 messages/s overall, 20/min per group); RetryAfter is retried."""
-    return AIORateLimiter(
-        overall_max_rate=settings.telegram_rate_limit,
-        overall_time_period=1,
-        group_max_rate=settings.telegram_group_rate_limit,
-        group_time_period=60,
-        max_retries=3,
-    )
 
 
 def build_services(settings: Settings) -> Services:
@@ -104,7 +94,7 @@ def build_application(
     )
     if request is not None:
         builder.request(request)
-    builder.rate_limiter(rate_limiter(settings))
+    builder.rate_limiter(rate_limiter(settings, services.db))
     install_evidence_ingest(
         builder,
         sessions=services.db.sessions,

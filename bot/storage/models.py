@@ -373,3 +373,16 @@ class ProcessLease(Base):
     holder: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SendWindow(Base):
+    """The send times (seconds since the epoch, a JSON list) last reserved under one limit key.
+
+    A working table (not evidence), used on PostgreSQL so that every process of one bot token
+    shares Telegram's flood limits; the row is locked while a process reserves its slot.
+    """
+
+    __tablename__ = "send_windows"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    times: Mapped[str] = mapped_column(Text, default="[]")

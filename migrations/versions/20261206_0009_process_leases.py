@@ -1,10 +1,15 @@
-"""Process leases: one polling process per database.
+"""Process leases (one polling process per database) and shared send windows.
 
 Telegram refuses a second `getUpdates` poller of one bot token (409), and two polling processes
 on one database would each post every card. A `process_leases` row names the process that may
 poll (`holder`) and when it last said it is alive (`heartbeat_at`); a second process refuses to
 start while the heartbeat is fresh, and takes the row over only when it is stale (the holder
-died without releasing it). A working table, not evidence.
+died without releasing it).
+
+Telegram's flood limits are per bot token, not per process: `send_windows` holds, per limit
+key (all chats, one group, one chat), the times of the latest sends reserved by any process,
+so N webhook processes on one PostgreSQL together stay within what one may send. Both are
+working tables, not evidence.
 
 Revision ID: 0009
 Revises: 0006
@@ -33,7 +38,14 @@ def upgrade() -> None:
         sa.Column("acquired_at", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_process_leases")),
     )
+    op.create_table(
+        "send_windows",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("times", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_send_windows")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("send_windows")
     op.drop_table("process_leases")
