@@ -105,6 +105,8 @@ def rate_limiter(settings: Settings, db: Database) -> AIORateLimiter:
             db,
             overall_max_rate=settings.telegram_rate_limit,
             group_max_rate=settings.telegram_group_rate_limit,
+            # KEFU_TELEGRAM_RATE_LIMIT=0 turns limiting off (a Bot API server without limits)
+            chat_max_rate=CHAT_PER_SECOND if settings.telegram_rate_limit else 0,
         )
     return AIORateLimiter(
         overall_max_rate=settings.telegram_rate_limit,
