@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,8 +23,8 @@ import pytest
 
 from bot.config import REPO_ROOT
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.emulator.ptb import free_port
 from tests.e2e.kefu import Shop, make_shop, prepare_database
+from tests.e2e.nginx import NginxMissing, running_nginx, wait_listening
 
 pytestmark = pytest.mark.e2e
 
@@ -37,95 +34,15 @@ BUYERS = 20
 PROCESSES = 2
 
 
-def _nginx() -> str:
-    """nginx's path; installed with apt-get when missing and the tests run as root."""
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if found:
-        return found
-    if os.geteuid() != 0:
-        pytest.fail(
-            "nginx is not installed and the tests do not run as root: apt-get install nginx"
-        )
-    subprocess.run(["apt-get", "install", "-y", "nginx"], check=True, capture_output=True)
-    return "/usr/sbin/nginx"
-
-
-def site_config(*, listen: int, upstreams: list[int], secret: str) -> str:
-    """The shipped site file with only the TLS lines, the ports and the secret replaced."""
-    text = SITE.read_text(encoding="utf-8")
-    replacements = [
-        (r"    listen 443 ssl;\n", f"    listen 127.0.0.1:{listen};\n"),
-        (r"    ssl_certificate .*\n", ""),
-        (r"    ssl_certificate_key .*\n", ""),
-        (
-            r"    server 127\.0\.0\.1:8443;\n    server 127\.0\.0\.1:8444;\n",
-            "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams),
-        ),
-        (r"CHANGE-ME-to-KEFU_WEBHOOK_SECRET", secret),
-    ]
-    for pattern, replacement in replacements:
-        text, count = re.subn(pattern, replacement, text)
-        assert count == 1, f"{pattern!r} not in {SITE}"
-    return text
-
-
-def _main_config(prefix: Path, site: str) -> str:
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return f"""{user}worker_processes 1;
-error_log {prefix}/error.log warn;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    log_format upstream '$status $upstream_addr';
-    access_log {prefix}/access.log upstream;
-{site}
-}}
-"""
-
-
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[tuple[int, list[int], Path]]:
     """nginx on a loopback port in front of PROCESSES upstream ports; yields (port, upstreams,
     access log)."""
-    binary = _nginx()
-    prefix = tmp_path / "nginx"
-    prefix.mkdir()
-    listen, upstreams = free_port(), [free_port() for _ in range(PROCESSES)]
-    config = prefix / "nginx.conf"
-    site = site_config(listen=listen, upstreams=upstreams, secret=SECRET)
-    config.write_text(_main_config(prefix, site), encoding="utf-8")
-    checked = subprocess.run(
-        [binary, "-t", "-p", str(prefix), "-c", str(config)], capture_output=True
-    )
-    assert checked.returncode == 0, checked.stderr.decode()
-    process = subprocess.Popen(
-        [binary, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        _wait_listening(listen)
-        yield listen, upstreams, prefix / "access.log"
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(30)
-
-
-def _wait_listening(port: int, *, seconds: float = 60.0) -> None:
-    for _ in range(int(seconds / 0.1)):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        import time
-
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
+        with running_nginx(tmp_path / "nginx", processes=PROCESSES, secret=SECRET) as running:
+            yield running
+    except NginxMissing as exc:  # CI must not skip this silently
+        pytest.fail(str(exc))
 
 
 def _environment(shop: Shop, *, public: int, port: int) -> dict[str, str]:
@@ -200,7 +117,7 @@ async def test_issue_14_n_webhook_processes_behind_nginx_on_one_postgres(
     ]
     try:
         for port in upstreams:
-            await asyncio.to_thread(_wait_listening, port)
+            await asyncio.to_thread(wait_listening, port)
         await _wave(shop, buyers, ["你好，我的快递还没到", "单号是多少？三天了"])
         await _until(shop, "SELECT count(*) AS n FROM cards", 2 * BUYERS)
         await _until(
