@@ -22,7 +22,7 @@ from bot.storage import jobs as job_store
 from bot.storage import outbox as outbox_store
 from bot.storage.agents import staff_ids
 from bot.storage.database import Session
-from bot.storage.evidence import append_audit
+from bot.storage.evidence import append_audit, lock_chain
 from bot.storage.models import Agent, Buyer, Card, Conversation, ScheduledJob, utcnow
 from bot.storage.outbox import ReplyPlan
 from bot.tg.context import KefuContext, Services
@@ -133,6 +133,8 @@ async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
     send and its record leaves it "sent, id unknown", reconciled at start-up)."""
     services = context.services
     async with services.db.transaction() as session:
+        # The chain lock first, as intake takes it before the case: never the other way round.
+        await lock_chain(session=session)
         conversation = await session.get(Conversation, job.conversation_id)
         buyer = await session.get(Buyer, conversation.buyer_id) if conversation else None
         if conversation is None or buyer is None or buyer.telegram_user_id is None:
@@ -301,6 +303,7 @@ async def _ping(context: KefuContext, chat_id: int, text: str) -> None:
 async def _follow_up(context: KefuContext, job: ScheduledJob) -> None:
     services = context.services
     async with services.db.transaction() as session:
+        await lock_chain(session=session)  # before the case and the job's row, as intake does
         conversation = await session.get(Conversation, job.conversation_id)
         card = await session.get(Card, job.card_id) if job.card_id is not None else None
         if conversation is None or card is None or conversation.status in ("resolved", "closed"):
