@@ -11,6 +11,8 @@ the machine does not land on one of them only.
 Run: .venv/bin/python benchmarks/bot_e2e.py [--users 200] [--messages 1000] [--mode polling|webhook|both] [--rounds 3]
      [--database-url postgresql://postgres@127.0.0.1:5432/test]  (Kefu on PostgreSQL: a fresh
      database is created beside the one named, and dropped afterwards; default: SQLite)
+     [--processes 1 2 4]  (instead: N `kefu run --webhook` processes behind nginx on PostgreSQL,
+     as docs/scaling.md deploys them; see benchmarks/bot_e2e_processes.py)
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ async def main() -> None:
     """Run the echo baseline and Kefu in the same process and print both."""
     args = _args()
     logging.basicConfig(level=logging.WARNING)
+    if args.processes:
+        await _processes(args)
+        return
     modes = ["polling", "webhook"] if args.mode == "both" else [args.mode]
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
         for mode in modes:
@@ -98,6 +103,37 @@ async def main() -> None:
                 + ", ".join(f"{r:.2f}" for r in ratios),
                 flush=True,
             )
+
+
+async def _processes(args: argparse.Namespace) -> None:
+    """Kefu as N webhook processes behind nginx on one PostgreSQL, for each N asked."""
+    from benchmarks.bot_e2e_processes import run_processes
+
+    if not args.database_url:
+        raise SystemExit("--processes needs --database-url (several processes share PostgreSQL)")
+    results: list[tuple[int, BurstResult]] = []
+    for count in args.processes:
+        with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
+            async with _database(args.database_url, Path(tmp)) as database_url:
+                result = await run_processes(
+                    count,
+                    database_url=database_url,
+                    users=args.users,
+                    messages=args.messages,
+                    texts=TEXTS,
+                )
+                await _check_logged(database_url, args.messages + 2 * count)
+        results.append((count, result))
+        print(result.report(f"kefu x{count} behind nginx"), flush=True)
+    base = results[0][1].bot_cpu_ms_per_message
+    for count, result in results:
+        print(
+            f"N={count}: {result.throughput:.0f} msg/s, p50 {result.p50_ms:.0f} ms, "
+            f"p99 {result.p99_ms:.0f} ms, CPU/message {result.bot_cpu_ms_per_message:.2f} ms "
+            f"({result.bot_cpu_ms_per_message / base:.2f}x N={results[0][0]}), "
+            f"cards {result.replies}/{result.messages}",
+            flush=True,
+        )
 
 
 @asynccontextmanager
@@ -185,6 +221,13 @@ def _args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--database-url", default="", help="PostgreSQL server to run Kefu on (default: SQLite)"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="*",
+        default=[],
+        help="N webhook processes behind nginx on PostgreSQL, for each N given (e.g. 1 2 4)",
     )
     return parser.parse_args()
 

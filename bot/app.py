@@ -26,7 +26,13 @@ from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.health import MONITOR_KEY, Monitor, monitor_of, update_kind
 from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
-from bot.tg.ratelimit import MeteredRateLimiter
+from bot.tg.polling_lease import (
+    keep_polling_lease,
+    release_polling_lease,
+    take_polling_lease,
+    this_process,
+)
+from bot.tg.rate_limit import rate_limiter
 from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
 from bot.tg.shop_sync import refresh_shop, refresh_shop_job
 from bot.tg.startup import reach_telegram
@@ -62,18 +68,6 @@ def message_labeler(understanding: Understanding, metrics: Metrics | None = None
     return label
 
 
-def rate_limiter(settings: Settings, metrics: Metrics | None = None) -> MeteredRateLimiter:
-    """Telegram's limits (30 messages/s overall, 20/min per group); RetryAfter is retried."""
-    return MeteredRateLimiter(
-        metrics=metrics or Metrics(),
-        overall_max_rate=settings.telegram_rate_limit,
-        overall_time_period=1,
-        group_max_rate=settings.telegram_group_rate_limit,
-        group_time_period=60,
-        max_retries=3,
-    )
-
-
 def build_services(settings: Settings) -> Services:
     """Load the phrasebook and classifier and open the database (lazily connecting)."""
     settings.ensure_data_dir()
@@ -107,7 +101,7 @@ def build_application(
     if request is not None:
         builder.request(request)
     metrics = services.metrics
-    builder.rate_limiter(rate_limiter(settings, metrics))
+    builder.rate_limiter(rate_limiter(settings, services.db, metrics))
     install_evidence_ingest(
         builder,
         sessions=services.db.sessions,
@@ -165,7 +159,16 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
     monitor = monitor_of(application)
     if monitor is not None:
         await monitor.close()
+    await release_polling_lease(application, services.db)
     await services.db.close()
+
+
+async def _take_polling_lease(settings: Settings, holder: str) -> None:
+    db = Database.open(settings.sqlalchemy_url)
+    try:
+        await take_polling_lease(db, holder)
+    finally:
+        await db.close()
 
 
 def run_bot(settings: Settings, *, webhook: bool = False) -> None:
@@ -175,6 +178,9 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     asyncio.run(reach_telegram(settings))  # retried with backoff; TelegramUnavailable is one line
     application = build_application(settings)
     if not webhook:
+        holder = this_process()
+        asyncio.run(_take_polling_lease(settings, holder))  # PollingTaken: one line
+        keep_polling_lease(application, holder)
         application.run_polling(allowed_updates=Update.ALL_TYPES)
         return
     assert settings.webhook_url is not None

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.storage.engine import make_engine, make_sessionmaker
 
 Session = AsyncSession  # what repository functions take; re-exported so adapters need not import SQLAlchemy
+SessionFactory = async_sessionmaker[AsyncSession]  # what makes sessions (`Database.sessions`)
 
 
 @dataclass(frozen=True)

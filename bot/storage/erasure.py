@@ -601,3 +601,16 @@ async def set_legal_hold(
         target=f"case:{case_id}",
     )
     return True
+
+
+async def erasure_request(*, session: AsyncSession, seq: int, action: str) -> dict[str, Any] | None:
+    """The details of the erasure request recorded as audit record `seq` (None: no such one)."""
+    row = (
+        await session.execute(
+            select(AUDIT_LOG.c.details).where(AUDIT_LOG.c.seq == seq, AUDIT_LOG.c.action == action)
+        )
+    ).first()
+    if row is None:
+        return None
+    details: dict[str, Any] = json.loads(row.details)
+    return details

@@ -130,6 +130,29 @@ async def any_due(*, session: AsyncSession, kind: str, now: datetime | None = No
     return found.first() is not None
 
 
+def _still_claimed(job: ScheduledJob) -> ColumnElement[bool]:
+    return (
+        (ScheduledJob.id == job.id)
+        & (ScheduledJob.status == "running")
+        & (ScheduledJob.claimed_by == job.claimed_by)
+        & (ScheduledJob.claimed_at == job.claimed_at)
+    )
+
+
+async def complete_claimed(
+    *, session: AsyncSession, job: ScheduledJob, status: str = "done"
+) -> bool:
+    """Close a job only if it is still this claim's (same worker and claim time); True if so.
+
+    Called in the transaction of the job's effect: a job another process took over after its
+    claim expired (a slow or stopped worker) acts once, whichever finishes first, and a claim
+    taken over is left to its new owner."""
+    result = await session.execute(
+        update(ScheduledJob).where(_still_claimed(job)).values(status=status, done_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def finish(*, session: AsyncSession, job_id: int, status: str = "done") -> None:
     """Mark a claimed job done (or failed)."""
     await session.execute(

@@ -458,3 +458,31 @@ class MessageModel(Base):
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("shop_model_versions.id"))
     words_revision: Mapped[int] = mapped_column(BigInteger, default=0)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProcessLease(Base):
+    """Which process holds a lease (e.g. `polling`) and when it last renewed it.
+
+    A working table (not evidence): `holder` is None once released; a heartbeat older than the
+    lease's staleness lets another process take it over.
+    """
+
+    __tablename__ = "process_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SendWindow(Base):
+    """The send times (seconds since the epoch, a JSON list) last reserved under one limit key.
+
+    A working table (not evidence), used on PostgreSQL so that every process of one bot token
+    shares Telegram's flood limits; the row is locked while a process reserves its slot.
+    """
+
+    __tablename__ = "send_windows"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    times: Mapped[str] = mapped_column(Text, default="[]")

@@ -22,10 +22,11 @@ from sqlalchemy import CursorResult, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.evidence import append_audit, append_message
-from bot.storage.models import OutboxReply, utcnow
+from bot.storage.models import Conversation, OutboxReply, utcnow
 
 SEND_LEASE = timedelta(seconds=60)  # a sender whose rows are older than this has died
 OPEN_STATUSES = ("pending", "sending")
+AUTO_ACK = "auto_ack"  # the outcome of the bot's own acknowledgement (no card, no agent)
 _OUTBOX: Table = OutboxReply.__table__  # type: ignore[assignment]
 
 
@@ -108,6 +109,32 @@ async def write_intents(
     return rows
 
 
+def _content_type(row: OutboxReply) -> str:
+    """The bot's acknowledgement is stored as such; agents' replies are text."""
+    return AUTO_ACK if row.outcome == AUTO_ACK else "text"
+
+
+async def claim_ack(*, session: AsyncSession, conversation_id: int) -> datetime | None:
+    """Take the acknowledgement of the conversation's waiting stretch; its start, or None.
+
+    One conditional UPDATE: of several processes (or a job run again after its claim expired)
+    exactly one sets `acked_at`; the others find it set and send nothing.
+    """
+    conversations: Table = Conversation.__table__  # type: ignore[assignment]
+    result = await session.execute(
+        update(conversations)
+        .where(
+            conversations.c.id == conversation_id,
+            conversations.c.waiting_since.is_not(None),
+            conversations.c.acked_at.is_(None),
+        )
+        .values(acked_at=utcnow())
+        .returning(conversations.c.waiting_since)
+    )
+    since = result.scalar_one_or_none()
+    return since if isinstance(since, datetime) else None
+
+
 async def _move(
     session: AsyncSession, outbox_id: int, *, from_statuses: Sequence[str], **values: Any
 ) -> bool:
@@ -177,6 +204,7 @@ async def record_sent(
         suggestion_edited=row.suggestion_edited,
         agent_id=row.agent_id,
         category=row.category,
+        content_type=_content_type(row),
     )
     await session.execute(
         update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(message_id=stored.id)
@@ -207,6 +235,7 @@ async def record_unknown(
         suggestion_edited=row.suggestion_edited,
         agent_id=row.agent_id,
         category=row.category,
+        content_type=_content_type(row),
     )
     await session.execute(
         update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(message_id=stored.id)

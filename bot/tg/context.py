@@ -25,7 +25,7 @@ from bot.understanding import Understanding
 SERVICES_KEY = "kefu"
 
 
-ROLE_CACHE_SECONDS = 30.0  # how long another bot process's /grant may take to be seen here
+ROLE_CACHE_SECONDS = 3.0  # at most this long before a /grant or /revoke on another process is seen
 
 
 @dataclass

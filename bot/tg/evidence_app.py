@@ -32,8 +32,6 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest, RequestData
 
@@ -49,7 +47,7 @@ from bot.tg.files import TelegramFileFetcher
 from bot.tg.ingest import EvidenceInbox, Labeler, RecordedUpdate, StaffCheck
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from bot.storage.database import Session, SessionFactory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,21 +64,13 @@ class EvidenceRequest(HTTPXRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+        *args: Any,
+        **timeouts: Any,
     ) -> tuple[int, bytes]:
-        """Make the request; a successful getUpdates result is committed to the database first."""
-        status, body = await super().do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
+        """Make the request; a successful getUpdates result is committed to the database first.
+
+        The timeouts are passed on as PTB gave them (its default-value type is private)."""
+        status, body = await super().do_request(url, method, request_data, *args, **timeouts)
         if status == HTTPStatus.OK and url.endswith("/getUpdates"):
             result = self.parse_json_payload(body).get("result")
             if isinstance(result, list) and result:
@@ -259,7 +249,7 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
 def install_evidence_ingest(
     builder: ApplicationBuilder,  # type: ignore[type-arg]
     *,
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: SessionFactory,
     store: AttachmentStore,
     fetcher: FileFetcher | None = None,
     labeler: Labeler | None = None,
@@ -312,7 +302,7 @@ async def mark_updates_processed(
     application: Application,  # type: ignore[type-arg]
     updates: Sequence[Update],
     *,
-    session: AsyncSession,
+    session: Session,
 ) -> None:
     """Mark `updates` processed inside the handler's own transaction (saves a commit at the end)."""
     if isinstance(application, EvidenceApplication) and updates:

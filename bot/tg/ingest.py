@@ -44,7 +44,7 @@ from bot.storage.repository import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from bot.storage.database import Session, SessionFactory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class RecordedUpdate:
 
 async def record_update(
     *,
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: SessionFactory,
     store: AttachmentStore,
     fetcher: FileFetcher | None,
     payload: Mapping[str, Any],
@@ -126,7 +126,7 @@ async def record_update(
 
 async def record_rows(
     *,
-    session: AsyncSession,
+    session: Session,
     payload: Mapping[str, Any],
     received_at: datetime,
     labeler: Labeler | None = None,
@@ -223,7 +223,7 @@ def _buyer_message_fields(
 
 async def record_fresh_messages(
     *,
-    session: AsyncSession,
+    session: Session,
     entries: Sequence[tuple[InboundMessage, datetime, MessageLabels]],
 ) -> list[RecordedUpdate]:
     """`record_rows` for several new buyer messages (not edits) at once, in the caller's transaction.
@@ -273,7 +273,7 @@ async def record_fresh_messages(
 
 async def fetch_attachments(
     *,
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: SessionFactory,
     store: AttachmentStore,
     fetcher: FileFetcher | None,
     inbound: InboundMessage,
@@ -317,7 +317,7 @@ class EvidenceInbox:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: SessionFactory,
         store: AttachmentStore,
         fetcher: FileFetcher | None = None,
         labeler: Labeler | None = None,
@@ -414,7 +414,7 @@ class EvidenceInbox:
         self._recorded[update.update_id] = recorded
         return recorded
 
-    async def mark_processed(self, *, session: AsyncSession, update_ids: Sequence[int]) -> None:
+    async def mark_processed(self, *, session: Session, update_ids: Sequence[int]) -> None:
         """Mark updates processed in the caller's transaction (their effects are then once-only).
 
         `finish` then has nothing left to write; if the caller's transaction rolls back, the

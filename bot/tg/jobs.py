@@ -20,13 +20,16 @@ from bot.observability.logs import bind_case
 from bot.phrasebook.witness import load_witness_templates
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
+from bot.storage import outbox as outbox_store
 from bot.storage.agents import staff_ids
 from bot.storage.database import Session
-from bot.storage.evidence import append_audit, append_message
+from bot.storage.evidence import append_audit, lock_chain
 from bot.storage.models import Agent, Buyer, Card, Conversation, ScheduledJob, utcnow
+from bot.storage.outbox import ReplyPlan
 from bot.tg.context import KefuContext, Services
 from bot.tg.handlers.supervisor import weekly_summary
 from bot.tg.keyboards import confirm_keyboard
+from bot.tg.outbox import send_reply
 from bot.tg.replies import append_card_line
 from bot.tg.retention import ensure_retention, run_retention
 from bot.tg.waiting import ack_language
@@ -111,7 +114,7 @@ async def _run_job(context: KefuContext, job: ScheduledJob) -> None:
         context.services.metrics.error(f"job:{job.kind}", exc)
         status = "failed"
     async with context.services.db.transaction() as session:
-        await job_store.finish(session=session, job_id=job.id, status=status)
+        await job_store.complete_claimed(session=session, job=job, status=status)
 
 
 async def ensure_sla_digest(*, session: Session, now: datetime | None = None) -> None:
@@ -130,50 +133,25 @@ async def ensure_sla_digest(*, session: Session, now: datetime | None = None) ->
 
 
 async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
+    """The buyer's acknowledgement, once per waiting stretch across processes: taken and chained
+    as an intent in one transaction, then sent through the reply outbox (so a crash between the
+    send and its record leaves it "sent, id unknown", reconciled at start-up)."""
     services = context.services
     async with services.db.transaction() as session:
+        # The chain lock first, as intake takes it before the case: never the other way round.
+        await lock_chain(session=session)
         conversation = await session.get(Conversation, job.conversation_id)
-        if (
-            conversation is None
-            or conversation.waiting_since is None
-            or conversation.acked_at is not None
-        ):
+        buyer = await session.get(Buyer, conversation.buyer_id) if conversation else None
+        if conversation is None or buyer is None or buyer.telegram_user_id is None:
             return
-        buyer = await session.get(Buyer, conversation.buyer_id)
-        if buyer is None or buyer.telegram_user_id is None:
-            return
-        conversation.acked_at = utcnow()
-        waiting_since = conversation.waiting_since
-    category = Category(conversation.category or Category.INQUIRY.value)
-    language = ack_language(job, fallback=services.language_of(buyer.language_code))
-    verdict = Classification(category=category, confidence=1.0, language=language)
-    ack = services.understanding.phrasebook.composer.compose(
-        verdict,
-        variables={
-            "buyer_name": buyer.display_name.split(" ")[0],
-            "shop_name": services.settings.shop_name,
-        },
-    ).suggestions[0]
-    waited = waited_text((utcnow() - waiting_since).total_seconds())
-    try:
-        sent = await context.bot.send_message(chat_id=buyer.telegram_user_id, text=escape(ack.text))
-    except Forbidden:
-        log.info("buyer %s blocked the bot; no acknowledgement", buyer.id)
-        return
-    services.metrics.ack_sent()
-    async with services.db.transaction() as session:
-        await append_message(
-            session=session,
-            conversation_id=conversation.id,
-            buyer_id=buyer.id,
-            direction="out",
-            chat_id=sent.chat_id,
-            telegram_message_id=sent.message_id,
-            text=ack.text,
-            content_type="auto_ack",
-            sent_at=sent.date,
-            category=category.value,
+        waiting_since = await outbox_store.claim_ack(
+            session=session, conversation_id=conversation.id
         )
+        if waiting_since is None:  # answered meanwhile, or another process acknowledged
+            return
+        category = Category(conversation.category or Category.INQUIRY.value)
+        text = _ack_text(services, job, buyer, category)
+        waited = waited_text((utcnow() - waiting_since).total_seconds())
         await append_audit(
             session=session,
             actor_telegram_id=None,
@@ -181,7 +159,18 @@ async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
             target=f"case:{conversation.id}",
             details={"waited": waited},
         )
+        rows = await outbox_store.write_intents(
+            session=session,
+            plan=_ack_plan(conversation, buyer.telegram_user_id, category),
+            chunks=[text],
+        )
         card = await card_store.latest_card(session=session, conversation_id=conversation.id)
+    result = await send_reply(context.bot, services, rows)
+    if isinstance(result.error, Forbidden):
+        log.info("buyer %s blocked the bot; no acknowledgement", buyer.id)
+    if not result.reached:
+        return
+    services.metrics.ack_sent()
     line = "⏱ " + escape(services.text(services.default_language, "sla.auto_acked", waited=waited))
     if card is not None:
         await append_card_line(context, card, line)
@@ -196,6 +185,40 @@ async def _acknowledge(context: KefuContext, job: ScheduledJob) -> None:
             case=conversation.id,
             buyer_name=buyer.display_name,
         ),
+    )
+
+
+def _ack_text(services: Services, job: ScheduledJob, buyer: Buyer, category: Category) -> str:
+    """The acknowledgement in the language of the buyer's message, from the phrasebook."""
+    language = ack_language(job, fallback=services.language_of(buyer.language_code))
+    verdict = Classification(category=category, confidence=1.0, language=language)
+    return (
+        services.understanding.phrasebook.composer.compose(
+            verdict,
+            variables={
+                "buyer_name": buyer.display_name.split(" ")[0],
+                "shop_name": services.settings.shop_name,
+            },
+        )
+        .suggestions[0]
+        .text
+    )
+
+
+def _ack_plan(conversation: Conversation, chat_id: int, category: Category) -> ReplyPlan:
+    return ReplyPlan(
+        conversation_id=conversation.id,
+        buyer_id=conversation.buyer_id,
+        chat_id=chat_id,
+        card_id=None,
+        card_claimed=False,
+        agent_id=None,
+        actor_telegram_id=None,
+        suggestion_index=None,
+        suggestion_edited=None,
+        outcome=outbox_store.AUTO_ACK,
+        checked=True,
+        category=category.value,
     )
 
 
@@ -287,10 +310,13 @@ async def _ping(context: KefuContext, chat_id: int, text: str) -> None:
 async def _follow_up(context: KefuContext, job: ScheduledJob) -> None:
     services = context.services
     async with services.db.transaction() as session:
+        await lock_chain(session=session)  # before the case and the job's row, as intake does
         conversation = await session.get(Conversation, job.conversation_id)
         card = await session.get(Card, job.card_id) if job.card_id is not None else None
         if conversation is None or card is None or conversation.status in ("resolved", "closed"):
             return
+        if not await job_store.complete_claimed(session=session, job=job):
+            return  # another process took this follow-up over and acted on it
         buyer = await session.get(Buyer, conversation.buyer_id)
         category = Category(conversation.category or Category.INQUIRY.value)
         language = Language(card.language)

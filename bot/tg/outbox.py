@@ -127,6 +127,8 @@ async def _finish(
 ) -> None:
     """What the reply does to the case, in the transaction of its last chunk's record."""
     first = rows[0]
+    if first.outcome == outbox.AUTO_ACK:  # the bot's acknowledgement: the buyer still waits
+        return
     if not result.reached:
         if first.card_claimed and first.card_id is not None:
             await card_store.release_card(

@@ -20,13 +20,13 @@ from bot.storage.engine import make_engine, make_sessionmaker
 from bot.storage.models import utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from bot.storage.database import SessionFactory
 
 
 async def publish_chain_head(
     *,
     bot: Bot,
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: SessionFactory,
     chat_id: int,
     template: str,
 ) -> ChainHead:

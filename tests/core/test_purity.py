@@ -104,3 +104,84 @@ def test_only_the_trainer_imports_the_training_libraries() -> None:
         if "training" not in path.parts and _imports(path) & TRAINING_ONLY
     ]
     assert offenders == []
+
+
+# Issue 14: the import contract. Each library has its adapter packages; nothing imports
+# python-telegram-bot's private modules. Imports under `if TYPE_CHECKING:` count too (use the
+# aliases the adapter exports, e.g. `bot.storage.database.Session`).
+ALLOWED_IMPORTERS: dict[str, tuple[str, ...]] = {
+    "telegram": ("tg/", "app.py"),
+    "sqlalchemy": ("storage/",),
+    "alembic": ("storage/",),
+    "jieba": ("nlp/",),
+    "opencc": ("nlp/",),
+    "yaml": ("phrasebook/",),
+    "typer": ("cli/",),
+    "prometheus_client": ("observability/",),
+}
+
+
+def _all_imports(source: str) -> list[str]:
+    """Every absolute module name imported anywhere in `source` (TYPE_CHECKING blocks too)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+def contract_breaches(relative: str, source: str) -> list[str]:
+    """The imports of the module at `relative` (path under bot/) that the contract forbids."""
+    found: list[str] = []
+    for name in _all_imports(source):
+        parts = name.split(".")
+        allowed = ALLOWED_IMPORTERS.get(parts[0])
+        if allowed is not None and not relative.startswith(allowed):
+            found.append(f"{relative} imports {name}")
+        if parts[0] == "telegram" and any(part.startswith("_") for part in parts[1:]):
+            found.append(f"{relative} imports private {name}")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("relative", "source", "expected"),
+    [
+        ("tg/inbox.py", "from telegram import Update", []),
+        ("app.py", "import telegram.ext", []),
+        ("storage/x.py", "from telegram import Bot", ["storage/x.py imports telegram"]),
+        (
+            "tg/x.py",
+            "from telegram._utils.types import ODVInput",
+            ["tg/x.py imports private telegram._utils.types"],
+        ),
+        ("tg/x.py", "import sqlalchemy", ["tg/x.py imports sqlalchemy"]),
+        (
+            "tg/x.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sqlalchemy import Row",
+            ["tg/x.py imports sqlalchemy"],
+        ),
+        ("nlp/segment.py", "import jieba", []),
+        ("cli/x.py", "import yaml", ["cli/x.py imports yaml"]),
+        ("observability/metrics.py", "import prometheus_client", []),
+        ("tg/x.py", "import prometheus_client", ["tg/x.py imports prometheus_client"]),
+    ],
+)
+def test_issue_14_the_contract_checker_itself(
+    relative: str, source: str, expected: list[str]
+) -> None:
+    assert contract_breaches(relative, source) == expected
+
+
+def test_issue_14_each_library_is_imported_only_by_its_adapter() -> None:
+    """telegram: bot/tg and app.py; sqlalchemy: bot/storage; jieba/opencc: bot/nlp; yaml:
+    bot/phrasebook; typer: bot/cli; prometheus_client: bot/observability; no telegram._*."""
+    breaches = [
+        breach
+        for path in sorted(BOT.rglob("*.py"))
+        for breach in contract_breaches(
+            path.relative_to(BOT).as_posix(), path.read_text(encoding="utf-8")
+        )
+    ]
+    assert breaches == []

@@ -169,3 +169,24 @@ async def test_defect_10_one_sla_digest_per_minute_across_processes(migrated_url
     first = minute.replace(second=0).isoformat(timespec="minutes")
     second = (minute.replace(second=0) + timedelta(minutes=1)).isoformat(timespec="minutes")
     assert keys == [f"sla_digest:{first}", f"sla_digest:{second}"]
+
+
+async def test_issue_14_a_job_taken_over_after_its_claim_expired_completes_once(
+    migrated_url: str,
+) -> None:
+    """A slow worker's claim expires and a second worker takes the job: only one completes it."""
+    one, two = Database.open(migrated_url), Database.open(migrated_url)
+    now = utcnow()
+    async with one.transaction() as session:
+        await jobs.schedule(session=session, kind="follow_up", due_at=now - timedelta(seconds=1))
+    async with one.transaction() as session:
+        [slow] = await jobs.claim_due(session=session, worker="one", now=now)
+    async with two.transaction() as session:  # the first claim has expired by then
+        [fast] = await jobs.claim_due(session=session, worker="two", now=now + jobs.LEASE * 2)
+    async with two.transaction() as session:
+        second_done = await jobs.complete_claimed(session=session, job=fast)
+    async with one.transaction() as session:
+        first_done = await jobs.complete_claimed(session=session, job=slow)
+    await one.close()
+    await two.close()
+    assert (slow.id, second_done, first_done) == (fast.id, True, False)

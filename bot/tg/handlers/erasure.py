@@ -8,10 +8,8 @@ button alike; a cancel is audited (`erase.cancelled`).
 
 from __future__ import annotations
 
-import json
 from html import escape
 
-from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 
 from bot.core.roles import Role
@@ -19,10 +17,11 @@ from bot.core.types import Language
 from bot.storage.erasure import (
     ErasureRefused,
     erase_and_clean,
+    erasure_request,
     old_format_count,
     records_to_erase,
 )
-from bot.storage.evidence import AUDIT_LOG, append_audit
+from bot.storage.evidence import append_audit
 from bot.tg.context import KefuContext, Services, sender_of
 
 REQUESTED = "erase.requested"
@@ -118,20 +117,13 @@ async def erase_button(update: Update, context: KefuContext) -> None:
         await query.answer(services.text(language, "card.not_allowed"), show_alert=True)
         return
     _, seq_text, choice = (str(query.data or "") + "::").split(":")[:3]
-    row = None
+    asked = None
     if seq_text.isdecimal() and len(seq_text) < 19:
         async with services.db.session() as session:
-            row = (
-                await session.execute(
-                    select(AUDIT_LOG.c.details).where(
-                        AUDIT_LOG.c.seq == int(seq_text), AUDIT_LOG.c.action == REQUESTED
-                    )
-                )
-            ).first()
-    if row is None:
+            asked = await erasure_request(session=session, seq=int(seq_text), action=REQUESTED)
+    if asked is None:
         await query.answer(services.text(language, "erase.usage")[:200], show_alert=True)
         return
-    asked = json.loads(row.details)
     buyer, request = int(asked["buyer"]), str(asked["request"])
     if choice != "y":
         async with services.db.transaction() as session:

@@ -1,0 +1,212 @@
+"""Issue 14: acknowledgements and follow-ups act exactly once, and an acknowledgement is logged
+before it is sent.
+
+Two Kefu applications (two engines) share one database and both run the scheduler; job claims
+are made to expire at once (`LEASE = 0`, as when a process is slow), so each process re-takes
+the other's running jobs: still each buyer gets one acknowledgement per waiting stretch and
+each follow-up reminder fires once. Then the bot is SIGKILLed between Telegram taking an
+acknowledgement and its record: the restart logs it once, as "sent, id unknown".
+
+The worker half runs as `python -m tests.e2e.test_ack_once SETTINGS_JSON`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import REPO_ROOT
+from bot.storage import jobs as job_store
+from bot.storage import outbox
+from bot.storage.database import Database
+from bot.storage.engine import make_engine
+from bot.storage.verify import verify_chain
+from tests.e2e.emulator import InProcessTelegram
+from tests.e2e.kefu import Shop, is_card, make_shop, prepare_database, running_kefu
+
+pytestmark = pytest.mark.e2e
+
+BUYERS = 10
+QUESTION = "发票怎么开？"
+
+
+async def _until(
+    shop: Shop, sql: str, expected: int, *, seconds: float = 30.0, context: Any = None
+) -> None:
+    for _ in range(int(seconds / 0.1)):
+        [row] = await shop.rows(sql)
+        if row["n"] >= expected:
+            return
+        await asyncio.sleep(0.1)
+    jobs = await shop.rows("SELECT kind, status, claimed_by FROM scheduled_jobs")
+    raise AssertionError(f"{sql!r} did not reach {expected} in {seconds} s: {jobs}")
+
+
+async def _two_schedulers_act_once(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    botapi = shop.botapi
+    buyers = [botapi.create_user(f"买家{n}", language_code="zh-hans") for n in range(BUYERS)]
+    monkeypatch.setattr(job_store, "LEASE", timedelta(0))  # every claim expires at once
+    async with running_kefu(shop), running_kefu(shop, poll=False):
+        for buyer in buyers:
+            botapi.send_text(buyer, QUESTION)
+        await _until(shop, "SELECT count(*) AS n FROM cards", BUYERS)
+        await _until(
+            shop, "SELECT count(*) AS n FROM messages WHERE content_type = 'auto_ack'", BUYERS
+        )
+        await _schedule_follow_ups_now(shop)
+        await _until(shop, "SELECT count(*) AS n FROM pending_replies", BUYERS, context=shop)
+        await asyncio.sleep(2.0)  # both schedulers keep re-taking the expired claims meanwhile
+    reminders = [m for m in botapi.bot_messages(shop.forum["id"]) if "跟进提醒" in m["text"]]
+    per_buyer = [len(botapi.bot_messages(buyer["id"])) for buyer in buyers]
+    acks = await shop.rows(
+        "SELECT conversation_id, count(*) AS n FROM messages "
+        "WHERE content_type = 'auto_ack' GROUP BY conversation_id"
+    )
+    actions = [r["action"] for r in await shop.rows("SELECT action FROM audit_log")]
+    assert per_buyer == [1] * BUYERS
+    assert sorted(r["n"] for r in acks) == [1] * BUYERS
+    assert (actions.count("sla.auto_ack"), actions.count("reply.intent")) == (BUYERS, BUYERS)
+    assert (len(reminders), actions.count("followup.due")) == (BUYERS, BUYERS)
+    assert await shop.rows("SELECT DISTINCT status FROM reply_outbox") == [{"status": "sent"}]
+
+
+async def _schedule_follow_ups_now(shop: Shop) -> None:
+    """A follow-up for every card, due now (as a reply promising a remedy schedules one)."""
+    cards = await shop.rows("SELECT id, conversation_id FROM cards")
+    db = Database.open(shop.settings.sqlalchemy_url)
+    try:
+        async with db.transaction() as session:
+            for card in cards:
+                await job_store.schedule(
+                    session=session,
+                    kind="follow_up",
+                    due_at=datetime(2000, 1, 1, tzinfo=UTC),
+                    conversation_id=card["conversation_id"],
+                    card_id=card["id"],
+                    dedupe_key=f"follow_up:{card['id']}",
+                )
+    finally:
+        await db.close()
+
+
+async def test_issue_14_two_schedulers_ack_each_buyer_once_and_fire_each_follow_up_once_sqlite(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(botapi, tmp_path, ack_after_seconds=1, scheduler_interval_seconds=0.2)
+    await _two_schedulers_act_once(shop, monkeypatch)
+
+
+async def test_issue_14_two_schedulers_ack_each_buyer_once_and_fire_each_follow_up_once_postgres(
+    botapi: InProcessTelegram, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(
+        botapi,
+        tmp_path,
+        database_url=postgres_url,
+        ack_after_seconds=1,
+        scheduler_interval_seconds=0.2,
+    )
+    await prepare_database(shop)
+    await _two_schedulers_act_once(shop, monkeypatch)
+
+
+def _worker_settings(shop: Shop) -> dict[str, Any]:
+    settings = shop.settings
+    assert settings.bot_token is not None
+    return {
+        "bot_token": settings.bot_token.get_secret_value(),
+        "telegram_base_url": settings.telegram_base_url,
+        "data_dir": str(settings.data_dir),
+        "database_url": settings.database_url,
+        "agent_ids": list(settings.agent_ids),
+        "supervisor_ids": list(settings.supervisor_ids),
+        "admin_ids": list(settings.admin_ids),
+        "routing": "topics",
+        "agent_chat_id": settings.agent_chat_id,
+        "shop_name": settings.shop_name,
+        "ack_after_seconds": 2,
+        "scheduler_interval_seconds": 0.2,
+    }
+
+
+def _start_worker(shop: Shop, log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.e2e.test_ack_once", json.dumps(_worker_settings(shop))],
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+
+
+async def test_issue_14_an_ack_sent_before_a_crash_is_logged_once_as_sent_id_unknown(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    shop = make_shop(botapi, tmp_path)
+    await prepare_database(shop)
+    log_path = tmp_path / "worker.log"
+    worker = _start_worker(shop, log_path)
+    try:
+        botapi.send_text(shop.buyer, QUESTION)
+        await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=60)
+        botapi.inject_hang("sendMessage", 60)  # the acknowledgement is taken, its answer lost
+        await botapi.wait_for_bot_message_async(shop.buyer["id"], timeout=20)
+        worker.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(worker.wait, 30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    context = log_path.read_text(errors="replace")[-3000:]
+    before = await shop.rows("SELECT status, outcome FROM reply_outbox")
+    assert before == [{"status": "sending", "outcome": "auto_ack"}], context
+
+    async with running_kefu(shop):  # the restart reconciles the acknowledgement left open
+        await _until(
+            shop, "SELECT count(*) AS n FROM audit_log WHERE action = 'reply.unconfirmed'", 1
+        )
+        await asyncio.sleep(0.5)
+
+    assert len(botapi.bot_messages(shop.buyer["id"])) == 1
+    out = await shop.rows(
+        "SELECT content_type, telegram_message_id FROM messages WHERE direction = 'out'"
+    )
+    assert out == [{"content_type": "auto_ack", "telegram_message_id": None}]
+    actions = [r["action"] for r in await shop.rows("SELECT action FROM audit_log ORDER BY seq")]
+    assert [a for a in actions if a.startswith(("reply.", "sla."))] == [
+        "sla.auto_ack",
+        "reply.intent",
+        "reply.unconfirmed",
+    ]
+    [conversation] = await shop.rows("SELECT waiting_since FROM conversations")
+    assert conversation["waiting_since"] is not None  # an acknowledgement is not an answer
+    engine = make_engine(shop.settings.sqlalchemy_url)
+    try:
+        report = await verify_chain(engine=engine, attachments=None)
+    finally:
+        await engine.dispose()
+    assert report.ok, report.breaks
+
+
+def _main() -> None:
+    """The bot process: Kefu as `kefu run` starts it, with a one-second send lease."""
+    import logging
+
+    from bot.app import build_application
+    from bot.config import load_settings
+
+    outbox.SEND_LEASE = timedelta(seconds=1)
+    logging.basicConfig(level=logging.INFO)
+    settings = load_settings(**json.loads(sys.argv[1]))
+    build_application(settings).run_polling()
+
+
+if __name__ == "__main__":
+    _main()
