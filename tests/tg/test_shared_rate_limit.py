@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.observability.metrics import Metrics
 from bot.storage.database import Database
 from bot.storage.send_windows import Limit, earliest_slot, fits
 from bot.tg.rate_limit import SharedRateLimiter
@@ -47,7 +48,13 @@ async def test_issue_14_two_processes_together_never_exceed_the_group_limit(
     await asyncio.to_thread(migrate.upgrade, postgres_url)
     one, two = Database.open(postgres_url), Database.open(postgres_url)
     limiters = [
-        SharedRateLimiter(db, overall_max_rate=30, group_max_rate=LIMIT, group_period=PERIOD)
+        SharedRateLimiter(
+            db,
+            metrics=Metrics(),
+            overall_max_rate=30,
+            group_max_rate=LIMIT,
+            group_period=PERIOD,
+        )
         for db in (one, two)
     ]
     sent: list[float] = []
