@@ -81,7 +81,7 @@ async def test_restore_drill_under_load(migrated_url: str, tmp_path: Path) -> No
     target_url = await _empty_target(migrated_url)
     try:
         await _write(engine, store, 40)
-        writer = asyncio.create_task(_write(engine, store, 100, start=40))
+        writer = asyncio.create_task(_write(engine, store, 200, start=40))  # a 200-message burst
         await asyncio.sleep(0)  # the writer has begun its first transaction
         report = await make_backup(url=migrated_url, data_dir=data, output=tmp_path / "backup")
         await writer
