@@ -264,6 +264,7 @@ class BreakKind(StrEnum):
     ATTACHMENT_CHANGED = "attachment changed"
     HEAD_MISMATCH = "head mismatch"
     WITNESS_MISSING = "published head not in chain"
+    UNAUTHORISED_ERASURE = "erased without an erasure record"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.core.evidence import (
     FORMAT_V1,
     PERSONAL_FIELDS,
+    BreakKind,
+    ChainBreak,
     erase_fields,
     openings_text,
     parse_openings,
@@ -39,6 +41,7 @@ from bot.storage.evidence import (
     RAW_UPDATES,
     append_audit,
     hashed_fields,
+    lock_chain,
 )
 from bot.storage.filestore import AttachmentStore
 from bot.storage.models import (
@@ -61,6 +64,7 @@ PENDING: Table = PendingReply.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxReply.__table__  # type: ignore[assignment]
 PASTES: Table = CopilotPaste.__table__  # type: ignore[assignment]
 ERASURE_ACTION = "erasure"
+ERASED_RECORDS_KEY = "erased_records"
 
 
 class ErasureRefused(ValueError):
@@ -248,9 +252,11 @@ async def _empty_records(
     request_ref: str,
     actor: str,
     at: datetime,
-) -> tuple[int, int]:
-    """Write the erasures rows, then empty every record's personal fields: (records, fields)."""
+) -> tuple[int, int, list[list[Any]]]:
+    """Write the erasures rows, then empty every record's personal fields: (records, fields,
+    the [table, seq] of each record emptied)."""
     records = fields = 0
+    emptied_records: list[list[Any]] = []
     for name, rows in found.items():
         if not rows:
             continue
@@ -298,7 +304,8 @@ async def _empty_records(
             statement, [{k: v for k, v in c.items() if k.startswith("b_")} for c in changes]
         )
         records += len(changes)
-    return records, fields
+        emptied_records += [[name, change["b_seq"]] for change in changes]
+    return records, fields, emptied_records
 
 
 async def _clear_working_copies(
@@ -370,7 +377,7 @@ async def erase_buyer(
         }
     )
     at = utcnow()
-    records, fields = await _empty_records(
+    records, fields, emptied_records = await _empty_records(
         session, found, buyer_id=buyer_id, request_ref=request_ref, actor=actor, at=at
     )
     await _clear_working_copies(session, buyer_id, message_ids, whole_buyer=cases is None)
@@ -385,6 +392,9 @@ async def erase_buyer(
             "fields": fields,
             "records": records,
             "request": request_ref,
+            # Which records this erasure emptied: verify accepts an erased record only when a
+            # chained erasure record names it (an erasures row alone authorises nothing).
+            ERASED_RECORDS_KEY: emptied_records,
         },
         created_at=at,
     )
@@ -511,12 +521,25 @@ async def erase_and_clean(
     actor: str,
     actor_telegram_id: int | None = None,
     cases: Sequence[int] | None = None,
+    expired_before: datetime | None = None,
 ) -> ErasureReport:
     """Erase the buyer (or some of their cases) in one transaction, then delete the files
-    nothing needs any more."""
+    nothing needs any more.
+
+    With `expired_before` (retention), the cases are locked and checked again first: a case put
+    on legal hold, reopened or closed later since it was listed is refused (ErasureRefused).
+    """
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
         await secure_delete_on(session)
+        await lock_chain(session=session)  # the order every evidence writer takes its locks
+        if expired_before is not None and not await _still_expired(
+            session, cases or [], expired_before
+        ):
+            raise ErasureRefused(
+                f"cases {list(cases or [])} are no longer closed and expired, or are on hold",
+                kind="not_expired",
+            )
         result = await erase_buyer(
             session=session,
             buyer_id=buyer_id,
@@ -542,7 +565,11 @@ RETENTION_ACTOR = "retention"
 
 
 async def expired_cases(
-    *, session: AsyncSession, before: datetime, limit: int = 100
+    *,
+    session: AsyncSession,
+    before: datetime,
+    limit: int = 100,
+    exclude: Iterable[int] = (),
 ) -> list[tuple[int, int]]:
     """(case, buyer) of cases closed before `before`, not on legal hold, still holding a
     format-2 record not erased, and no format-1 message (those cannot be erased)."""
@@ -555,6 +582,7 @@ async def expired_cases(
             CONVERSATIONS.c.legal_hold.is_(False),
             exists().where(mine, MESSAGES.c.erased.is_(None)),
             ~exists().where(mine, MESSAGES.c.format == FORMAT_V1),
+            CONVERSATIONS.c.id.not_in(list(exclude)),
         )
         .order_by(CONVERSATIONS.c.closed_at)
         .limit(limit)
@@ -570,19 +598,45 @@ async def erase_expired_cases(
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
         cases = await expired_cases(session=session, before=before)
-    reports = []
-    for case_id, buyer_id in cases:
-        reports.append(
-            await erase_and_clean(
-                engine=engine,
-                data_dir=data_dir,
-                buyer_id=buyer_id,
-                request_ref=f"retention {days}d case {case_id}",
-                actor=RETENTION_ACTOR,
-                cases=[case_id],
-            )
-        )
+    reports: list[ErasureReport] = []
+    tried: set[int] = set()  # each case once per run, erased or not
+    while cases:
+        for case_id, buyer_id in cases:
+            tried.add(case_id)
+            try:
+                report = await erase_and_clean(
+                    engine=engine,
+                    data_dir=data_dir,
+                    buyer_id=buyer_id,
+                    request_ref=f"retention {days}d case {case_id}",
+                    actor=RETENTION_ACTOR,
+                    cases=[case_id],
+                    expired_before=before,
+                )
+            except ErasureRefused:  # put on hold or reopened since it was listed
+                continue
+            reports.append(report)
+        async with sessions() as session:  # every expired case, a batch at a time
+            cases = await expired_cases(session=session, before=before, exclude=tried)
     return reports
+
+
+async def _still_expired(session: AsyncSession, cases: Sequence[int], before: datetime) -> bool:
+    """Whether every case is still closed before `before` and not on hold (rows locked)."""
+    rows = (
+        await session.execute(
+            select(CONVERSATIONS.c.status, CONVERSATIONS.c.closed_at, CONVERSATIONS.c.legal_hold)
+            .where(CONVERSATIONS.c.id.in_(list(cases)))
+            .with_for_update()
+        )
+    ).all()
+    return len(rows) == len(cases) and all(
+        row.status in CLOSED_STATUSES
+        and row.closed_at is not None
+        and _aware(row.closed_at) < before
+        and not row.legal_hold
+        for row in rows
+    )
 
 
 async def set_legal_hold(
@@ -614,3 +668,70 @@ async def erasure_request(*, session: AsyncSession, seq: int, action: str) -> di
         return None
     details: dict[str, Any] = json.loads(row.details)
     return details
+
+
+async def unauthorised_erasures(*, session: AsyncSession) -> list[ChainBreak]:
+    """Erased records that no chained erasure record names, and erasure records erased themselves.
+
+    An `erasures` row can be inserted by anyone with write access to the database; what makes an
+    erasure genuine is the chained `erasure` audit record listing the records it emptied.
+    """
+    named: set[tuple[str, int]] = set()
+    problems: list[ChainBreak] = []
+    rows = await session.execute(
+        select(AUDIT_LOG.c.id, AUDIT_LOG.c.seq, AUDIT_LOG.c.details, AUDIT_LOG.c.erased).where(
+            AUDIT_LOG.c.action == ERASURE_ACTION
+        )
+    )
+    for row in rows:
+        if row.erased is not None:
+            problems.append(
+                ChainBreak(
+                    AUDIT_LOG.name,
+                    int(row.id),
+                    int(row.seq),
+                    BreakKind.UNAUTHORISED_ERASURE,
+                    "an erasure record was itself erased: what it erased can no longer be shown",
+                )
+            )
+            continue
+        details = json.loads(row.details or "{}")
+        named.update((str(t), int(q)) for t, q in details.get(ERASED_RECORDS_KEY, []))
+    for table in _TABLES.values():
+        erased = await session.execute(
+            select(table.c.id, table.c.seq).where(table.c.erased.is_not(None))
+        )
+        problems += [
+            ChainBreak(
+                table.name,
+                int(row.id),
+                int(row.seq),
+                BreakKind.UNAUTHORISED_ERASURE,
+                "its fields were emptied, but no chained erasure record names it",
+            )
+            for row in erased
+            if (table.name, int(row.seq)) not in named
+        ]
+    return sorted(problems, key=lambda problem: problem.seq)
+
+
+async def answer_request(
+    *, session: AsyncSession, seq: int, actor_telegram_id: int | None, choice: str
+) -> bool:
+    """Take the answer to the erasure request recorded at `seq` once (audited): False when it was
+    answered before (a second tap, an old button), so a confirmation never erases twice."""
+    await lock_chain(session=session)
+    target = f"erase-request:{seq}"
+    answered = await session.execute(
+        select(AUDIT_LOG.c.id).where(AUDIT_LOG.c.target == target).limit(1)
+    )
+    if answered.first() is not None:
+        return False
+    await append_audit(
+        session=session,
+        actor_telegram_id=actor_telegram_id,
+        action="erase.answered",
+        target=target,
+        details={"choice": choice},
+    )
+    return True

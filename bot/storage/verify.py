@@ -27,7 +27,7 @@ from bot.core.evidence import (
     ChainVerifier,
     parse_openings,
 )
-from bot.storage.erasure import ErasureSummary, erasure_summaries
+from bot.storage.erasure import ErasureSummary, erasure_summaries, unauthorised_erasures
 from bot.storage.evidence import CHAIN_HEAD, CHAINED_TABLES, hashed_fields
 from bot.storage.filestore import AttachmentStore
 
@@ -197,9 +197,10 @@ async def verify_chain(
                         ChainRecord(table.name, int(row.id), int(row.seq), str(row.hash), {}),
                         head,
                     )
-    breaks = sorted(verifier.breaks, key=lambda b: b.seq)[:max_breaks]
     async with AsyncSession(engine) as session:
         erasures = await erasure_summaries(session=session)
+        verifier.breaks += await unauthorised_erasures(session=session)
+    breaks = sorted(verifier.breaks, key=lambda b: b.seq)[:max_breaks]
     return VerifyReport(records=verifier.records, head=head, breaks=breaks, erasures=erasures)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.core.export_filter import ExportFilter
@@ -31,6 +31,7 @@ from bot.storage.erasure import (
     ErasureRefused,
     erase_and_clean,
     erase_expired_cases,
+    expired_cases,
     set_legal_hold,
 )
 from bot.storage.evidence import AUDIT_LOG, MESSAGES, RAW_UPDATES
@@ -269,3 +270,36 @@ async def test_issue_16_retention_erases_old_closed_cases_except_those_on_hold(
     assert erased == {(shop.case_one, True), (shop.case_two, False)}
     checked = await verify_chain(engine=shop.db.engine, attachments=shop.store)
     assert checked.ok, checked.breaks
+
+
+async def test_issue_16_retention_checks_the_hold_again_when_it_erases(shop: Shop) -> None:
+    """Found by review: a case listed as expired, then put on hold, is not erased."""
+    closed = T0 + timedelta(days=2)
+    async with shop.db.transaction() as session:
+        await session.execute(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == shop.case_one)
+            .values(status="closed", closed_at=closed)
+        )
+    before = closed + timedelta(days=1)
+    async with shop.db.session() as session:
+        listed = await expired_cases(session=session, before=before)
+    async with shop.db.transaction() as session:
+        await set_legal_hold(
+            session=session, case_id=shop.case_one, hold=True, actor_telegram_id=9002
+        )
+    buyer = next(b for case, b in listed if case == shop.case_one)
+    with pytest.raises(ErasureRefused) as refused:
+        await erase_and_clean(
+            engine=shop.db.engine,
+            data_dir=shop.settings.data_dir,
+            buyer_id=buyer,
+            request_ref="retention 1d",
+            actor="retention",
+            cases=[shop.case_one],
+            expired_before=before,
+        )
+    async with shop.db.session() as session:
+        erased = await session.scalar(select(func.count()).where(MESSAGES.c.erased.is_not(None)))
+    assert refused.value.kind == "not_expired"
+    assert erased == 0

@@ -16,6 +16,7 @@ from bot.core.roles import Role
 from bot.core.types import Language
 from bot.storage.erasure import (
     ErasureRefused,
+    answer_request,
     erase_and_clean,
     erasure_request,
     old_format_count,
@@ -125,6 +126,13 @@ async def erase_button(update: Update, context: KefuContext) -> None:
         await query.answer(services.text(language, "erase.usage")[:200], show_alert=True)
         return
     buyer, request = int(asked["buyer"]), str(asked["request"])
+    async with services.db.transaction() as session:
+        first = await answer_request(
+            session=session, seq=int(seq_text), actor_telegram_id=user.id, choice=choice
+        )
+    if not first:
+        await query.answer(services.text(language, "erase.answered"), show_alert=True)
+        return
     if choice != "y":
         async with services.db.transaction() as session:
             await append_audit(
