@@ -153,30 +153,20 @@ _Parts = dict[str, Any]
 
 def read_weights(path: Path, *, cache_dir: Path | None = None) -> LearnedWeights:
     """Parse and validate one weights file (through the cache in `cache_dir`, when given)."""
-    data = path.read_bytes()
-    cache: Path | None = None
-    if cache_dir is not None:
-        digest = hashlib.sha256(CACHE_FORMAT.encode() + data).hexdigest()[:32]
-        cache = cache_dir / f"weights-{path.stem}-{digest}.marshal"
-        try:
-            return _build(path, marshal.loads(cache.read_bytes()))
-        except (OSError, EOFError, ValueError, TypeError, KeyError, PhrasebookError):
-            pass
-    parts = _parse(path, data)
-    weights = _build(path, parts)
-    if cache is not None:
-        _store(cache, parts)
-    return weights
+    return _load(path.read_bytes(), path, cache_name=path.stem, cache_dir=cache_dir)
 
 
 def parse_weights(data: bytes, *, name: str, cache_dir: Path | None = None) -> LearnedWeights:
     """Parse and validate weights text held elsewhere than a file (a shop model version);
     errors name `name` in place of a file."""
-    path = Path(name)
+    return _load(data, Path(name), cache_name="shop", cache_dir=cache_dir)
+
+
+def _load(data: bytes, path: Path, *, cache_name: str, cache_dir: Path | None) -> LearnedWeights:
     cache: Path | None = None
     if cache_dir is not None:
         digest = hashlib.sha256(CACHE_FORMAT.encode() + data).hexdigest()[:32]
-        cache = cache_dir / f"weights-shop-{digest}.marshal"
+        cache = cache_dir / f"weights-{cache_name}-{digest}.marshal"
         try:
             return _build(path, marshal.loads(cache.read_bytes()))
         except (OSError, EOFError, ValueError, TypeError, KeyError, PhrasebookError):
