@@ -221,10 +221,6 @@ class EvidenceInbox:
         """The rows recorded for an update while its handlers run (for the card step)."""
         return self._recorded.get(update_id)
 
-    def keep_recorded(self, recorded: Sequence[RecordedUpdate]) -> None:
-        """Remember rows recorded outside `record` (the batch path) until their updates finish."""
-        self._recorded.update((r.update_id, r) for r in recorded)
-
     async def unfinished(self) -> list[tuple[int, dict[str, Any]]]:
         """Stored updates whose processing never finished, oldest first."""
         async with self.sessions() as session:
