@@ -77,7 +77,8 @@ def train_command(
         train_shop()
         return
     try:
-        from bot.training.fit import TrainConfig, train_language
+        from bot.training.common import TrainConfig
+        from bot.training.fit import train_language
     except ImportError as exc:
         raise CliError(f"training needs the dev extra (pip install -e '.[dev]'): {exc}") from None
     from bot.nlp.pipeline import build_classifier

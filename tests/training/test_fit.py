@@ -12,8 +12,9 @@ from bot.core.classify import Classifier
 from bot.core.types import Category
 from bot.nlp.pipeline import build_classifier
 from bot.phrasebook.weights import read_weights, write_weights
+from bot.training.common import TrainConfig
 from bot.training.dataset import Example
-from bot.training.fit import TrainConfig, needs_human_threshold, train_language
+from bot.training.fit import needs_human_threshold, train_language
 
 PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 
