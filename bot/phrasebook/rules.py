@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
-from bot.core.classify import (
+from bot.core.keyword_rules import (
     EXTORTION_ROLES,
     ExtortionRole,
     PhraseRule,
