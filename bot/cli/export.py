@@ -263,7 +263,8 @@ async def _case_exists(db: Database, case: int) -> bool:
 async def _write(
     db: Database, config: Settings, request: ExportRequest, output: str, *, progress: bool
 ) -> int:
-    from bot.export.service import CaseNotFound, case_bundle, count_rows, write_export
+    from bot.export.formats import count_rows
+    from bot.export.service import CaseNotFound, case_bundle, write_export
 
     wording = _wording(config)
     fmt, filters = request.format, request.filters
@@ -287,7 +288,7 @@ async def _write(
             found = await load_case(session=session, conversation_id=filters.case or 0)
         return 0 if found is None else len(found.records)
     show = progress and sys.stderr.isatty()
-    total = await count_rows(db=db, request=request) if show else None
+    total = await count_rows(db=db, fmt=request.format, filters=request.filters) if show else None
     with _progress(show, total) as advance, _destination(output) as out:
         return await write_export(
             db=db,
@@ -376,7 +377,8 @@ async def _report(config: Settings, filters: ExportFilter, chart: Path, language
         draw_report_chart,
         report_text,
     )
-    from bot.export.service import build_accuracy, build_report, make_view
+    from bot.export.stats import build_accuracy, build_report
+    from bot.export.view import make_view
     from bot.storage.database import Database
 
     db = Database.open(config.sqlalchemy_url)
