@@ -370,12 +370,8 @@ async def stats_summary(
         details = {"role": actor_role.name.lower(), "filters": filters.describe()}
         await _record(db, actor_telegram_id, "stats.denied", "stats", details)
         raise NotAllowed("stats")
-    from bot.export.report import (  # matplotlib: only when charting
-        accuracy_text,
-        draw_accuracy_chart,
-        draw_report_chart,
-        report_text,
-    )
+    from bot.export.report import draw_accuracy_chart, draw_report_chart  # matplotlib: charts only
+    from bot.export.summary import accuracy_text, report_text
 
     zone = ZoneInfo(settings.timezone)
     report = await build_report(db=db, filters=filters, zone=zone, now=now)
