@@ -29,17 +29,10 @@ ALLOWED: dict[str, int] = {
     "bot/storage/export_queries.py:stream_records": 65,
     "bot/storage/export_queries.py:load_case": 149,
     "bot/storage/models.py": 488,
-    "bot/tg/copilot.py:act": 86,
     "bot/tg/corrections.py": 417,
     "bot/tg/handlers/erasure.py:erase_button": 61,
-    "bot/tg/inbox.py": 457,
-    "bot/tg/inbox.py:prepare_cards": 65,
-    "bot/tg/inbox.py:post_cards": 70,
-    "bot/tg/ingest.py": 461,
-    "bot/tg/ingest.py:record_rows": 65,
     "bot/tg/jobs.py": 415,
     "bot/tg/replies.py": 587,
-    "bot/training/fit.py:train_language": 72,
 }
 
 

@@ -108,8 +108,9 @@ def _train_language(
 ) -> None:
     """Train one language on its train split (Chinese also in Traditional) and write its file."""
     from bot.phrasebook.weights import weights_path, write_weights
+    from bot.training.common import TrainConfig
     from bot.training.dataset import augmented, by_language
-    from bot.training.fit import TrainConfig, train_language
+    from bot.training.fit import train_language
 
     train = by_language(examples, lang, split="train")
     if lang == "zh":
@@ -144,7 +145,7 @@ def _train_language(
 def _weights_header(lang: str, seed: int, trained: Trained) -> list[str]:
     """The comment lines atop a weights file: how it was made, what it scored, its top words."""
     from bot.phrasebook.weights import top_features
-    from bot.training.fit import TrainConfig
+    from bot.training.common import TrainConfig
 
     chosen = trained.chosen
     assert chosen is not None
@@ -154,7 +155,7 @@ def _weights_header(lang: str, seed: int, trained: Trained) -> list[str]:
         f"Trained on {trained.examples} texts; {trained.features} features kept.",
         f"Cross-validated (grouped, {TrainConfig().folds} folds): accuracy"
         f" {chosen.accuracy:.3f}, macro-F1 {chosen.macro_f1:.3f} (C={chosen.c:g},"
-        f" balanced={chosen.balanced}).",
+        f" balanced={chosen.balanced}, naive Bayes share {chosen.nb_share:g}).",
         f"Calibration: ECE {trained.oof_ece:.3f} out of fold; needs_human below"
         f" {trained.weights.needs_human_below:.2f} ({trained.oof_coverage:.0%} confident,"
         f" {trained.oof_confident_accuracy:.1%} right).",
