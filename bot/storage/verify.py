@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from bot.core.chain_check import ChainVerifier
 from bot.core.evidence import (
     FORMAT_V1,
     BreakKind,
     ChainBreak,
     ChainHead,
     ChainRecord,
-    ChainVerifier,
     parse_openings,
 )
 from bot.storage.erasure import ErasureSummary, erasure_summaries, unauthorised_erasures

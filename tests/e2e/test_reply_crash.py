@@ -24,8 +24,8 @@ from sqlalchemy import text
 
 from bot.config import REPO_ROOT
 from bot.core.types import Language
-from bot.export.service import make_view
 from bot.export.transcript import TranscriptCase, build_case
+from bot.export.view import make_view
 from bot.storage import cards as card_store
 from bot.storage import outbox
 from bot.storage.database import Database
