@@ -36,9 +36,18 @@ from bot.export.tables import (
 from bot.export.training import wanted, write_training
 from bot.export.transcript import TranscriptCase, build_case, write_html
 from bot.export.view import ExportView, chain_broken_text
-from bot.storage import export_queries as q
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
+from bot.storage.exports.case_file import load_case
+from bot.storage.exports.conversations import count_conversations, stream_conversations
+from bot.storage.exports.messages import count_messages, current_head, stream_messages
+from bot.storage.exports.records import stream_records
+from bot.storage.exports.reports import (
+    check_failures,
+    open_cases,
+    outcome_counts,
+    stream_message_facts,
+)
 from bot.storage.filestore import AttachmentStore
 from bot.storage.labels import buyer_names, shop_labels, verdicts
 from bot.storage.models import utcnow
@@ -209,11 +218,11 @@ def _os_user() -> str:
 async def count_rows(*, db: Database, request: ExportRequest) -> int | None:
     """How many rows the export will write (for the progress bar); None when unknown."""
     async with db.session() as session:
-        head = await q.current_head(session=session)
+        head = await current_head(session=session)
         if request.format in (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.JSONL):
-            return await q.count_messages(session=session, filters=request.filters, upto=head.seq)
+            return await count_messages(session=session, filters=request.filters, upto=head.seq)
         if request.format in (ExportFormat.CONVERSATIONS, ExportFormat.HTML):
-            return await q.count_conversations(session=session, filters=request.filters)
+            return await count_conversations(session=session, filters=request.filters)
     return None
 
 
@@ -225,10 +234,10 @@ async def _transcripts(
     upto: int,
     progress: Progress | None,
 ) -> AsyncIterator[TranscriptCase]:
-    async for conversation in q.stream_conversations(
+    async for conversation in stream_conversations(
         session=session, filters=request.filters, upto=upto
     ):
-        case = await q.load_case(session=session, conversation_id=conversation.id, upto=upto)
+        case = await load_case(session=session, conversation_id=conversation.id, upto=upto)
         if case is not None:
             yield prepared(build_case(case, view, attachment_path=store.path_for), view)
         if progress is not None:
@@ -262,23 +271,23 @@ async def write_export(
     store = AttachmentStore(settings.data_dir)
     filters = request.filters
     async with db.session() as session:
-        head = await q.current_head(session=session)
+        head = await current_head(session=session)
         upto = head.seq
         if request.format is ExportFormat.CSV:
             rows = await write_messages_csv(
-                q.stream_messages(session=session, filters=filters, upto=upto), out, view, progress
+                stream_messages(session=session, filters=filters, upto=upto), out, view, progress
             )
         elif request.format is ExportFormat.CONVERSATIONS:
             rows = await write_conversations_csv(
-                q.stream_conversations(session=session, filters=filters, upto=upto),
+                stream_conversations(session=session, filters=filters, upto=upto),
                 out,
                 view,
                 progress,
             )
         elif request.format is ExportFormat.XLSX:
             rows = await write_xlsx(
-                q.stream_messages(session=session, filters=filters, upto=upto),
-                q.stream_conversations(session=session, filters=filters, upto=upto),
+                stream_messages(session=session, filters=filters, upto=upto),
+                stream_conversations(session=session, filters=filters, upto=upto),
                 out,
                 view,
                 progress,
@@ -287,7 +296,7 @@ async def write_export(
             rows = await _write_training(session, filters, out, view)
         elif request.format is ExportFormat.JSONL:
             rows = await write_jsonl(
-                q.stream_records(session=session, filters=filters, upto=upto), out, view, progress
+                stream_records(session=session, filters=filters, upto=upto), out, view, progress
             )
         else:
             rows = await write_html(
@@ -430,7 +439,7 @@ async def case_bundle(
         raise ValueError("a bundle needs a case number")
     moment = now or utcnow()
     async with db.session() as session:
-        case = await q.load_case(session=session, conversation_id=case_id)
+        case = await load_case(session=session, conversation_id=case_id)
     if case is None:
         raise CaseNotFound(case_id)
     checked = await _checked_chain(db, settings, request, target)
@@ -465,8 +474,8 @@ async def build_report(
     report = TeamReport(zone=zone)
     moment = now or utcnow()
     async with db.session() as session:
-        head = await q.current_head(session=session)
-        facts = q.stream_message_facts(session=session, filters=filters, upto=head.seq)
+        head = await current_head(session=session)
+        facts = stream_message_facts(session=session, filters=filters, upto=head.seq)
         current: list[MessageFact] = []
         async for fact in facts:
             if current and fact.conversation_id != current[0].conversation_id:
@@ -474,15 +483,15 @@ async def build_report(
                 current = []
             current.append(fact)
         report.add_conversation(current)
-        for category, status, count in await q.outcome_counts(
+        for category, status, count in await outcome_counts(
             session=session, filters=filters, upto=head.seq
         ):
             report.add_outcomes(category, status, count)
-        async for agent, rules in q.check_failures(
+        async for agent, rules in check_failures(
             session=session, since=filters.since, until=filters.until, upto=head.seq
         ):
             report.add_check_failure(agent, rules)
-        async for status, opened_at in q.open_cases(session=session, filters=filters):
+        async for status, opened_at in open_cases(session=session, filters=filters):
             report.add_open_case(status, opened_at, moment)
     return report
 

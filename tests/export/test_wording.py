@@ -27,7 +27,7 @@ from bot.export.report import report_figure, report_text
 from bot.export.service import ExportRequest, build_report, make_view, write_export
 from bot.export.transcript import TranscriptCase, build_case
 from bot.storage import cases as case_store
-from bot.storage.export_queries import load_case
+from bot.storage.exports.case_file import load_case
 from bot.storage.filestore import AttachmentStore
 from tests.export.conftest import Shop
 
