@@ -127,6 +127,7 @@ def fact_attachment(attachment: Attachment) -> FactAttachment:
 
 
 def category_of(messages: list[Message]) -> str | None:
+    """The category a case takes from its buyer messages: extortion first, else the first one."""
     categories = [m.category for m in messages if m.direction == "in" and m.category]
     if Category.EXTORTION.value in categories:
         return Category.EXTORTION.value
@@ -134,6 +135,7 @@ def category_of(messages: list[Message]) -> str | None:
 
 
 def fact_message(message: Message) -> FactMessage:
+    """A message as an appeal quotes it."""
     return FactMessage(
         at=message.sent_at,
         direction=message.direction,
@@ -153,6 +155,7 @@ def _details(entry: AuditEntry) -> dict[str, Any]:
 
 
 def fact_event(entry: AuditEntry) -> FactEvent:
+    """An audit record as an appeal states it (the state and responsibility it set)."""
     details = _details(entry)
     return FactEvent(
         at=entry.created_at,
@@ -179,6 +182,7 @@ def timeline(
     audits: list[AuditEntry],
     length: int,
 ) -> tuple[TimelineEntry, ...]:
+    """The newest `length` events of a case (messages, attachments, audit records) in chain order."""
     stored = {(a.message_id, a.telegram_file_id) for a in attachments if a.status == "stored"}
     entries = [
         *(

@@ -11,14 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.appeal import CaseFacts
-from bot.core.cases import (
-    FINISHED,
-    CaseState,
-    Refusal,
-    RefusalReason,
-    Transition,
-    transition,
-)
+from bot.core.cases import FINISHED, CaseState, Refusal, RefusalReason, Transition, transition
 from bot.storage.case_log import (
     TimelineEntry,
     case_attachments,

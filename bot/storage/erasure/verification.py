@@ -11,12 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.evidence import BreakKind, ChainBreak
-from bot.storage.erasure.scope import (
-    ERASABLE_TABLES,
-    ERASED_RECORDS_KEY,
-    ERASURE_ACTION,
-    ERASURES,
-)
+from bot.storage.erasure.scope import ERASABLE_TABLES, ERASED_RECORDS_KEY, ERASURE_ACTION, ERASURES
 from bot.storage.evidence import AUDIT_LOG
 
 

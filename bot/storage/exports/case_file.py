@@ -27,13 +27,7 @@ from bot.storage.exports.conversations import (
     conversation_row,
 )
 from bot.storage.exports.messages import stream_messages
-from bot.storage.exports.rows import (
-    AttachmentRow,
-    CaseEvent,
-    CaseFile,
-    EvidenceRecord,
-    MessageRow,
-)
+from bot.storage.exports.rows import AttachmentRow, CaseEvent, CaseFile, EvidenceRecord, MessageRow
 from bot.storage.exports.sources import BUYERS, CARDS, CONVERSATIONS, actor_names
 
 

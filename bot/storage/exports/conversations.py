@@ -5,20 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.export_filter import ExportFilter
 from bot.core.service_levels import CaseTimeline, SuggestionTally
-from bot.storage.evidence import (
-    MESSAGES,
-)
+from bot.storage.evidence import MESSAGES
 from bot.storage.exports.filters import conversation_conditions
 from bot.storage.exports.rows import ConversationRow
 from bot.storage.exports.sources import AGENTS, BUYERS, CARDS, CASE_PAGE_SIZE, CONVERSATIONS
@@ -84,6 +77,7 @@ async def stream_conversations(
 async def case_timelines(
     session: AsyncSession, ids: Sequence[int], *, upto: int
 ) -> dict[int, CaseTimeline]:
+    """Per conversation: the timeline of its messages up to `upto` (directions, times, agents)."""
     timelines: dict[int, CaseTimeline] = {}
     rows = await session.stream(
         select(
@@ -112,6 +106,7 @@ def reply_outcome() -> ColumnElement[str]:
 
 
 def cardless_reply() -> list[ColumnElement[bool]]:
+    """Conditions picking the replies made without a card (console, copilot)."""
     return [MESSAGES.c.direction == "out", MESSAGES.c.content_type.in_(CARDLESS_REPLY_TYPES)]
 
 
@@ -142,6 +137,7 @@ def conversation_row(
     outcomes: SuggestionTally | None,
     names: Mapping[int, str],
 ) -> ConversationRow:
+    """A conversation row with its buyer, agents' names and metrics, as exports show it."""
     timeline = timeline or CaseTimeline()
     agent_ids = list(timeline.agent_ids)
     if case.assigned_agent_id is not None and case.assigned_agent_id not in agent_ids:

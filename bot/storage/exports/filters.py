@@ -5,17 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    literal,
-    or_,
-    select,
-)
+from sqlalchemy import ColumnElement, literal, or_, select
 
 from bot.core.export_filter import ExportFilter
-from bot.storage.evidence import (
-    MESSAGES,
-)
+from bot.storage.evidence import MESSAGES
 from bot.storage.exports.sources import AGENTS, BUYERS, CONVERSATIONS
 
 

@@ -5,23 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    and_,
-    cast,
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import Boolean, and_, cast, func, literal, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.evidence import ERASED_MARK, ChainHead
 from bot.core.export_filter import ExportFilter
-from bot.storage.evidence import (
-    MESSAGES,
-    chain_head,
-)
+from bot.storage.evidence import MESSAGES, chain_head
 from bot.storage.exports.filters import message_conditions
 from bot.storage.exports.rows import MessageRow
 from bot.storage.exports.sources import (

@@ -6,21 +6,12 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.export_filter import ExportFilter
 from bot.core.service_levels import MessageFact, split_flags
-from bot.storage.evidence import (
-    AUDIT_LOG,
-    MESSAGES,
-)
+from bot.storage.evidence import AUDIT_LOG, MESSAGES
 from bot.storage.exports.conversations import cardless_reply, reply_outcome
 from bot.storage.exports.filters import conversation_conditions, message_conditions
 from bot.storage.exports.sources import (

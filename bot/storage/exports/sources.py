@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import (
-    Select,
-    select,
-)
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.evidence import (
-    MESSAGES,
-)
+from bot.storage.evidence import MESSAGES
 from bot.storage.models import Agent, Buyer, Card, Conversation
 
 CONVERSATIONS = Conversation.__table__
