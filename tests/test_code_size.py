@@ -19,16 +19,6 @@ MAX_FUNCTION_LINES = 60
 # over the limit there today, at its current size. An entry may shrink, never grow; the lead
 # empties this on merge.
 ALLOWED: dict[str, int] = {
-    "bot/storage/cases.py:case_facts": 82,
-    "bot/storage/cases.py:change_status": 73,
-    "bot/storage/erasure.py": 737,
-    "bot/storage/erasure.py:_empty_records": 62,
-    "bot/storage/erasure.py:erase_buyer": 67,
-    "bot/storage/evidence.py": 743,
-    "bot/storage/export_queries.py": 925,
-    "bot/storage/export_queries.py:stream_records": 65,
-    "bot/storage/export_queries.py:load_case": 149,
-    "bot/storage/models.py": 488,
     "bot/tg/corrections.py": 417,
     "bot/tg/handlers/erasure.py:erase_button": 61,
     "bot/tg/jobs.py": 415,

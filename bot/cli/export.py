@@ -268,7 +268,7 @@ async def _write(
             with _destination(output) as out, path.open("rb") as source:
                 shutil.copyfileobj(source, out)
         async with db.session() as session:
-            from bot.storage.export_queries import load_case
+            from bot.storage.exports.case_file import load_case
 
             found = await load_case(session=session, conversation_id=filters.case or 0)
         return 0 if found is None else len(found.records)

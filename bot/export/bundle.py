@@ -17,7 +17,7 @@ from bot.export.marking import prepared
 from bot.export.pages import jpeg_pages, write_pdf
 from bot.export.transcript import TranscriptCase, build_case, write_html
 from bot.export.view import ExportView, chain_broken_text
-from bot.storage.export_queries import CaseFile
+from bot.storage.exports.rows import CaseFile
 from bot.storage.filestore import AttachmentStore
 
 BUNDLE_FORMAT = "kefu-evidence-bundle"

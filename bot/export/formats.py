@@ -18,8 +18,11 @@ from bot.export.tables import (
 from bot.export.training import wanted, write_training
 from bot.export.transcript import TranscriptCase, build_case, write_html
 from bot.export.view import ExportView
-from bot.storage import export_queries as q
 from bot.storage.database import Database
+from bot.storage.exports.case_file import load_case
+from bot.storage.exports.conversations import count_conversations, stream_conversations
+from bot.storage.exports.messages import count_messages, current_head, stream_messages
+from bot.storage.exports.records import stream_records
 from bot.storage.filestore import AttachmentStore
 from bot.storage.labels import buyer_names, shop_labels
 
@@ -27,11 +30,11 @@ from bot.storage.labels import buyer_names, shop_labels
 async def count_rows(*, db: Database, fmt: ExportFormat, filters: ExportFilter) -> int | None:
     """How many rows the export will write (for the progress bar); None when unknown."""
     async with db.session() as session:
-        head = await q.current_head(session=session)
+        head = await current_head(session=session)
         if fmt in (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.JSONL):
-            return await q.count_messages(session=session, filters=filters, upto=head.seq)
+            return await count_messages(session=session, filters=filters, upto=head.seq)
         if fmt in (ExportFormat.CONVERSATIONS, ExportFormat.HTML):
-            return await q.count_conversations(session=session, filters=filters)
+            return await count_conversations(session=session, filters=filters)
     return None
 
 
@@ -49,19 +52,19 @@ async def write_format(
     """Write the records up to chain position `upto` in `fmt` (not `bundle`); the row count."""
     if fmt is ExportFormat.CSV:
         return await write_messages_csv(
-            q.stream_messages(session=session, filters=filters, upto=upto), out, view, progress
+            stream_messages(session=session, filters=filters, upto=upto), out, view, progress
         )
     if fmt is ExportFormat.CONVERSATIONS:
         return await write_conversations_csv(
-            q.stream_conversations(session=session, filters=filters, upto=upto),
+            stream_conversations(session=session, filters=filters, upto=upto),
             out,
             view,
             progress,
         )
     if fmt is ExportFormat.XLSX:
         return await write_xlsx(
-            q.stream_messages(session=session, filters=filters, upto=upto),
-            q.stream_conversations(session=session, filters=filters, upto=upto),
+            stream_messages(session=session, filters=filters, upto=upto),
+            stream_conversations(session=session, filters=filters, upto=upto),
             out,
             view,
             progress,
@@ -70,7 +73,7 @@ async def write_format(
         return await _write_training(session, filters, out, view)
     if fmt is ExportFormat.JSONL:
         return await write_jsonl(
-            q.stream_records(session=session, filters=filters, upto=upto), out, view, progress
+            stream_records(session=session, filters=filters, upto=upto), out, view, progress
         )
     return await write_html(_transcripts(session, filters, view, store, upto, progress), out, view)
 
@@ -83,8 +86,8 @@ async def _transcripts(
     upto: int,
     progress: Progress | None,
 ) -> AsyncIterator[TranscriptCase]:
-    async for conversation in q.stream_conversations(session=session, filters=filters, upto=upto):
-        case = await q.load_case(session=session, conversation_id=conversation.id, upto=upto)
+    async for conversation in stream_conversations(session=session, filters=filters, upto=upto):
+        case = await load_case(session=session, conversation_id=conversation.id, upto=upto)
         if case is not None:
             yield prepared(build_case(case, view, attachment_path=store.path_for), view)
         if progress is not None:

@@ -26,9 +26,10 @@ from bot.export.formats import write_format
 from bot.export.stats import build_accuracy, build_report
 from bot.export.tables import Progress
 from bot.export.view import ExportView, chain_broken_text, make_view
-from bot.storage import export_queries as q
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
+from bot.storage.exports.case_file import load_case
+from bot.storage.exports.messages import current_head
 from bot.storage.filestore import AttachmentStore
 from bot.storage.models import utcnow
 from bot.storage.verify import VerifyReport, verify_chain
@@ -194,7 +195,7 @@ async def write_export(
     checked = await _checked_chain(db, settings, request, target)
     view = _request_view(settings, wording, request, checked)
     async with db.session() as session:
-        head = await q.current_head(session=session)
+        head = await current_head(session=session)
         rows = await write_format(
             session,
             request.format,
@@ -325,7 +326,7 @@ async def case_bundle(
         raise ValueError("a bundle needs a case number")
     moment = now or utcnow()
     async with db.session() as session:
-        case = await q.load_case(session=session, conversation_id=case_id)
+        case = await load_case(session=session, conversation_id=case_id)
     if case is None:
         raise CaseNotFound(case_id)
     checked = await _checked_chain(db, settings, request, target)

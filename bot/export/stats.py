@@ -7,8 +7,14 @@ from datetime import datetime, timedelta, tzinfo
 from bot.core.export_filter import ExportFilter
 from bot.core.labels import AccuracyReport, accuracy_report
 from bot.core.service_levels import MessageFact, TeamReport
-from bot.storage import export_queries as q
 from bot.storage.database import Database
+from bot.storage.exports.messages import current_head
+from bot.storage.exports.reports import (
+    check_failures,
+    open_cases,
+    outcome_counts,
+    stream_message_facts,
+)
 from bot.storage.labels import verdicts
 from bot.storage.models import utcnow
 
@@ -20,8 +26,8 @@ async def build_report(
     report = TeamReport(zone=zone)
     moment = now or utcnow()
     async with db.session() as session:
-        head = await q.current_head(session=session)
-        facts = q.stream_message_facts(session=session, filters=filters, upto=head.seq)
+        head = await current_head(session=session)
+        facts = stream_message_facts(session=session, filters=filters, upto=head.seq)
         current: list[MessageFact] = []
         async for fact in facts:
             if current and fact.conversation_id != current[0].conversation_id:
@@ -29,15 +35,15 @@ async def build_report(
                 current = []
             current.append(fact)
         report.add_conversation(current)
-        for category, status, count in await q.outcome_counts(
+        for category, status, count in await outcome_counts(
             session=session, filters=filters, upto=head.seq
         ):
             report.add_outcomes(category, status, count)
-        async for agent, rules in q.check_failures(
+        async for agent, rules in check_failures(
             session=session, since=filters.since, until=filters.until, upto=head.seq
         ):
             report.add_check_failure(agent, rules)
-        async for status, opened_at in q.open_cases(session=session, filters=filters):
+        async for status, opened_at in open_cases(session=session, filters=filters):
             report.add_open_case(status, opened_at, moment)
     return report
 

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bot.core.evidence import ERASED_MARK
 from bot.core.service_levels import duration_text
 from bot.export.view import ExportView
-from bot.storage.export_queries import AttachmentRow, CaseFile, ConversationRow, MessageRow
+from bot.storage.exports.rows import AttachmentRow, CaseFile, ConversationRow, MessageRow
 
 IMAGE_KINDS = ("photo", "sticker")
 # Attachments drawn inline: images up to this size (bigger ones are listed, not embedded).

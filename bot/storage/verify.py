@@ -27,7 +27,11 @@ from bot.core.evidence import (
     ChainRecord,
     parse_openings,
 )
-from bot.storage.erasure import ErasureSummary, erasure_summaries, unauthorised_erasures
+from bot.storage.erasure.verification import (
+    ErasureSummary,
+    erasure_summaries,
+    unauthorised_erasures,
+)
 from bot.storage.evidence import CHAIN_HEAD, CHAINED_TABLES, hashed_fields
 from bot.storage.filestore import AttachmentStore
 

@@ -30,7 +30,7 @@ from bot.storage import cards as card_store
 from bot.storage import outbox
 from bot.storage.database import Database
 from bot.storage.engine import make_engine
-from bot.storage.export_queries import load_case
+from bot.storage.exports.case_file import load_case
 from bot.storage.verify import verify_chain
 from bot.tg.context import SERVICES_KEY
 from tests.e2e.emulator import InProcessTelegram

@@ -30,7 +30,7 @@ from bot.export.summary import report_text
 from bot.export.transcript import TranscriptCase, build_case
 from bot.export.view import make_view
 from bot.storage import cases as case_store
-from bot.storage.export_queries import load_case
+from bot.storage.exports.case_file import load_case
 from bot.storage.filestore import AttachmentStore
 from tests.export.conftest import Shop
 
