@@ -1,4 +1,5 @@
-"""The features a learned model reads: words, character pairs, English bigrams, and the rules.
+"""The features a learned model reads: words, character pairs, English bigrams and letter
+n-grams, and the rules.
 
 The same function builds them for training (`kefu train`) and at run time, so the two can
 never drift apart. Values are 1.0 for presence, except the rules' scores, which are capped.
@@ -10,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.core.learned import BIGRAM, PAIR, RULE, RULE_FLAG, RULE_TOP, SIGNAL, WORD
+from bot.core.learned import BIGRAM, CHAR_GRAM, PAIR, RULE, RULE_FLAG, RULE_TOP, SIGNAL, WORD
 from bot.core.normalize import (
     AMOUNT_MARK,
     EMOTICON_MARK,
@@ -32,6 +33,7 @@ _MARK_NAMES = {
 }
 _EN_WORD_RE = re.compile(r"@\w+|https?://\S+|[a-z0-9]+(?:'[a-z]+)?")
 _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
+_GRAM_SIZES = (3, 4)
 _LENGTHS = ((4, "len<=4"), (12, "len<=12"), (40, "len<=40"), (120, "len<=120"))
 
 
@@ -67,7 +69,12 @@ def chinese_features(text: str, tokens: Iterable[str], rules: RuleView) -> dict[
 
 
 def english_features(text: str, rules: RuleView) -> dict[str, float]:
-    """Features of a normalised English message: words and word pairs (handles and links out)."""
+    """Features of a normalised English message: words, word pairs and the words' letter
+    n-grams (handles and links left out).
+
+    The n-grams let a few hundred examples generalise across forms a word list would keep
+    apart (broke / broken, refund / refunded, deliver / delivery / undelivered).
+    """
     features: dict[str, float] = {}
     words = [
         word
@@ -79,6 +86,10 @@ def english_features(text: str, rules: RuleView) -> dict[str, float]:
         features[f"{WORD}:{word}"] = 1.0
         features[f"{BIGRAM}:{previous}_{word}"] = 1.0
         previous = word
+        marked = f"<{word}>"
+        for size in _GRAM_SIZES:
+            for i in range(len(marked) - size + 1):
+                features[f"{CHAR_GRAM}:{marked[i : i + size]}"] = 1.0
     _add_rules(features, rules, len(words) * 4)
     return features
 

@@ -1,4 +1,4 @@
-"""Learned keyword weights: a linear model per language over words, character pairs and rules.
+"""Learned keyword weights: a linear model per language over words, character n-grams and rules.
 
 Pure inference over weights that `kefu train` writes to `phrasebook/weights/` (scikit-learn
 fits them; nothing here needs it). A message's features are sparse (name → value); a category's
@@ -21,12 +21,13 @@ from bot.core.types import Category, Flag, Language
 WORD = "w"  # a jieba token (Chinese) or a word (English)
 PAIR = "c"  # two adjacent Chinese characters
 BIGRAM = "b"  # two adjacent English words
+CHAR_GRAM = "g"  # three or four letters of an English word, its ends marked: <sole> → <so, sol…
 RULE = "r"  # the hand rules' score for a category
 RULE_TOP = "rtop"  # the hand rules' decision
 RULE_FLAG = "rf"  # the hand rules' score for a flag
 SIGNAL = "s"  # a structural signal: question, negation, condition, amount, length…
 
-FEATURE_KINDS = frozenset({WORD, PAIR, BIGRAM, RULE, RULE_TOP, RULE_FLAG, SIGNAL})
+FEATURE_KINDS = frozenset({WORD, PAIR, BIGRAM, CHAR_GRAM, RULE, RULE_TOP, RULE_FLAG, SIGNAL})
 BIAS = "@bias"
 FLAG_MODES = frozenset({"learned", "union"})
 

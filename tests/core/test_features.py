@@ -42,3 +42,7 @@ def test_english_words_and_bigrams_without_handles_or_links() -> None:
         "b:sole_came",
         "b:came_off",
     }
+    grams = {name for name in features if name.startswith("g:")}
+    assert {"g:<so", "g:sol", "g:ole", "g:le>", "g:<sol", "g:sole", "g:ole>"} <= grams
+    assert {"g:<th", "g:the", "g:he>", "g:<the", "g:the>"} <= grams
+    assert not any("@" in name or "http" in name or "t.co" in name for name in grams)
