@@ -77,7 +77,8 @@ def train_command(
         train_shop()
         return
     try:
-        from bot.training.fit import TrainConfig, train_language
+        from bot.training.common import TrainConfig
+        from bot.training.fit import train_language
     except ImportError as exc:
         raise CliError(f"training needs the dev extra (pip install -e '.[dev]'): {exc}") from None
     from bot.nlp.pipeline import build_classifier
@@ -118,7 +119,7 @@ def train_command(
             f"Trained on {trained.examples} texts; {trained.features} features kept.",
             f"Cross-validated (grouped, {TrainConfig().folds} folds): accuracy"
             f" {chosen.accuracy:.3f}, macro-F1 {chosen.macro_f1:.3f} (C={chosen.c:g},"
-            f" balanced={chosen.balanced}).",
+            f" balanced={chosen.balanced}, naive Bayes share {chosen.nb_share:g}).",
             f"Calibration: ECE {trained.oof_ece:.3f} out of fold; needs_human below"
             f" {trained.weights.needs_human_below:.2f} ({trained.oof_coverage:.0%} confident,"
             f" {trained.oof_confident_accuracy:.1%} right).",

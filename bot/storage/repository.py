@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -178,3 +178,11 @@ async def set_buyer_blocked(*, session: AsyncSession, telegram_user_id: int, blo
         buyer.blocked_bot_at = None
     await session.flush()
     return True
+
+
+async def set_case_topics(*, session: AsyncSession, topics: Mapping[int, int]) -> None:
+    """Remember the forum topic created for each case (case id -> message thread id)."""
+    for conversation_id, thread_id in topics.items():
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is not None:
+            conversation.topic_id = thread_id
