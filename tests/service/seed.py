@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.core.sla import SlaPolicy
 from bot.core.types import Language, Suggestion
-from bot.service.waiting import start_waiting_many
+from bot.service.intake.waiting import start_waiting
 from bot.storage import cards as card_store
 from bot.storage.database import Database
 from bot.storage.evidence import append_message
@@ -53,7 +53,7 @@ async def seed_card(db: Database, *, text: str = "发票怎么开？", waiting: 
             language="zh-Hans",
         )
         if waiting:
-            await start_waiting_many(
+            await start_waiting(
                 session=session,
                 policy=POLICY,
                 waiting=[(conversation, utcnow(), Language.ZH_HANS)],

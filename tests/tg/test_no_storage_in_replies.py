@@ -16,7 +16,6 @@ SERVICE_ONLY = (
     "outbox.py",
     "polling_lease.py",
     "replies.py",
-    "waiting.py",
     "handlers/admin.py",
     "handlers/agent.py",
     "handlers/cases.py",
