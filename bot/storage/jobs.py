@@ -130,12 +130,14 @@ async def any_due(*, session: AsyncSession, kind: str, now: datetime | None = No
     return found.first() is not None
 
 
-def _still_claimed(job: ScheduledJob) -> ColumnElement[bool]:
+def _still_claimed(
+    job_id: int, claimed_by: str | None, claimed_at: datetime | None
+) -> ColumnElement[bool]:
     return (
-        (ScheduledJob.id == job.id)
+        (ScheduledJob.id == job_id)
         & (ScheduledJob.status == "running")
-        & (ScheduledJob.claimed_by == job.claimed_by)
-        & (ScheduledJob.claimed_at == job.claimed_at)
+        & (ScheduledJob.claimed_by == claimed_by)
+        & (ScheduledJob.claimed_at == claimed_at)
     )
 
 
@@ -147,8 +149,28 @@ async def complete_claimed(
     Called in the transaction of the job's effect: a job another process took over after its
     claim expired (a slow or stopped worker) acts once, whichever finishes first, and a claim
     taken over is left to its new owner."""
+    return await complete_claim(
+        session=session,
+        job_id=job.id,
+        claimed_by=job.claimed_by,
+        claimed_at=job.claimed_at,
+        status=status,
+    )
+
+
+async def complete_claim(
+    *,
+    session: AsyncSession,
+    job_id: int,
+    claimed_by: str | None,
+    claimed_at: datetime | None,
+    status: str = "done",
+) -> bool:
+    """`complete_claimed` for a job known by its id and claim (worker and claim time)."""
     result = await session.execute(
-        update(ScheduledJob).where(_still_claimed(job)).values(status=status, done_at=utcnow())
+        update(ScheduledJob)
+        .where(_still_claimed(job_id, claimed_by, claimed_at))
+        .values(status=status, done_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
 

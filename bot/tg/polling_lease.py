@@ -12,18 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import timedelta
 
 from bot.config import SettingsError
-from bot.storage import leases
+from bot.service import leases
 from bot.storage.database import Database
-from bot.storage.models import utcnow
 from bot.tg.context import KefuApplication, KefuContext
 
 log = logging.getLogger(__name__)
 
-LEASE_NAME = "polling"
-STALE_AFTER = timedelta(seconds=30)  # a heartbeat older than this: the holder is gone
 RENEW_EVERY_SECONDS = 5.0
 HOLDER_KEY = "kefu.polling_lease"
 
@@ -39,15 +35,12 @@ def this_process() -> str:
 
 async def take_polling_lease(db: Database, holder: str) -> None:
     """Take the polling lease or raise `PollingTaken` naming the live holder."""
-    async with db.transaction() as session:
-        other = await leases.acquire(
-            session=session, name=LEASE_NAME, holder=holder, stale_after=STALE_AFTER
-        )
+    other = await leases.take(db, holder)
     if other is not None:
-        age = (utcnow() - other.heartbeat_at).total_seconds()
         raise PollingTaken(
-            f"another Kefu process ({other.holder}, alive {age:.0f} s ago) is already polling "
-            "Telegram for this database: stop it first, or run several processes with --webhook"
+            f"another Kefu process ({other.holder}, alive {other.seconds_ago:.0f} s ago) is "
+            "already polling Telegram for this database: stop it first, or run several "
+            "processes with --webhook"
         )
 
 
@@ -64,9 +57,7 @@ async def _renew(context: KefuContext) -> None:
     holder = context.bot_data.get(HOLDER_KEY)
     if not isinstance(holder, str):
         return
-    async with context.services.db.transaction() as session:
-        kept = await leases.renew(session=session, name=LEASE_NAME, holder=holder)
-    if not kept:
+    if not await leases.renew(context.services.db, holder):
         log.error("the polling lease was taken over by another process; stopping this one")
         context.bot_data.pop(HOLDER_KEY, None)
         context.application.stop_running()
@@ -76,5 +67,4 @@ async def release_polling_lease(application: KefuApplication, db: Database) -> N
     """Give the lease back at shutdown (if this process holds it)."""
     holder = application.bot_data.pop(HOLDER_KEY, None)
     if isinstance(holder, str):
-        async with db.transaction() as session:
-            await leases.release(session=session, name=LEASE_NAME, holder=holder)
+        await leases.release(db, holder)

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.service.jobs import ensure_sla_digest
 from bot.storage import jobs
 from bot.storage.database import Database
 from bot.storage.models import ScheduledJob, utcnow
-from bot.tg.jobs import ensure_sla_digest
 
 
 async def test_dedupe_key_schedules_once(migrated_url: str) -> None:

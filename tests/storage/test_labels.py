@@ -62,7 +62,7 @@ async def _card(db: Database, number: int, text: str) -> Carded:
 
 
 async def _outcome(db: Database, carded: Carded, outcome: str) -> None:
-    """The audit record a card's outcome writes (as bot/tg/outbox.py and replies.py do)."""
+    """The audit record a card's outcome writes (as bot/service/outbox.py and replies.py do)."""
     async with db.transaction() as session:
         await append_audit(
             session=session,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.core.sla import SlaPolicy
 from bot.core.types import Language
+from bot.core.waiting import WaitingJob, waiting_jobs
 from bot.storage import jobs as job_store
 
 if TYPE_CHECKING:
@@ -23,21 +24,25 @@ async def start_waiting(
 ) -> None:
     """Buyer messages with no answer yet: each case waits from its first one, and its
     acknowledgement (in the language that message is written in) and target check are
-    scheduled once per waiting stretch."""
-    jobs: list[dict[str, Any]] = []
+    scheduled once per waiting stretch (`bot/core/waiting.py`)."""
+    jobs: list[WaitingJob] = []
     for conversation, since, language in waiting:
         if conversation.waiting_since is not None:
             continue
         conversation.waiting_since, conversation.acked_at = since, None
-        stretch = int(since.timestamp() * 1000)
-        for kind, due in (("ack", since + policy.ack_after), ("sla_target", since + policy.target)):
-            jobs.append(
-                {
-                    "kind": kind,
-                    "due_at": due,
-                    "conversation_id": conversation.id,
-                    "dedupe_key": f"{kind}:{conversation.id}:{stretch}",
-                    "payload": {"language": language.value} if kind == "ack" else {},
-                }
-            )
-    await job_store.schedule_many(session=session, jobs=jobs)
+        jobs += waiting_jobs(
+            conversation_id=conversation.id, since=since, language=language, policy=policy
+        )
+    await job_store.schedule_many(
+        session=session,
+        jobs=[
+            {
+                "kind": job.kind,
+                "due_at": job.due_at,
+                "conversation_id": job.conversation_id,
+                "dedupe_key": job.dedupe_key,
+                "payload": {"language": job.language.value} if job.language else {},
+            }
+            for job in jobs
+        ],
+    )

@@ -8,8 +8,7 @@ from telegram import Update
 
 from bot.config import Settings
 from bot.core.roles import Role, effective_role
-from bot.storage.agents import upsert_agent
-from bot.storage.evidence import append_audit
+from bot.service import audit, staff
 from bot.tg.commands import publish_commands_for
 from bot.tg.context import KefuContext, sender_of
 
@@ -60,13 +59,12 @@ async def _change(update: Update, context: KefuContext, *, granting: bool) -> No
         sender.language,
     )
     if sender.role < Role.ADMIN:
-        async with services.db.transaction() as session:
-            await append_audit(
-                session=session,
-                actor_telegram_id=user.id,
-                action="role.denied",
-                target=" ".join(context.args or [])[:256],
-            )
+        await audit.record(
+            services.db,
+            actor_telegram_id=user.id,
+            action="role.denied",
+            target=" ".join(context.args or [])[:256],
+        )
         await message.reply_text(escape(services.text(language, "card.not_allowed")))
         return
     replied = message.reply_to_message
@@ -79,23 +77,14 @@ async def _change(update: Update, context: KefuContext, *, granting: bool) -> No
     target_id = parsed[0]
     configured = Role.BUYER if granting else _configured_role(services.settings, target_id)
     new_role = role if granting and role is not None else configured
-    async with services.db.transaction() as session:
-        await upsert_agent(
-            session=session,
-            telegram_user_id=target_id,
-            role=max(new_role, Role.AGENT),
-            active=new_role >= Role.AGENT,
-        )
-        details = {"role": new_role.name.lower()}
-        if configured >= Role.AGENT:  # a revoke takes back grants, not the settings' role
-            details["configured_in"] = SETTING_OF_ROLE[configured]
-        await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action="role.granted" if granting else "role.revoked",
-            target=f"user:{target_id}",
-            details=details,
-        )
+    await staff.set_role(
+        services.db,
+        actor_telegram_id=user.id,
+        target_id=target_id,
+        role=new_role,
+        granting=granting,
+        configured_in=SETTING_OF_ROLE[configured] if configured >= Role.AGENT else None,
+    )
     services.forget_role(target_id)
     await publish_commands_for(context.bot, services, target_id)
     role_name = services.text(language, f"roles.{new_role.name.lower()}")

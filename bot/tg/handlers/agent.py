@@ -7,9 +7,9 @@ from html import escape
 from telegram import Update
 
 from bot.core.roles import Role
-from bot.storage import cards as card_store
-from bot.storage.agents import set_available, upsert_agent
-from bot.storage.evidence import append_audit
+from bot.service import audit, staff
+from bot.service.cards import card_answered_by
+from bot.service.replies import edit_prompt_at
 from bot.tg import copilot
 from bot.tg.context import KefuContext, reply, sender_of
 from bot.tg.corrections import act_on_correction
@@ -41,18 +41,17 @@ async def button(update: Update, context: KefuContext) -> None:
     role = await services.role_of(user.id)
     action = parse_callback(query.data or "")
     if role < Role.AGENT or action is None:
-        async with services.db.transaction() as session:
-            await append_audit(
-                session=session,
-                actor_telegram_id=user.id,
-                action=(
-                    ("case.denied" if isinstance(action, CaseAction) else "card.denied")
-                    if action is not None
-                    else "button.unknown"
-                ),
-                target=str(query.data or "")[:256],
-                details={"role": role.name.lower()},
-            )
+        await audit.record(
+            services.db,
+            actor_telegram_id=user.id,
+            action=(
+                ("case.denied" if isinstance(action, CaseAction) else "card.denied")
+                if action is not None
+                else "button.unknown"
+            ),
+            target=str(query.data or "")[:256],
+            details={"role": role.name.lower()},
+        )
         await query.answer(services.text(language, "card.not_allowed"), show_alert=True)
         return
     if isinstance(action, CardAction):
@@ -101,32 +100,21 @@ async def _reply_to_card(
     user, message = update.effective_user, update.effective_message
     if user is None or message is None or not message.text:
         return False
-    services = context.services
+    db = context.services.db
     replied = message.reply_to_message
-    async with services.db.session() as session:
-        if replied is not None:
-            pending = await card_store.pending_prompt(
-                session=session, chat_id=message.chat_id, prompt_message_id=replied.message_id
-            )
-            if pending is not None:
-                notice = await answer_edit_prompt(context, user, role, pending, message.text)
-                if notice:
-                    await message.reply_text(escape(notice))
-                return True
-            card = await card_store.card_at(
-                session=session, chat_id=message.chat_id, card_message_id=replied.message_id
-            )
-        else:
-            card = None
-        if card is None and topic and message.message_thread_id is not None:
-            card = await card_store.latest_card_in_topic(
-                session=session, chat_id=message.chat_id, thread_id=message.message_thread_id
-            )
-        found = (
-            await card_store.card_context(session=session, card_id=card.id)
-            if card is not None
-            else None
-        )
+    if replied is not None:
+        prompt = await edit_prompt_at(db, chat_id=message.chat_id, message_id=replied.message_id)
+        if prompt is not None:
+            notice = await answer_edit_prompt(context, user, role, prompt, message.text)
+            if notice:
+                await message.reply_text(escape(notice))
+            return True
+    found = await card_answered_by(
+        db,
+        chat_id=message.chat_id,
+        replied_message_id=replied.message_id if replied is not None else None,
+        thread_id=message.message_thread_id if topic else None,
+    )
     if found is None:
         return False
     notice = await submit_reply(
@@ -153,29 +141,21 @@ async def _set_availability(update: Update, context: KefuContext, *, available: 
         return
     services, user, role = context.services, sender.user, sender.role
     if role < Role.AGENT:
-        async with services.db.transaction() as session:
-            await append_audit(
-                session=session,
-                actor_telegram_id=user.id,
-                action="availability.denied",
-                target="available" if available else "away",
-                details={"role": role.name.lower()},
-            )
+        await audit.record(
+            services.db,
+            actor_telegram_id=user.id,
+            action="availability.denied",
+            target="available" if available else "away",
+            details={"role": role.name.lower()},
+        )
         await reply(sender, context, "card.not_allowed")
         return
-    async with services.db.transaction() as session:
-        await upsert_agent(
-            session=session,
-            telegram_user_id=user.id,
-            role=role,
-            display_name=user.full_name,
-            language_code=user.language_code,
-        )
-        await set_available(session=session, telegram_user_id=user.id, available=available)
-        await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action="agent.available" if available else "agent.away",
-            target=f"user:{user.id}",
-        )
+    await staff.set_availability(
+        services.db,
+        telegram_user_id=user.id,
+        role=role,
+        name=user.full_name,
+        language_code=user.language_code,
+        available=available,
+    )
     await reply(sender, context, "bot.available_on" if available else "bot.available_off")

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest
 
-from bot.core.appeal import appeal_language, draft_appeal, zone_label
+from bot.core.appeal import zone_label
 from bot.core.cases import Refusal, Transition, parse_state
 from bot.core.roles import Role
 from bot.core.types import Language
-from bot.storage import cases as case_store
-from bot.storage.erasure.retention import set_legal_hold
-from bot.storage.evidence import append_audit
+from bot.service import audit
+from bot.service import cases as case_service
+from bot.service.cases import TimelineEntry
 from bot.tg.context import KefuContext, Services, sender_of
 from bot.tg.keyboards import NO_SUCH_ID, CaseAction, case_keyboard, parse_row_id
 from bot.tg.render import TELEGRAM_LIMIT, split_text
@@ -111,10 +111,9 @@ async def _hold(
         await _deny(services, user, f"{case_id} {verb}")
         await message.reply_text(escape(services.text(language, "card.not_allowed")))
         return
-    async with services.db.transaction() as session:
-        found = await set_legal_hold(
-            session=session, case_id=case_id, hold=hold, actor_telegram_id=user.id
-        )
+    found = await case_service.set_hold(
+        services.db, actor_telegram_id=user.id, case_id=case_id, hold=hold
+    )
     if not found:
         await message.reply_text(escape(services.text(language, "case.not_found", case=case_id)))
         return
@@ -125,26 +124,20 @@ async def _hold(
 
 
 async def _deny(services: Services, user: User, target: str) -> None:
-    async with services.db.transaction() as session:
-        await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action="case.denied",
-            target=f"case {target}".strip()[:256],
-        )
+    await audit.record(
+        services.db,
+        actor_telegram_id=user.id,
+        action="case.denied",
+        target=f"case {target}".strip()[:256],
+    )
 
 
 async def _change(
     services: Services, user: User, case_id: int, target: str, party: str | None
 ) -> Transition | Refusal | None:
-    async with services.db.transaction() as session:
-        return await case_store.change_status(
-            session=session,
-            conversation_id=case_id,
-            target=target,
-            responsibility=party,
-            actor_telegram_id=user.id,
-        )
+    return await case_service.change_status(
+        services.db, actor_telegram_id=user.id, case_id=case_id, target=target, party=party
+    )
 
 
 async def _show(
@@ -169,34 +162,33 @@ async def _view(
     services: Services, language: Language, case_id: int
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     """The case as HTML with its buttons, or None when there is no such case."""
-    async with services.db.session() as session:
-        record = await case_store.case_facts(session=session, conversation_id=case_id)
+    record = await case_service.case_view(services.db, case_id)
     if record is None:
         return None
 
     def t(key: str, **variables: object) -> str:
         return escape(services.text(language, key, **variables))
 
-    conversation, buyer, facts = record.conversation, record.buyer, record.facts
+    facts = record.facts
     zone = ZoneInfo(services.settings.timezone)
     none = t("case.none")
-    handle = f" @{buyer.username}" if buyer.username else ""
+    handle = f" @{record.buyer_username}" if record.buyer_username else ""
     party = t(f"case.party.{facts.responsibility}") if facts.responsibility else none
     category = t(f"category_names.{facts.category}") if facts.category else none
     lines = [
         f"📁 <b>{t('case.title', case=case_id)}</b> · {_state_name(services, language, facts.status)}",
-        f"{t('case.buyer')}: {escape(buyer.display_name)}{escape(handle)}",
+        f"{t('case.buyer')}: {escape(record.buyer_name)}{escape(handle)}",
         f"{t('case.platform')}: {escape(_platform_name(services, language, facts.platform))}"
         + (
-            f" · {t('case.order')}: <code>{escape(conversation.order_id)}</code>"
-            if conversation.order_id
+            f" · {t('case.order')}: <code>{escape(record.order_id)}</code>"
+            if record.order_id
             else ""
         ),
         f"{t('case.category')}: {category}",
         f"{t('case.status')}: {_state_name(services, language, facts.status)}"
         f" · {t('case.responsibility')}: {party}",
     ]
-    if conversation.legal_hold:
+    if record.legal_hold:
         lines.append(t("case.legal_hold"))
     if record.timeline:
         lines.append("")
@@ -220,7 +212,7 @@ async def _view(
     return "\n".join(lines), keyboard
 
 
-def _event_text(services: Services, language: Language, entry: case_store.TimelineEntry) -> str:
+def _event_text(services: Services, language: Language, entry: TimelineEntry) -> str:
     def t(key: str, **variables: object) -> str:
         return services.text(language, key, **variables)
 
@@ -298,26 +290,25 @@ def _refusal_text(services: Services, language: Language, case_id: int, refusal:
 async def _list(
     message: Message, services: Services, user: User, role: Role, language: Language
 ) -> None:
-    async with services.db.session() as session:
-        found = await case_store.open_cases(
-            session=session, agent_telegram_id=None if role >= Role.SUPERVISOR else user.id
-        )
+    found = await case_service.open_case_lines(
+        services.db, agent_telegram_id=None if role >= Role.SUPERVISOR else user.id
+    )
     if not found:
         await message.reply_text(escape(services.text(language, "case.list_empty")))
         return
     lines = [escape(services.text(language, "case.list_title", count=len(found)))]
-    for conversation, buyer in found:
+    for case in found:
         category = (
-            services.text(language, f"category_names.{conversation.category}")
-            if conversation.category
+            services.text(language, f"category_names.{case.category}")
+            if case.category
             else services.text(language, "case.none")
         )
         line = services.text(
             language,
             "case.list_line",
-            case=conversation.id,
-            state=_state_name(services, language, conversation.status),
-            buyer=buyer.display_name or str(buyer.id),
+            case=case.case_id,
+            state=_state_name(services, language, case.status),
+            buyer=case.buyer_name,
             category=category,
         )
         lines.append(escape(line[:300]))
@@ -327,28 +318,18 @@ async def _list(
 async def _appeal(
     message: Message, services: Services, user: User, language: Language, case_id: int
 ) -> None:
-    async with services.db.transaction() as session:
-        record = await case_store.case_facts(session=session, conversation_id=case_id)
-        if record is None:
-            draft = None
-        else:
-            draft = draft_appeal(
-                record.facts,
-                services.wording,
-                shop_language=services.default_language,
-                zone=ZoneInfo(services.settings.timezone),
-            )
-            written_in = appeal_language(record.facts.platform, services.default_language)
-            await append_audit(
-                session=session,
-                actor_telegram_id=user.id,
-                action="case.appeal",
-                target=case_store.case_target(case_id),
-                details={"language": written_in.value, "characters": len(draft)},
-            )
-    if record is None or draft is None:
+    drafted = await case_service.draft_case_appeal(
+        services.db,
+        actor_telegram_id=user.id,
+        case_id=case_id,
+        wording=services.wording,
+        shop_language=services.default_language,
+        zone=ZoneInfo(services.settings.timezone),
+    )
+    if drafted is None:
         await message.reply_text(escape(services.text(language, "case.not_found", case=case_id)))
         return
+    draft, written_in = drafted
     title = services.text(language, "case.appeal_title", case=case_id, written=written_in.value)
     await message.reply_text(escape(title))
     for chunk in escaped_chunks(draft):

@@ -14,13 +14,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.core.roles import Role
 from bot.core.types import Language
-from bot.storage.erasure.erase import erase_and_clean
-from bot.storage.erasure.requests import answer_request, erasure_request
-from bot.storage.erasure.scope import ErasureRefused, old_format_count, records_to_erase
-from bot.storage.evidence import append_audit
+from bot.service import audit
+from bot.service import erasure as erasure_service
+from bot.service.erasure import ErasureRefused
 from bot.tg.context import KefuContext, Services, sender_of
 
-REQUESTED = "erase.requested"
 MAX_BUYER_ID = 2**31
 
 
@@ -43,10 +41,9 @@ def erase_keyboard(
 
 
 async def _deny(services: Services, user: User, target: str) -> None:
-    async with services.db.transaction() as session:
-        await append_audit(
-            session=session, actor_telegram_id=user.id, action="erase.denied", target=target[:256]
-        )
+    await audit.record(
+        services.db, actor_telegram_id=user.id, action="erase.denied", target=target[:256]
+    )
 
 
 def _refusal(services: Services, language: Language, refused: ErasureRefused, buyer: int) -> str:
@@ -76,26 +73,16 @@ async def erase_command(update: Update, context: KefuContext) -> None:
         return
     buyer = int(args[0])
     request = " ".join(args[1:])[:128] or f"telegram:{message.chat_id}:{message.message_id}"
-    async with services.db.transaction() as session:
-        try:
-            found = await records_to_erase(session=session, buyer_id=buyer)
-        except ErasureRefused as refused:
-            await message.reply_text(escape(_refusal(services, language, refused, buyer)))
-            return
-        old = old_format_count(found)
-        if old:
-            too_old = ErasureRefused("old format", kind="old_format", count=old)
-            await message.reply_text(escape(_refusal(services, language, too_old, buyer)))
-            return
-        recorded = await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action=REQUESTED,
-            target=f"erasure-request:{buyer}",
-            details={"buyer": buyer, "request": request},
+    try:
+        recorded = await erasure_service.record_request(
+            services.db, actor_telegram_id=user.id, buyer=buyer, request=request
         )
-    records = sum(len(rows) for rows in found.values())
-    text = services.text(language, "erase.confirm", buyer=buyer, records=records, request=request)
+    except ErasureRefused as refused:
+        await message.reply_text(escape(_refusal(services, language, refused, buyer)))
+        return
+    text = services.text(
+        language, "erase.confirm", buyer=buyer, records=recorded.records, request=request
+    )
     await message.reply_text(
         escape(text), reply_markup=erase_keyboard(recorded.seq, services, language)
     )
@@ -113,52 +100,34 @@ async def erase_button(update: Update, context: KefuContext) -> None:
         await query.answer(services.text(language, "card.not_allowed"), show_alert=True)
         return
     _, seq_text, choice = (str(query.data or "") + "::").split(":")[:3]
-    asked = None
-    if seq_text.isdecimal() and len(seq_text) < 19:
-        async with services.db.session() as session:
-            asked = await erasure_request(session=session, seq=int(seq_text), action=REQUESTED)
+    valid = seq_text.isdecimal() and len(seq_text) < 19
+    asked = await erasure_service.asked_erasure(services.db, int(seq_text)) if valid else None
     if asked is None:
         await query.answer(services.text(language, "erase.usage")[:200], show_alert=True)
         return
-    buyer, request = int(asked["buyer"]), str(asked["request"])
-    async with services.db.transaction() as session:
-        first = await answer_request(
-            session=session, seq=int(seq_text), actor_telegram_id=user.id, choice=choice
-        )
-    if not first:
+    erase = choice == "y"
+    if not await erasure_service.answer(services.db, asked, actor_telegram_id=user.id, erase=erase):
         await query.answer(services.text(language, "erase.answered"), show_alert=True)
         return
-    if choice != "y":
-        async with services.db.transaction() as session:
-            await append_audit(
-                session=session,
-                actor_telegram_id=user.id,
-                action="erase.cancelled",
-                target=f"erasure-request:{buyer}",
-                details={"request_seq": int(seq_text)},
-            )
-        await _close(query.message, services.text(language, "erase.cancelled", buyer=buyer))
+    if not erase:
+        await _close(query.message, services.text(language, "erase.cancelled", buyer=asked.buyer))
         await query.answer()
         return
     try:
-        report = await erase_and_clean(
-            engine=services.db.engine,
-            data_dir=services.settings.data_dir,
-            buyer_id=buyer,
-            request_ref=request,
-            actor=f"telegram:{user.id}",
-            actor_telegram_id=user.id,
+        report = await erasure_service.erase(
+            services.db, asked, actor_telegram_id=user.id, data_dir=services.settings.data_dir
         )
     except ErasureRefused as refused:
-        await query.answer(_refusal(services, language, refused, buyer)[:200], show_alert=True)
+        alert = _refusal(services, language, refused, asked.buyer)
+        await query.answer(alert[:200], show_alert=True)
         return
     done = services.text(
         language,
         "erase.done",
-        buyer=buyer,
+        buyer=asked.buyer,
         fields=report.result.fields,
         records=report.result.records,
-        request=request,
+        request=asked.request,
     )
     await _close(query.message, done)
     await query.answer()

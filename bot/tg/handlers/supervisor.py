@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,8 +23,7 @@ from bot.core.export_filter import (
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.export import service
-from bot.storage.evidence import append_audit
-from bot.storage.models import utcnow
+from bot.service import audit
 from bot.tg.context import KefuContext, Sender, Services, reply, sender_of
 
 KEYBOARD_FORMATS = (
@@ -93,14 +93,13 @@ async def _supervisor(
 async def _audit_refusal(
     context: KefuContext, user: User, role: Role, action: str, target: str
 ) -> None:
-    async with context.services.db.transaction() as session:
-        await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action=action,
-            target=target[:256],
-            details={"role": role.name.lower()},
-        )
+    await audit.record(
+        context.services.db,
+        actor_telegram_id=user.id,
+        action=action,
+        target=target[:256],
+        details={"role": role.name.lower()},
+    )
 
 
 def _request(
@@ -192,7 +191,7 @@ async def export_command(update: Update, context: KefuContext) -> None:
         return
     try:
         fmt, _, filters = parse_export_words(
-            words, now=utcnow(), zone=ZoneInfo(services.settings.timezone)
+            words, now=datetime.now(UTC), zone=ZoneInfo(services.settings.timezone)
         )
         if fmt is ExportFormat.BUNDLE and filters.case is None:
             raise ValueError("a bundle needs case=N")
@@ -244,7 +243,9 @@ async def _send_stats(
     context: KefuContext, chat_id: int, language: Language, preset: TimeRange, user_id: int | None
 ) -> None:
     services = context.services
-    since, until = range_bounds(preset, now=utcnow(), zone=ZoneInfo(services.settings.timezone))
+    since, until = range_bounds(
+        preset, now=datetime.now(UTC), zone=ZoneInfo(services.settings.timezone)
+    )
     text, charts = await service.stats_summary(
         db=services.db,
         settings=services.settings,
@@ -309,7 +310,9 @@ async def export_button(update: Update, context: KefuContext) -> None:
     if kind == STATS:
         await _send_stats(context, message.chat_id, language, preset, user.id)
         return
-    since, until = range_bounds(preset, now=utcnow(), zone=ZoneInfo(services.settings.timezone))
+    since, until = range_bounds(
+        preset, now=datetime.now(UTC), zone=ZoneInfo(services.settings.timezone)
+    )
     await _run_export(
         context, message, user, ExportFormat(kind), ExportFilter(since=since, until=until)
     )

@@ -9,24 +9,24 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from bot.config import Settings
 from bot.core.sla import next_local_time
 from bot.storage import jobs as job_store
-from bot.storage.database import Session
+from bot.storage.database import Database, Session
 from bot.storage.erasure.retention import erase_expired_cases
-from bot.storage.models import ScheduledJob, utcnow
-from bot.tg.context import KefuContext, Services
+from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 RETENTION_HOUR = 3  # shop-local time, when few buyers write
 
 
 async def ensure_retention(
-    services: Services, *, session: Session, now: datetime | None = None
+    settings: Settings, *, session: Session, now: datetime | None = None
 ) -> None:
     """Make sure the next daily retention run is scheduled when retention is on."""
-    if services.settings.retention_days is None:
+    if settings.retention_days is None:
         return
-    due = next_local_time(now or utcnow(), services.settings.timezone, RETENTION_HOUR)
+    due = next_local_time(now or utcnow(), settings.timezone, RETENTION_HOUR)
     await job_store.schedule(
         session=session,
         kind="retention",
@@ -35,15 +35,13 @@ async def ensure_retention(
     )
 
 
-async def run_retention(context: KefuContext, job: ScheduledJob) -> None:
-    """Erase the expired cases (the job row was claimed by this process only)."""
-    settings = context.services.settings
+async def run_retention(db: Database, settings: Settings) -> int:
+    """Erase the expired cases (the job was claimed by this process only); how many runs."""
     if settings.retention_days is None:
-        return
+        return 0
     reports = await erase_expired_cases(
-        engine=context.services.db.engine,
-        data_dir=settings.data_dir,
-        days=settings.retention_days,
+        engine=db.engine, data_dir=settings.data_dir, days=settings.retention_days
     )
     for report in reports:
         log.info("retention: %s", report)
+    return len(reports)

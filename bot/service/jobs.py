@@ -1,0 +1,127 @@
+"""Scheduled work in the database: the daily and weekly jobs kept scheduled, due jobs claimed.
+
+A job is claimed by one process (`claim_due`: `FOR UPDATE SKIP LOCKED` and a conditional
+UPDATE) and closed by the claim that ran it (`complete_claim`: same worker and claim time), so
+a job acts once across processes even when a slow worker's claim is taken over.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.core.sla import next_local_time
+from bot.service.retention import ensure_retention
+from bot.storage import jobs as job_store
+from bot.storage.database import Database, Session
+from bot.storage.models import ScheduledJob, utcnow
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+DIGESTED_KINDS = ("sla_target",)  # taken by the minute's `sla_digest` job, never one by one
+
+
+@dataclass(frozen=True, slots=True)
+class DueJob:
+    """A job this process claimed: what to do, for which case or card, and the claim itself."""
+
+    id: int
+    kind: str
+    conversation_id: int | None
+    card_id: int | None
+    payload: dict[str, Any] = field(default_factory=dict)
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+
+
+def due_job(row: ScheduledJob) -> DueJob:
+    """A claimed job row as data."""
+    return DueJob(
+        id=row.id,
+        kind=row.kind,
+        conversation_id=row.conversation_id,
+        card_id=row.card_id,
+        payload=job_store.payload_of(row),
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+    )
+
+
+async def ensure_witness(
+    settings: Settings, *, session: Session, now: datetime | None = None
+) -> None:
+    """Make sure the next daily chain-head witness is scheduled (once across processes)."""
+    if settings.supervisor_chat_id is None:
+        return
+    due = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour)
+    await job_store.schedule(
+        session=session, kind="witness", due_at=due, dedupe_key=f"witness:{due.date().isoformat()}"
+    )
+
+
+async def ensure_weekly_summary(
+    settings: Settings, *, session: Session, now: datetime | None = None
+) -> None:
+    """Make sure next Monday's team report for supervisors is scheduled (once across processes)."""
+    if settings.supervisor_chat_id is None:
+        return
+    monday = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour, weekday=0)
+    week = monday.isocalendar()
+    await job_store.schedule(
+        session=session,
+        kind="weekly",
+        due_at=monday,
+        dedupe_key=f"weekly:{week.year}-W{week.week:02d}",
+    )
+
+
+async def ensure_sla_digest(*, session: Session, now: datetime | None = None) -> None:
+    """When SLA targets are due, schedule this minute's digest (one per minute, across
+    processes: the minute is its dedupe key; targets due later wait for the next minute)."""
+    moment = now or utcnow()
+    if not await job_store.any_due(session=session, kind="sla_target", now=moment):
+        return
+    minute = moment.replace(second=0, microsecond=0)
+    await job_store.schedule(
+        session=session,
+        kind="sla_digest",
+        due_at=moment,
+        dedupe_key=f"sla_digest:{minute.isoformat(timespec='minutes')}",
+    )
+
+
+async def claim_due_jobs(db: Database, settings: Settings, *, limit: int) -> list[DueJob]:
+    """Keep the periodic jobs scheduled and claim up to `limit` due jobs for this process."""
+    async with db.transaction() as session:
+        await ensure_sla_digest(session=session)
+        claimed = (
+            await job_store.claim_due(
+                session=session, worker=WORKER, limit=limit, except_kinds=DIGESTED_KINDS
+            )
+            if limit > 0
+            else []
+        )
+        await ensure_witness(settings, session=session)
+        await ensure_weekly_summary(settings, session=session)
+        await ensure_retention(settings, session=session)
+    return [due_job(row) for row in claimed]
+
+
+async def complete_in(session: Session, job: DueJob, *, status: str = "done") -> bool:
+    """Close the job in the transaction of its effect, if the claim is still this process's."""
+    return await job_store.complete_claim(
+        session=session,
+        job_id=job.id,
+        claimed_by=job.claimed_by,
+        claimed_at=job.claimed_at,
+        status=status,
+    )
+
+
+async def complete(db: Database, job: DueJob, *, status: str) -> None:
+    """Close a job that ran (done) or failed, if the claim is still this process's."""
+    async with db.transaction() as session:
+        await complete_in(session, job, status=status)

@@ -1,0 +1,65 @@
+"""The team: agents' availability and the roles admins grant and revoke in chat, audited."""
+
+from __future__ import annotations
+
+from bot.core.roles import Role
+from bot.storage.agents import set_available, upsert_agent
+from bot.storage.database import Database
+from bot.storage.evidence import append_audit
+
+
+async def set_availability(
+    db: Database,
+    *,
+    telegram_user_id: int,
+    role: Role,
+    name: str,
+    language_code: str | None,
+    available: bool,
+) -> None:
+    """/available or /away: the agent takes new conversations, or stops; audited."""
+    async with db.transaction() as session:
+        await upsert_agent(
+            session=session,
+            telegram_user_id=telegram_user_id,
+            role=role,
+            display_name=name,
+            language_code=language_code,
+        )
+        await set_available(session=session, telegram_user_id=telegram_user_id, available=available)
+        await append_audit(
+            session=session,
+            actor_telegram_id=telegram_user_id,
+            action="agent.available" if available else "agent.away",
+            target=f"user:{telegram_user_id}",
+        )
+
+
+async def set_role(
+    db: Database,
+    *,
+    actor_telegram_id: int,
+    target_id: int,
+    role: Role,
+    granting: bool,
+    configured_in: str | None,
+) -> None:
+    """Grant `role` to a user, or revoke their grant (back to `role`, from the settings); a
+    role below agent leaves them an inactive agents row. Audited."""
+    async with db.transaction() as session:
+        await upsert_agent(
+            session=session,
+            telegram_user_id=target_id,
+            role=max(role, Role.AGENT),
+            active=role >= Role.AGENT,
+        )
+        details = {"role": role.name.lower()}
+        if configured_in:  # a revoke takes back grants, not the settings' role
+            details["configured_in"] = configured_in
+        await append_audit(
+            session=session,
+            actor_telegram_id=actor_telegram_id,
+            action="role.granted" if granting else "role.revoked",
+            target=f"user:{target_id}",
+            details=details,
+        )

@@ -1,0 +1,174 @@
+"""The outbox service on real migrated SQLite and PostgreSQL: each chunk recorded as Telegram
+answered it, and the last chunk's record does what the reply does to the case."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from bot.core.followups import FollowUpRule
+from bot.service.outbox import (
+    Delivered,
+    NoAnswer,
+    Refused,
+    SendChunk,
+    reconcile_replies,
+    send_reply,
+)
+from bot.storage import cards as card_store
+from bot.storage import outbox
+from bot.storage.database import Database
+from bot.storage.verify import verify_chain
+from tests.service.seed import BUYER_CHAT, Seeded, seed_card
+
+RULE = FollowUpRule.of(["补发"], {"default": 24.0})
+SENT_AT = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(migrated_url: str) -> AsyncIterator[Database]:
+    database = Database.open(migrated_url)
+    yield database
+    await database.close()
+
+
+def scripted(*answers: Delivered | NoAnswer | Refused) -> tuple[SendChunk, list[str]]:
+    """A chunk sender answering as told, one answer per call, recording what it was asked."""
+    asked: list[str] = []
+
+    async def send(chat_id: int, chunk: str) -> Delivered | NoAnswer | Refused:
+        asked.append(chunk)
+        return answers[len(asked) - 1]
+
+    return send, asked
+
+
+async def _intents(db: Database, seeded: Seeded, chunks: list[str]) -> list[outbox.OutboxReply]:
+    async with db.transaction() as session:
+        claimed = await card_store.claim_card(
+            session=session, card_id=seeded.card_id, status="own", agent_id=None
+        )
+        return await outbox.write_intents(
+            session=session,
+            plan=outbox.ReplyPlan(
+                conversation_id=seeded.conversation_id,
+                buyer_id=seeded.buyer_id,
+                chat_id=BUYER_CHAT,
+                card_id=seeded.card_id,
+                card_claimed=claimed,
+                agent_id=None,
+                actor_telegram_id=7,
+                suggestion_index=None,
+                suggestion_edited=None,
+                outcome="own",
+                checked=True,
+                category=None,
+            ),
+            chunks=chunks,
+        )
+
+
+async def _rows(db: Database, sql: str) -> list[tuple[object, ...]]:
+    async with db.session() as session:
+        return [tuple(row) for row in await session.execute(text(sql))]
+
+
+async def test_every_chunk_delivered_closes_the_card_stops_the_clock_and_books_a_follow_up(
+    db: Database,
+) -> None:
+    seeded = await seed_card(db)
+    rows = await _intents(db, seeded, ["亲，", "我们给您补发"])
+    send, asked = scripted(Delivered(BUYER_CHAT, 11, SENT_AT), Delivered(BUYER_CHAT, 12, SENT_AT))
+    result = await send_reply(db, rows, send=send, rule=RULE)
+    assert asked == ["亲，", "我们给您补发"]
+    assert (result.sent, result.unknown, result.refused, result.taken) == (2, 0, None, False)
+    assert await _rows(
+        db, "SELECT status, telegram_message_id FROM reply_outbox ORDER BY chunk"
+    ) == [
+        ("sent", 11),
+        ("sent", 12),
+    ]
+    assert await _rows(db, "SELECT waiting_since FROM conversations") == [(None,)]
+    jobs = await _rows(db, "SELECT kind, status FROM scheduled_jobs ORDER BY id")
+    assert jobs == [("ack", "cancelled"), ("sla_target", "cancelled"), ("follow_up", "pending")]
+    assert result.follow_up is not None
+    assert await _rows(db, "SELECT status FROM cards") == [("own",)]
+    report = await verify_chain(engine=db.engine, attachments=None)
+    assert report.breaks == []
+
+
+async def test_no_answer_is_sent_id_unknown_and_the_rest_is_not_sent(db: Database) -> None:
+    seeded = await seed_card(db)
+    rows = await _intents(db, seeded, ["one", "two"])
+    send, asked = scripted(NoAnswer("timed out"))
+    result = await send_reply(db, rows, send=send, rule=RULE)
+    assert asked == ["one"]
+    assert (result.sent, result.unknown, result.reached) == (0, 1, True)
+    assert await _rows(db, "SELECT status FROM reply_outbox ORDER BY chunk") == [
+        ("unknown",),
+        ("failed",),
+    ]
+    assert await _rows(db, "SELECT waiting_since FROM conversations") == [(None,)]
+    assert result.follow_up is None  # no promise in "one"
+
+
+async def test_a_refused_reply_gives_the_card_back_and_the_buyer_still_waits(
+    db: Database,
+) -> None:
+    seeded = await seed_card(db)
+    rows = await _intents(db, seeded, ["我们给您补发"])
+    blocked = Refused(RuntimeError("Forbidden: bot was blocked by the user"), blocked=True)
+    send, _ = scripted(blocked)
+    result = await send_reply(db, rows, send=send, rule=RULE)
+    assert result.refused == blocked
+    assert not result.reached
+    assert await _rows(db, "SELECT status FROM cards") == [("open",)]
+    assert await _rows(db, "SELECT status FROM reply_outbox") == [("failed",)]
+    waiting = await _rows(db, "SELECT waiting_since IS NOT NULL FROM conversations")
+    assert waiting == [(True,)]
+    assert await _rows(db, "SELECT count(*) FROM scheduled_jobs WHERE kind = 'follow_up'") == [(0,)]
+
+
+async def test_a_chunk_another_process_is_sending_is_left_to_it(db: Database) -> None:
+    seeded = await seed_card(db)
+    rows = await _intents(db, seeded, ["one"])
+    async with db.transaction() as session:
+        assert await outbox.start_sending(session=session, outbox_id=rows[0].id)
+    send, asked = scripted()
+    result = await send_reply(db, rows, send=send, rule=RULE)
+    assert asked == []
+    assert result.taken
+
+
+async def test_a_reply_left_open_by_a_stopped_process_is_finished_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunk died while sending (sent, id unknown), the second was never started
+    (sent now); a second reconciliation finds nothing left."""
+    seeded = await seed_card(db)
+    rows = await _intents(db, seeded, ["one", "two"])
+    async with db.transaction() as session:
+        assert await outbox.start_sending(session=session, outbox_id=rows[0].id)
+        await session.execute(text("UPDATE reply_outbox SET lease_until = created_at"))
+    send, asked = scripted(Delivered(BUYER_CHAT, 21, SENT_AT))
+    resumed: list[str] = []
+
+    async def on_resumed(reply: object) -> None:
+        resumed.append(getattr(reply, "text", ""))
+
+    finished = await reconcile_replies(
+        db, send=send, rule=RULE, started_at=datetime.now(UTC), on_resumed=on_resumed
+    )
+    again = await reconcile_replies(
+        db, send=send, rule=RULE, started_at=datetime.now(UTC), on_resumed=on_resumed
+    )
+    assert (finished, again) == (1, 0)
+    assert asked == ["two"]
+    assert resumed == ["onetwo"]
+    assert await _rows(db, "SELECT status FROM reply_outbox ORDER BY chunk") == [
+        ("unknown",),
+        ("sent",),
+    ]
