@@ -15,15 +15,9 @@ BOT = Path(__file__).resolve().parents[1] / "bot"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-# Being split on another branch (bot/storage, bot/tg, bot/training, the intake service): what is
-# over the limit there today, at its current size. An entry may shrink, never grow; the lead
-# empties this on merge.
-ALLOWED: dict[str, int] = {
-    "bot/tg/corrections.py": 417,
-    "bot/tg/handlers/erasure.py:erase_button": 61,
-    "bot/tg/jobs.py": 415,
-    "bot/tg/replies.py": 587,
-}
+# Modules or functions over the limit while they are being split elsewhere, at their size then.
+# An entry may shrink, never grow. Empty: everything in bot/ is within the limits.
+ALLOWED: dict[str, int] = {}
 
 
 def sizes(source: str, name: str) -> dict[str, int]:
