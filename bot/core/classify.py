@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from math import exp
 
 from bot.core.entities import extract_entities
-from bot.core.extortion import demands_benefit, is_extortion
+from bot.core.extortion import demands_benefit, is_extortion, tied_by_condition
 from bot.core.features import RuleView, chinese_features, english_features
 from bot.core.keyword_rules import Rules
 from bot.core.learned import LearnedWeights, display_name, language_key
@@ -267,10 +267,18 @@ class Classifier:
         flags = set(prediction.flags)
         if prediction.category is Category.EXTORTION:
             flags |= self.rules.extortion_flags
-        keywords = _explain(prediction.pushes, reading.tally.keywords.get(prediction.category, []))
+        category = prediction.category
+        keywords = _explain(prediction.pushes, reading.tally.keywords.get(category, []))
         confidence = round(prediction.probability, 3)
+        cause = _threatened_over(category, reading, self.rules)
+        if cause is not None:
+            # The cause beats the threat: "arrived smashed, fix it or I leave a bad review"
+            # is about the breakage (the threat stays a flag).
+            probability = prediction.probabilities[model.categories.labels.index(cause.value)]
+            category, confidence = cause, round(probability, 3)
+            keywords = tuple(dict.fromkeys(reading.tally.keywords.get(cause, [])))[:6]
         return Classification(
-            category=prediction.category,
+            category=category,
             confidence=confidence,
             flags=frozenset(flags),
             keywords=keywords,
@@ -305,6 +313,33 @@ class Classifier:
             needs_human=tie or confidence < rules.min_confidence,
             language=reading.normalized.language,
         )
+
+
+THREATS = frozenset({Category.BAD_REVIEW, Category.COMPLAINT})
+
+
+def _threatened_over(category: Category, reading: Reading, rules: Rules) -> Category | None:
+    """The cause a conditional review or complaint threat is about ("fix it or I …").
+
+    The taxonomy's rule: bad_review and complaint are the category only when they are the
+    whole topic; a threat made to get a problem fixed is about the problem (the threat stays a
+    flag). Of the causes whose own phrases score `cause_threshold`, the strongest wins.
+    """
+    threats = {Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT}
+    if category not in THREATS or not threats & reading.flags:
+        return None
+    if not tied_by_condition(reading.tally, reading.normalized.text, rules):
+        return None
+    causes = {
+        cause: score
+        for cause, score in reading.tally.categories.items()
+        if score >= rules.cause_threshold
+        and cause not in rules.remedies
+        and cause is not Category.EXTORTION
+    }
+    if not causes:
+        return None
+    return max(causes, key=lambda cause: (causes[cause], -rules.tie_rank[cause]))
 
 
 def _explain(pushes: Sequence[tuple[str, float]], rule_words: Sequence[str]) -> tuple[str, ...]:

@@ -56,6 +56,15 @@ def is_extortion(tally: Tally, text: str, amounts: Sequence[str], asks: bool, ru
     return any(_has_link(text, link) for link in rules.extortion_links)
 
 
+def tied_by_condition(tally: Tally, text: str, rules: Rules) -> bool:
+    """True when a condition ties a demand to a threat (不然, 否则, or, otherwise …)."""
+    if ExtortionRole.CONDITION in tally.extortion:
+        return True
+    return len(text) <= rules.link_max_length and any(
+        _has_link(text, link) for link in rules.extortion_links
+    )
+
+
 def demands_benefit(tally: Tally, text: str, amounts: Sequence[str], rules: Rules) -> bool:
     """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了."""
     roles = tally.extortion
