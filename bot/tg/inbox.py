@@ -426,15 +426,17 @@ async def post_cards(
                 services.metrics.card_posted(_seconds_since(card.turn.message.received_at))
 
     await asyncio.gather(*(send_conversation(cards) for cards in by_conversation.values()))
-    async with guard or contextlib.nullcontext(), services.db.transaction() as session:
-        for conversation_id, thread_id in topics.items():
-            stored = await session.get(Conversation, conversation_id)
-            if stored is not None:
-                stored.topic_id = thread_id
+
+    async def record(session: Session) -> None:
+        await card_store.record_topics(session=session, topics=topics)
         await card_store.mark_cards_posted(session=session, posted=posted)
         await mark_updates_processed(
             application, [card.turn.update for card in pending], session=session
         )
+
+    # The cards are out: a deadlock here is retried, or the updates would replay and post again.
+    async with guard or contextlib.nullcontext():
+        await services.db.retrying(record)
     return failed
 
 
