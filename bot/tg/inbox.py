@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update, User
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.core.compose import Composition
@@ -108,6 +108,11 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
         pending = await prepare_cards(services, session=session, turns=[turn])
     if pending[0].card.card_message_id is not None:
         return  # a replayed update whose card is already out
+    if card_store.post_in_doubt(pending[0].card):
+        log.warning(
+            "card %s was being posted when the bot stopped: not posted again", pending[0].card.id
+        )
+        return
     for _update, error in await post_cards(context.application, pending):
         raise error  # the application's error handler logs it and tells the team
 
@@ -155,6 +160,15 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
             )
         pending = await prepare_cards(services, session=session, turns=turns)
     unsent = [p for p in pending if p.card.card_message_id is None]
+    if doubtful := [p for p in unsent if card_store.post_in_doubt(p.card)]:
+        log.warning(
+            "%d cards were being posted when the bot stopped: not posted again", len(doubtful)
+        )
+        unsent = [p for p in unsent if not card_store.post_in_doubt(p.card)]
+        async with services.db.transaction() as session:
+            await mark_updates_processed(
+                application, [p.turn.update for p in doubtful], session=session
+            )
     cases = {p.turn.update.update_id: p.turn.conversation.id for p in unsent}
     for update, error in await post_cards(application, unsent, guard=inbox.turn):
         with about_update(update.update_id, case=cases.get(update.update_id)):
@@ -386,6 +400,7 @@ async def post_cards(
     posted: list[card_store.PostedCard] = []
     topics: dict[int, int] = {}
     failed: list[tuple[Update, Exception]] = []
+    refused: list[int] = []  # cards Telegram answered with an error: certainly not out
     limit = asyncio.Semaphore(POST_CONCURRENCY)
 
     async def send_conversation(cards: list[PendingCard]) -> None:
@@ -395,6 +410,13 @@ async def post_cards(
         if target is None:
             return
         async with limit:
+            async with services.db.transaction() as session:  # a crash now: not posted twice
+                taken = await card_store.start_posting(
+                    session=session, card_ids=[c.card.id for c in cards], chat_id=target.chat_id
+                )
+            cards = [c for c in cards if c.card.id in taken]
+            if not cards:
+                return
             thread_id = target.thread_id
             if target.needs_topic:
                 thread_id = await _create_topic(application, target, cards[0].turn)
@@ -417,6 +439,8 @@ async def post_cards(
                     )
                 except Exception as exc:  # reported by the caller; the other cards still go out
                     failed.append((card.turn.update, exc))
+                    if isinstance(exc, TelegramError) and not isinstance(exc, NetworkError):
+                        refused.append(card.card.id)
                     continue
                 posted.append(
                     card_store.PostedCard(
@@ -430,6 +454,7 @@ async def post_cards(
     async def record(session: Session) -> None:
         await card_store.record_topics(session=session, topics=topics)
         await card_store.mark_cards_posted(session=session, posted=posted)
+        await card_store.posting_refused(session=session, card_ids=refused)
         await mark_updates_processed(
             application, [card.turn.update for card in pending], session=session
         )
