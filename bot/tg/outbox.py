@@ -85,7 +85,8 @@ async def _send_row(
             return False
     started = utcnow()
     try:
-        sent = await bot.send_message(chat_id=row.chat_id, text=escape(row.text))
+        async with outbox.lease_kept(services.db, row.id):  # a slow send keeps its rows
+            sent = await bot.send_message(chat_id=row.chat_id, text=escape(row.text))
     except NetworkError as exc:  # timed out or cut off: Telegram may have it
         log.warning("reply chunk %s: no answer from Telegram (%s); sent, id unknown", row.id, exc)
         async with services.db.transaction() as session:

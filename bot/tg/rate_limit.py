@@ -119,8 +119,9 @@ class SharedRateLimiter(MeteredRateLimiter):
         if not limits:
             return
         async with self.db.transaction() as session:
-            slot = await send_windows.reserve(session=session, limits=limits, clock=time.time)
-        delay = slot - time.time()
+            delay = await send_windows.reserve(session=session, limits=limits)
+            reserved = time.monotonic()  # the delay counts from the reservation (before commit)
+        delay -= time.monotonic() - reserved
         if delay > 0:
             self.metrics.rate_limit_wait("shared", delay)
             await asyncio.sleep(delay)

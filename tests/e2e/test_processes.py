@@ -169,15 +169,12 @@ async def test_issue_14_target_n_processes_two_waves_every_message_once(
         events = await botapi.wait_events(0, timeout=0)
         forum = shop.forum["id"]
         sends = [e["t"] for e in events if e["kind"] == "sent" and e["chat_id"] == forum]
-        print("DIAG", {p: _most_in_a_window(sends, p) for p in (1.8, 2.0, 2.2, 2.5, 3.0)})
         assert len(sends) > 2 * run.group_rate  # enough for the limit to bite
         assert _most_in_a_window(sends, run.group_period) <= run.group_rate
     if run.processes > 1:
-        served = {
-            line.split()[1]
-            for line in access_log.read_text().splitlines()
-            if line.startswith("200 ")
-        }
+        # "200 a, b" when nginx handed an update on from a killed process: b answered.
+        lines = access_log.read_text().splitlines()
+        served = {line.split()[-1] for line in lines if line.startswith("200 ")}
         assert served == {f"127.0.0.1:{port}" for port in upstreams}
     verified = await asyncio.to_thread(
         subprocess.run,

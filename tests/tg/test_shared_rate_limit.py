@@ -114,3 +114,33 @@ async def test_issue_14_a_send_reaching_telegram_late_does_not_overfill_the_grou
     finally:
         await db.close()
     assert _most_in_any_window(arrived, PERIOD) <= LIMIT
+
+
+async def test_issue_14_a_host_whose_clock_runs_behind_still_waits_for_the_groups_window(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Send windows are kept on the database's clock: a process on a host 10 s behind reads the
+    other host's sends as current, not as ones that left the window long ago."""
+    from types import SimpleNamespace
+
+    from bot.storage import migrate
+    from bot.tg import rate_limit
+
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    one, two = Database.open(postgres_url), Database.open(postgres_url)
+    limiters = [
+        SharedRateLimiter(
+            db, metrics=Metrics(), overall_max_rate=30, group_max_rate=LIMIT, group_period=PERIOD
+        )
+        for db in (one, two)
+    ]
+    sent: list[float] = []
+    try:
+        await _send_from(limiters[0], sent, LIMIT)  # host a fills the group's window
+        behind = SimpleNamespace(time=lambda: time.time() - 10.0, monotonic=time.monotonic)
+        monkeypatch.setattr(rate_limit, "time", behind)
+        await _send_from(limiters[1], sent, 1)  # host b, its clock 10 s behind
+    finally:
+        await one.close()
+        await two.close()
+    assert sent[-1] - sent[0] >= PERIOD - 0.05
