@@ -395,7 +395,12 @@ async def post_cards(
     """
     services: Services = application.bot_data[SERVICES_KEY]
     by_conversation: dict[int, list[PendingCard]] = {}
+    seen: set[int] = set()
     for card in pending:
+        if card.card.id in seen:  # one update twice in a batch (delivered again): one post
+            log.warning("card %s came twice in one batch: posted once", card.card.id)
+            continue
+        seen.add(card.card.id)
         by_conversation.setdefault(card.turn.conversation.id, []).append(card)
     posted: list[card_store.PostedCard] = []
     topics: dict[int, int] = {}
