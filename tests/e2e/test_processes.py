@@ -196,8 +196,9 @@ _FIRED = "SELECT count(*) AS n FROM audit_log WHERE action = 'followup.due'"
 
 
 async def _between_waves(shop: Shop, buyers: list[JSON], context: Any) -> set[int]:
-    """Agents close every other buyer's case and answer the rest from their latest card (whose
-    reply promises a remedy: a follow-up, made due at once); returns the answered buyers' ids."""
+    """Agents close every other buyer's case and answer the rest from the card of their last
+    message (whose reply promises a remedy: a follow-up, made due at once); returns the answered
+    buyers' ids."""
     botapi = shop.botapi
     cases = await shop.rows(
         "SELECT c.id, b.telegram_user_id AS buyer FROM conversations AS c "
@@ -206,9 +207,10 @@ async def _between_waves(shop: Shop, buyers: list[JSON], context: Any) -> set[in
     assert len(cases) == BUYERS
     order = {b["id"]: n for n, b in enumerate(buyers)}
     answered = {c["buyer"] for c in cases if order[c["buyer"]] % 2 == 1}
-    cards = await shop.rows(
-        "SELECT DISTINCT ON (conversation_id) conversation_id, id, card_message_id FROM cards "
-        "ORDER BY conversation_id, id DESC"
+    cards = await shop.rows(  # the card of the message about the broken cup
+        "SELECT cards.conversation_id, cards.id, cards.card_message_id FROM cards "
+        "JOIN messages ON messages.id = cards.message_id WHERE messages.text = :text",
+        text=WAVE_ONE[-1],
     )
     card_of = {row["conversation_id"]: row for row in cards}
     for case in cases:
@@ -231,7 +233,9 @@ async def _between_waves(shop: Shop, buyers: list[JSON], context: Any) -> set[in
         context=context,
     )
     await shop.until(
-        "SELECT count(*) AS n FROM scheduled_jobs WHERE kind = 'follow_up'", 1, context=context
+        "SELECT count(*) AS n FROM scheduled_jobs WHERE kind = 'follow_up'",
+        len(answered),
+        context=context,
     )
     engine_rows = await shop.write(
         "UPDATE scheduled_jobs SET due_at = now() - interval '1 minute' "
