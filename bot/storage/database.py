@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -64,6 +64,15 @@ class Database:
                 log.warning("transaction rolled back (%s); running it again", exc.orig)
                 await asyncio.sleep(0.05 * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements each commit by themselves: one round trip for a single
+        conditional UPDATE, without BEGIN and COMMIT (for a claim made before a Bot API call)."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(bind=connection) as session:
+                yield session
 
     def session(self) -> AsyncSession:
         """A session for reads (use as `async with`)."""

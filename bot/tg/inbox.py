@@ -415,7 +415,7 @@ async def post_cards(
         if target is None:
             return
         async with limit:
-            async with services.db.transaction() as session:  # a crash now: not posted twice
+            async with services.db.autocommit() as session:  # a crash now: not posted twice
                 taken = await card_store.start_posting(
                     session=session, card_ids=[c.card.id for c in cards], chat_id=target.chat_id
                 )
