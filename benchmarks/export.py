@@ -104,7 +104,7 @@ async def _phase(name: str, path: Path) -> int:
     from bot.core.roles import Role
     from bot.core.types import Language
     from bot.storage.database import Database
-    from bot.storage.export_queries import stream_plain_messages
+    from bot.storage.exports.messages import stream_plain_messages
 
     url = f"sqlite+aiosqlite:///{path}"
     db = Database.open(url)

@@ -38,8 +38,8 @@ from bot.config import async_url
 from bot.storage import evidence, migrate
 from bot.storage.engine import make_engine, make_sessionmaker
 from bot.storage.evidence import CHAIN_HEAD, MESSAGES
+from bot.storage.evidence.sqlite_append import insert_plan, run_in_driver_thread
 from bot.storage.repository import get_or_create_buyer, open_conversation_for
-from bot.storage.sqlite_append import insert_plan, run_in_driver_thread
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 TEXT = "亲，我的快递三天没动了，订单号 1234567890123，什么时候能到？"
@@ -144,7 +144,7 @@ async def run_plain(url: str, count: int) -> float:
 async def run_plain_driver(url: str, count: int) -> float:
     """SQLite: the same plain rows, each inserted by one call to the driver's thread.
 
-    This is the technique the chained appends use on SQLite (`bot/storage/sqlite_append.py`), so
+    This is the technique the chained appends use on SQLite (`bot/storage/evidence/sqlite_append.py`), so
     the ratio against it is what the chain itself costs, apart from the fewer round trips.
     """
     buyer_id, conversation_id = await _setup(url)

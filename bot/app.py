@@ -12,10 +12,9 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Settings, SettingsError
-from bot.core.inbound import InboundMessage, MessageLabels, labels_for
 from bot.core.roles import Role
 from bot.observability.logs import configure_logging
-from bot.observability.metrics import Metrics
+from bot.service.intake.classify import message_classifier
 from bot.storage.agents import upsert_agent
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
@@ -24,7 +23,6 @@ from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.health import MONITOR_KEY, Monitor, monitor_of, update_kind
-from bot.tg.ingest import Labeler
 from bot.tg.jobs import run_due_jobs
 from bot.tg.polling_lease import (
     keep_polling_lease,
@@ -37,7 +35,7 @@ from bot.tg.replies import start_reconciling_replies, stop_reconciling_replies
 from bot.tg.shop_sync import refresh_shop, refresh_shop_job
 from bot.tg.startup import reach_telegram
 from bot.tg.webhook import WebhookConfig, serve_webhook
-from bot.understanding import Understanding, load_understanding
+from bot.understanding import load_understanding
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +53,6 @@ def check_runnable(settings: Settings, *, webhook: bool) -> None:
         )
     if webhook and (settings.webhook_url is None or settings.webhook_secret is None):
         raise SettingsError("webhook mode needs KEFU_WEBHOOK_URL and KEFU_WEBHOOK_SECRET")
-
-
-def message_labeler(understanding: Understanding, metrics: Metrics | None = None) -> Labeler:
-    """Label each buyer message with the classifier's verdict before it is chained."""
-    metrics = metrics or Metrics()
-
-    def label(inbound: InboundMessage) -> MessageLabels:
-        with metrics.classifying():
-            return labels_for(understanding.classifier.classify(inbound.text))
-
-    return label
 
 
 def build_services(settings: Settings) -> Services:
@@ -106,7 +93,7 @@ def build_application(
         builder,
         sessions=services.db.sessions,
         store=services.attachments,
-        labeler=message_labeler(services.understanding, metrics),
+        classify=message_classifier(services.understanding, metrics),
         is_staff=services.is_staff,
         batch_route=buyer_batch_route(),
         on_update=lambda update: metrics.update_received(update_kind(update)),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings, load_settings
-from bot.core.export_filter import TimeRange
+from bot.core.export_filter import ExportFilter, TimeRange, parse_day, range_bounds
+from bot.storage.models import utcnow
 
 
 class CliError(Exception):
@@ -85,3 +87,49 @@ def writing_to(given: str) -> Iterator[None]:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise CliError(f"cannot write {given}: {reason}") from None
+
+
+def export_filter(
+    config: Settings,
+    *,
+    period: str | None,
+    since: str | None,
+    until: str | None,
+    buyer: str | None,
+    case: int | None,
+    order: str | None,
+    category: str | None,
+    flag: str | None,
+    agent: int | None,
+    platform: str | None,
+) -> ExportFilter:
+    """The filters of `kefu export` / `kefu report` options; a bad value is one CliError line."""
+    zone = ZoneInfo(config.timezone)
+    start = end = None
+    try:
+        if period is not None:
+            start, end = range_bounds(time_range(period), now=utcnow(), zone=zone)
+        if since is not None:
+            start = parse_day(since, zone=zone)
+        if until is not None:
+            end = parse_day(until, zone=zone)
+        buyer_id = buyer_tg = None
+        if buyer is not None:
+            if buyer.startswith("tg:"):
+                buyer_tg = int(buyer[3:])
+            else:
+                buyer_id = int(buyer)
+        return ExportFilter(
+            since=start,
+            until=end,
+            buyer=buyer_id,
+            buyer_telegram_id=buyer_tg,
+            case=case,
+            order_id=order,
+            category=category,
+            flag=flag,
+            agent=agent,
+            platform=platform,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None

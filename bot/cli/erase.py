@@ -9,7 +9,8 @@ import typer
 
 from bot.cli.common import CliError, existing_database, settings
 from bot.config import Settings
-from bot.storage.erasure import ErasureRefused, ErasureReport
+from bot.storage.erasure.erase import ErasureReport
+from bot.storage.erasure.scope import ErasureRefused
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +42,7 @@ def erase(
 
 async def _erase(config: Settings, *, buyer: int, request: str, actor: str) -> ErasureReport:
     from bot.storage.engine import make_engine
-    from bot.storage.erasure import erase_and_clean
+    from bot.storage.erasure.erase import erase_and_clean
 
     engine = make_engine(config.sqlalchemy_url)
     try:

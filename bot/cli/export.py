@@ -17,13 +17,11 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import CliError, existing_database, settings, time_range, writing_to
+from bot.cli.common import CliError, existing_database, export_filter, settings, writing_to
 from bot.config import Settings
 from bot.core.export_filter import (
     ExportFilter,
     ExportFormat,
-    parse_day,
-    range_bounds,
     unsupported_filters,
 )
 from bot.core.roles import Role
@@ -42,51 +40,6 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
-def _filters(
-    config: Settings,
-    *,
-    period: str | None,
-    since: str | None,
-    until: str | None,
-    buyer: str | None,
-    case: int | None,
-    order: str | None,
-    category: str | None,
-    flag: str | None,
-    agent: int | None,
-    platform: str | None,
-) -> ExportFilter:
-    zone = ZoneInfo(config.timezone)
-    start = end = None
-    try:
-        if period is not None:
-            start, end = range_bounds(time_range(period), now=utcnow(), zone=zone)
-        if since is not None:
-            start = parse_day(since, zone=zone)
-        if until is not None:
-            end = parse_day(until, zone=zone)
-        buyer_id = buyer_tg = None
-        if buyer is not None:
-            if buyer.startswith("tg:"):
-                buyer_tg = int(buyer[3:])
-            else:
-                buyer_id = int(buyer)
-        return ExportFilter(
-            since=start,
-            until=end,
-            buyer=buyer_id,
-            buyer_telegram_id=buyer_tg,
-            case=case,
-            order_id=order,
-            category=category,
-            flag=flag,
-            agent=agent,
-            platform=platform,
-        )
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-
-
 def _wording(config: Settings) -> Wording:
     from bot.phrasebook.loader import load_phrasebook
 
@@ -96,57 +49,84 @@ def _wording(config: Settings) -> Wording:
 RANGE_HELP = "today, 7d, 30d or all (shop-local days)."
 
 
-def export(
-    format: Annotated[
-        ExportFormat,
-        typer.Option(
-            "--format",
-            "-f",
-            help="csv, conversations, xlsx, jsonl, html, bundle or training (the shop's labels).",
-        ),
-    ],
-    output: str = typer.Option(..., "--output", "-o", help="File to write, or - for stdout."),
-    period: str | None = typer.Option(None, "--range", help=RANGE_HELP),
-    since: str | None = typer.Option(
-        None, "--since", help="From this day or time (YYYY-MM-DD[THH:MM])."
+FormatOption = Annotated[
+    ExportFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="csv, conversations, xlsx, jsonl, html, bundle or training (the shop's labels).",
     ),
-    until: str | None = typer.Option(
-        None, "--until", help="Up to (not including) this day or time."
-    ),
-    buyer: str | None = typer.Option(
-        None, "--buyer", help="Kefu buyer id, or tg:TELEGRAM_USER_ID."
-    ),
-    case: int | None = typer.Option(None, "--case", help="Case (conversation) number."),
-    order: str | None = typer.Option(None, "--order", help="Platform order id."),
-    category: str | None = typer.Option(None, "--category", help="Category id, e.g. not_received."),
-    flag: str | None = typer.Option(None, "--flag", help="Flag id, e.g. threatens_review."),
-    agent: int | None = typer.Option(None, "--agent", help="Agent's Telegram user id."),
-    platform: str | None = typer.Option(
-        None, "--platform", help="telegram, taobao, kuaishou, amazon..."
-    ),
-    redact: bool = typer.Option(
-        False,
+]
+OutputOption = Annotated[
+    str, typer.Option("--output", "-o", help="File to write, or - for stdout.")
+]
+RangeOption = Annotated[str | None, typer.Option("--range", help=RANGE_HELP)]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="From this day or time (YYYY-MM-DD[THH:MM]).")
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help="Up to (not including) this day or time.")
+]
+BuyerOption = Annotated[
+    str | None, typer.Option("--buyer", help="Kefu buyer id, or tg:TELEGRAM_USER_ID.")
+]
+CaseOption = Annotated[int | None, typer.Option("--case", help="Case (conversation) number.")]
+OrderOption = Annotated[str | None, typer.Option("--order", help="Platform order id.")]
+CategoryOption = Annotated[
+    str | None, typer.Option("--category", help="Category id, e.g. not_received.")
+]
+FlagOption = Annotated[str | None, typer.Option("--flag", help="Flag id, e.g. threatens_review.")]
+AgentOption = Annotated[int | None, typer.Option("--agent", help="Agent's Telegram user id.")]
+PlatformOption = Annotated[
+    str | None, typer.Option("--platform", help="telegram, taobao, kuaishou, amazon...")
+]
+RedactOption = Annotated[
+    bool,
+    typer.Option(
         "--redact",
         help="Mask buyers' phone numbers, addresses and names; leave their photos and files out.",
     ),
-    keep_photos: bool = typer.Option(
-        False, "--keep-photos", help="With --redact: keep the buyers' photos and files."
-    ),
-    allow_broken: bool = typer.Option(
-        False,
+]
+KeepPhotosOption = Annotated[
+    bool, typer.Option("--keep-photos", help="With --redact: keep the buyers' photos and files.")
+]
+AllowBrokenOption = Annotated[
+    bool,
+    typer.Option(
         "--allow-broken",
         help="Export even when the evidence chain does not verify (every file and page stamped).",
     ),
-    language: str | None = typer.Option(
-        None, "--language", help="zh-Hans, zh-Hant or en (default: the shop's)."
-    ),
-    progress: bool = typer.Option(
-        True, "--progress/--no-progress", help="Progress bar on a terminal."
-    ),
+]
+LanguageOption = Annotated[
+    str | None, typer.Option("--language", help="zh-Hans, zh-Hant or en (default: the shop's).")
+]
+ProgressOption = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Progress bar on a terminal.")
+]
+
+
+def export(
+    format: FormatOption,
+    output: OutputOption,
+    period: RangeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    buyer: BuyerOption = None,
+    case: CaseOption = None,
+    order: OrderOption = None,
+    category: CategoryOption = None,
+    flag: FlagOption = None,
+    agent: AgentOption = None,
+    platform: PlatformOption = None,
+    redact: RedactOption = False,
+    keep_photos: KeepPhotosOption = False,
+    allow_broken: AllowBrokenOption = False,
+    language: LanguageOption = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Export the log (streamed; every export is an audit record)."""
     config = settings()
-    filters = _filters(
+    filters = export_filter(
         config,
         period=period,
         since=since,
@@ -159,14 +139,7 @@ def export(
         agent=agent,
         platform=platform,
     )
-    if format is ExportFormat.BUNDLE and case is None:
-        raise CliError("--format bundle needs --case N")
-    unsupported = unsupported_filters(filters, format)
-    if unsupported:
-        raise CliError(
-            f"--format training takes --range, --since, --until, --category and --flag only,"
-            f" not --{unsupported[0].replace('_telegram_id', '').replace('_id', '')}"
-        )
+    _check_filters(format, filters)
     lang = _language(config, language)
     existing_database(config)
     options = _Options(
@@ -180,6 +153,18 @@ def export(
     typer.echo(
         f"exported {rows} {'records' if format is ExportFormat.BUNDLE else 'rows'}", err=True
     )
+
+
+def _check_filters(fmt: ExportFormat, filters: ExportFilter) -> None:
+    """A bundle needs a case; the training export takes only time, category and flag filters."""
+    if fmt is ExportFormat.BUNDLE and filters.case is None:
+        raise CliError("--format bundle needs --case N")
+    unsupported = unsupported_filters(filters, fmt)
+    if unsupported:
+        raise CliError(
+            f"--format training takes --range, --since, --until, --category and --flag only,"
+            f" not --{unsupported[0].replace('_telegram_id', '').replace('_id', '')}"
+        )
 
 
 def _language(config: Settings, given: str | None) -> Language:
@@ -263,7 +248,8 @@ async def _case_exists(db: Database, case: int) -> bool:
 async def _write(
     db: Database, config: Settings, request: ExportRequest, output: str, *, progress: bool
 ) -> int:
-    from bot.export.service import CaseNotFound, case_bundle, count_rows, write_export
+    from bot.export.formats import count_rows
+    from bot.export.service import CaseNotFound, case_bundle, write_export
 
     wording = _wording(config)
     fmt, filters = request.format, request.filters
@@ -282,12 +268,12 @@ async def _write(
             with _destination(output) as out, path.open("rb") as source:
                 shutil.copyfileobj(source, out)
         async with db.session() as session:
-            from bot.storage.export_queries import load_case
+            from bot.storage.exports.case_file import load_case
 
             found = await load_case(session=session, conversation_id=filters.case or 0)
         return 0 if found is None else len(found.records)
     show = progress and sys.stderr.isatty()
-    total = await count_rows(db=db, request=request) if show else None
+    total = await count_rows(db=db, fmt=request.format, filters=request.filters) if show else None
     with _progress(show, total) as advance, _destination(output) as out:
         return await write_export(
             db=db,
@@ -339,7 +325,7 @@ def report(
 ) -> None:
     """The team's numbers: volume, first response against the target, suggestions, checks, threats, open cases."""
     config = settings()
-    filters = _filters(
+    filters = export_filter(
         config,
         period=None if since or until else period,
         since=since,
@@ -369,14 +355,10 @@ def default_chart_path(config: Settings) -> Path:
 
 
 async def _report(config: Settings, filters: ExportFilter, chart: Path, language: Language) -> str:
-    from bot.export.report import (
-        accuracy_chart_path,
-        accuracy_text,
-        draw_accuracy_chart,
-        draw_report_chart,
-        report_text,
-    )
-    from bot.export.service import build_accuracy, build_report, make_view
+    from bot.export.report import accuracy_chart_path, draw_accuracy_chart, draw_report_chart
+    from bot.export.stats import build_accuracy, build_report
+    from bot.export.summary import accuracy_text, report_text
+    from bot.export.view import make_view
     from bot.storage.database import Database
 
     db = Database.open(config.sqlalchemy_url)

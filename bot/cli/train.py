@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +15,10 @@ from bot.cli.common import CliError, settings
 from bot.core.metrics import evaluate, expected_calibration_error
 from bot.core.types import Category
 from bot.training.dataset import Example
+
+if TYPE_CHECKING:
+    from bot.core.classify import Classifier
+    from bot.training.fit import Trained
 
 corpus_app = typer.Typer(help="The labelled corpus: agreement, frozen test split scores.")
 
@@ -77,13 +82,11 @@ def train_command(
         train_shop()
         return
     try:
-        from bot.training.fit import TrainConfig, train_language
+        import bot.training.fit  # noqa: F401  (scikit-learn: the dev extra)
     except ImportError as exc:
         raise CliError(f"training needs the dev extra (pip install -e '.[dev]'): {exc}") from None
     from bot.nlp.pipeline import build_classifier
     from bot.nlp.script import OpenCCConverter
-    from bot.phrasebook.weights import top_features, weights_path, write_weights
-    from bot.training.dataset import augmented, by_language
 
     config_dir = output or settings().phrasebook_dir
     if not data.is_dir():
@@ -92,50 +95,77 @@ def train_command(
     rules_only = build_classifier(config_dir, learned=False)
     to_traditional = OpenCCConverter("s2twp")
     for lang in language or ["zh", "en"]:
-        train = by_language(examples, lang, split="train")
-        if lang == "zh":
-            train += augmented(train, to_traditional.convert)
-        # The version names the training data and seed, never the date: the same data and seed
-        # give the same file, byte for byte.
-        digest = hashlib.sha256(
-            "\n".join(f"{e.text}\t{e.category}\t{sorted(e.flags)}" for e in train).encode()
-        ).hexdigest()
-        version = f"{lang}-{digest[:10]}-seed{seed}"
-        typer.echo(f"{lang}: {len(train)} training texts")
-        trained = train_language(
-            train,
-            lambda text: rules_only.features(rules_only.normalize(text)),
-            language=lang,
-            version=version,
-            config=TrainConfig(seed=seed, rule_flag_threshold=rules_only.rules.flag_threshold),
-            log=typer.echo,
-        )
-        chosen = trained.chosen
-        assert chosen is not None
-        header = [
-            f"Kefu learned weights ({lang}). Written by `kefu train --seed {seed}`; do not edit:",
-            "retrain, or add a phrase to rules/*.yaml (an `overrides` phrase always wins).",
-            f"Trained on {trained.examples} texts; {trained.features} features kept.",
-            f"Cross-validated (grouped, {TrainConfig().folds} folds): accuracy"
-            f" {chosen.accuracy:.3f}, macro-F1 {chosen.macro_f1:.3f} (C={chosen.c:g},"
-            f" balanced={chosen.balanced}).",
-            f"Calibration: ECE {trained.oof_ece:.3f} out of fold; needs_human below"
-            f" {trained.weights.needs_human_below:.2f} ({trained.oof_coverage:.0%} confident,"
-            f" {trained.oof_confident_accuracy:.1%} right).",
-            "",
-            "Strongest words per category:",
-        ]
-        for label, items in top_features(trained.weights.categories).items():
-            words = ", ".join(f"{name.partition(':')[2]} {w:.2f}" for name, w in items)
-            header.append(f"  {label}: {words}")
-        path = weights_path(config_dir, lang)
-        write_weights(path, trained.weights, header=header)
-        typer.echo(
-            f"{lang}: wrote {path} — cv accuracy {chosen.accuracy:.3f}, macro-F1"
-            f" {chosen.macro_f1:.3f}; ECE {trained.oof_ece:.3f}; needs_human below"
-            f" {trained.weights.needs_human_below:.2f} covers {trained.oof_coverage:.0%}"
-            f" at {trained.oof_confident_accuracy:.1%}"
-        )
+        _train_language(examples, lang, rules_only, to_traditional.convert, seed, config_dir)
+
+
+def _train_language(
+    examples: list[Example],
+    lang: str,
+    rules_only: Classifier,
+    to_traditional: Callable[[str], str],
+    seed: int,
+    config_dir: Path,
+) -> None:
+    """Train one language on its train split (Chinese also in Traditional) and write its file."""
+    from bot.phrasebook.weights import weights_path, write_weights
+    from bot.training.common import TrainConfig
+    from bot.training.dataset import augmented, by_language
+    from bot.training.fit import train_language
+
+    train = by_language(examples, lang, split="train")
+    if lang == "zh":
+        train += augmented(train, to_traditional)
+    # The version names the training data and seed, never the date: the same data and seed
+    # give the same file, byte for byte.
+    digest = hashlib.sha256(
+        "\n".join(f"{e.text}\t{e.category}\t{sorted(e.flags)}" for e in train).encode()
+    ).hexdigest()
+    version = f"{lang}-{digest[:10]}-seed{seed}"
+    typer.echo(f"{lang}: {len(train)} training texts")
+    trained = train_language(
+        train,
+        lambda text: rules_only.features(rules_only.normalize(text)),
+        language=lang,
+        version=version,
+        config=TrainConfig(seed=seed, rule_flag_threshold=rules_only.rules.flag_threshold),
+        log=typer.echo,
+    )
+    chosen = trained.chosen
+    assert chosen is not None
+    path = weights_path(config_dir, lang)
+    write_weights(path, trained.weights, header=_weights_header(lang, seed, trained))
+    typer.echo(
+        f"{lang}: wrote {path} — cv accuracy {chosen.accuracy:.3f}, macro-F1"
+        f" {chosen.macro_f1:.3f}; ECE {trained.oof_ece:.3f}; needs_human below"
+        f" {trained.weights.needs_human_below:.2f} covers {trained.oof_coverage:.0%}"
+        f" at {trained.oof_confident_accuracy:.1%}"
+    )
+
+
+def _weights_header(lang: str, seed: int, trained: Trained) -> list[str]:
+    """The comment lines atop a weights file: how it was made, what it scored, its top words."""
+    from bot.phrasebook.weights import top_features
+    from bot.training.common import TrainConfig
+
+    chosen = trained.chosen
+    assert chosen is not None
+    header = [
+        f"Kefu learned weights ({lang}). Written by `kefu train --seed {seed}`; do not edit:",
+        "retrain, or add a phrase to rules/*.yaml (an `overrides` phrase always wins).",
+        f"Trained on {trained.examples} texts; {trained.features} features kept.",
+        f"Cross-validated (grouped, {TrainConfig().folds} folds): accuracy"
+        f" {chosen.accuracy:.3f}, macro-F1 {chosen.macro_f1:.3f} (C={chosen.c:g},"
+        f" balanced={chosen.balanced}, naive Bayes share {chosen.nb_share:g}).",
+        f"Calibration: ECE {trained.oof_ece:.3f} out of fold; needs_human below"
+        f" {trained.weights.needs_human_below:.2f} ({trained.oof_coverage:.0%} confident,"
+        f" {trained.oof_confident_accuracy:.1%} right).",
+        "",
+        "Strongest words per category:",
+    ]
+    for label, items in top_features(trained.weights.categories).items():
+        words = ", ".join(f"{name.partition(':')[2]} {w:.2f}" for name, w in items)
+        header.append(f"  {label}: {words}")
+    return header
 
 
 @corpus_app.command("agreement")

@@ -170,6 +170,20 @@ def draft_appeal(
     def when(at: datetime) -> str:
         return local_time(at, zone)
 
+    lines = _header_lines(facts, t)
+    lines.append("")
+    lines.append(t("appeal.timeline", zone=zone_label(facts.opened_at, zone)))
+    lines.extend(f"· {line}" for line in _timeline(facts, t, with_text, when))
+    lines.extend(_quote_lines(facts, t, with_text, when))
+    lines.append("")
+    lines.extend(_evidence_lines(facts, t))
+    lines.append("")
+    lines.append(t("appeal.request_extortion" if facts.is_extortion else "appeal.request"))
+    return "\n".join(lines)
+
+
+def _header_lines(facts: CaseFacts, t: _Text) -> list[str]:
+    """Title, platform, order, tracking, category and who is responsible."""
     lines = [t("appeal.title", case=facts.case_id)]
     platform = _named(t, f"case.platform_names.{facts.platform}", facts.platform)
     lines.append(t("appeal.platform", platform=platform))
@@ -188,23 +202,26 @@ def draft_appeal(
         if party is not None
         else t("appeal.responsibility_pending")
     )
+    return lines
 
-    lines.append("")
-    lines.append(t("appeal.timeline", zone=zone_label(facts.opened_at, zone)))
-    lines.extend(f"· {line}" for line in _timeline(facts, t, with_text, when))
 
+def _quote_lines(facts: CaseFacts, t: _Text, with_text: _WithText, when: _When) -> list[str]:
+    """The buyer's threats and demands quoted verbatim (none: no lines, not even a blank)."""
     quotes = quoted_messages(facts)
-    if quotes:
-        lines.append("")
-        lines.append(t("appeal.buyer_words"))
-        lines.extend(
-            "· " + with_text("appeal.quote", m.text, time=when(m.at)) for m in quotes[:MAX_QUOTES]
-        )
-        if len(quotes) > MAX_QUOTES:
-            lines.append("· " + t("appeal.more", count=len(quotes) - MAX_QUOTES))
+    if not quotes:
+        return []
+    lines = ["", t("appeal.buyer_words")]
+    lines.extend(
+        "· " + with_text("appeal.quote", m.text, time=when(m.at)) for m in quotes[:MAX_QUOTES]
+    )
+    if len(quotes) > MAX_QUOTES:
+        lines.append("· " + t("appeal.more", count=len(quotes) - MAX_QUOTES))
+    return lines
 
-    lines.append("")
-    lines.append(t("appeal.evidence"))
+
+def _evidence_lines(facts: CaseFacts, t: _Text) -> list[str]:
+    """The evidence held: message counts, stored files by hash prefix, the chain head."""
+    lines = [t("appeal.evidence")]
     lines.append(
         "· "
         + t(
@@ -222,10 +239,7 @@ def draft_appeal(
         lines.append("· " + t("appeal.evidence_files", count=len(stored), hashes=hashes))
     if facts.chain_hash:
         lines.append("· " + t("appeal.evidence_chain", seq=facts.chain_seq, hash=facts.chain_hash))
-
-    lines.append("")
-    lines.append(t("appeal.request_extortion" if facts.is_extortion else "appeal.request"))
-    return "\n".join(lines)
+    return lines
 
 
 def _timeline(facts: CaseFacts, t: _Text, with_text: _WithText, when: _When) -> list[str]:

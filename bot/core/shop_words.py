@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from bot.core.classify import PhraseRule, Rules
+from bot.core.keyword_rules import PhraseRule, Rules
 from bot.core.types import Category, Flag
 
 MIN_LENGTH = 1

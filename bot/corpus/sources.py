@@ -27,6 +27,11 @@ TWEET_SOURCES = (
     ("monalisapatra26/data_visualization", "twcs.csv"),
     ("naman-tiwari/Customer-Support-on-Twitter", "sample.csv"),
 )
+# Amazon product reviews (a condensed sample of the McAuley/Zhang Amazon review corpus) with a
+# sentiment label: the negative and neutral ones are buyers writing about what they bought.
+EN_REVIEWS = "PacktPublishing/Democratizing-Artificial-Intelligence-with-UiPath"
+EN_REVIEWS_PATH = "Chapter06/AI_Center_Test/Amazon_Reviews_Dataset/test/test.csv"
+EN_REVIEW_TARGETS = ("Very Negative", "Negative", "Neutral")
 # Retailers and carriers: tweets to them are buyers talking about a purchase.
 RETAIL_HANDLES = (
     "@amazonhelp", "@tesco", "@sainsburys", "@marksandspencer", "@morrisons", "@aldiuk",
@@ -175,6 +180,17 @@ def retail_tweets(mirrors: Mirrors) -> Iterator[SourceText]:
             yield SourceText(f"{repo}@{commit}:{path}:{line}:text", body, f"tw:{author}", "en")
 
 
+def english_reviews(mirrors: Mirrors) -> Iterator[SourceText]:
+    """Negative and neutral Amazon product reviews, each review its own group."""
+    commit = mirrors.head(EN_REVIEWS)
+    rows = mirrors.csv_rows(EN_REVIEWS, commit, EN_REVIEWS_PATH)
+    for line, (_end, row) in rows.items():
+        if line == 1 or len(row) < 2 or row[0] not in EN_REVIEW_TARGETS:
+            continue
+        source_id = f"{EN_REVIEWS}@{commit}:{EN_REVIEWS_PATH}:{line}:input"
+        yield SourceText(source_id, row[1].strip(), f"amazon:{line}", "en")
+
+
 def _to_retailer(text: str) -> bool:
     lowered = text.casefold()
     return any(handle in lowered for handle in RETAIL_HANDLES)
@@ -186,12 +202,16 @@ def all_sources(mirrors: Mirrors) -> Iterator[SourceText]:
     yield from jddc_seq_turns(mirrors)
     yield from negative_reviews(mirrors)
     yield from retail_tweets(mirrors)
+    yield from english_reviews(mirrors)
 
 
 def resolve(mirrors: Mirrors, source_id: str) -> str:
     """The text a source id names."""
     repo, _, rest = source_id.partition("@")
     commit, _, rest = rest.partition(":")
+    if repo == EN_REVIEWS:
+        path, number, _field = rest.rsplit(":", 2)
+        return _csv_cell(mirrors, repo, commit, path, int(number), "input")
     if repo in {name for name, _ in TWEET_SOURCES}:
         path, number, _field = rest.rsplit(":", 2)
         return _csv_cell(mirrors, repo, commit, path, int(number), "text")

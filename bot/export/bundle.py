@@ -17,7 +17,7 @@ from bot.export.marking import prepared
 from bot.export.pages import jpeg_pages, write_pdf
 from bot.export.transcript import TranscriptCase, build_case, write_html
 from bot.export.view import ExportView, chain_broken_text
-from bot.storage.export_queries import CaseFile
+from bot.storage.exports.rows import CaseFile
 from bot.storage.filestore import AttachmentStore
 
 BUNDLE_FORMAT = "kefu-evidence-bundle"
@@ -108,13 +108,37 @@ async def write_bundle(
         files=view.files,
         chain_broken_at=view.chain_broken_at,
     )
-    files: dict[str, str] = {}
-    readme = (
+    files: dict[str, str] = {}  # name in the zip -> sha256 of its bytes
+    readme = _readme(case, view, exported_at=document["exported_at"], stamp=stamp)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        _put(bundle, files, "transcript.html", html.getvalue())
+        _put(bundle, files, "transcript.pdf", pdf.getvalue())
+
+        def page_label(number: int, total: int) -> str:
+            return view.t("transcript.page", n=number, total=total)
+
+        pages = jpeg_pages(transcript, page_label=page_label, stamp=stamp)
+        for number, page in enumerate(pages, start=1):
+            _put(bundle, files, f"pages/page-{number:03d}.jpg", page, deflate=False)
+        _put_attachments(bundle, files, document["attachments"], store)
+        _put(bundle, files, "verify.txt", verify_text.encode("utf-8"))
+        _put(bundle, files, "README.txt", readme.encode("utf-8"))
+        document["files"] = files
+        bundle.writestr(
+            "manifest.json",
+            json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"),
+        )
+    return document
+
+
+def _readme(case: CaseFile, view: ExportView, *, exported_at: str, stamp: str | None) -> str:
+    """The bundle's README: what is in it and how to check it, in the reader's language."""
+    return (
         Environment(loader=PackageLoader("bot.export", "templates"), autoescape=False)
         .get_template("bundle_readme.txt")
         .render(
             case=case.conversation.id,
-            exported_at=document["exported_at"],
+            exported_at=exported_at,
             head=str(case.head),
             redacted=view.redact,
             withheld=not view.files,
@@ -122,35 +146,29 @@ async def write_bundle(
             warning=stamp,
         )
     )
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
 
-        def put(name: str, data: bytes, *, deflate: bool = True) -> None:
-            files[name] = hashlib.sha256(data).hexdigest()
-            bundle.writestr(
-                name, data, compress_type=zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
-            )
 
-        put("transcript.html", html.getvalue())
-        put("transcript.pdf", pdf.getvalue())
+def _put(
+    bundle: zipfile.ZipFile, files: dict[str, str], name: str, data: bytes, *, deflate: bool = True
+) -> None:
+    """Write `data` into the zip as `name` and note its sha256 for the manifest."""
+    files[name] = hashlib.sha256(data).hexdigest()
+    bundle.writestr(
+        name, data, compress_type=zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+    )
 
-        def page_label(number: int, total: int) -> str:
-            return view.t("transcript.page", n=number, total=total)
 
-        pages = jpeg_pages(transcript, page_label=page_label, stamp=stamp)
-        for number, page in enumerate(pages, start=1):
-            put(f"pages/page-{number:03d}.jpg", page, deflate=False)
-        for entry in document["attachments"]:
-            if entry["withheld"]:
-                continue
-            path = store.path_for(entry["sha256"])
-            if path.is_file() and f"attachments/{entry['sha256']}" not in files:
-                bundle.write(path, entry["file"], compress_type=zipfile.ZIP_STORED)
-                files[entry["file"]] = entry["sha256"]
-        put("verify.txt", verify_text.encode("utf-8"))
-        put("README.txt", readme.encode("utf-8"))
-        document["files"] = files
-        bundle.writestr(
-            "manifest.json",
-            json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"),
-        )
-    return document
+def _put_attachments(
+    bundle: zipfile.ZipFile,
+    files: dict[str, str],
+    entries: list[dict[str, Any]],
+    store: AttachmentStore,
+) -> None:
+    """Copy each stored file the manifest lists (not withheld, each once) into the zip."""
+    for entry in entries:
+        if entry["withheld"]:
+            continue
+        path = store.path_for(entry["sha256"])
+        if path.is_file() and f"attachments/{entry['sha256']}" not in files:
+            bundle.write(path, entry["file"], compress_type=zipfile.ZIP_STORED)
+            files[entry["file"]] = entry["sha256"]

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.export.fonts import cjk_font_path
-from bot.export.transcript import TranscriptCase
+from bot.export.transcript import TranscriptCase, TranscriptMessage
 
 PAGE_LIMIT_BYTES = 200 * 1024
 PageLabel = Callable[[int, int], str]  # (page number, pages) -> "page 1 of 3"
@@ -249,20 +249,48 @@ def write_pdf(
     cases: list[TranscriptCase], out: io.BufferedIOBase | io.BytesIO, *, stamp: str | None = None
 ) -> None:
     """The transcript as an A4 PDF with the CJK font embedded (subset); `stamp` atop every page."""
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak, SimpleDocTemplate
+
+    styles = _pdf_styles()
+    story: list[object] = []
+    for number, case in enumerate(cases):
+        if number:
+            story.append(PageBreak())
+        story += _pdf_case(case, styles)
+    document = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=cases[0].title if cases else "",
+    )
+    stamp_page = _pdf_stamper(stamp)
+    document.build(story, onFirstPage=stamp_page, onLaterPages=stamp_page)
+
+
+@dataclass(frozen=True, slots=True)
+class _PdfStyles:
+    title: Any
+    meta: Any
+    bubble_in: Any
+    bubble_out: Any
+
+
+def _pdf_styles() -> _PdfStyles:
+    """The PDF's paragraph styles, in the CJK font (registered once per process)."""
+    from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.platypus import Image as PdfImage
-    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer
 
     if "KefuCJK" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont("KefuCJK", str(cjk_font_path()), subfontIndex=0))
     base = {"fontName": "KefuCJK", "wordWrap": "CJK"}
-    title = ParagraphStyle("title", fontSize=15, leading=20, spaceAfter=6, **base)
-    meta = ParagraphStyle("meta", fontSize=9, leading=12, textColor=colors.grey, **base)
     bubble_in = ParagraphStyle(
         "in",
         fontSize=10.5,
@@ -274,66 +302,77 @@ def write_pdf(
         spaceAfter=8,
         **base,
     )
-    bubble_out = ParagraphStyle(
-        "out",
-        parent=bubble_in,
-        backColor=colors.HexColor("#d6f0cc"),
-        leftIndent=45 * mm,
-        rightIndent=0,
+    return _PdfStyles(
+        title=ParagraphStyle("title", fontSize=15, leading=20, spaceAfter=6, **base),
+        meta=ParagraphStyle("meta", fontSize=9, leading=12, textColor=colors.grey, **base),
+        bubble_in=bubble_in,
+        bubble_out=ParagraphStyle(
+            "out",
+            parent=bubble_in,
+            backColor=colors.HexColor("#d6f0cc"),
+            leftIndent=45 * mm,
+            rightIndent=0,
+        ),
     )
-    story: list[object] = []
-    for number, case in enumerate(cases):
-        if number:
-            story.append(PageBreak())
-        story.append(Paragraph(escape(case.title), title))
-        for label, value in case.meta:
-            story.append(Paragraph(escape(f"{label}: {value}"), meta))
-        story.append(Spacer(1, 4 * mm))
-        for message in case.messages:
-            style = bubble_out if message.direction == "out" else bubble_in
-            header = f"{message.who} · {message.time}" + (
-                f" · {message.tags}" if message.tags else ""
-            )
-            body = escape(message.text).replace("\n", "<br/>")
-            files = "".join(
-                f"<br/>{escape(a.label)}"
-                for a in message.attachments
-                if not a.is_image or not a.path
-            )
-            proof = f'<font size="7" color="#999999">#{message.seq} {message.hash}</font>'
+
+
+def _pdf_case(case: TranscriptCase, styles: _PdfStyles) -> list[object]:
+    """One case's flowables: title, meta lines, bubbles, status history and footer."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Spacer
+
+    story: list[object] = [Paragraph(escape(case.title), styles.title)]
+    for label, value in case.meta:
+        story.append(Paragraph(escape(f"{label}: {value}"), styles.meta))
+    story.append(Spacer(1, 4 * mm))
+    for message in case.messages:
+        story += _pdf_message(message, styles)
+    story.append(Spacer(1, 4 * mm))
+    story.append(Paragraph(escape(case.history_title), styles.title))
+    for event in case.history:
+        line = " · ".join(p for p in (event.time, event.action, event.actor, event.detail) if p)
+        story.append(Paragraph(escape(line), styles.meta))
+    story.append(Spacer(1, 3 * mm))
+    story.append(Paragraph(escape(case.footer), styles.meta))
+    return story
+
+
+def _pdf_message(message: TranscriptMessage, styles: _PdfStyles) -> list[object]:
+    """One bubble (header, text, file labels, seq and hash) and its images below it."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image as PdfImage
+    from reportlab.platypus import Paragraph
+
+    style = styles.bubble_out if message.direction == "out" else styles.bubble_in
+    header = f"{message.who} · {message.time}" + (f" · {message.tags}" if message.tags else "")
+    body = escape(message.text).replace("\n", "<br/>")
+    files = "".join(
+        f"<br/>{escape(a.label)}" for a in message.attachments if not a.is_image or not a.path
+    )
+    proof = f'<font size="7" color="#999999">#{message.seq} {message.hash}</font>'
+    story: list[object] = [
+        Paragraph(
+            f'<font size="8" color="#666666">{escape(header)}</font><br/>{body}{files}<br/>{proof}',
+            style,
+        )
+    ]
+    for a in message.attachments:
+        if a.is_image and a.path is not None:
+            thumb = _thumbnail(a.path)
+            if thumb is None:
+                continue
+            scale = min(1.0, (70 * mm) / thumb.width)
             story.append(
-                Paragraph(
-                    f'<font size="8" color="#666666">{escape(header)}</font><br/>{body}{files}<br/>{proof}',
-                    style,
-                )
+                PdfImage(str(a.path), width=thumb.width * scale, height=thumb.height * scale)
             )
-            for a in message.attachments:
-                if a.is_image and a.path is not None:
-                    thumb = _thumbnail(a.path)
-                    if thumb is None:
-                        continue
-                    scale = min(1.0, (70 * mm) / thumb.width)
-                    story.append(
-                        PdfImage(
-                            str(a.path), width=thumb.width * scale, height=thumb.height * scale
-                        )
-                    )
-        story.append(Spacer(1, 4 * mm))
-        story.append(Paragraph(escape(case.history_title), title))
-        for event in case.history:
-            line = " · ".join(p for p in (event.time, event.action, event.actor, event.detail) if p)
-            story.append(Paragraph(escape(line), meta))
-        story.append(Spacer(1, 3 * mm))
-        story.append(Paragraph(escape(case.footer), meta))
-    document = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=cases[0].title if cases else "",
-    )
+    return story
+
+
+def _pdf_stamper(stamp: str | None) -> Callable[[Any, Any], None]:
+    """The page callback drawing the broken-chain `stamp` in the top margin (nothing if None)."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
 
     def stamp_page(canvas: Any, _document: Any) -> None:
         if stamp:
@@ -343,4 +382,4 @@ def write_pdf(
             canvas.drawString(15 * mm, A4[1] - 9 * mm, stamp)
             canvas.restoreState()
 
-    document.build(story, onFirstPage=stamp_page, onLaterPages=stamp_page)
+    return stamp_page

@@ -1,9 +1,8 @@
-"""`kefu report` and `/stats`: the team's numbers as text and as one PNG chart (matplotlib, Agg)."""
+"""`kefu report` and `/stats` as PNG charts (matplotlib, Agg); the text is `bot.export.summary`."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import datetime
 from pathlib import Path
 
 import matplotlib
@@ -23,13 +22,12 @@ from bot.core.service_levels import (
     AGE_EDGES,
     OUTCOMES,
     RESPONSE_EDGES,
-    THREAT_FLAGS,
     TeamReport,
     duration_text,
     percent,
-    rules_by_agent,
 )
 from bot.export.fonts import cjk_font_path
+from bot.export.summary import OTHER, category_label
 from bot.export.view import ExportView
 
 OUTCOME_COLOURS = ("#2e7d32", "#9ccc65", "#42a5f5", "#bdbdbd", "#ef6c00")
@@ -39,71 +37,6 @@ def _font_family() -> str:
     path = str(cjk_font_path())
     font_manager.fontManager.addfont(path)
     return font_manager.FontProperties(fname=path).get_name()
-
-
-def report_text(
-    report: TeamReport, view: ExportView, *, since: datetime | None, until: datetime | None
-) -> str:
-    """The summary a supervisor reads (also the weekly message)."""
-    r = view.r
-    period = f"{view.local(since)[:10] or '…'} – {view.local(until)[:10] or r('now')}"
-    lines = [r("title", period=period), ""]
-    lines.append(
-        r(
-            "volume",
-            messages_in=report.messages_in,
-            messages_out=report.messages_out,
-            conversations=report.conversations,
-        )
-    )
-    responses = report.responses
-    lines.append(
-        r(
-            "first_response",
-            target=duration_text(responses.target_seconds),
-            target_share=percent(responses.target_share),
-            warning=duration_text(responses.warning_seconds),
-            warning_share=percent(responses.warning_share),
-            unanswered=responses.unanswered,
-        )
-    )
-    lines.append(
-        r(
-            "threats",
-            extortion=report.extortion,
-            review=report.threats[THREAT_FLAGS[0]],
-            complaint=report.threats[THREAT_FLAGS[1]],
-        )
-    )
-    if report.acceptance:
-        lines += ["", r("acceptance_title")]
-        for category, tally in sorted(report.acceptance.items(), key=lambda item: -item[1].decided):
-            lines.append(
-                r(
-                    "acceptance_line",
-                    category=category_label(view, category),
-                    accepted=percent(tally.accepted),
-                    as_is=percent(tally.accepted_as_is),
-                    sent=tally.counts["sent"],
-                    edited=tally.counts["edited"],
-                    own=tally.counts["own"],
-                    skipped=tally.counts["skipped"],
-                    escalated=tally.counts["escalated"],
-                )
-            )
-    if report.check_findings:
-        lines += ["", r("checks_title")]
-        for agent, total, top in rules_by_agent(report.check_findings):
-            rule = view.rule(top) if top else "-"
-            lines.append(r("checks_line", agent=agent or "-", findings=total, rule=rule))
-    if report.open_cases:
-        lines += ["", r("open_title")]
-        for status, ages in sorted(report.open_cases.items()):
-            old = sum(n for bucket, n in ages.items() if bucket >= 3)
-            lines.append(
-                r("open_line", status=view.state(status), cases=sum(ages.values()), old=old)
-            )
-    return "\n".join(lines)
 
 
 def _age_labels(view: ExportView) -> list[str]:
@@ -120,7 +53,6 @@ def _response_labels() -> list[str]:
 
 
 MAX_BANDS = 8  # bands in the daily chart: the most frequent categories, the rest as "other"
-OTHER = "__other__"
 
 
 def daily_bands(report: TeamReport) -> list[tuple[str, list[int]]]:
@@ -139,15 +71,6 @@ def daily_bands(report: TeamReport) -> list[tuple[str, list[int]]]:
     if rest:
         bands.append((OTHER, per_day(rest)))
     return [(name, values) for name, values in bands if any(values)]
-
-
-def category_label(view: ExportView, category: str) -> str:
-    """A category's name in the chart and text, with words for "other" and "not classified"."""
-    if category == OTHER:
-        return view.r("other_categories")
-    if not category or category == "unknown":
-        return view.r("uncategorised")
-    return view.category(category)
 
 
 def _no_data(ax: Axes, view: ExportView) -> None:
@@ -293,36 +216,6 @@ def draw_report_chart(report: TeamReport, view: ExportView, out: Path) -> Path:
         finally:
             plt.close(figure)
     return out
-
-
-def accuracy_text(accuracy: AccuracyReport, view: ExportView) -> str:
-    """Per category: cards, corrections and the share corrected; then the top corrections."""
-    r = view.r
-    lines = [r("accuracy_title")]
-    if not accuracy.rows:
-        return "\n".join([*lines, r("no_data")])
-    for row in accuracy.rows:
-        lines.append(
-            r(
-                "accuracy_line",
-                category=category_label(view, row.category),
-                cards=row.cards,
-                corrections=row.corrections,
-                share=percent(row.share),
-            )
-        )
-    if accuracy.pairs:
-        lines.append(r("accuracy_pairs_title"))
-        for was, should_be, count in accuracy.pairs:
-            lines.append(
-                r(
-                    "accuracy_pair_line",
-                    was=category_label(view, was),
-                    should_be=category_label(view, should_be),
-                    count=count,
-                )
-            )
-    return "\n".join(lines)
 
 
 def _accuracy_share_panel(ax: Axes, accuracy: AccuracyReport, view: ExportView) -> bool:

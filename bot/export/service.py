@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -19,28 +18,19 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.core.evidence import ChainBreak
 from bot.core.export_filter import FILE_SUFFIX, ExportFilter, ExportFormat, unsupported_filters
-from bot.core.labels import AccuracyReport, accuracy_report
 from bot.core.roles import Role
-from bot.core.service_levels import MessageFact, TeamReport
 from bot.core.types import Language
 from bot.core.wording import Wording
 from bot.export.bundle import write_bundle
-from bot.export.marking import prepared
-from bot.export.tables import (
-    Progress,
-    write_conversations_csv,
-    write_jsonl,
-    write_messages_csv,
-    write_xlsx,
-)
-from bot.export.training import wanted, write_training
-from bot.export.transcript import TranscriptCase, build_case, write_html
-from bot.export.view import ExportView, chain_broken_text
-from bot.storage import export_queries as q
+from bot.export.formats import write_format
+from bot.export.stats import build_accuracy, build_report
+from bot.export.tables import Progress
+from bot.export.view import ExportView, chain_broken_text, make_view
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
+from bot.storage.exports.case_file import load_case
+from bot.storage.exports.messages import current_head
 from bot.storage.filestore import AttachmentStore
-from bot.storage.labels import buyer_names, shop_labels, verdicts
 from bot.storage.models import utcnow
 from bot.storage.verify import VerifyReport, verify_chain
 
@@ -84,27 +74,6 @@ class ExportRequest:
     keep_photos: bool = False  # keep stored files (photos...) in a redacted export
 
 
-def make_view(
-    settings: Settings,
-    wording: Wording,
-    language: Language,
-    *,
-    redact: bool,
-    chain_broken_at: int | None = None,
-    keep_photos: bool = False,
-) -> ExportView:
-    """The presentation for an export in the shop's time zone (files left out when redacting,
-    unless `keep_photos`)."""
-    return ExportView(
-        wording=wording,
-        language=language,
-        zone=ZoneInfo(settings.timezone),
-        redact=redact,
-        chain_broken_at=chain_broken_at,
-        files=keep_photos or not redact,
-    )
-
-
 def _request_view(
     settings: Settings, wording: Wording, request: ExportRequest, checked: VerifyReport
 ) -> ExportView:
@@ -127,38 +96,40 @@ async def _checked_chain(
     if report.ok or request.allow_broken:
         return report
     first = report.breaks[0]
-    async with db.transaction() as session:
-        await append_audit(
-            session=session,
-            actor_telegram_id=request.actor_telegram_id,
-            action="export.refused",
-            target=target,
-            details={
-                "reason": "chain_broken",
-                "seq": first.seq,
-                "break": str(first),
-                "format": request.format.value,
-                "filters": request.filters.describe(),
-                "via": request.via,
-            },
-        )
+    details = {
+        "reason": "chain_broken",
+        "seq": first.seq,
+        "break": str(first),
+        "format": request.format.value,
+        "filters": request.filters.describe(),
+        "via": request.via,
+    }
+    await _record(db, request.actor_telegram_id, "export.refused", target, details)
     raise ChainBroken(first)
 
 
-async def _refuse(db: Database, request: ExportRequest, target: str) -> None:
+async def _record(
+    db: Database, actor_telegram_id: int | None, action: str, target: str, details: dict[str, Any]
+) -> None:
+    """One audit record in its own transaction."""
     async with db.transaction() as session:
         await append_audit(
             session=session,
-            actor_telegram_id=request.actor_telegram_id,
-            action="export.denied",
+            actor_telegram_id=actor_telegram_id,
+            action=action,
             target=target,
-            details={
-                "format": request.format.value,
-                "filters": request.filters.describe(),
-                "role": request.actor_role.name.lower(),
-                "via": request.via,
-            },
+            details=details,
         )
+
+
+async def _refuse(db: Database, request: ExportRequest, target: str) -> None:
+    details = {
+        "format": request.format.value,
+        "filters": request.filters.describe(),
+        "role": request.actor_role.name.lower(),
+        "via": request.via,
+    }
+    await _record(db, request.actor_telegram_id, "export.denied", target, details)
     raise NotAllowed(target)
 
 
@@ -187,14 +158,7 @@ async def _audit(
         details["keep_photos"] = True
     if request.via == "cli":
         details["os_user"] = _os_user()
-    async with db.transaction() as session:
-        await append_audit(
-            session=session,
-            actor_telegram_id=request.actor_telegram_id,
-            action="export.created",
-            target=target,
-            details=details,
-        )
+    await _record(db, request.actor_telegram_id, "export.created", target, details)
 
 
 def _os_user() -> str:
@@ -204,35 +168,6 @@ def _os_user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return str(os.getuid())
-
-
-async def count_rows(*, db: Database, request: ExportRequest) -> int | None:
-    """How many rows the export will write (for the progress bar); None when unknown."""
-    async with db.session() as session:
-        head = await q.current_head(session=session)
-        if request.format in (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.JSONL):
-            return await q.count_messages(session=session, filters=request.filters, upto=head.seq)
-        if request.format in (ExportFormat.CONVERSATIONS, ExportFormat.HTML):
-            return await q.count_conversations(session=session, filters=request.filters)
-    return None
-
-
-async def _transcripts(
-    session: Any,
-    request: ExportRequest,
-    view: ExportView,
-    store: AttachmentStore,
-    upto: int,
-    progress: Progress | None,
-) -> AsyncIterator[TranscriptCase]:
-    async for conversation in q.stream_conversations(
-        session=session, filters=request.filters, upto=upto
-    ):
-        case = await q.load_case(session=session, conversation_id=conversation.id, upto=upto)
-        if case is not None:
-            yield prepared(build_case(case, view, attachment_path=store.path_for), view)
-        if progress is not None:
-            progress(1)
 
 
 async def write_export(
@@ -259,59 +194,20 @@ async def write_export(
         raise ValueError(f"the {request.format.value} export cannot filter by {unsupported[0]}")
     checked = await _checked_chain(db, settings, request, target)
     view = _request_view(settings, wording, request, checked)
-    store = AttachmentStore(settings.data_dir)
-    filters = request.filters
     async with db.session() as session:
-        head = await q.current_head(session=session)
-        upto = head.seq
-        if request.format is ExportFormat.CSV:
-            rows = await write_messages_csv(
-                q.stream_messages(session=session, filters=filters, upto=upto), out, view, progress
-            )
-        elif request.format is ExportFormat.CONVERSATIONS:
-            rows = await write_conversations_csv(
-                q.stream_conversations(session=session, filters=filters, upto=upto),
-                out,
-                view,
-                progress,
-            )
-        elif request.format is ExportFormat.XLSX:
-            rows = await write_xlsx(
-                q.stream_messages(session=session, filters=filters, upto=upto),
-                q.stream_conversations(session=session, filters=filters, upto=upto),
-                out,
-                view,
-                progress,
-            )
-        elif request.format is ExportFormat.TRAINING:
-            rows = await _write_training(session, filters, out, view)
-        elif request.format is ExportFormat.JSONL:
-            rows = await write_jsonl(
-                q.stream_records(session=session, filters=filters, upto=upto), out, view, progress
-            )
-        else:
-            rows = await write_html(
-                _transcripts(session, request, view, store, upto, progress), out, view
-            )
+        head = await current_head(session=session)
+        rows = await write_format(
+            session,
+            request.format,
+            request.filters,
+            out,
+            view,
+            store=AttachmentStore(settings.data_dir),
+            upto=head.seq,
+            progress=progress,
+        )
     await _audit(db, request, target=target, rows=rows, files=[name], head=head, view=view)
     return rows
-
-
-async def _write_training(
-    session: Any, filters: ExportFilter, out: IO[bytes], view: ExportView
-) -> int:
-    """The shop's labels (`shop_labels`) in the filters, as the training export's lines."""
-    labels = [
-        label
-        for label in await shop_labels(session=session, since=filters.since)
-        if wanted(label, filters)
-    ]
-    names = (
-        await buyer_names(session=session, message_ids=[label.message_id for label in labels])
-        if view.redact
-        else {}
-    )
-    return write_training(labels, out, view, buyer_names=names)
 
 
 def export_file_name(fmt: ExportFormat, filters: ExportFilter, now: datetime) -> str:
@@ -430,7 +326,7 @@ async def case_bundle(
         raise ValueError("a bundle needs a case number")
     moment = now or utcnow()
     async with db.session() as session:
-        case = await q.load_case(session=session, conversation_id=case_id)
+        case = await load_case(session=session, conversation_id=case_id)
     if case is None:
         raise CaseNotFound(case_id)
     checked = await _checked_chain(db, settings, request, target)
@@ -458,48 +354,6 @@ async def case_bundle(
     return path
 
 
-async def build_report(
-    *, db: Database, filters: ExportFilter, zone: tzinfo, now: datetime | None = None
-) -> TeamReport:
-    """The team's numbers for the filters' range, in one streamed pass plus small aggregates."""
-    report = TeamReport(zone=zone)
-    moment = now or utcnow()
-    async with db.session() as session:
-        head = await q.current_head(session=session)
-        facts = q.stream_message_facts(session=session, filters=filters, upto=head.seq)
-        current: list[MessageFact] = []
-        async for fact in facts:
-            if current and fact.conversation_id != current[0].conversation_id:
-                report.add_conversation(current)
-                current = []
-            current.append(fact)
-        report.add_conversation(current)
-        for category, status, count in await q.outcome_counts(
-            session=session, filters=filters, upto=head.seq
-        ):
-            report.add_outcomes(category, status, count)
-        async for agent, rules in q.check_failures(
-            session=session, since=filters.since, until=filters.until, upto=head.seq
-        ):
-            report.add_check_failure(agent, rules)
-        async for status, opened_at in q.open_cases(session=session, filters=filters):
-            report.add_open_case(status, opened_at, moment)
-    return report
-
-
-ACCURACY_DAYS = 30
-
-
-async def build_accuracy(*, db: Database, until: datetime | None = None) -> AccuracyReport:
-    """Cards and corrections per category over the 30 days before `until` (default: now)."""
-    end = until or utcnow()
-    async with db.session() as session:
-        found = await verdicts(
-            session=session, since=end - timedelta(days=ACCURACY_DAYS), until=end
-        )
-    return accuracy_report(found)
-
-
 async def stats_summary(
     *,
     db: Database,
@@ -514,21 +368,11 @@ async def stats_summary(
 ) -> tuple[str, list[Path]]:
     """The report text and its chart PNG(s) for supervisors; refused (and audited) for others."""
     if actor_role < Role.SUPERVISOR:
-        async with db.transaction() as session:
-            await append_audit(
-                session=session,
-                actor_telegram_id=actor_telegram_id,
-                action="stats.denied",
-                target="stats",
-                details={"role": actor_role.name.lower(), "filters": filters.describe()},
-            )
+        details = {"role": actor_role.name.lower(), "filters": filters.describe()}
+        await _record(db, actor_telegram_id, "stats.denied", "stats", details)
         raise NotAllowed("stats")
-    from bot.export.report import (  # matplotlib: only when charting
-        accuracy_text,
-        draw_accuracy_chart,
-        draw_report_chart,
-        report_text,
-    )
+    from bot.export.report import draw_accuracy_chart, draw_report_chart  # matplotlib: charts only
+    from bot.export.summary import accuracy_text, report_text
 
     zone = ZoneInfo(settings.timezone)
     report = await build_report(db=db, filters=filters, zone=zone, now=now)

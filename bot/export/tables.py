@@ -17,7 +17,7 @@ from openpyxl.styles.colors import Color
 from bot.core.evidence import ERASED_MARK, parse_openings
 from bot.core.service_levels import OUTCOMES, percent
 from bot.export.view import ExportView
-from bot.storage.export_queries import ConversationRow, MessageRow
+from bot.storage.exports.rows import ConversationRow, MessageRow
 
 Progress = Callable[[int], None]
 

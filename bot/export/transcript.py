@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bot.core.evidence import ERASED_MARK
 from bot.core.service_levels import duration_text
 from bot.export.view import ExportView
-from bot.storage.export_queries import CaseFile
+from bot.storage.exports.rows import AttachmentRow, CaseFile, ConversationRow, MessageRow
 
 IMAGE_KINDS = ("photo", "sticker")
 # Attachments drawn inline: images up to this size (bigger ones are listed, not embedded).
@@ -156,79 +156,19 @@ def build_case(
 ) -> TranscriptCase:
     """The presentation of a case for transcripts (HTML, PDF, JPEG)."""
     conv = case.conversation
-    redactor = view.redactor(conv.buyer_name, case.buyer_username)
-
-    def text(value: str) -> str:
-        if value == ERASED_MARK:
-            return view.t("erased")
-        return redactor.text(value) if view.redact else value
-
+    text = _text_shower(view, case)
     buyer = view.buyer_name(conv.buyer_name) or str(conv.buyer_id)
-    meta = [
-        (view.t("transcript.buyer"), f"{buyer} (#{conv.buyer_id})"),
-        (view.t("transcript.platform"), view.platform(conv.platform)),
-        (view.t("transcript.order"), conv.order_id or "-"),
-        (view.t("transcript.category"), view.category(conv.category) or "-"),
-        (view.t("transcript.status"), view.state(conv.status)),
-        (view.t("transcript.agents"), ", ".join(conv.agents) or "-"),
-        (view.t("transcript.opened"), view.local(conv.opened_at)),
-        (view.t("transcript.closed"), view.local(conv.closed_at) or "-"),
-        (view.t("transcript.first_response"), duration_text(conv.first_response_seconds)),
+    messages = [
+        _transcript_message(
+            view,
+            message,
+            case.attachments.get(message.id, []),
+            who=buyer if message.direction == "in" else None,
+            text=text,
+            attachment_path=attachment_path,
+        )
+        for message in case.messages
     ]
-    messages = []
-    for message in case.messages:
-        who = (
-            buyer
-            if message.direction == "in"
-            else (message.agent_name or view.t("transcript.shop"))
-        )
-        tags = []
-        if message.direction == "in" and message.category:
-            tags.append(view.category(message.category))
-        if message.flags:
-            tags.append(view.flags(message.flags))
-        if message.direction == "out":
-            tags.append(view.t(f"outcome.{message.outcome}"))
-        if message.unconfirmed:
-            tags.append(view.t("transcript.unconfirmed"))
-        if message.revision:
-            tags.append(view.t("transcript.edited", n=message.revision))
-        files = []
-        for attachment in case.attachments.get(message.id, []):
-            stored = attachment.status == "stored" and attachment.sha256 is not None
-            path = attachment_path(attachment.sha256) if stored and attachment.sha256 else None
-            kind = view.t(f"transcript.kind_{attachment.kind}")
-            if kind.startswith("export."):
-                kind = attachment.kind
-            label = (
-                view.t("transcript.attachment", kind=kind, sha256=attachment.sha256 or "")
-                if stored
-                else view.t("transcript.attachment_missing", kind=kind)
-            )
-            is_image = attachment.kind in IMAGE_KINDS or (attachment.mime_type or "").startswith(
-                "image/"
-            )
-            files.append(
-                TranscriptAttachment(
-                    label=label,
-                    sha256=attachment.sha256,
-                    path=path if path is not None and path.is_file() else None,
-                    is_image=is_image,
-                )
-            )
-        messages.append(
-            TranscriptMessage(
-                id=message.id,
-                seq=message.seq,
-                hash=message.hash,
-                direction=message.direction,
-                who=who,
-                time=view.local(message.sent_at),
-                tags=" · ".join(t for t in tags if t),
-                text=text(message.text),
-                attachments=files,
-            )
-        )
     history = [
         TranscriptEvent(
             time=view.local(event.at),
@@ -241,7 +181,7 @@ def build_case(
     return TranscriptCase(
         id=conv.id,
         title=view.t("transcript.title", case=conv.id),
-        meta=meta,
+        meta=_case_meta(view, conv, buyer),
         messages=messages,
         history_title=view.t("transcript.history"),
         history_header=[
@@ -252,6 +192,95 @@ def build_case(
         ],
         history=history,
         footer=view.t("transcript.footer", head=str(case.head), records=len(case.records)),
+    )
+
+
+def _text_shower(view: ExportView, case: CaseFile) -> Callable[[str], str]:
+    """How a stored text is shown: an erased field by name, redacted when the export is."""
+    redactor = view.redactor(case.conversation.buyer_name, case.buyer_username)
+
+    def text(value: str) -> str:
+        if value == ERASED_MARK:
+            return view.t("erased")
+        return redactor.text(value) if view.redact else value
+
+    return text
+
+
+def _case_meta(view: ExportView, conv: ConversationRow, buyer: str) -> list[tuple[str, str]]:
+    """The case's header lines: buyer, platform, order, category, status, agents, times."""
+    return [
+        (view.t("transcript.buyer"), f"{buyer} (#{conv.buyer_id})"),
+        (view.t("transcript.platform"), view.platform(conv.platform)),
+        (view.t("transcript.order"), conv.order_id or "-"),
+        (view.t("transcript.category"), view.category(conv.category) or "-"),
+        (view.t("transcript.status"), view.state(conv.status)),
+        (view.t("transcript.agents"), ", ".join(conv.agents) or "-"),
+        (view.t("transcript.opened"), view.local(conv.opened_at)),
+        (view.t("transcript.closed"), view.local(conv.closed_at) or "-"),
+        (view.t("transcript.first_response"), duration_text(conv.first_response_seconds)),
+    ]
+
+
+def _transcript_message(
+    view: ExportView,
+    message: MessageRow,
+    attachments: list[AttachmentRow],
+    *,
+    who: str | None,
+    text: Callable[[str], str],
+    attachment_path: Callable[[str], Path],
+) -> TranscriptMessage:
+    """One bubble: the buyer (`who`) or the agent who sent it, its tags and its files."""
+    return TranscriptMessage(
+        id=message.id,
+        seq=message.seq,
+        hash=message.hash,
+        direction=message.direction,
+        who=who if who is not None else (message.agent_name or view.t("transcript.shop")),
+        time=view.local(message.sent_at),
+        tags=" · ".join(t for t in _message_tags(view, message) if t),
+        text=text(message.text),
+        attachments=[_transcript_attachment(view, a, attachment_path) for a in attachments],
+    )
+
+
+def _message_tags(view: ExportView, message: MessageRow) -> list[str]:
+    """Category, flags, outcome and the unconfirmed / edited marks of one message."""
+    tags = []
+    if message.direction == "in" and message.category:
+        tags.append(view.category(message.category))
+    if message.flags:
+        tags.append(view.flags(message.flags))
+    if message.direction == "out":
+        tags.append(view.t(f"outcome.{message.outcome}"))
+    if message.unconfirmed:
+        tags.append(view.t("transcript.unconfirmed"))
+    if message.revision:
+        tags.append(view.t("transcript.edited", n=message.revision))
+    return tags
+
+
+def _transcript_attachment(
+    view: ExportView, attachment: AttachmentRow, attachment_path: Callable[[str], Path]
+) -> TranscriptAttachment:
+    """A file's label, and its stored path when the bytes are there."""
+    stored = attachment.status == "stored" and attachment.sha256 is not None
+    path = attachment_path(attachment.sha256) if stored and attachment.sha256 else None
+    kind = view.t(f"transcript.kind_{attachment.kind}")
+    if kind.startswith("export."):
+        kind = attachment.kind
+    label = (
+        view.t("transcript.attachment", kind=kind, sha256=attachment.sha256 or "")
+        if stored
+        else view.t("transcript.attachment_missing", kind=kind)
+    )
+    is_image = attachment.kind in IMAGE_KINDS or (attachment.mime_type or "").startswith("image/")
+    return TranscriptAttachment(
+        label=label,
+        sha256=attachment.sha256,
+        path=path if path is not None and path.is_file() else None,
+        is_image=is_image,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from bot.config import Settings
 from bot.core.evidence import ERASED_MARK
 from bot.core.redact import Redactor, mask_name
 from bot.core.service_levels import split_flags
@@ -108,3 +109,24 @@ class ExportView:
     def redactor(self, *names: str | None) -> Redactor:
         """A redactor that also masks these names."""
         return Redactor(names=tuple(n for n in names if n))
+
+
+def make_view(
+    settings: Settings,
+    wording: Wording,
+    language: Language,
+    *,
+    redact: bool,
+    chain_broken_at: int | None = None,
+    keep_photos: bool = False,
+) -> ExportView:
+    """The presentation for an export in the shop's time zone (files left out when redacting,
+    unless `keep_photos`)."""
+    return ExportView(
+        wording=wording,
+        language=language,
+        zone=ZoneInfo(settings.timezone),
+        redact=redact,
+        chain_broken_at=chain_broken_at,
+        files=keep_photos or not redact,
+    )

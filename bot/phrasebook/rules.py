@@ -11,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
-
-from bot.core.classify import (
+from bot.core.keyword_rules import (
     EXTORTION_ROLES,
     ExtortionRole,
     PhraseRule,
@@ -22,118 +20,17 @@ from bot.core.classify import (
 )
 from bot.core.normalize import DialectFolding, fold_width
 from bot.core.types import Category, Flag
-from bot.phrasebook.yamlfile import PhrasebookError, YamlDocument, load_yaml, validation_error
+from bot.phrasebook.rules_schema import (
+    WORD_LISTS,
+    DialectModel,
+    RulesFileModel,
+    SettingsModel,
+    SignalsModel,
+    parse_rules_file,
+)
+from bot.phrasebook.yamlfile import PhrasebookError, YamlDocument, load_yaml
 
-Weight = StrictFloat | StrictInt
 K = TypeVar("K", Category, Flag)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _PunctuationModel(_Strict):
-    min_run: StrictInt = Field(ge=2)
-    flag: Flag
-    weight: Weight = Field(ge=0)
-
-
-class _EmojiModel(_Strict):
-    weight: Weight = Field(ge=0)
-    emoji: list[str]
-
-
-class _ShoutingModel(_Strict):
-    min_words: StrictInt = Field(ge=1)
-    weight: Weight = Field(ge=0)
-
-
-class _SignalsModel(_Strict):
-    punctuation: list[_PunctuationModel] = Field(default_factory=list)
-    angry_emoji: _EmojiModel | None = None
-    shouting: _ShoutingModel | None = None
-
-
-class _SettingsModel(_Strict):
-    remedies: list[Category] = Field(default_factory=list)
-    remedy_factor: Weight = Field(default=0.3, ge=0, le=1)
-    cause_threshold: Weight = Field(default=1.0, gt=0)
-    flag_threshold: Weight = Field(default=1.0, gt=0)
-    category_threshold: Weight = Field(default=0.5, gt=0)
-    min_confidence: Weight = Field(default=0.4, ge=0, le=1)
-    tie_margin: Weight = Field(default=0.25, ge=0)
-    negation_window_zh: StrictInt = Field(default=2, ge=0)
-    negation_window_en: StrictInt = Field(default=12, ge=0)
-    token_boundary_max_len: StrictInt = Field(default=1, ge=0)
-    negatable: list[Category] = Field(default_factory=list)
-    will_keeps: list[Category] = Field(default_factory=list)
-    tie_order: list[Category] = Field(default_factory=list)
-    own_cause: list[str] = Field(default_factory=list)
-    topic: list[str] = Field(default_factory=list)
-    topic_factor: Weight = Field(default=1.0, ge=0, le=1)
-    topic_keeps_against: list[Category] = Field(default_factory=list)
-    question_markers: list[str] = Field(default_factory=list)
-    question_bonus: Weight = Field(default=0.0, ge=0)
-    hypothetical_factor: Weight = Field(default=1.0, ge=0, le=1)
-    hypothetical_window: StrictInt = Field(default=20, ge=1)
-    object_gap_before_zh: StrictInt = Field(default=4, ge=0)
-    object_gap_after_zh: StrictInt = Field(default=1, ge=0)
-    object_gap_before_en: StrictInt = Field(default=12, ge=0)
-    object_gap_after_en: StrictInt = Field(default=6, ge=0)
-    extortion_flags: list[Flag] = Field(default_factory=list)
-    fallback_confidence: Weight = Field(default=0.3, ge=0, le=1)
-
-
-class _ExtortionModel(_Strict):
-    direct: list[str] = Field(default_factory=list)
-    benefit: list[str] = Field(default_factory=list)
-    review: list[str] = Field(default_factory=list)
-    complaint: list[str] = Field(default_factory=list)
-    refund: list[str] = Field(default_factory=list)
-    condition: list[str] = Field(default_factory=list)
-    links: list[str] = Field(default_factory=list)
-    demand_verbs: list[str] = Field(default_factory=list)
-    counted_units: list[str] = Field(default_factory=list)
-    paid_words: list[str] = Field(default_factory=list)
-    paid_after: list[str] = Field(default_factory=list)
-    demand_gap: StrictInt | None = Field(default=None, ge=0, le=20)
-    link_max_length: StrictInt | None = Field(default=None, ge=1)
-    max_demand_digits: StrictInt | None = Field(default=None, ge=1, le=9)
-    extortion_max_length: StrictInt | None = Field(default=None, ge=1)
-
-
-# `extortion` sections whose words are looked up as substrings, and the Rules field each fills.
-_WORD_LISTS = {
-    "links": "extortion_links",
-    "demand_verbs": "demand_verbs",
-    "counted_units": "counted_units",
-    "paid_words": "paid_words",
-    "paid_after": "paid_after",
-}
-
-
-class _DialectModel(_Strict):
-    folds: dict[str, str] = Field(default_factory=dict)
-
-
-class _ObjectModel(_Strict):
-    takes: list[Category] = Field(min_length=1)
-    words: list[str] = Field(default_factory=list)
-
-
-class _RulesFileModel(_Strict):
-    categories: dict[Category, dict[str, Weight]] = Field(default_factory=dict)
-    overrides: dict[Category, dict[str, Weight]] = Field(default_factory=dict)
-    flags: dict[Flag, dict[str, Weight]] = Field(default_factory=dict)
-    negation: list[str] = Field(default_factory=list)
-    negation_of_will: list[str] = Field(default_factory=list)
-    hypothetical: list[str] = Field(default_factory=list)
-    neutral: list[str] = Field(default_factory=list)
-    extortion: _ExtortionModel = Field(default_factory=_ExtortionModel)
-    objects: dict[Category, _ObjectModel] = Field(default_factory=dict)
-    signals: _SignalsModel | None = None
-    settings: _SettingsModel | None = None
-    dialect: _DialectModel | None = None
 
 
 def canonical_phrase(raw: str) -> tuple[str, bool]:
@@ -158,12 +55,12 @@ class _Builder:
         self.prefix: set[str] = set()
         self.overrides: dict[str, dict[Category, float]] = {}
         self.origin: dict[tuple[str, str], str] = {}
-        self.signals: _SignalsModel | None = None
-        self.settings: _SettingsModel | None = None
-        self.dialect: _DialectModel | None = None
+        self.signals: SignalsModel | None = None
+        self.settings: SettingsModel | None = None
+        self.dialect: DialectModel | None = None
         self.sections_from: dict[str, str] = {}
         # extortion word lists that are looked up as substrings (not phrases), by Rules field
-        self.word_lists: dict[str, list[str]] = {field: [] for field in _WORD_LISTS.values()}
+        self.word_lists: dict[str, list[str]] = {field: [] for field in WORD_LISTS.values()}
         self.numbers: dict[str, int] = {}  # demand_gap, link_max_length, max_demand_digits
 
     def phrase(self, doc: YamlDocument, location: list[str | int], raw: str, owner: str) -> str:
@@ -183,7 +80,7 @@ class _Builder:
         self.origin[key] = where
         return phrase
 
-    def add(self, doc: YamlDocument, model: _RulesFileModel) -> None:
+    def add(self, doc: YamlDocument, model: RulesFileModel) -> None:
         for category, words in model.categories.items():
             for raw, weight in words.items():
                 loc: list[str | int] = ["categories", category.value, raw]
@@ -215,7 +112,7 @@ class _Builder:
                 loc = ["extortion", role, index]
                 phrase = self.phrase(doc, loc, raw, f"extortion {role}")
                 self.extortion.setdefault(phrase, set()).add(role)
-        for section, field in _WORD_LISTS.items():
+        for section, field in WORD_LISTS.items():
             raws = getattr(model.extortion, section)
             self.word_lists[field] += [canonical_phrase(raw)[0] for raw in raws]
         for name in ("demand_gap", "link_max_length", "max_demand_digits", "extortion_max_length"):
@@ -283,6 +180,28 @@ class _Builder:
         return inherited
 
     def build(self) -> Rules:
+        """The merged phrases and settings as the classifier's Rules."""
+        options: dict[str, Any] = {}
+        if self.settings is not None:
+            options.update(_settings_options(self.settings))
+        if self.signals is not None:
+            options.update(_signal_options(self.signals))
+        if self.dialect is not None:
+            options["dialect"] = dialect_folding(self.dialect.folds)
+        for field, words in self.word_lists.items():
+            options[field] = tuple(dict.fromkeys(words))
+        options["lever_words"] = tuple(
+            sorted(
+                phrase
+                for phrase, roles in self.extortion.items()
+                if roles & {ExtortionRole.REVIEW, ExtortionRole.COMPLAINT}
+            )
+        )
+        options.update(self.numbers)
+        return Rules(phrases=self._phrase_rules(), **options)
+
+    def _phrase_rules(self) -> dict[str, PhraseRule]:
+        """Every phrase named anywhere, with all it means merged into one PhraseRule."""
         phrases: dict[str, PhraseRule] = {}
         everything = (
             set(self.categories)
@@ -309,69 +228,56 @@ class _Builder:
                 object_of=self.objects[phrase][0] if phrase in self.objects else None,
                 object_takes=self.objects[phrase][1] if phrase in self.objects else frozenset(),
             )
-        options: dict[str, Any] = {}
-        if self.settings is not None:
-            settings = self.settings.model_dump()
-            remedies = settings.pop("remedies")
-            extortion_flags = settings.pop("extortion_flags")
-            negatable = settings.pop("negatable")
-            options["topic_keeps_against"] = frozenset(settings.pop("topic_keeps_against"))
-            own_cause = settings.pop("own_cause")
-            topic = settings.pop("topic")
-            markers = settings.pop("question_markers")
-            options["topic"] = frozenset(canonical_phrase(p)[0] for p in topic)
-            options["question_markers"] = tuple(canonical_phrase(p)[0] for p in markers)
-            if negatable:
-                options["negatable"] = frozenset(negatable)
-            options["will_keeps"] = frozenset(settings.pop("will_keeps"))
-            options["tie_order"] = tuple(settings.pop("tie_order"))
-            options["own_cause"] = frozenset(canonical_phrase(p)[0] for p in own_cause)
-            if remedies:
-                options["remedies"] = frozenset(remedies)
-            if extortion_flags:
-                options["extortion_flags"] = frozenset(extortion_flags)
-            options.update({key: value for key, value in settings.items()})
-        if self.signals is not None:
-            options["punctuation"] = tuple(
-                PunctuationSignal(min_run=p.min_run, flag=p.flag, weight=float(p.weight))
-                for p in self.signals.punctuation
-            )
-            if self.signals.angry_emoji is not None:
-                options["angry_emoji"] = frozenset(self.signals.angry_emoji.emoji)
-                options["angry_emoji_weight"] = float(self.signals.angry_emoji.weight)
-            if self.signals.shouting is not None:
-                options["shouting_min_words"] = self.signals.shouting.min_words
-                options["shouting_weight"] = float(self.signals.shouting.weight)
-        if self.dialect is not None:
-            options["dialect"] = dialect_folding(self.dialect.folds)
-        for field, words in self.word_lists.items():
-            options[field] = tuple(dict.fromkeys(words))
-        options["lever_words"] = tuple(
-            sorted(
-                phrase
-                for phrase, roles in self.extortion.items()
-                if roles & {ExtortionRole.REVIEW, ExtortionRole.COMPLAINT}
-            )
+        return phrases
+
+
+def _settings_options(model: SettingsModel) -> dict[str, Any]:
+    """The `settings` section as Rules keyword arguments (phrases canonicalised, sets frozen)."""
+    options: dict[str, Any] = {}
+    settings = model.model_dump()
+    remedies = settings.pop("remedies")
+    extortion_flags = settings.pop("extortion_flags")
+    negatable = settings.pop("negatable")
+    options["topic_keeps_against"] = frozenset(settings.pop("topic_keeps_against"))
+    own_cause = settings.pop("own_cause")
+    topic = settings.pop("topic")
+    markers = settings.pop("question_markers")
+    options["topic"] = frozenset(canonical_phrase(p)[0] for p in topic)
+    options["question_markers"] = tuple(canonical_phrase(p)[0] for p in markers)
+    if negatable:
+        options["negatable"] = frozenset(negatable)
+    options["will_keeps"] = frozenset(settings.pop("will_keeps"))
+    options["tie_order"] = tuple(settings.pop("tie_order"))
+    options["own_cause"] = frozenset(canonical_phrase(p)[0] for p in own_cause)
+    if remedies:
+        options["remedies"] = frozenset(remedies)
+    if extortion_flags:
+        options["extortion_flags"] = frozenset(extortion_flags)
+    options.update({key: value for key, value in settings.items()})
+    return options
+
+
+def _signal_options(signals: SignalsModel) -> dict[str, Any]:
+    """The `signals` section (punctuation runs, angry emoji, shouting) as Rules arguments."""
+    options: dict[str, Any] = {
+        "punctuation": tuple(
+            PunctuationSignal(min_run=p.min_run, flag=p.flag, weight=float(p.weight))
+            for p in signals.punctuation
         )
-        options.update(self.numbers)
-        return Rules(phrases=phrases, **options)
+    }
+    if signals.angry_emoji is not None:
+        options["angry_emoji"] = frozenset(signals.angry_emoji.emoji)
+        options["angry_emoji_weight"] = float(signals.angry_emoji.weight)
+    if signals.shouting is not None:
+        options["shouting_min_words"] = signals.shouting.min_words
+        options["shouting_weight"] = float(signals.shouting.weight)
+    return options
 
 
 def dialect_folding(folds: dict[str, str]) -> DialectFolding:
     """The folding table, longest forms first."""
     pairs = tuple(sorted(folds.items(), key=lambda pair: (-len(pair[0]), pair[0])))
     return DialectFolding(pairs=pairs, first_chars=frozenset(source[0] for source in folds))
-
-
-def _parse(doc: YamlDocument) -> _RulesFileModel:
-    if doc.data is None:
-        return _RulesFileModel()
-    if not isinstance(doc.data, dict):
-        raise doc.error([], "a rules file must be a mapping of sections")
-    try:
-        return _RulesFileModel.model_validate(doc.data)
-    except ValidationError as exc:
-        raise validation_error(doc, exc) from None
 
 
 def rule_files(rules_dir: Path) -> list[Path]:
@@ -389,7 +295,7 @@ def load_rules(rules_dir: Path) -> Rules:
     for path in files:
         doc = load_yaml(path)
         docs[path.name] = doc
-        builder.add(doc, _parse(doc))
+        builder.add(doc, parse_rules_file(doc))
     builder.check_conflicts(docs)
     return builder.build()
 

@@ -10,28 +10,25 @@ its classifier whole when it moves.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.core.classify import Classifier
-from bot.core.labels import LabelStrength, ShopLabel
-from bot.core.learned import LearnedWeights, language_key
-from bot.core.shop_training import (
-    LabelledFeatures,
-    ShopFitConfig,
-    fit_shop_weights,
-    learned_words,
-)
+from bot.core.labels import ShopLabel
+from bot.core.learned import LearnedWeights
+from bot.core.shop_training import ShopFitConfig
 from bot.core.shop_words import ShopWord, WordNote, WordRequest, check_word, with_shop_words
-from bot.core.types import Category
-from bot.phrasebook.weights import format_weights, parse_weights
-from bot.phrasebook.yamlfile import PhrasebookError
+from bot.service.model_blob import CorruptModel, pack_model, unpack_model
+from bot.service.shop_fit import (
+    DEFAULT_FIT,
+    LanguageFit,
+    ShopFit,
+    fit_language,
+    labels_by_language,
+)
 from bot.storage import shop_model as store
 from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit
@@ -40,10 +37,7 @@ from bot.understanding import Understanding
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "kefu-shop-model-1"
 DEFAULT_MIN_LABELS = 20
-DEFAULT_FIT = ShopFitConfig()
-HELD_OUT_SHARE = 0.2  # the newest fifth of the labels measures before and after
 MODEL_TRAINED = "model.trained"
 MODEL_ROLLED_BACK = "model.rolled_back"
 WORD_ADDED = "word.added"
@@ -60,117 +54,12 @@ class ShopModelError(Exception):
         self.variables = variables
 
 
-class CorruptModel(ValueError):
-    """A stored model version whose weights cannot be read."""
-
-
 async def labels_for_training(*, session: Session) -> list[ShopLabel]:
     """The shop's labels (corrections and confirmations), through the card corrections' store."""
     return await shop_labels(session=session)
 
 
-# --- the stored form of a version -------------------------------------------------------------
-
-
-def pack_model(weights: Mapping[str, LearnedWeights]) -> bytes:
-    """A version's weights (per language) as one compressed blob."""
-    document = {
-        "format": MODEL_FORMAT,
-        "weights": {language: format_weights(w) for language, w in sorted(weights.items())},
-    }
-    return zlib.compress(json.dumps(document, ensure_ascii=False).encode("utf-8"), 6)
-
-
-def unpack_model(blob: bytes, *, version: int, cache_dir: Path | None) -> dict[str, LearnedWeights]:
-    """The weights of a stored version; CorruptModel (one line) when they cannot be used."""
-    try:
-        document = json.loads(zlib.decompress(blob).decode("utf-8"))
-    except (zlib.error, UnicodeDecodeError, ValueError) as exc:
-        raise CorruptModel(f"not a compressed model: {exc}") from None
-    if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
-        raise CorruptModel(f"not a {MODEL_FORMAT} document")
-    texts = document.get("weights")
-    if not isinstance(texts, dict) or not texts:
-        raise CorruptModel("no weights in it")
-    found: dict[str, LearnedWeights] = {}
-    for language, content in texts.items():
-        if language not in ("zh", "en") or not isinstance(content, str):
-            raise CorruptModel(f"unexpected entry {language!r}")
-        try:
-            found[language] = parse_weights(
-                content.encode("utf-8"), name=f"model-{version}-{language}", cache_dir=cache_dir
-            )
-        except PhrasebookError as exc:
-            raise CorruptModel(str(exc)) from None
-    return found
-
-
 # --- training ----------------------------------------------------------------------------------
-
-
-@dataclass
-class LanguageFit:
-    """One language's refit: counts and the held-out figures."""
-
-    language: str
-    labels: int
-    corrections: int
-    confirmations: int
-    held_out: int
-    right_before: int
-    right_after: int
-    learned: dict[Category, list[tuple[str, float]]] = field(default_factory=dict)
-
-
-@dataclass
-class ShopFit:
-    """The refitted weights of every language with enough labels, and what was measured."""
-
-    weights: dict[str, LearnedWeights]
-    languages: list[LanguageFit]
-    skipped: dict[str, int]  # languages with too few labels: their count
-
-    @property
-    def held_out(self) -> int:
-        """How many labels were held out to measure."""
-        return sum(fit.held_out for fit in self.languages)
-
-    @property
-    def accuracy_before(self) -> float:
-        """Accuracy of the model in use on the held-out labels."""
-        return _share(sum(f.right_before for f in self.languages), self.held_out)
-
-    @property
-    def accuracy_after(self) -> float:
-        """Accuracy of the refitted model (trained without them) on the held-out labels."""
-        return _share(sum(f.right_after for f in self.languages), self.held_out)
-
-    def label_counts(self) -> dict[str, int]:
-        """The counts stored with the version."""
-        counts: dict[str, int] = {
-            "labels": sum(f.labels for f in self.languages),
-            "corrections": sum(f.corrections for f in self.languages),
-            "confirmations": sum(f.confirmations for f in self.languages),
-            "held_out": self.held_out,
-            "right_before": sum(f.right_before for f in self.languages),
-            "right_after": sum(f.right_after for f in self.languages),
-        }
-        for fit in self.languages:
-            counts[f"labels_{fit.language}"] = fit.labels
-        return counts
-
-
-def _share(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0
-
-
-def split_held_out(
-    labels: Sequence[ShopLabel], share: float = HELD_OUT_SHARE
-) -> tuple[list[ShopLabel], list[ShopLabel]]:
-    """(older labels to train on, the newest `share` held out to measure), by time."""
-    ordered = sorted(labels, key=lambda label: (label.at, label.message_id))
-    held = max(1, math.ceil(len(ordered) * share)) if len(ordered) > 1 else 0
-    return ordered[: len(ordered) - held], ordered[len(ordered) - held :]
 
 
 def fit_shop_model(
@@ -194,10 +83,7 @@ def fit_shop_model(
             "retrain_no_labels",
             needed=min_labels,
         )
-    by_language: dict[str, list[ShopLabel]] = {}
-    for label in labels:
-        key = language_key(live.normalize(label.text).language)
-        by_language.setdefault(key, []).append(label)
+    by_language = labels_by_language(labels, live)
     eligible = {k: v for k, v in by_language.items() if len(v) >= min_labels and k in shipped}
     if not eligible:
         counts = ", ".join(f"{k} {len(v)}" for k, v in sorted(by_language.items()))
@@ -211,50 +97,12 @@ def fit_shop_model(
     weights: dict[str, LearnedWeights] = {}
     fits: list[LanguageFit] = []
     for language, subset in sorted(eligible.items()):
-        train, held_out = split_held_out(subset)
-        base = shipped[language]
-        trial = fit_shop_weights(
-            base, _labelled(live, train), version=f"{version}-trial", config=config
+        weights[language], figures = fit_language(
+            language, subset, live=live, base=shipped[language], config=config, version=version
         )
-        trial_classifier = live.rebuilt(
-            live.rules,
-            {**live.learned, language: trial},
-            model_version=live.model_version,
-            shop_revision=live.shop_revision,
-        )
-        final = fit_shop_weights(
-            base, _labelled(live, subset), version=f"{version}-{language}", config=config
-        )
-        weights[language] = final
-        fits.append(
-            LanguageFit(
-                language=language,
-                labels=len(subset),
-                corrections=sum(1 for x in subset if x.strength is LabelStrength.CORRECTION),
-                confirmations=sum(1 for x in subset if x.strength is LabelStrength.CONFIRMATION),
-                held_out=len(held_out),
-                right_before=_right(live, held_out),
-                right_after=_right(trial_classifier, held_out),
-                learned=learned_words(base, final),
-            )
-        )
+        fits.append(figures)
     skipped = {k: len(v) for k, v in by_language.items() if k not in eligible}
     return ShopFit(weights=weights, languages=fits, skipped=skipped)
-
-
-def _labelled(classifier: Classifier, labels: Sequence[ShopLabel]) -> list[LabelledFeatures]:
-    return [
-        LabelledFeatures(
-            features=classifier.features(classifier.normalize(label.text)),
-            category=label.category,
-            weight=label.weight,
-        )
-        for label in labels
-    ]
-
-
-def _right(classifier: Classifier, labels: Sequence[ShopLabel]) -> int:
-    return sum(1 for label in labels if classifier.classify(label.text).category is label.category)
 
 
 @dataclass(frozen=True)

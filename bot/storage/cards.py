@@ -243,19 +243,6 @@ async def posting_refused(*, session: AsyncSession, card_ids: Sequence[int]) -> 
         )
 
 
-async def record_topics(*, session: AsyncSession, topics: dict[int, int]) -> None:
-    """Each conversation's new forum topic (conversation id -> thread id), in id order so two
-    processes recording topics never wait on each other crosswise; a topic already recorded (by
-    another process that created one at the same time) stays."""
-    conversations: Table = Conversation.__table__  # type: ignore[assignment]
-    for conversation_id in sorted(topics):
-        await session.execute(
-            update(conversations)
-            .where(conversations.c.id == conversation_id, conversations.c.topic_id.is_(None))
-            .values(topic_id=topics[conversation_id])
-        )
-
-
 async def mark_cards_posted(*, session: AsyncSession, posted: Sequence[PostedCard]) -> None:
     """Remember where each card was shown and what it said (one statement for all)."""
     posted = sorted(posted, key=lambda p: p.card_id)  # row locks in one order in every process

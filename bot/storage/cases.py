@@ -1,65 +1,44 @@
 """Cases: a conversation's facts from the log, its status changes (each an audit record), lists.
 
-The case timeline is read from the evidence itself: the conversation's messages, their
-attachments, and the audit records targeting `case:<id>`. All three are chained, so their
-sequence numbers give one order across tables.
+How the log is read into facts and a timeline is `bot.storage.case_log`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.appeal import CaseFacts, FactAttachment, FactEvent, FactMessage
-from bot.core.cases import (
-    FINISHED,
-    CaseState,
-    Refusal,
-    RefusalReason,
-    Transition,
-    transition,
+from bot.core.appeal import CaseFacts
+from bot.core.cases import FINISHED, CaseState, Refusal, RefusalReason, Transition, transition
+from bot.storage.case_log import (
+    TimelineEntry,
+    case_attachments,
+    case_audits,
+    case_messages,
+    case_target,
+    category_of,
+    fact_attachment,
+    fact_event,
+    fact_message,
+    message_totals,
+    timeline,
 )
-from bot.core.inbound import MAX_DOWNLOAD_BYTES
-from bot.core.types import Category
 from bot.storage.evidence import append_audit, chain_head, lock_chain
-from bot.storage.models import (
-    Agent,
-    Attachment,
-    AuditEntry,
-    Buyer,
-    Card,
-    Conversation,
-    Message,
-    utcnow,
-)
+from bot.storage.models import Agent, Buyer, Conversation, utcnow
 
-HEAD_MESSAGES = 200  # the first messages of a long case are always read (first contact, offers)
-TAIL_MESSAGES = 200  # and the newest ones (latest replies, the timeline)
-MAX_ATTACHMENTS = 500
-MAX_EVENTS = 200
 TIMELINE_LENGTH = 10
 
-
-def case_target(conversation_id: int) -> str:
-    """The audit target naming a case."""
-    return f"case:{conversation_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    """One event of a case, in chain order: a message (`in`/`out`), an attachment, an audit record."""
-
-    seq: int
-    at: datetime
-    kind: str
-    text: str = ""
-    action: str = ""
-    details: Any = None
+# A case's timeline entries are part of what `case_facts` returns.
+__all__ = [
+    "CaseRecord",
+    "TimelineEntry",
+    "case_facts",
+    "case_target",
+    "change_status",
+    "open_cases",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,47 +65,10 @@ async def case_facts(
     if found is None:
         return None
     conversation, buyer = found[0], found[1]
-    messages = await _messages(session, conversation_id)
-    totals = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((Message.direction == "in", 1), else_=0)), 0),
-            ).where(Message.conversation_id == conversation_id)
-        )
-    ).one()
-    attachment_query = (
-        select(Attachment)
-        .join(Message, Message.id == Attachment.message_id)
-        .where(Message.conversation_id == conversation_id)
-    )
-    attachments = list(
-        (
-            await session.execute(attachment_query.order_by(Attachment.seq).limit(MAX_ATTACHMENTS))
-        ).scalars()
-    )
-    attachment_total = (
-        await session.execute(select(func.count()).select_from(attachment_query.subquery()))
-    ).scalar_one()
-    audits = list(
-        (
-            await session.execute(
-                select(AuditEntry)
-                .where(
-                    or_(
-                        AuditEntry.target == case_target(conversation_id),
-                        AuditEntry.target.in_(
-                            select(literal("card:").concat(cast(Card.id, String))).where(
-                                Card.conversation_id == conversation_id
-                            )
-                        ),
-                    )
-                )
-                .order_by(AuditEntry.seq.desc())
-                .limit(MAX_EVENTS)
-            )
-        ).scalars()
-    )[::-1]
+    messages = await case_messages(session, conversation_id)
+    message_total, buyer_message_total = await message_totals(session, conversation_id)
+    attachments, attachment_total = await case_attachments(session, conversation_id)
+    audits = await case_audits(session, conversation_id)
     head = await chain_head(session=session)
     facts = CaseFacts(
         case_id=conversation.id,
@@ -135,16 +77,14 @@ async def case_facts(
         opened_at=conversation.opened_at,
         buyer_name=buyer.display_name,
         order_id=conversation.order_id,
-        category=conversation.category or _category_of(messages),
+        category=conversation.category or category_of(messages),
         responsibility=conversation.responsibility,
-        messages=tuple(_fact_message(m) for m in messages),
-        attachments=tuple(
-            FactAttachment(kind=a.kind, sha256=a.sha256, status=a.status) for a in attachments
-        ),
-        events=tuple(_fact_event(a) for a in audits),
-        message_total=int(totals[0]),
-        buyer_message_total=int(totals[1]),
-        attachment_total=int(attachment_total),
+        messages=tuple(fact_message(m) for m in messages),
+        attachments=tuple(fact_attachment(a) for a in attachments),
+        events=tuple(fact_event(a) for a in audits),
+        message_total=message_total,
+        buyer_message_total=buyer_message_total,
+        attachment_total=attachment_total,
         chain_seq=head.seq,
         chain_hash=head.hash,
     )
@@ -152,7 +92,7 @@ async def case_facts(
         conversation=conversation,
         buyer=buyer,
         facts=facts,
-        timeline=_timeline(messages, attachments, audits, timeline_length),
+        timeline=timeline(messages, attachments, audits, timeline_length),
     )
 
 
@@ -193,20 +133,54 @@ async def change_status(
             outcome
         )
     if isinstance(outcome, Refusal):
-        await append_audit(
-            session=session,
+        await _audit_refusal(
+            session,
+            conversation_id,
+            outcome,
+            source=source,
+            target=target,
+            responsibility=responsibility,
             actor_telegram_id=actor_telegram_id,
-            action="case.refused",
-            target=case_target(conversation_id),
-            details={
-                "from": source,
-                "to": str(target)[:64],
-                "reason": outcome.reason.value,
-                "responsibility": responsibility[:32] if responsibility else None,
-                **({"other_case": outcome.other_case} if outcome.other_case else {}),
-            },
         )
         return outcome
+    await _apply(session, conversation, outcome, actor_telegram_id=actor_telegram_id)
+    return outcome
+
+
+async def _audit_refusal(
+    session: AsyncSession,
+    conversation_id: int,
+    refusal: Refusal,
+    *,
+    source: str,
+    target: str,
+    responsibility: str | None,
+    actor_telegram_id: int | None,
+) -> None:
+    """Record a refused status change (`case.refused`) with its reason."""
+    await append_audit(
+        session=session,
+        actor_telegram_id=actor_telegram_id,
+        action="case.refused",
+        target=case_target(conversation_id),
+        details={
+            "from": source,
+            "to": str(target)[:64],
+            "reason": refusal.reason.value,
+            "responsibility": responsibility[:32] if responsibility else None,
+            **({"other_case": refusal.other_case} if refusal.other_case else {}),
+        },
+    )
+
+
+async def _apply(
+    session: AsyncSession,
+    conversation: Conversation,
+    outcome: Transition,
+    *,
+    actor_telegram_id: int | None,
+) -> None:
+    """Move the case to its new state and record the change (`case.status`)."""
     now = utcnow()
     conversation.status = outcome.target.value
     conversation.responsibility = outcome.responsibility.value if outcome.responsibility else None
@@ -220,7 +194,7 @@ async def change_status(
         session=session,
         actor_telegram_id=actor_telegram_id,
         action="case.status",
-        target=case_target(conversation_id),
+        target=case_target(conversation.id),
         details={
             "from": outcome.source.value,
             "to": outcome.target.value,
@@ -228,7 +202,6 @@ async def change_status(
         },
         created_at=now,
     )
-    return outcome
 
 
 async def _refuse_second_open_case(
@@ -278,111 +251,3 @@ async def open_cases(
         query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
     )
     return [(row[0], row[1]) for row in rows]
-
-
-async def _messages(session: AsyncSession, conversation_id: int) -> list[Message]:
-    """The first and newest messages of a case, plus every one worth quoting, in chain order."""
-    base = select(Message).where(Message.conversation_id == conversation_id)
-    head = (await session.execute(base.order_by(Message.seq).limit(HEAD_MESSAGES))).scalars()
-    tail = (await session.execute(base.order_by(Message.seq.desc()).limit(TAIL_MESSAGES))).scalars()
-    quoted = (
-        await session.execute(
-            base.where(
-                Message.direction == "in",
-                or_(
-                    Message.category == Category.EXTORTION.value,
-                    Message.flags.like("%threatens_%"),
-                ),
-            )
-            .order_by(Message.seq)
-            .limit(HEAD_MESSAGES)
-        )
-    ).scalars()
-    by_seq = {m.seq: m for group in (head, tail, quoted) for m in group}
-    return [by_seq[seq] for seq in sorted(by_seq)]
-
-
-def _category_of(messages: list[Message]) -> str | None:
-    categories = [m.category for m in messages if m.direction == "in" and m.category]
-    if Category.EXTORTION.value in categories:
-        return Category.EXTORTION.value
-    return categories[0] if categories else None
-
-
-def _fact_message(message: Message) -> FactMessage:
-    return FactMessage(
-        at=message.sent_at,
-        direction=message.direction,
-        text=message.text,
-        category=message.category,
-        flags=tuple(f for f in message.flags.split(",") if f),
-        content_type=message.content_type,
-    )
-
-
-def _details(entry: AuditEntry) -> dict[str, Any]:
-    try:
-        details = json.loads(entry.details or "{}")
-    except ValueError:
-        return {}
-    return details if isinstance(details, dict) else {}
-
-
-def _fact_event(entry: AuditEntry) -> FactEvent:
-    details = _details(entry)
-    return FactEvent(
-        at=entry.created_at,
-        action=entry.action,
-        state=details.get("to"),
-        responsibility=details.get("responsibility"),
-    )
-
-
-def _message_kind(message: Message) -> str:
-    """`in`, `out`, or `out_unconfirmed`: a reply sent whose Telegram message id is unknown."""
-    if (
-        message.direction == "out"
-        and message.chat_id is not None
-        and message.telegram_message_id is None
-    ):
-        return "out_unconfirmed"
-    return message.direction
-
-
-def _timeline(
-    messages: list[Message],
-    attachments: list[Attachment],
-    audits: list[AuditEntry],
-    length: int,
-) -> tuple[TimelineEntry, ...]:
-    stored = {(a.message_id, a.telegram_file_id) for a in attachments if a.status == "stored"}
-    entries = [
-        *(
-            TimelineEntry(seq=m.seq, at=m.sent_at, kind=_message_kind(m), text=m.text)
-            for m in messages
-        ),
-        *(
-            TimelineEntry(
-                seq=a.seq,
-                at=a.created_at,
-                kind="attachment",
-                text=a.kind,
-                details={
-                    "sha256": a.sha256,
-                    "status": a.status,
-                    "stored_later": (a.message_id, a.telegram_file_id) in stored,
-                    "retried": a.status == "failed"
-                    and (a.size is None or a.size <= MAX_DOWNLOAD_BYTES),
-                },
-            )
-            for a in attachments
-        ),
-        *(
-            TimelineEntry(
-                seq=e.seq, at=e.created_at, kind="audit", action=e.action, details=_details(e)
-            )
-            for e in audits
-        ),
-    ]
-    entries.sort(key=lambda entry: entry.seq)
-    return tuple(entries[-length:]) if length > 0 else ()

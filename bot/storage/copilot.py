@@ -105,3 +105,13 @@ async def case_buyer(*, session: AsyncSession, conversation_id: int) -> int | No
     """The buyer id of a case."""
     conversation = await session.get(Conversation, conversation_id)
     return conversation.buyer_id if conversation is not None else None
+
+
+async def paste_of(*, session: AsyncSession, paste_id: int) -> CopilotPaste | None:
+    """A stored paste by id."""
+    return await session.get(CopilotPaste, paste_id)
+
+
+async def case_of(*, session: AsyncSession, conversation_id: int) -> Conversation | None:
+    """A case by id."""
+    return await session.get(Conversation, conversation_id)

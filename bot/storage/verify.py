@@ -18,16 +18,20 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from bot.core.chain_check import ChainVerifier
 from bot.core.evidence import (
     FORMAT_V1,
     BreakKind,
     ChainBreak,
     ChainHead,
     ChainRecord,
-    ChainVerifier,
     parse_openings,
 )
-from bot.storage.erasure import ErasureSummary, erasure_summaries, unauthorised_erasures
+from bot.storage.erasure.verification import (
+    ErasureSummary,
+    erasure_summaries,
+    unauthorised_erasures,
+)
 from bot.storage.evidence import CHAIN_HEAD, CHAINED_TABLES, hashed_fields
 from bot.storage.filestore import AttachmentStore
 

@@ -14,15 +14,9 @@ from telegram import (
     User,
 )
 
-from bot.core.labels import CardLabel
 from bot.core.roles import Role
 from bot.core.types import Language
-from bot.storage import copilot as paste_store
-from bot.storage import labels as label_store
-from bot.storage.agents import upsert_agent
-from bot.storage.database import Session
-from bot.storage.evidence import append_audit, append_message
-from bot.storage.models import Conversation, CopilotPaste, utcnow
+from bot.service.copilot import Agent, NewPaste, act_on_paste, save_paste
 from bot.tg.context import KefuContext
 from bot.tg.keyboards import CopilotAction, copilot_keyboard, used_keyboard
 from bot.tg.render import split_text
@@ -50,20 +44,19 @@ async def paste(update_message: Message, user: User, context: KefuContext) -> No
     text = update_message.text or update_message.caption or ""
     analysis = services.understanding.analyse(text, seed=update_message.message_id)
     label, original_at = forwarded_from(update_message)
-    entities = analysis.classification.entities
-    async with services.db.transaction() as session:
-        stored = await paste_store.save_paste(
-            session=session,
+    paste_id, current_case = await save_paste(
+        db=services.db,
+        paste=NewPaste(
             agent_telegram_id=user.id,
             chat_id=update_message.chat_id,
             telegram_message_id=update_message.message_id,
             text=text,
             buyer_label=label,
             original_sent_at=original_at,
-            order_id=next(iter(entities.order_ids), None),
-            suggestions=list(analysis.composition.suggestions),
-        )
-        current = await paste_store.current_case(session=session, agent_telegram_id=user.id)
+            order_id=next(iter(analysis.classification.entities.order_ids), None),
+            suggestions=analysis.composition.suggestions,
+        ),
+    )
     lines = analysis_html(analysis, context, language)
     if label:
         lines.insert(
@@ -75,8 +68,8 @@ async def paste(update_message: Message, user: User, context: KefuContext) -> No
     await update_message.reply_text(
         chunks[-1],
         reply_markup=copilot_keyboard(
-            stored.id,
-            current_case=current.id if current else None,
+            paste_id,
+            current_case=current_case,
             wording=services.wording,
             language=language,
         ),
@@ -116,128 +109,36 @@ async def act(context: KefuContext, user: User, role: Role, action: CopilotActio
     """Log a paste under a case (new on a platform, or the current one), or record the reply used."""
     services = context.services
     language = services.language_of(user.language_code)
-    async with services.db.transaction() as session:
-        stored = await session.get(CopilotPaste, action.paste_id)
-        if stored is None or stored.agent_telegram_id != user.id:
-            return services.text(language, "bot.card_gone")
-        agent = await upsert_agent(
-            session=session, telegram_user_id=user.id, role=role, display_name=user.full_name
+    outcome = await act_on_paste(
+        db=services.db,
+        classify=services.understanding.classifier.classify,
+        agent=Agent(telegram_id=user.id, role=role, display_name=user.full_name),
+        paste_id=action.paste_id,
+        action=action.action,
+        platform=action.platform,
+        case_id=action.case_id,
+        index=action.index,
+    )
+    if outcome.kind == "gone":
+        return services.text(language, "bot.card_gone")
+    if outcome.kind == "used":
+        return services.text(language, "copilot.used_logged", n=outcome.index)
+    if outcome.kind == "already":
+        return services.text(
+            language, "copilot.logged", case=outcome.case_id, platform="", order_id=""
         )
-        if action.action == "used":
-            return await _log_used(context, session, stored, agent.id, action.index or 0, language)
-        if stored.conversation_id is not None:
-            return services.text(
-                language, "copilot.logged", case=stored.conversation_id, platform="", order_id=""
-            )
-        if action.action == "join" and action.case_id is not None:
-            conversation = await session.get(Conversation, action.case_id)
-            if conversation is None:
-                return services.text(language, "bot.card_gone")
-        else:
-            conversation = await paste_store.open_platform_case(
-                session=session,
-                platform=action.platform or "other",
-                buyer_label=stored.buyer_label,
-                order_id=stored.order_id,
-                agent_id=agent.id,
-            )
-        verdict = services.understanding.classifier.classify(stored.text)
-        if conversation.order_id is None and stored.order_id:
-            conversation.order_id = stored.order_id
-        agreed = await label_store.current_label(
-            session=session,
-            target=label_store.paste_target(stored.id),
-            original=CardLabel(verdict.category, verdict.flags),
-        )
-        if conversation.category is None or agreed.revision:  # an agent's correction files it
-            conversation.category = (agreed.category or verdict.category).value
-        record = await append_message(
-            session=session,
-            conversation_id=conversation.id,
-            buyer_id=conversation.buyer_id,
-            direction="in",
-            chat_id=stored.chat_id,
-            telegram_message_id=stored.telegram_message_id,
-            text=stored.text,
-            content_type="pasted",
-            sent_at=stored.original_sent_at or stored.created_at,
-            category=verdict.category.value,
-            confidence=verdict.confidence,
-            flags=verdict.sorted_flags(),
-        )
-        stored.conversation_id, stored.message_id = conversation.id, record.id
-        await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action="copilot.logged",
-            target=f"case:{conversation.id}",
-            details={
-                "paste": stored.id,
-                "platform": conversation.platform,
-                "message_id": record.id,
-            },
-        )
-        platform, order_id, case_id = (
-            conversation.platform,
-            conversation.order_id or "-",
-            conversation.id,
-        )
-        suggestions = len(paste_store.paste_suggestions(stored))
     note = services.text(
         language,
         "copilot.logged",
-        case=case_id,
-        platform=services.text(language, f"platforms.{platform}"),
-        order_id=order_id,
+        case=outcome.case_id,
+        platform=services.text(language, f"platforms.{outcome.platform}"),
+        order_id=outcome.order_id,
     )
     await context.bot.send_message(
         chat_id=user.id,
         text="🗂 " + escape(note),
         reply_markup=used_keyboard(
-            action.paste_id, suggestions, wording=services.wording, language=language
+            action.paste_id, outcome.suggestions, wording=services.wording, language=language
         ),
     )
     return note
-
-
-async def _log_used(
-    context: KefuContext,
-    session: Session,
-    stored: CopilotPaste,
-    agent_id: int,
-    index: int,
-    language: Language,
-) -> str:
-    services = context.services
-    suggestions = paste_store.paste_suggestions(stored)
-    conversation = (
-        await session.get(Conversation, stored.conversation_id) if stored.conversation_id else None
-    )
-    if conversation is None or not 1 <= index <= len(suggestions):
-        return services.text(language, "bot.card_gone")
-    await append_message(
-        session=session,
-        conversation_id=conversation.id,
-        buyer_id=conversation.buyer_id,
-        direction="out",
-        text=suggestions[index - 1].text,
-        content_type="copilot",
-        sent_at=utcnow(),
-        suggestion_index=index,
-        suggestion_edited=False,
-        agent_id=agent_id,
-        category=conversation.category,
-    )
-    await append_audit(
-        session=session,
-        actor_telegram_id=stored.agent_telegram_id,
-        action="suggestion.sent",
-        target=f"case:{conversation.id}",
-        details={
-            "paste": stored.id,
-            "message_id": stored.message_id,
-            "suggestion_index": index,
-            "via": "copilot",
-        },
-    )
-    return services.text(language, "copilot.used_logged", n=index)

@@ -8,14 +8,14 @@
   only goes out after the row is committed; if storing fails the request fails and Telegram
   delivers the update again. (The stored JSON is PTB's `Update.to_dict()` of the body.)
 
-`EvidenceApplication.process_update` then writes the update's normalised rows, runs the
-handlers, and marks the update processed. At start-up (`initialize`) every stored update not
+`EvidenceApplication.process_update` then has the inbox classify and record the update's buyer
+message (`bot.service.intake`), runs the handlers, and marks the update processed. At start-up (`initialize`) every stored update not
 marked processed is put back on the queue, and an update already marked is skipped, so each is
 processed exactly once even when Telegram delivers it again. A handler whose own effects must be
-exactly-once calls `mark_updates_processed` in the same transaction as its writes (otherwise they
-are at-least-once). Handlers should use `block=True` (the default): marking happens when
-`process_update` returns. A fresh update's handler gets the rows just written
-(`recorded_update`) instead of reading them back.
+exactly-once marks the update processed in the same transaction as its writes
+(`EvidenceInbox.mark_processed`; otherwise they are at-least-once). Handlers should use
+`block=True` (the default): marking happens when `process_update` returns. A fresh update's
+handler gets the rows just written (`EvidenceInbox.recorded`) instead of reading them back.
 
 A `BatchRoute` takes some updates (Kefu: new buyer texts) out of the one-by-one path: they are
 processed in batches by a background worker, in order with every other update.
@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -36,20 +37,22 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.observability.logs import about_update, bind_case
+from bot.service.intake.classify import Classify
+from bot.service.intake.inbox import EvidenceInbox, StaffCheck, now
 from bot.storage.filestore import (
     DEFAULT_BACKOFF,
     AttachmentStore,
     DownloadRetrier,
     FileFetcher,
 )
-from bot.storage.models import utcnow
 from bot.tg.files import TelegramFileFetcher
-from bot.tg.ingest import EvidenceInbox, Labeler, RecordedUpdate, StaffCheck
 
 if TYPE_CHECKING:
-    from bot.storage.database import Session, SessionFactory
+    from bot.storage.database import SessionFactory
 
 _LOGGER = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 class EvidenceRequest(HTTPXRequest):
@@ -87,8 +90,8 @@ class EvidenceUpdateQueue(asyncio.Queue[object]):
 
     async def put(self, item: object) -> None:
         """Store the update durably, then queue it."""
-        if isinstance(item, Update):
-            await self.evidence_inbox.store_update(item)
+        if isinstance(item, Update) and not self.evidence_inbox.knows(item.update_id):
+            await self.evidence_inbox.store_update(item.to_dict())
         await super().put(item)
 
 
@@ -140,7 +143,7 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
             update = Update.de_json(payload, self.bot)
             if update is None:
                 continue
-            inbox.remember(update_id, payload, utcnow())
+            inbox.remember(update_id, payload, now())
             await self.update_queue.put(update)
             replayed += 1
         if replayed:
@@ -186,7 +189,7 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
                 if await inbox.is_processed(update.update_id):
                     _LOGGER.debug("update %d was processed before; skipped", update.update_id)
                     return
-                bind_case((await inbox.record(update)).conversation_id)
+                bind_case((await inbox.record(*payload_of(inbox, update))).conversation_id)
                 await super().process_update(update)
                 await inbox.finish(update.update_id)
 
@@ -252,7 +255,7 @@ def install_evidence_ingest(
     sessions: SessionFactory,
     store: AttachmentStore,
     fetcher: FileFetcher | None = None,
-    labeler: Labeler | None = None,
+    classify: Classify | None = None,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
     is_staff: StaffCheck | None = None,
     batch_route: BatchRoute | None = None,
@@ -263,15 +266,15 @@ def install_evidence_ingest(
     Sets the builder's application class (`EvidenceApplication`), its getUpdates request
     (`EvidenceRequest`) and its update queue (`EvidenceUpdateQueue`), so do not set those
     elsewhere. `fetcher` defaults to downloading through the bot (`TelegramFileFetcher`);
-    `labeler` (e.g. the classifier) gives each buyer message its category, confidence and flags
-    before it is chained; `on_update` is told of each update taken for processing (metrics).
-    Handlers find an update's rows with `recorded_update(application, update)`.
+    `classify` (`bot.service.intake.classify.message_classifier`) gives each buyer message its one
+    verdict before it is chained; `on_update` is told of each update taken for processing
+    (metrics). Handlers find an update's rows with `evidence_inbox_of(application).recorded`.
     """
     inbox = EvidenceInbox(
         sessions=sessions,
         store=store,
         fetcher=fetcher,
-        labeler=labeler,
+        classify=classify,
         backoff=backoff,
         is_staff=is_staff,
     )
@@ -284,11 +287,9 @@ def install_evidence_ingest(
     return inbox
 
 
-def recorded_update(application: Application, update: Update) -> RecordedUpdate | None:  # type: ignore[type-arg]
-    """The evidence rows recorded for `update` while its handlers run."""
-    if isinstance(application, EvidenceApplication):
-        return application.evidence_inbox.recorded(update.update_id)
-    return None
+def payload_of(inbox: EvidenceInbox, update: Update) -> tuple[Mapping[str, Any], datetime]:
+    """The update as stored (its JSON and when it arrived), or as PTB parsed it."""
+    return inbox.payload_of(update.update_id) or (update.to_dict(), now())
 
 
 def evidence_inbox_of(application: Application) -> EvidenceInbox:  # type: ignore[type-arg]
@@ -296,16 +297,3 @@ def evidence_inbox_of(application: Application) -> EvidenceInbox:  # type: ignor
     if not isinstance(application, EvidenceApplication):
         raise TypeError("the application was not built with install_evidence_ingest")
     return application.evidence_inbox
-
-
-async def mark_updates_processed(
-    application: Application,  # type: ignore[type-arg]
-    updates: Sequence[Update],
-    *,
-    session: Session,
-) -> None:
-    """Mark `updates` processed inside the handler's own transaction (saves a commit at the end)."""
-    if isinstance(application, EvidenceApplication) and updates:
-        await application.evidence_inbox.mark_processed(
-            session=session, update_ids=[update.update_id for update in updates]
-        )

@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from html import escape
 
-from bot.core.types import Classification, Flag, Language, Suggestion
+from bot.core.buyer_history import BuyerHistory
+from bot.core.card_view import CardView
+from bot.core.types import Flag, Language
 from bot.core.wording import Wording
 
 TELEGRAM_LIMIT = 4096
 CARD_TEXT_BUDGET = 1200  # the buyer's message is shortened on the card; the log keeps it whole
+__all__ = ["BuyerHistory", "CardView", "outcome_line", "render_card", "split_text"]
+
 ALARM_FLAGS = frozenset({Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT})
-
-
-@dataclass(frozen=True, slots=True)
-class BuyerHistory:
-    """What the shop has seen of this buyer before: to recognise serial refunders and 差评师."""
-
-    conversations: int = 0
-    refunds: int = 0
-    threats: int = 0
-    extortion: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CardView:
-    """Everything an agent's card shows about one buyer message."""
-
-    card_id: int
-    buyer_name: str
-    buyer_handle: str
-    text: str
-    classification: Classification
-    suggestions: tuple[Suggestion, ...]
-    warnings: tuple[str, ...]
-    order_id: str | None = None
-    history: BuyerHistory = field(default_factory=BuyerHistory)
-    blocked: bool = False
-    outcomes: tuple[str, ...] = ()
-    not_stored: tuple[str, ...] = ()  # kinds of the message's files whose download failed so far
 
 
 def render_card(view: CardView, *, wording: Wording, language: Language) -> str:

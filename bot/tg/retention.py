@@ -12,7 +12,7 @@ from datetime import datetime
 from bot.core.sla import next_local_time
 from bot.storage import jobs as job_store
 from bot.storage.database import Session
-from bot.storage.erasure import erase_expired_cases
+from bot.storage.erasure.retention import erase_expired_cases
 from bot.storage.models import ScheduledJob, utcnow
 from bot.tg.context import KefuContext, Services
 

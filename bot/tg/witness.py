@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 from telegram import Bot
 
 from bot.config import Settings
-from bot.core.evidence import ChainHead, witness_text
+from bot.core.evidence import ChainHead
 from bot.phrasebook.witness import load_witness_templates
-from bot.storage import evidence
-from bot.storage.engine import make_engine, make_sessionmaker
-from bot.storage.models import utcnow
+from bot.service.witness import head_to_publish, record_published
+from bot.storage.database import Database
 
 if TYPE_CHECKING:
     from bot.storage.database import SessionFactory
@@ -31,20 +30,11 @@ async def publish_chain_head(
     template: str,
 ) -> ChainHead:
     """Post the current head (hash, record count, time) to `chat_id` and audit that it was posted."""
-    async with sessions() as session:
-        head = await evidence.chain_head(session=session)
-    # Every record holds one sequence number and there are no gaps, so the count is the seq.
-    text = witness_text(template, head=head, records=head.seq, at=utcnow())
+    head, text = await head_to_publish(sessions=sessions, template=template)
     sent = await bot.send_message(chat_id=chat_id, text=text)
-    async with sessions() as session:
-        await evidence.append_audit(
-            session=session,
-            actor_telegram_id=None,
-            action="chain_head.published",
-            target=str(chat_id),
-            details={"seq": head.seq, "hash": head.hash, "message_id": sent.message_id},
-        )
-        await session.commit()
+    await record_published(
+        sessions=sessions, chat_id=chat_id, head=head, message_id=sent.message_id
+    )
     return head
 
 
@@ -53,7 +43,7 @@ async def publish_with_settings(settings: Settings) -> ChainHead:
     if settings.bot_token is None or settings.supervisor_chat_id is None:
         raise ValueError("publishing needs KEFU_BOT_TOKEN and KEFU_SUPERVISOR_CHAT_ID")
     template = load_witness_templates(settings.phrasebook_dir)[settings.language]
-    engine = make_engine(settings.sqlalchemy_url)
+    db = Database.open(settings.sqlalchemy_url)
     try:
         bot = Bot(
             settings.bot_token.get_secret_value(),
@@ -63,10 +53,10 @@ async def publish_with_settings(settings: Settings) -> ChainHead:
         async with bot:
             published = await publish_chain_head(
                 bot=bot,
-                sessions=make_sessionmaker(engine),
+                sessions=db.sessions,
                 chat_id=settings.supervisor_chat_id,
                 template=template,
             )
     finally:
-        await engine.dispose()
+        await db.close()
     return published

@@ -1,9 +1,12 @@
 """Fitting the learned weights with scikit-learn (a dev extra; the bot never imports this).
 
 Per language: softmax regression over the features `bot.core.features` builds (the same code
-the bot runs), L2-regularised, seeded. Choices (regularisation, class weights) are made by
-grouped cross-validation on the training split; the out-of-fold probabilities then calibrate
-the temperature and the needs-human threshold, and each flag's yes/no threshold.
+the bot runs), L2-regularised, seeded, blended with complement naive Bayes over the same
+features. Both are linear in the features, so the blend is one linear model and the bot's
+inference is unchanged; naive Bayes gives the rare words steadier weights than the regression
+alone. Choices (regularisation, class weights, the naive Bayes share) are made by grouped
+cross-validation on the training split; the out-of-fold scores then calibrate the temperature
+and the needs-human threshold, and each flag's yes/no threshold.
 """
 
 from __future__ import annotations
@@ -11,37 +14,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
+from sklearn.naive_bayes import ComplementNB
 
-from bot.core.learned import FlagModel, LearnedWeights, LinearModel
+from bot.core.learned import LearnedWeights, LinearModel
 from bot.core.metrics import expected_calibration_error
-from bot.core.types import Category, Flag
+from bot.training.common import Fold, TrainConfig, fold_matrices, group_folds, logistic, matrix
 from bot.training.dataset import Example
+from bot.training.flags import flag_models
 
 FeatureFn = Callable[[str], dict[str, float]]
-
-
-@dataclass(frozen=True, slots=True)
-class TrainConfig:
-    """What `kefu train` may vary; the defaults are what the shipped weights used."""
-
-    seed: int = 1
-    folds: int = 5
-    c_grid: tuple[float, ...] = (1.0, 4.0)
-    balanced_grid: tuple[bool, ...] = (False, True)
-    min_count: int = 2  # a feature must occur in this many training texts
-    precision_target: float = 0.95  # the confident part must be at least this accurate
-    # Weights closer to zero are left out of the file: at 0.02 the predictions on the training
-    # texts are unchanged and the file (and its loading time) halves.
-    prune_below: float = 0.02
-    min_flag_positives: int = 30  # fewer positives: the hand rules keep the flag
-    rule_flag_threshold: float = 1.0  # the rules' flag_threshold (an `rf:` score this high)
+DEFAULT_CONFIG = TrainConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +40,8 @@ class CvResult:
     balanced: bool
     accuracy: float
     macro_f1: float
+    nb_share: float = 0.0
+    ece: float = 0.0  # expected calibration error out of fold, after the temperature
 
 
 @dataclass
@@ -85,79 +75,16 @@ def _features(examples: Sequence[Example], featurize: FeatureFn) -> list[dict[st
     return [featurize(example.text) for example in examples]
 
 
-def _vocabulary(rows: Sequence[Mapping[str, float]], min_count: int) -> set[str]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        for name in row:
-            counts[name] = counts.get(name, 0) + 1
-    return {name for name, count in counts.items() if count >= min_count}
-
-
-def _restrict(rows: Sequence[Mapping[str, float]], keep: set[str]) -> list[dict[str, float]]:
-    return [{k: v for k, v in row.items() if k in keep} for row in rows]
-
-
-def _model(c: float, balanced: bool, seed: int) -> LogisticRegression:
-    return LogisticRegression(
-        C=c,
-        max_iter=3000,
-        class_weight="balanced" if balanced else None,
-        random_state=seed,
-    )
-
-
-def _folds(groups: Sequence[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    splitter = GroupKFold(n_splits=n)
-    dummy = np.zeros(len(groups))
-    return list(splitter.split(dummy, groups=list(groups)))
-
-
-@dataclass(frozen=True, slots=True)
-class _Fold:
-    """One cross-validation fold, vectorised once and reused for every setting and flag."""
-
-    train: np.ndarray
-    test: np.ndarray
-    x_train: Any
-    x_test: Any
-
-
-def _fold_matrices(
-    rows: Sequence[Mapping[str, float]],
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    min_count: int,
-) -> list[_Fold]:
-    """Each fold's train and test matrices, over the features its own train part has."""
-    built = []
-    for train_index, test_index in folds:
-        train_rows = [rows[i] for i in train_index]
-        keep = _vocabulary(train_rows, min_count)
-        vectorizer = DictVectorizer()
-        x_train = vectorizer.fit_transform(_restrict(train_rows, keep))
-        x_test = vectorizer.transform(_restrict([rows[i] for i in test_index], keep))
-        built.append(_Fold(train_index, test_index, x_train, x_test))
-    return built
-
-
-def _matrix(rows: Sequence[Mapping[str, float]], min_count: int) -> tuple[Any, list[str]]:
-    """All rows as one matrix over the features in at least `min_count` of them, and their names."""
-    vectorizer = DictVectorizer()
-    x = vectorizer.fit_transform(_restrict(rows, _vocabulary(rows, min_count)))
-    return x, [str(name) for name in vectorizer.get_feature_names_out()]
-
-
 def _oof(
-    folds: Sequence[_Fold],
+    folds: Sequence[Fold],
     labels: Sequence[str],
-    config: TrainConfig,
-    c: float,
-    balanced: bool,
+    make: Callable[[], Any],
 ) -> tuple[np.ndarray, list[str]]:
-    """Out-of-fold decision scores (rows × classes) and the class order."""
+    """Out-of-fold scores (rows × classes) of the models `make` builds, and the class order."""
     classes = sorted(set(labels))
     scores = np.zeros((len(labels), len(classes)))
     for fold in folds:
-        model = _model(c, balanced, config.seed)
+        model = make()
         model.fit(fold.x_train, [labels[i] for i in fold.train])
         raw = _scores(model, fold.x_test)
         for j, label in enumerate(model.classes_):
@@ -168,8 +95,45 @@ def _oof(
     return scores, classes
 
 
-def _scores(model: LogisticRegression, x: object) -> np.ndarray:
+def _naive_bayes(config: TrainConfig) -> ComplementNB:
+    return ComplementNB(alpha=config.nb_alpha)
+
+
+def _spread(scores: np.ndarray) -> float:
+    """How widely a model's scores vary across categories (to put two models on one scale)."""
+    finite = np.where(scores > -1e8, scores, np.nan)
+    centred = finite - np.nanmean(finite, axis=1, keepdims=True)
+    spread = float(np.nanstd(centred))
+    return spread if spread > 0 else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Blend:
+    """Naive Bayes share and the two models' score spreads: scores = a·regression + b·NB."""
+
+    share: float
+    lr_spread: float = 1.0
+    nb_spread: float = 1.0
+
+    @property
+    def lr_scale(self) -> float:
+        return (1 - self.share) / self.lr_spread
+
+    @property
+    def nb_scale(self) -> float:
+        return self.share / self.nb_spread
+
+    def scores(self, lr: np.ndarray, nb: np.ndarray) -> np.ndarray:
+        if self.share == 0:
+            return lr
+        return self.lr_scale * lr + self.nb_scale * nb
+
+
+def _scores(model: Any, x: object) -> np.ndarray:
     """Decision scores, one column per class (scikit-learn gives one column for two classes)."""
+    if isinstance(model, ComplementNB):
+        nb: np.ndarray = model.predict_joint_log_proba(x)
+        return nb
     raw: np.ndarray = model.decision_function(x)
     if raw.ndim == 1:
         raw = np.column_stack([-raw / 2, raw / 2])
@@ -221,78 +185,100 @@ def needs_human_threshold(
     return best
 
 
-def _flag_models(
-    rows: Sequence[Mapping[str, float]],
-    examples: Sequence[Example],
-    config: TrainConfig,
-    c: float,
-) -> list[FlagModel]:
-    """One yes/no model per flag with enough examples, its threshold and mode (by OOF F1).
+def _choose(
+    folds: Sequence[Fold], labels: Sequence[str], config: TrainConfig, log: Callable[[str], None]
+) -> tuple[CvResult, np.ndarray, list[str], _Blend, list[CvResult]]:
+    """Every setting's cross-validated figures; the best one, its OOF scores and blend."""
+    nb_scores, classes = _oof(folds, labels, lambda: _naive_bayes(config))
+    truth = np.array([classes.index(label) for label in labels])
+    results: list[tuple[CvResult, np.ndarray, _Blend]] = []
+    for balanced in config.balanced_grid:
+        for c in config.c_grid:
+            lr_scores, _ = _oof(folds, labels, partial(logistic, c, balanced, config.seed))
+            for share in config.nb_share_grid:
+                blend = _Blend(share, _spread(lr_scores), _spread(nb_scores))
+                scores = blend.scores(lr_scores, nb_scores)
+                result = _cv_result(scores, truth, classes, c, balanced, share)
+                log(
+                    f"  cv C={c:g} balanced={balanced} nb={share:g}: accuracy"
+                    f" {result.accuracy:.3f} macro-F1 {result.macro_f1:.3f} ECE {result.ece:.3f}"
+                )
+                results.append((result, scores, blend))
+    figures = [r[0] for r in results]
+    chosen, scores, blend = results[pick_setting(figures, config.max_ece)]
+    return chosen, scores, classes, blend, figures
 
-    A flag's mode is "learned" or "union" (the model or the hand rules), whichever scores the
-    better F1 out of fold; a flag whose model beats neither the rules alone gets no model, so
-    the rules keep it.
+
+def pick_setting(results: Sequence[CvResult], max_ece: float) -> int:
+    """The index of the best setting (macro-F1 + accuracy) among the calibrated ones.
+
+    Ties go to the smaller C and the smaller naive Bayes share; when no setting is calibrated
+    to `max_ece`, the best of all is taken.
     """
-    # Extortion implies its flags (the classifier adds them), so the flag models learn from the
-    # other messages only: otherwise every review word would suggest wants_compensation.
-    kept = [i for i, e in enumerate(examples) if e.category != Category.EXTORTION.value]
-    rows = [rows[i] for i in kept]
-    examples = [examples[i] for i in kept]
-    folds = _fold_matrices(
-        rows, _folds([e.group for e in examples], config.folds), config.min_count
+    candidates = [i for i, r in enumerate(results) if r.ece <= max_ece] or range(len(results))
+    return max(
+        candidates,
+        key=lambda i: (
+            round(results[i].macro_f1 + results[i].accuracy, 4),
+            -results[i].c,
+            -results[i].nb_share,
+        ),
     )
-    x_all, names = _matrix(rows, config.min_count)
-    models: list[FlagModel] = []
-    for flag in Flag:
-        target = [flag.value in e.flags for e in examples]
-        if sum(target) < config.min_flag_positives:
-            continue
-        oof = np.zeros(len(rows))
-        for fold in folds:
-            y_train = [target[i] for i in fold.train]
-            if len(set(y_train)) < 2:
-                continue
-            model = _model(c, False, config.seed).fit(fold.x_train, y_train)
-            oof[fold.test] = model.predict_proba(fold.x_test)[:, 1]
-        threshold = _best_threshold(oof, target)
-        truth = np.array(target)
-        learned = oof >= threshold
-        by_rules = np.array(
-            [row.get(f"rf:{flag.value}", 0.0) >= config.rule_flag_threshold for row in rows]
+
+
+def _cv_result(
+    scores: np.ndarray,
+    truth: np.ndarray,
+    classes: Sequence[str],
+    c: float,
+    balanced: bool,
+    share: float,
+) -> CvResult:
+    """The figures of one setting's out-of-fold scores."""
+    labels = [classes[i] for i in truth]
+    predicted = [classes[i] for i in scores.argmax(axis=1)]
+    probabilities = _softmax(scores, _temperature(scores, truth))
+    ece = expected_calibration_error(
+        probabilities.max(axis=1).tolist(), (probabilities.argmax(axis=1) == truth).tolist()
+    )
+    accuracy = float((scores.argmax(axis=1) == truth).mean())
+    return CvResult(c, balanced, accuracy, _macro_f1(labels, predicted), share, ece)
+
+
+def _final_model(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[str],
+    chosen: CvResult,
+    blend: _Blend,
+    config: TrainConfig,
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """The chosen blend fitted on every row: class order, weights, biases, feature names."""
+    x_all, names = matrix(rows, config.min_count)
+    final = logistic(chosen.c, chosen.balanced, config.seed).fit(x_all, labels)
+    coef, intercept = _coefficients(final)
+    if blend.share > 0:
+        nb = _naive_bayes(config).fit(x_all, labels)
+        # A weight added to every category alike changes no decision: centre each feature's.
+        nb_coef = nb.feature_log_prob_ - nb.feature_log_prob_.mean(axis=0, keepdims=True)
+        coef = blend.lr_scale * coef + blend.nb_scale * nb_coef
+        intercept = blend.lr_scale * intercept
+    return [str(label) for label in final.classes_], coef, intercept, names
+
+
+def _pruned(
+    names: Sequence[str], coef: np.ndarray, config: TrainConfig
+) -> dict[str, tuple[tuple[int, float], ...]]:
+    """Per feature, its (category index, weight) pairs at or above the pruning threshold."""
+    weights: dict[str, tuple[tuple[int, float], ...]] = {}
+    for j, name in enumerate(names):
+        row = tuple(
+            (i, float(coef[i, j]))
+            for i in range(coef.shape[0])
+            if abs(coef[i, j]) >= config.prune_below
         )
-        scores = {
-            "learned": _f1(learned, truth),
-            "union": _f1(learned | by_rules, truth),
-            "rules": _f1(by_rules, truth),
-        }
-        mode = max(scores, key=lambda name: (scores[name], name == "rules"))
-        if mode == "rules":
-            continue
-        final = _model(c, False, config.seed).fit(x_all, target)
-        weights = {
-            name: float(w)
-            for name, w in zip(names, final.coef_[0], strict=True)
-            if abs(w) >= config.prune_below
-        }
-        models.append(FlagModel(flag, float(final.intercept_[0]), weights, threshold, mode))
-    return models
-
-
-def _f1(predicted: np.ndarray, truth: np.ndarray) -> float:
-    tp = int((predicted & truth).sum())
-    fp = int((predicted & ~truth).sum())
-    fn = int((~predicted & truth).sum())
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-
-
-def _best_threshold(probabilities: np.ndarray, target: Sequence[bool]) -> float:
-    truth = np.array(target)
-    best, best_f1 = 0.5, -1.0
-    for threshold in np.arange(0.05, 0.86, 0.05):
-        f1 = _f1(probabilities >= threshold, truth)
-        if f1 > best_f1 + 1e-9:
-            best, best_f1 = float(round(threshold, 2)), f1
-    return best
+        if row:
+            weights[name] = row
+    return weights
 
 
 def train_language(
@@ -301,59 +287,32 @@ def train_language(
     *,
     language: str,
     version: str,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = DEFAULT_CONFIG,
     log: Callable[[str], None] = lambda _line: None,
 ) -> Trained:
     """Fit one language's weights on `examples` (all of them training data)."""
     rows = _features(examples, featurize)
     labels = [e.category for e in examples]
-    folds = _fold_matrices(
-        rows, _folds([e.group for e in examples], config.folds), config.min_count
+    folds = fold_matrices(
+        rows, group_folds([e.group for e in examples], config.folds), config.min_count
     )
-    results = []
-    oof: dict[tuple[float, bool], tuple[np.ndarray, list[str]]] = {}
-    for balanced in config.balanced_grid:
-        for c in config.c_grid:
-            scores, classes = oof[c, balanced] = _oof(folds, labels, config, c, balanced)
-            predicted = [classes[i] for i in scores.argmax(axis=1)]
-            accuracy = sum(p == e for p, e in zip(predicted, labels, strict=True)) / len(labels)
-            result = CvResult(c, balanced, accuracy, _macro_f1(labels, predicted))
-            log(
-                f"  cv C={c:g} balanced={balanced}: accuracy {result.accuracy:.3f}"
-                f" macro-F1 {result.macro_f1:.3f}"
-            )
-            results.append(result)
-    chosen = max(results, key=lambda r: (round(r.macro_f1 + r.accuracy, 4), -r.c))
-    scores, classes = oof[chosen.c, chosen.balanced]
+    chosen, scores, classes, blend, results = _choose(folds, labels, config, log)
     truth = np.array([classes.index(label) for label in labels])
     temperature = _temperature(scores, truth)
     probabilities = _softmax(scores, temperature)
     confidences = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == truth
-    ece = expected_calibration_error(confidences.tolist(), correct.tolist())
     threshold = needs_human_threshold(
         confidences.tolist(), correct.tolist(), config.precision_target
     )
     confident = confidences >= threshold
-    x_all, names = _matrix(rows, config.min_count)
-    final = _model(chosen.c, chosen.balanced, config.seed).fit(x_all, labels)
-    order = [str(label) for label in final.classes_]
-    coef, intercept = _coefficients(final)
-    weights: dict[str, tuple[tuple[int, float], ...]] = {}
-    for j, name in enumerate(names):
-        row = tuple(
-            (i, float(coef[i, j]))
-            for i in range(len(order))
-            if abs(coef[i, j]) >= config.prune_below
-        )
-        if row:
-            weights[name] = row
-    flags = _flag_models(rows, examples, config, chosen.c)
+    order, coef, intercept, names = _final_model(rows, labels, chosen, blend, config)
+    weights = _pruned(names, coef, config)
     model = LinearModel(tuple(order), tuple(float(b) for b in intercept), weights, temperature)
     learned = LearnedWeights(
         language=language,
         categories=model,
-        flags=tuple(flags),
+        flags=tuple(flag_models(rows, examples, config, chosen.c)),
         needs_human_below=round(float(threshold), 4),
         version=version,
     )
@@ -361,7 +320,7 @@ def train_language(
         weights=learned,
         cv=results,
         chosen=chosen,
-        oof_ece=ece,
+        oof_ece=expected_calibration_error(confidences.tolist(), correct.tolist()),
         oof_coverage=float(confident.mean()),
         oof_confident_accuracy=float(correct[confident].mean()) if confident.any() else 0.0,
         features=len(weights),

@@ -7,7 +7,7 @@ import pytest
 from bot.config import DEFAULT_PHRASEBOOK_DIR
 from bot.core.checks import CheckRules, check_reply
 from bot.core.types import Category, Classification, Flag
-from bot.phrasebook.loader import load_check_rules
+from bot.phrasebook.checks_file import load_check_rules
 
 RULES: CheckRules = load_check_rules(DEFAULT_PHRASEBOOK_DIR)
 

@@ -12,14 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.classify import (
-    Classifier,
-    ExtortionRole,
-    PhraseRule,
-    PunctuationSignal,
-    Rules,
-    find_phrases,
-)
+from bot.core.classify import Classifier
+from bot.core.keyword_rules import ExtortionRole, PhraseRule, PunctuationSignal, Rules
+from bot.core.phrase_match import find_phrases
 from bot.core.types import Category, Entities, Flag, Language
 
 C = Category

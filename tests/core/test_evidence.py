@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bot.core.chain_check import ChainVerifier
 from bot.core.evidence import (
     FORMAT_V2,
     GENESIS_HASH,
@@ -16,7 +17,6 @@ from bot.core.evidence import (
     CanonicalEncodingError,
     ChainHead,
     ChainRecord,
-    ChainVerifier,
     canonical_bytes,
     canonical_bytes_v2,
     chain_hash,

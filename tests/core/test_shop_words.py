@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.classify import PhraseRule, Rules
+from bot.core.keyword_rules import PhraseRule, Rules
 from bot.core.shop_words import (
     ShopWord,
     WordProblem,

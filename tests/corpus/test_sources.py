@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.corpus.sources import (
+    EN_REVIEWS,
+    EN_REVIEWS_PATH,
     JDDC_CHAT,
     JDDC_SEQ,
     REVIEWS,
@@ -17,6 +19,7 @@ from bot.corpus.sources import (
     REVIEWS_PATH,
     MirrorError,
     Mirrors,
+    english_reviews,
     jddc_chat_turns,
     jddc_seq_turns,
     negative_reviews,
@@ -36,6 +39,12 @@ TWEETS = (
     '1,u9,True,x,"@AmazonHelp where is\nmy parcel",,\n'
     "2,AmazonHelp,False,x,@u9 sorry,,\n"
     "3,u8,True,x,@AppleSupport my phone,,\n"
+)
+AMAZON_CSV = (
+    "target,input\n"
+    'Very Negative,"Broke after a week,\nvery disappointed"\n'
+    "Positive,Love it\n"
+    "Neutral,It is fine I guess\n"
 )
 
 
@@ -64,6 +73,7 @@ def mirrors(tmp_path_factory: pytest.TempPathFactory) -> Mirrors:
     _repo(root, JDDC_SEQ, {"data/train.enc": SEQ.encode(), "data/test.enc": b""})
     _repo(root, REVIEWS, {REVIEWS_PATH: archive.getvalue()})
     _repo(root, "S0l0m4n/aie3-twitter-customer-support", {"data/test_set.csv": TWEETS.encode()})
+    _repo(root, EN_REVIEWS, {EN_REVIEWS_PATH: AMAZON_CSV.encode()})
     for name, path in [
         ("divya-gh/conversational-ai-analyst", "data/twcs_clean.csv"),
         ("monalisapatra26/data_visualization", "twcs.csv"),
@@ -100,6 +110,15 @@ def test_only_inbound_tweets_to_retailers(mirrors: Mirrors) -> None:
     assert [t.text for t in tweets] == ["@AmazonHelp where is\nmy parcel"]
     assert tweets[0].group == "tw:u9"
     assert resolve(mirrors, tweets[0].source_id) == tweets[0].text
+
+
+def test_english_reviews_are_the_negative_and_neutral_ones(mirrors: Mirrors) -> None:
+    reviews = list(english_reviews(mirrors))
+    assert [(r.text, r.group) for r in reviews] == [
+        ("Broke after a week,\nvery disappointed", "amazon:2"),
+        ("It is fine I guess", "amazon:5"),
+    ]
+    assert all(resolve(mirrors, r.source_id) == r.text for r in reviews)
 
 
 def test_a_missing_mirror_is_a_clear_error(tmp_path: Path) -> None:

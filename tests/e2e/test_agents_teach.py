@@ -14,14 +14,20 @@ from bot.core.labels import CATEGORY_ORDER
 from bot.core.types import Category
 from tests.e2e.emulator import InProcessTelegram
 from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
-from tests.service.monitor_shop import TAUGHT, UNSEEN
+from tests.service.monitor_shop import SHORT, TAUGHT, UNSEEN
 
 pytestmark = pytest.mark.e2e
 
 JSON = dict[str, Any]
 QUALITY = CATEGORY_ORDER.index(Category.QUALITY)
 # More than the 20 labels retraining needs: a card Kefu already files as quality is no correction.
-MESSAGES = (*TAUGHT, "显示器一开大型游戏就掉帧", "掉帧问题一直没解决", "到手第一天就发现掉帧")
+MESSAGES = (
+    *TAUGHT,
+    *SHORT,
+    "显示器一开大型游戏就掉帧",
+    "掉帧问题一直没解决",
+    "到手第一天就发现掉帧",
+)
 
 
 async def _until(check: Any, what: str) -> Any:

@@ -398,12 +398,12 @@ async def test_a_burst_is_recorded_and_carded_in_batches_in_order(
 async def test_a_failed_batch_is_processed_one_by_one(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.tg.inbox as inbox
+    import bot.service.intake.flow as flow
 
     async def broken(**_kwargs: object) -> None:
         raise RuntimeError("database went away mid-batch")
 
-    monkeypatch.setattr(inbox, "record_fresh_messages", broken)
+    monkeypatch.setattr(flow, "record_fresh_messages", broken)
     texts = _burst(shop)
     async with running_kefu(shop):
         await _wait_rows(

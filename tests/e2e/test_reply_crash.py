@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import text
 
 from bot.core.types import Language
-from bot.export.service import make_view
 from bot.export.transcript import TranscriptCase, build_case
+from bot.export.view import make_view
 from bot.storage import cards as card_store
 from bot.storage import outbox
 from bot.storage.database import Database
-from bot.storage.export_queries import load_case
+from bot.storage.exports.case_file import load_case
 from bot.tg.context import SERVICES_KEY
 from tests.e2e.emulator import InProcessTelegram
 from tests.e2e.kefu import (

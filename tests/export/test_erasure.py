@@ -25,15 +25,9 @@ from bot.core.export_filter import ExportFilter
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.export.service import ExportFormat, ExportRequest, case_bundle, write_export
-from bot.storage.erasure import (
-    CONVERSATIONS,
-    ERASURES,
-    ErasureRefused,
-    erase_and_clean,
-    erase_expired_cases,
-    expired_cases,
-    set_legal_hold,
-)
+from bot.storage.erasure.erase import erase_and_clean
+from bot.storage.erasure.retention import erase_expired_cases, expired_cases, set_legal_hold
+from bot.storage.erasure.scope import CONVERSATIONS, ERASURES, ErasureRefused
 from bot.storage.evidence import AUDIT_LOG, MESSAGES, RAW_UPDATES
 from bot.storage.verify import verify_chain
 from tests.export.conftest import ADDRESS, BUYER_NAME, PHONE, T0, Shop

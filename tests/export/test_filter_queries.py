@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.export_filter import ExportFilter
-from bot.storage.export_queries import count_conversations, count_messages, current_head
+from bot.storage.exports.conversations import count_conversations
+from bot.storage.exports.messages import count_messages, current_head
 from bot.storage.models import Conversation
 from tests.export.conftest import T0, Shop
 

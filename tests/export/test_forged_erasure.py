@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Table, insert, select, update
 
 from bot.core.evidence import BreakKind, erase_fields, openings_text, parse_openings
-from bot.storage.erasure import ERASURES, emptied, erase_and_clean
+from bot.storage.erasure.emptying import emptied
+from bot.storage.erasure.erase import erase_and_clean
+from bot.storage.erasure.scope import ERASURES
 from bot.storage.evidence import AUDIT_LOG, MESSAGES, hashed_fields
 from bot.storage.verify import verify_chain
 from tests.export.conftest import Shop

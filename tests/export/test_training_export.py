@@ -14,15 +14,11 @@ from bot.core.export_filter import ExportFilter, ExportFormat
 from bot.core.labels import CardLabel
 from bot.core.roles import Role
 from bot.core.types import Category, Flag, Language
-from bot.export.report import accuracy_figure, accuracy_text
-from bot.export.service import (
-    ChainBroken,
-    ExportRequest,
-    build_accuracy,
-    make_view,
-    stats_summary,
-    write_export,
-)
+from bot.export.report import accuracy_figure
+from bot.export.service import ChainBroken, ExportRequest, stats_summary, write_export
+from bot.export.stats import build_accuracy
+from bot.export.summary import accuracy_text
+from bot.export.view import make_view
 from bot.storage import labels as label_store
 from bot.storage.models import utcnow
 from tests.export.conftest import ADDRESS, BUYER_NAME, PHONE, T0, Shop

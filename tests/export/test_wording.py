@@ -23,11 +23,14 @@ from bot.core.export_filter import ExportFilter, ExportFormat
 from bot.core.roles import Role
 from bot.core.types import Category, Flag, Language
 from bot.export import pages
-from bot.export.report import report_figure, report_text
-from bot.export.service import ExportRequest, build_report, make_view, write_export
+from bot.export.report import report_figure
+from bot.export.service import ExportRequest, write_export
+from bot.export.stats import build_report
+from bot.export.summary import report_text
 from bot.export.transcript import TranscriptCase, build_case
+from bot.export.view import make_view
 from bot.storage import cases as case_store
-from bot.storage.export_queries import load_case
+from bot.storage.exports.case_file import load_case
 from bot.storage.filestore import AttachmentStore
 from tests.export.conftest import Shop
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import DEFAULT_PHRASEBOOK_DIR
 from bot.core.checks import check_reply
-from bot.phrasebook.loader import load_check_rules
+from bot.phrasebook.checks_file import load_check_rules
 from bot.phrasebook.yamlfile import PhrasebookError
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from bot.config import DEFAULT_PHRASEBOOK_DIR
 from bot.core.types import Category, Language, Principle
-from bot.phrasebook.loader import REQUIRED_UI, coverage, load_phrasebook
+from bot.phrasebook.loader import coverage, load_phrasebook
+from bot.phrasebook.ui_texts import REQUIRED_UI
 from bot.phrasebook.yamlfile import PhrasebookError
 
 

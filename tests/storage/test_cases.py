@@ -17,7 +17,7 @@ from bot.core.cases import CaseState, Party, Refusal, RefusalReason, Transition
 from bot.core.roles import Role
 from bot.core.types import Language, Suggestion
 from bot.phrasebook.loader import load_phrasebook
-from bot.storage import cases
+from bot.storage import case_log, cases
 from bot.storage.agents import upsert_agent
 from bot.storage.cards import create_card
 from bot.storage.engine import make_sessionmaker
@@ -262,8 +262,8 @@ async def test_case_facts_read_the_log(engine: AsyncEngine) -> None:
 async def test_a_long_case_reads_its_first_newest_and_quoted_messages(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cases, "HEAD_MESSAGES", 2)
-    monkeypatch.setattr(cases, "TAIL_MESSAGES", 2)
+    monkeypatch.setattr(case_log, "HEAD_MESSAGES", 2)
+    monkeypatch.setattr(case_log, "TAIL_MESSAGES", 2)
     async with make_sessionmaker(engine).begin() as session:
         buyer = await get_or_create_buyer(session=session, telegram_user_id=7, display_name="B")
         conversation = await open_conversation_for(session=session, buyer_id=buyer.id)

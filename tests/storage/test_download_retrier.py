@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.service.intake.inbox import record_update
 from bot.storage.engine import make_sessionmaker
 from bot.storage.filestore import AttachmentStore, DownloadRetrier, files_not_stored
 from bot.storage.verify import verify_chain
-from bot.tg.ingest import record_update
 from tests.tg.fake_bot_api import photo_message
 from tests.tg.test_ingest import FlakyFetcher
 

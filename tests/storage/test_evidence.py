@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import multiprocessing
+import pkgutil
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +19,7 @@ from bot.core.evidence import GENESIS_HASH, parse_openings, row_hash_v2
 from bot.storage import evidence
 from bot.storage.engine import make_engine, make_sessionmaker
 from bot.storage.evidence import MESSAGES, RAW_UPDATES, hashed_fields
+from bot.storage.evidence.head import TransactionHead, transaction_head
 from bot.storage.filestore import AttachmentStore
 from bot.storage.repository import get_or_create_buyer, open_conversation_for
 from bot.storage.verify import verify_chain
@@ -133,9 +137,38 @@ async def test_processed_marks_are_idempotent_and_replay_lists_the_rest(
 
 
 def test_repository_offers_no_update_or_delete() -> None:
-    names = [name for name, _ in inspect.getmembers(evidence, inspect.isfunction)]
-    forbidden = [n for n in names if n.startswith(("update_", "delete_", "remove_", "edit_"))]
+    modules = [evidence] + [
+        importlib.import_module(f"{evidence.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(evidence.__path__)
+    ]
+    names = [
+        f"{module.__name__}.{name}"
+        for module in modules
+        for name, _ in inspect.getmembers(module, inspect.isfunction)
+    ]
+    forbidden = [
+        n
+        for n in names
+        if n.rsplit(".", 1)[1].startswith(("update_", "delete_", "remove_", "edit_"))
+    ]
+    assert len(modules) > 1
     assert forbidden == []
+
+
+async def test_a_transaction_keeps_the_head_it_locked_until_it_ends(engine: AsyncEngine) -> None:
+    async with make_sessionmaker(engine)() as session:
+        async with session.begin():
+            assert transaction_head(session) is None
+            head = await evidence.lock_chain(session=session)
+            cached = transaction_head(session)
+            assert cached == TransactionHead(
+                session.sync_session.get_transaction(), head, unwritten=False
+            )
+            with pytest.raises(FrozenInstanceError):
+                cached.unwritten = True  # type: ignore[misc]
+            assert await evidence.chain_head(session=session) == head
+        async with session.begin():
+            assert transaction_head(session) is None
 
 
 @pytest.mark.parametrize("statement", ["UPDATE messages SET text = 'x'", "DELETE FROM messages"])

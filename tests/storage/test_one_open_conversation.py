@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.cases import CaseState, Refusal, RefusalReason, Transition
-from bot.core.inbound import BuyerRef, InboundMessage, MessageLabels
+from bot.core.inbound import BuyerRef, InboundMessage
+from bot.service.intake.record import record_fresh_messages
 from bot.storage import cases, migrate
 from bot.storage.engine import make_engine, make_sessionmaker
 from bot.storage.models import Conversation
 from bot.storage.repository import get_or_create_buyer, open_conversations_for
-from bot.tg.ingest import record_fresh_messages
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
@@ -212,7 +212,7 @@ async def test_a_message_arriving_while_its_case_is_closed_opens_a_new_case(
                 async with make_sessionmaker(other_engine).begin() as session:
                     recorded = await record_fresh_messages(
                         session=session,
-                        entries=[(_inbound(7001, 601, "又坏了"), T0, MessageLabels())],
+                        entries=[(_inbound(7001, 601, "又坏了"), T0, None)],
                     )
                     return recorded[0].conversation_id
 

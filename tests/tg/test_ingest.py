@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.core.inbound import MessageLabels, buyer_message
+from bot.core.inbound import buyer_message
+from bot.core.types import Category, Classification, Flag
+from bot.service.intake.inbox import record_update
 from bot.storage.engine import make_sessionmaker
 from bot.storage.filestore import AttachmentStore, retry_failed_attachments
 from bot.storage.verify import verify_chain
 from bot.tg.evidence_app import install_evidence_ingest
-from bot.tg.ingest import record_update
 from bot.tg.webhook import WebhookConfig, listening
 from tests.tg.fake_bot_api import (
     TOKEN,
@@ -31,6 +32,7 @@ from tests.tg.fake_bot_api import (
 )
 
 RECEIVED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+URGENT_NOT_RECEIVED = Classification(Category.NOT_RECEIVED, 0.9, frozenset({Flag.URGENT}))
 
 
 class FlakyFetcher:
@@ -117,7 +119,7 @@ async def test_record_update_writes_message_edit_and_photo_once(
                 fetcher=fetcher,
                 payload=update,
                 received_at=RECEIVED,
-                labeler=lambda m: MessageLabels("not_received", 0.9, ("urgent",)),
+                classify=lambda _text: URGENT_NOT_RECEIVED,
             )
     messages = await _rows(
         engine,

@@ -186,10 +186,10 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler, filters
 
-    from bot.core.inbound import MessageLabels, buyer_message
+    from bot.core.inbound import buyer_message
+    from bot.service.intake.record import record_fresh_messages
     from bot.storage import evidence
     from bot.tg.evidence_app import BatchRoute, EvidenceApplication, install_evidence_ingest
-    from bot.tg.ingest import record_fresh_messages
 
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(db_url)
@@ -216,10 +216,11 @@ def _worker(db_url: str, api: str, data_dir: str) -> None:
         async with inbox.turn, sessions() as session:
             entries = []
             for update in updates:
-                payload, received_at = inbox.payload_of(update)
-                inbound = buyer_message(payload)
+                stored = inbox.payload_of(update.update_id)
+                assert stored is not None
+                inbound = buyer_message(stored[0])
                 assert inbound is not None
-                entries.append((inbound, received_at, MessageLabels()))
+                entries.append((inbound, stored[1], None))
             await record_fresh_messages(session=session, entries=entries)
             for update in updates:
                 await handle_once(session, update.update_id)

@@ -12,8 +12,9 @@ from bot.core.classify import Classifier
 from bot.core.types import Category
 from bot.nlp.pipeline import build_classifier
 from bot.phrasebook.weights import read_weights, write_weights
+from bot.training.common import TrainConfig
 from bot.training.dataset import Example
-from bot.training.fit import TrainConfig, needs_human_threshold, train_language
+from bot.training.fit import needs_human_threshold, train_language
 
 PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 
@@ -109,3 +110,77 @@ def test_needs_human_threshold(
     confidences: list[float], correct: list[bool], target: float, expected: float
 ) -> None:
     assert needs_human_threshold(confidences, correct, target) == expected
+
+
+def test_the_naive_bayes_blend_is_one_linear_model(rules_only: Classifier) -> None:
+    """The written weights score every text as the blend of the two fitted models would."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB
+
+    from bot.training.common import matrix as _matrix
+    from bot.training.fit import CvResult, _Blend, _final_model
+
+    def featurize(text: str) -> dict[str, float]:
+        return rules_only.features(rules_only.normalize(text))
+
+    examples = corpus()
+    rows = [featurize(e.text) for e in examples]
+    labels = [e.category for e in examples]
+    config = TrainConfig(min_count=1, prune_below=0.0)
+    blend = _Blend(0.4, lr_spread=2.0, nb_spread=3.0)
+    chosen = CvResult(1.0, False, 1.0, 1.0, 0.4)
+    order, coef, intercept, names = _final_model(rows, labels, chosen, blend, config)
+    x, same_names = _matrix(rows, 1)
+    assert same_names == names
+    regression = LogisticRegression(C=1.0, max_iter=3000, random_state=config.seed).fit(x, labels)
+    bayes = ComplementNB(alpha=config.nb_alpha).fit(x, labels)
+    expected = 0.3 * regression.decision_function(x) + (0.4 / 3.0) * bayes.predict_joint_log_proba(
+        x
+    )
+    ours = np.asarray(x @ coef.T) + intercept
+    # Equal up to one constant per text (each feature's weights were centred across categories),
+    # so every softmax and every decision is the same.
+    difference = ours - expected
+    assert order == list(regression.classes_)
+    assert np.allclose(difference, difference[:, :1], atol=1e-9)
+    assert blend.lr_scale == pytest.approx(0.3)
+
+
+def test_cross_validation_chooses_the_naive_bayes_share(rules_only: Classifier) -> None:
+    def featurize(text: str) -> dict[str, float]:
+        return rules_only.features(rules_only.normalize(text))
+
+    config = TrainConfig(
+        folds=2,
+        c_grid=(1.0,),
+        balanced_grid=(False,),
+        min_count=1,
+        nb_share_grid=(0.0, 0.5),
+        max_ece=1.0,
+    )
+    trained = train_language(corpus(), featurize, language="zh", version="t", config=config)
+    assert [r.nb_share for r in trained.cv] == [0.0, 0.5]
+    assert trained.chosen in trained.cv
+
+
+@pytest.mark.parametrize(
+    ("figures", "max_ece", "expected"),
+    [
+        # the sharper blend scores better but is not calibrated: the calibrated one is chosen
+        ([(1.0, 0.0, 0.80, 0.78, 0.03), (1.0, 0.5, 0.83, 0.81, 0.07)], 0.05, 0),
+        ([(1.0, 0.0, 0.80, 0.78, 0.03), (1.0, 0.3, 0.82, 0.80, 0.045)], 0.05, 1),
+        # none calibrated: the best of all
+        ([(1.0, 0.0, 0.80, 0.78, 0.06), (1.0, 0.3, 0.82, 0.80, 0.07)], 0.05, 1),
+        # a tie goes to the smaller C, then to the smaller naive Bayes share
+        ([(4.0, 0.0, 0.80, 0.80, 0.01), (1.0, 0.3, 0.80, 0.80, 0.01)], 0.05, 1),
+        ([(1.0, 0.3, 0.80, 0.80, 0.01), (1.0, 0.0, 0.80, 0.80, 0.01)], 0.05, 1),
+    ],
+)
+def test_pick_setting(
+    figures: list[tuple[float, float, float, float, float]], max_ece: float, expected: int
+) -> None:
+    from bot.training.fit import CvResult, pick_setting
+
+    results = [CvResult(c, True, acc, f1, share, ece) for c, share, acc, f1, ece in figures]
+    assert pick_setting(results, max_ece) == expected

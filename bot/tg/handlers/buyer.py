@@ -6,8 +6,7 @@ from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.core.roles import Role
-from bot.storage.evidence import append_audit
-from bot.storage.repository import set_buyer_blocked
+from bot.service.buyers import note_bot_membership
 from bot.tg.context import KefuContext, reply, sender_of
 from bot.tg.handlers import agent
 from bot.tg.inbox import receive_buyer_message
@@ -63,11 +62,4 @@ async def bot_membership(update: Update, context: KefuContext) -> None:
     if change is None or user is None or change.chat.type != ChatType.PRIVATE:
         return
     blocked = change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
-    async with context.services.db.transaction() as session:
-        if await set_buyer_blocked(session=session, telegram_user_id=user.id, blocked=blocked):
-            await append_audit(
-                session=session,
-                actor_telegram_id=user.id,
-                action="buyer.blocked_bot" if blocked else "buyer.unblocked_bot",
-                target=f"user:{user.id}",
-            )
+    await note_bot_membership(db=context.services.db, telegram_user_id=user.id, blocked=blocked)

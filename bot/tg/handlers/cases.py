@@ -15,7 +15,7 @@ from bot.core.cases import Refusal, Transition, parse_state
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.storage import cases as case_store
-from bot.storage.erasure import set_legal_hold
+from bot.storage.erasure.retention import set_legal_hold
 from bot.storage.evidence import append_audit
 from bot.tg.context import KefuContext, Services, sender_of
 from bot.tg.keyboards import NO_SUCH_ID, CaseAction, case_keyboard, parse_row_id

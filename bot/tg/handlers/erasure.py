@@ -14,14 +14,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.core.roles import Role
 from bot.core.types import Language
-from bot.storage.erasure import (
-    ErasureRefused,
-    answer_request,
-    erase_and_clean,
-    erasure_request,
-    old_format_count,
-    records_to_erase,
-)
+from bot.storage.erasure.erase import erase_and_clean
+from bot.storage.erasure.requests import answer_request, erasure_request
+from bot.storage.erasure.scope import ErasureRefused, old_format_count, records_to_erase
 from bot.storage.evidence import append_audit
 from bot.tg.context import KefuContext, Services, sender_of
 

@@ -7,7 +7,7 @@ import hashlib
 from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 
 from bot.core.roles import Role
-from bot.storage.evidence import append_audit
+from bot.service.copilot import record_inline_choice
 from bot.tg.context import KefuContext
 
 MAX_QUERY = 256  # Telegram's own limit on inline query text
@@ -45,17 +45,9 @@ async def chosen_result(update: Update, context: KefuContext) -> None:
     chosen, user = update.chosen_inline_result, update.effective_user
     if chosen is None or user is None:
         return
-    number, _, rest = chosen.result_id.partition(":")
-    category = rest.partition(":")[0]
-    async with context.services.db.transaction() as session:
-        await append_audit(
-            session=session,
-            actor_telegram_id=user.id,
-            action="inline.chosen",
-            target=f"inline:{chosen.result_id}"[:256],
-            details={
-                "query": chosen.query,
-                "suggestion_index": int(number) if number.isdigit() else None,
-                "category": category,
-            },
-        )
+    await record_inline_choice(
+        db=context.services.db,
+        telegram_user_id=user.id,
+        result_id=chosen.result_id,
+        query=chosen.query,
+    )

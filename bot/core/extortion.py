@@ -1,0 +1,131 @@
+"""Recognising extortion by its structure: a benefit demanded, tied to a review or complaint lever."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.keyword_rules import ExtortionRole, Rules
+from bot.core.phrase_match import word_char_at
+from bot.core.scoring import Tally, evidence_beyond
+from bot.core.types import Flag
+
+
+def is_extortion(tally: Tally, text: str, amounts: Sequence[str], asks: bool, rules: Rules) -> bool:
+    """A demand for a benefit tied to a review or complaint lever by a condition, either order.
+
+    The demand is a benefit word (赔我, 红包, gift card), a number right after a demand verb
+    ("转我300", "pay me $40"; not a phone number, 12315, stars or days), or a full refund
+    (退全款, refund me) in a message that names no problem of its own — a refund for goods that
+    never came or broke is the normal remedy. The lever is a review word (found inside longer
+    phrases too) or a complaint word or threat; the tie a condition phrase or, in a short
+    message that asks nothing, a short link word (就, 才, once, if). "差评师" or "私了" needs
+    nothing more.
+    """
+    roles = tally.extortion
+    if ExtortionRole.DIRECT in roles:
+        return True
+    # A demand is put in a few words; a long review that mentions money, a refund and a review
+    # is telling a story (the learned weights may still call it extortion, given a demand).
+    if len(text) > rules.extortion_max_length or not demands_benefit(tally, text, amounts, rules):
+        return False
+    threat = max(
+        tally.flags.get(Flag.THREATENS_REVIEW, 0.0),
+        tally.flags.get(Flag.THREATENS_COMPLAINT, 0.0),
+    )
+    if threat >= rules.flag_threshold and ExtortionRole.BENEFIT in roles:
+        return True
+    # Review and complaint words are looked up as substrings too: a longer phrase ("改评价",
+    # "my review") may have swallowed the word it holds. A negated complaint still counts
+    # ("我就不投诉了" trades the complaint away).
+    lever = (
+        ExtortionRole.REVIEW in roles
+        or ExtortionRole.COMPLAINT in roles
+        or tally.withheld_lever
+        or threat >= rules.flag_threshold
+        or any(word in text for word in rules.lever_words)
+    )
+    if not lever:
+        return False
+    if ExtortionRole.CONDITION in roles:
+        return True
+    # A short link word ties demand and lever only in a short message that asks nothing: a
+    # long review that mentions a refund and a complaint, or a question about a cash-for-review
+    # offer, is no demand.
+    if len(text) > rules.link_max_length or asks:
+        return False
+    return any(_has_link(text, link) for link in rules.extortion_links)
+
+
+def demands_benefit(tally: Tally, text: str, amounts: Sequence[str], rules: Rules) -> bool:
+    """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了."""
+    roles = tally.extortion
+    return (
+        ExtortionRole.DIRECT in roles
+        or ExtortionRole.BENEFIT in roles
+        or _demanded_amount(text, rules)
+        or any(_owed(text, amount, rules) for amount in amounts)
+        or (ExtortionRole.REFUND in roles and not _names_a_cause(tally, rules))
+    )
+
+
+def _owed(text: str, amount: str, rules: Rules) -> bool:
+    """True when a sum of money is asked for, not reported as paid ("花了200块", "I paid $50")."""
+    start = text.find(amount.lower())
+    if start < 0:
+        return False
+    before = text[max(0, start - rules.demand_gap - 2) : start]
+    after = text[start + len(amount) : start + len(amount) + 2]
+    return not any(word in before for word in rules.paid_words) and not after.startswith(
+        rules.paid_after
+    )
+
+
+def _names_a_cause(tally: Tally, rules: Rules) -> bool:
+    """True when a category other than the remedies scores `cause_threshold` on its own."""
+    return evidence_beyond(tally, rules, rules.remedies)
+
+
+def _has_link(text: str, link: str) -> bool:
+    """A link word in `text`; a Latin one only as a whole word ("if", not "gift")."""
+    if not link.isascii() or not link[0].isalpha():
+        return link in text
+    start = text.find(link)
+    while start >= 0:
+        end = start + len(link)
+        if not word_char_at(text, start - 1) and not word_char_at(text, end):
+            return True
+        start = text.find(link, start + 1)
+    return False
+
+
+def _demanded_amount(text: str, rules: Rules) -> bool:
+    """True when a sum of money follows a demand verb closely ("转我300", "pay me $40")."""
+    for verb in rules.demand_verbs:
+        start = text.find(verb)
+        while start >= 0:
+            after = start + len(verb)
+            for offset in range(after, min(len(text), after + rules.demand_gap + 1)):
+                if text[offset].isdigit() or text[offset] in _CN_DIGITS:
+                    if _is_money(text, offset, rules):
+                        return True
+                    break
+            start = text.find(verb, start + 1)
+    return False
+
+
+def _is_money(text: str, offset: int, rules: Rules) -> bool:
+    """True when the number at `offset` can be a sum demanded: at most `max_demand_digits`
+    digits (not a phone number or 12315), and not counting stars, days or items."""
+    end = offset
+    digits = 0
+    while end < len(text) and (
+        text[end].isdigit() or text[end] in _CN_DIGITS or text[end] in " .,"
+    ):
+        digits += text[end].isdigit()
+        end += 1
+    if digits > rules.max_demand_digits:
+        return False
+    return not text[end:].lstrip().startswith(rules.counted_units)
+
+
+_CN_DIGITS = frozenset("一二两三四五六七八九十百千万\ue001\ue002")

@@ -1,0 +1,83 @@
+"""Which stored updates have been processed: replay after a crash handles the rest once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.evidence.tables import MESSAGES, PROCESSED, RAW_UPDATES
+from bot.storage.models import utcnow
+
+# The same text on SQLite and PostgreSQL; a text() statement is cached, unlike the dialects'
+# insert().on_conflict_do_nothing(), which SQLAlchemy 2.0 compiles anew every time.
+_MARK_PROCESSED = text(
+    "INSERT INTO processed_updates (update_id, processed_at) VALUES (:update_id, :processed_at) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(
+    bindparam("update_id", type_=PROCESSED.c.update_id.type),
+    bindparam("processed_at", type_=PROCESSED.c.processed_at.type),
+)
+
+
+async def mark_processed(
+    *, session: AsyncSession, update_id: int, processed_at: datetime | None = None
+) -> bool:
+    """Mark an update's processing finished; True when this call marked it (not already marked)."""
+    result = await session.execute(
+        _MARK_PROCESSED, {"update_id": update_id, "processed_at": processed_at or utcnow()}
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_processed_many(
+    *, session: AsyncSession, update_ids: Sequence[int], processed_at: datetime | None = None
+) -> None:
+    """`mark_processed` for several updates in one statement."""
+    if update_ids:
+        moment = processed_at or utcnow()
+        await session.execute(
+            _MARK_PROCESSED,
+            [{"update_id": update_id, "processed_at": moment} for update_id in update_ids],
+        )
+
+
+async def is_processed(*, session: AsyncSession, update_id: int) -> bool:
+    """Whether the update's processing is marked finished."""
+    found = await session.execute(
+        select(PROCESSED.c.update_id).where(PROCESSED.c.update_id == update_id)
+    )
+    return found.first() is not None
+
+
+async def unprocessed_updates(
+    *, session: AsyncSession, limit: int = 10_000
+) -> list[tuple[int, dict[str, Any]]]:
+    """Stored updates not yet marked processed, oldest first: (update_id, payload)."""
+    rows = await session.execute(
+        select(RAW_UPDATES.c.update_id, RAW_UPDATES.c.payload)
+        .outerjoin(PROCESSED, PROCESSED.c.update_id == RAW_UPDATES.c.update_id)
+        .where(PROCESSED.c.update_id.is_(None))
+        .order_by(RAW_UPDATES.c.seq)
+        .limit(limit)
+    )
+    return [(int(row.update_id), json.loads(row.payload)) for row in rows]
+
+
+async def message_of_update(
+    *, session: AsyncSession, update_id: int
+) -> tuple[int, int, int] | None:
+    """(message id, conversation id, buyer id) of the message an update produced, if any."""
+    row = (
+        await session.execute(
+            select(MESSAGES.c.id, MESSAGES.c.conversation_id, MESSAGES.c.buyer_id)
+            .where(MESSAGES.c.update_id == update_id)
+            .order_by(MESSAGES.c.seq)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (int(row.id), int(row.conversation_id), int(row.buyer_id))
