@@ -4,6 +4,7 @@ the card taken and does not post it a second time; Telegram's refusal gives the 
 
 from __future__ import annotations
 
+from bot.storage import card_posting
 from bot.storage import cards as card_store
 from bot.storage.database import Database
 from tests.storage.test_reply_claims import _seed
@@ -18,7 +19,7 @@ async def test_a_card_is_taken_for_posting_once(migrated_url: str) -> None:
     for _ in range(2):  # two processes, one after the other
         async with db.transaction() as session:
             taken.append(
-                await card_store.start_posting(
+                await card_posting.start_posting(
                     session=session, card_ids=[seeded.card_id], chat_id=FORUM
                 )
             )
@@ -27,7 +28,7 @@ async def test_a_card_is_taken_for_posting_once(migrated_url: str) -> None:
     await db.close()
     assert taken == [{seeded.card_id}, set()]
     assert found is not None
-    assert card_store.post_in_doubt(found.card)  # taken, never recorded: not posted again
+    assert card_posting.post_in_doubt(found.card)  # taken, never recorded: not posted again
 
 
 async def test_a_refused_card_may_be_posted_again_and_a_posted_one_is_not_in_doubt(
@@ -36,10 +37,10 @@ async def test_a_refused_card_may_be_posted_again_and_a_posted_one_is_not_in_dou
     db = Database.open(migrated_url)
     seeded = await _seed(db)
     async with db.transaction() as session:
-        await card_store.start_posting(session=session, card_ids=[seeded.card_id], chat_id=FORUM)
-        await card_store.posting_refused(session=session, card_ids=[seeded.card_id])
+        await card_posting.start_posting(session=session, card_ids=[seeded.card_id], chat_id=FORUM)
+        await card_posting.posting_refused(session=session, card_ids=[seeded.card_id])
     async with db.transaction() as session:
-        again = await card_store.start_posting(
+        again = await card_posting.start_posting(
             session=session, card_ids=[seeded.card_id], chat_id=FORUM
         )
         await card_store.mark_cards_posted(
@@ -51,4 +52,4 @@ async def test_a_refused_card_may_be_posted_again_and_a_posted_one_is_not_in_dou
     await db.close()
     assert again == {seeded.card_id}
     assert found is not None
-    assert (found.card.card_message_id, card_store.post_in_doubt(found.card)) == (77, False)
+    assert (found.card.card_message_id, card_posting.post_in_doubt(found.card)) == (77, False)

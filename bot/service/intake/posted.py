@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from bot.service.intake.inbox import EvidenceInbox
+from bot.storage import card_posting
 from bot.storage import cards as card_store
 from bot.storage.cards import PostedCard
 from bot.storage.database import Database, Session
@@ -19,7 +20,7 @@ async def take_for_posting(*, db: Database, card_ids: Sequence[int], chat_id: in
     """Take cards for posting before the Bot API call (one autocommitted UPDATE); the ids taken.
     A card another process is posting (an update delivered again), or posted, is not taken."""
     async with db.autocommit() as session:
-        return await card_store.start_posting(session=session, card_ids=card_ids, chat_id=chat_id)
+        return await card_posting.start_posting(session=session, card_ids=card_ids, chat_id=chat_id)
 
 
 async def record_posted(
@@ -43,7 +44,7 @@ async def record_posted(
     async def record(session: Session) -> None:
         await set_case_topics(session=session, topics=topics)
         await card_store.mark_cards_posted(session=session, posted=posted)
-        await card_store.posting_refused(session=session, card_ids=refused)
+        await card_posting.posting_refused(session=session, card_ids=refused)
         if inbox is not None and update_ids:
             await inbox.mark_processed(session=session, update_ids=update_ids)
 
