@@ -113,7 +113,8 @@ async def _send_row(
             result.taken = True
             return False
     started = utcnow()
-    answer = await send(row.chat_id, row.text)
+    async with outbox.lease_kept(db, row.id):  # a slow send keeps its rows
+        answer = await send(row.chat_id, row.text)
     async with db.transaction() as session:
         if isinstance(answer, NoAnswer):
             log.warning(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.roles import Role
@@ -33,11 +34,19 @@ async def upsert_agent(
     language_code: str | None = None,
     active: bool = True,
 ) -> Agent:
-    """Create or update a team member with `role`."""
+    """Create or update a team member with `role` (several processes may do it at once)."""
     agent = await get_agent(session=session, telegram_user_id=telegram_user_id)
     if agent is None:
-        agent = Agent(telegram_user_id=telegram_user_id, role=role.name.lower(), available=False)
-        session.add(agent)
+        # Insert-or-nothing, then read: two processes starting together both seed the
+        # configured staff, and the second one's plain INSERT would break the unique id.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        await session.execute(
+            dialect.insert(Agent)
+            .values(telegram_user_id=telegram_user_id, role=role.name.lower(), available=False)
+            .on_conflict_do_nothing(index_elements=["telegram_user_id"])
+        )
+        agent = await get_agent(session=session, telegram_user_id=telegram_user_id)
+        assert agent is not None
     agent.role = role.name.lower()
     agent.active = active
     if display_name:

@@ -215,6 +215,7 @@ _MARK_POSTED = (
 
 async def mark_cards_posted(*, session: AsyncSession, posted: Sequence[PostedCard]) -> None:
     """Remember where each card was shown and what it said (one statement for all)."""
+    posted = sorted(posted, key=lambda p: p.card_id)  # row locks in one order in every process
     if posted:
         await session.execute(
             _MARK_POSTED,

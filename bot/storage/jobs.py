@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.clock import db_now
 from bot.storage.models import ScheduledJob, utcnow
 
 LEASE = timedelta(minutes=5)  # a claim older than this belonged to a process that died
@@ -89,8 +90,9 @@ async def claim_due(
     """Atomically take due jobs (and ones whose claim expired) for `worker`; others skip them.
 
     `kinds` / `except_kinds` narrow the kinds taken; `status="done"` takes jobs that are acted
-    on in the same transaction (so they are never taken twice, even after a crash)."""
-    moment = now or utcnow()
+    on in the same transaction (so they are never taken twice, even after a crash). Claims are
+    timed on the database's clock, so an expired claim means the same on every host."""
+    moment = now or await db_now(session)
     claimable = _claimable(moment)
     due = (
         select(ScheduledJob.id)
@@ -121,7 +123,7 @@ async def claim_due(
 
 async def any_due(*, session: AsyncSession, kind: str, now: datetime | None = None) -> bool:
     """Whether a job of `kind` is due and not yet taken."""
-    moment = now or utcnow()
+    moment = now or await db_now(session)
     found = await session.execute(
         select(ScheduledJob.id)
         .where(ScheduledJob.kind == kind, ScheduledJob.due_at <= moment, _claimable(moment))

@@ -15,7 +15,8 @@ from sqlalchemy import CursorResult, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import ProcessLease, utcnow
+from bot.storage.clock import db_now
+from bot.storage.models import ProcessLease
 
 _LEASES: Table = ProcessLease.__table__  # type: ignore[assignment]
 
@@ -36,8 +37,10 @@ async def acquire(
     stale_after: timedelta,
     now: datetime | None = None,
 ) -> LeaseHolder | None:
-    """Take the lease for `holder`; None when taken, else the live holder that keeps it."""
-    moment = now or utcnow()
+    """Take the lease for `holder`; None when taken, else the live holder that keeps it.
+
+    Times are the database's (`db_now`), so hosts with skewed clocks agree on staleness."""
+    moment = now or await db_now(session)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(
         dialect.insert(_LEASES)
@@ -71,7 +74,7 @@ async def renew(
     result = await session.execute(
         update(_LEASES)
         .where(_LEASES.c.name == name, _LEASES.c.holder == holder)
-        .values(heartbeat_at=now or utcnow())
+        .values(heartbeat_at=now or await db_now(session))
     )
     return cast(CursorResult[Any], result).rowcount == 1
 

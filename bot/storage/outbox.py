@@ -12,8 +12,12 @@ never both act on one row. The lease keeps a live sender's rows from being recon
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -21,8 +25,12 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.clock import db_now
+from bot.storage.database import Database
 from bot.storage.evidence import append_audit, append_message
 from bot.storage.models import Conversation, OutboxReply, utcnow
+
+log = logging.getLogger(__name__)
 
 SEND_LEASE = timedelta(seconds=60)  # a sender whose rows are older than this has died
 OPEN_STATUSES = ("pending", "sending")
@@ -57,7 +65,7 @@ async def write_intents(
     *, session: AsyncSession, plan: ReplyPlan, chunks: Sequence[str]
 ) -> list[OutboxReply]:
     """One pending outbox row and one chained `reply.intent` record per chunk, in order."""
-    now = utcnow()
+    now = await db_now(session)  # leases run on the database's clock, the same for every host
     key = str(uuid.uuid4())
     rows = [
         OutboxReply(
@@ -149,7 +157,7 @@ async def _move(
 
 async def start_sending(*, session: AsyncSession, outbox_id: int) -> bool:
     """Pending -> sending, and renew the lease of the reply's rows; False when another took it."""
-    lease_until = utcnow() + lease_length()
+    lease_until = await db_now(session) + lease_length()
     if not await _move(
         session, outbox_id, from_statuses=("pending",), status="sending", lease_until=lease_until
     ):
@@ -161,6 +169,44 @@ async def start_sending(*, session: AsyncSession, outbox_id: int) -> bool:
         .values(lease_until=lease_until)
     )
     return True
+
+
+async def renew_lease(*, session: AsyncSession, outbox_id: int) -> bool:
+    """A send still under way: its reply's open rows stay this sender's for another lease;
+    False when the row is no longer being sent (it was reconciled meanwhile)."""
+    lease_until = await db_now(session) + lease_length()
+    key = select(_OUTBOX.c.reply_key).where(_OUTBOX.c.id == outbox_id).scalar_subquery()
+    result = await session.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.reply_key == key, _OUTBOX.c.status.in_(OPEN_STATUSES))
+        .values(lease_until=lease_until)
+        .returning(_OUTBOX.c.id)
+    )
+    return outbox_id in set(result.scalars())
+
+
+@asynccontextmanager
+async def lease_kept(db: Database, outbox_id: int) -> AsyncIterator[None]:
+    """Renew the lease of the row's reply every third of a lease while the block runs (a Bot
+    API call slower than a lease must not let another process reconcile it as abandoned)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease_length().total_seconds() / 3)
+            try:
+                async with db.transaction() as session:
+                    if not await renew_lease(session=session, outbox_id=outbox_id):
+                        return
+            except Exception:  # the send goes on; the next renewal may well succeed
+                log.warning("could not renew the lease of outbox row %s", outbox_id, exc_info=True)
+
+    task = asyncio.create_task(renew(), name=f"kefu:outbox-lease-{outbox_id}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def record_sent(
@@ -256,10 +302,23 @@ async def record_unknown(
 
 
 async def record_failed(*, session: AsyncSession, row: OutboxReply, error: str) -> bool:
-    """Telegram refused the chunk (nothing went out), or it was never sent: chained `reply.failed`."""
+    """Telegram refused the chunk (nothing went out), or it was never sent: chained `reply.failed`.
+
+    A chunk already reconciled as "sent, id unknown" (its lease ran out during a slow send) keeps
+    that status, but the refusal is chained as `reply.failed_after_unknown`, so the evidence shows
+    the chunk did not go out after all."""
     if not await _move(
         session, row.id, from_statuses=OPEN_STATUSES, status="failed", error=error[:1000]
     ):
+        status = await session.scalar(select(_OUTBOX.c.status).where(_OUTBOX.c.id == row.id))
+        if status == "unknown":
+            await append_audit(
+                session=session,
+                actor_telegram_id=row.actor_telegram_id,
+                action="reply.failed_after_unknown",
+                target=f"outbox:{row.id}",
+                details={"case": row.conversation_id, "error": error[:300]},
+            )
         return False
     await append_audit(
         session=session,
@@ -286,7 +345,7 @@ async def abandoned_replies(
     *, session: AsyncSession, now: datetime | None = None, limit: int = 100
 ) -> list[str]:
     """Keys of replies with a chunk left open whose sender's lease ran out, oldest first."""
-    moment = now or utcnow()
+    moment = now or await db_now(session)
     rows = await session.execute(
         select(OutboxReply.reply_key, func.min(OutboxReply.id).label("first"))
         .where(OutboxReply.status.in_(OPEN_STATUSES), OutboxReply.lease_until <= moment)

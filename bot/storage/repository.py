@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -181,8 +181,13 @@ async def set_buyer_blocked(*, session: AsyncSession, telegram_user_id: int, blo
 
 
 async def set_case_topics(*, session: AsyncSession, topics: Mapping[int, int]) -> None:
-    """Remember the forum topic created for each case (case id -> message thread id)."""
-    for conversation_id, thread_id in topics.items():
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is not None:
-            conversation.topic_id = thread_id
+    """Remember the forum topic created for each case (case id -> message thread id).
+
+    In case id order, so two processes recording topics never wait on each other crosswise (a
+    deadlock); a topic already recorded (another process made one at the same time) stays."""
+    for conversation_id in sorted(topics):
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.topic_id.is_(None))
+            .values(topic_id=topics[conversation_id])
+        )

@@ -17,6 +17,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.clock import db_epoch
 from bot.storage.models import SendWindow
 
 _WINDOWS: Table = SendWindow.__table__  # type: ignore[assignment]
@@ -59,10 +60,13 @@ def earliest_slot(windows: dict[str, list[float]], limits: Sequence[Limit], now:
 
 
 async def reserve(
-    *, session: AsyncSession, limits: Sequence[Limit], clock: Callable[[], float]
+    *, session: AsyncSession, limits: Sequence[Limit], clock: Callable[[], float] | None = None
 ) -> float:
-    """Reserve one send under every limit; returns when it may go (epoch seconds from `clock`,
-    read once the rows are locked, so time spent waiting for another sender is not counted)."""
+    """Reserve one send under every limit; returns how many seconds from now it may go.
+
+    Times are the database's clock (`db_epoch`; or `clock`, for a test), read once the rows are
+    locked (so time spent waiting for another sender is not counted): the send times stored by
+    processes on hosts whose clocks differ are then comparable."""
     ordered = sorted(limits, key=lambda item: item.key)
     keys = [item.key for item in ordered]
     await session.execute(
@@ -77,7 +81,7 @@ async def reserve(
         .with_for_update()
     )
     stored = {row.key: json.loads(row.times) for row in rows}
-    now = clock()
+    now = clock() if clock is not None else await db_epoch(session)
     slot = earliest_slot(stored, ordered, now)
     for item in ordered:  # sends that left every window from now on are forgotten
         kept = [t for t in stored[item.key] if t > now - item.period]
@@ -86,4 +90,4 @@ async def reserve(
             .where(_WINDOWS.c.key == item.key)
             .values(times=json.dumps(sorted([*kept, slot])))
         )
-    return slot
+    return slot - now

@@ -9,12 +9,12 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from telegram import Update, User
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 
 from bot.core.routing import CardTarget
 from bot.observability.logs import about_update, bind_case, bind_update
 from bot.service.intake.flow import card_recorded, take_in_batch
-from bot.service.intake.posted import PostedCard, record_posted
+from bot.service.intake.posted import PostedCard, record_posted, take_for_posting
 from bot.service.intake.turns import Desk, PendingCard, Sender
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import AnyApplication, evidence_inbox_of
@@ -52,6 +52,11 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
     )
     if not pending or pending[0].posted:
         return  # nothing to card, or a replayed update whose card is already out
+    if pending[0].in_doubt:
+        log.warning(
+            "card %s was being posted when a bot stopped: not posted again", pending[0].card_id
+        )
+        return
     for _update_id, error in await post_cards(context.application, pending):
         raise error  # the application's error handler logs it and tells the team
 
@@ -71,7 +76,18 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
         inbox=inbox,
         senders=[sender_of_update(update) for update in updates],
     )
-    unsent = [p for p in pending if not p.posted]
+    unsent = [p for p in pending if not p.posted and not p.in_doubt]
+    if doubtful := [p for p in pending if not p.posted and p.in_doubt]:
+        log.warning(
+            "%d cards were being posted when a bot stopped: not posted again", len(doubtful)
+        )
+        await record_posted(
+            db=services.db,
+            inbox=inbox,
+            posted=[],
+            topics={},
+            update_ids=[p.update_id for p in doubtful],
+        )
     cases = {p.update_id: p.case_id for p in unsent}
     by_id = {update.update_id: update for update in updates}
     for update_id, error in await post_cards(application, unsent, guard=inbox.turn):
@@ -93,7 +109,12 @@ async def post_cards(
     """
     services: Services = application.bot_data[SERVICES_KEY]
     by_case: dict[int, list[PendingCard]] = {}
+    seen: set[int] = set()
     for card in pending:
+        if card.card_id in seen:  # one update twice in a batch (delivered again): one post
+            log.warning("card %s came twice in one batch: posted once", card.card_id)
+            continue
+        seen.add(card.card_id)
         by_case.setdefault(card.case_id, []).append(card)
     sending = _Sending(application, services)
     await asyncio.gather(*(sending.case_cards(cards) for cards in by_case.values()))
@@ -103,6 +124,7 @@ async def post_cards(
         posted=sending.posted,
         topics=sending.topics,
         update_ids=[card.update_id for card in pending],
+        refused=sending.refused,
         guard=guard,
     )
     return sending.failed
@@ -116,6 +138,7 @@ class _Sending:
         self.posted: list[PostedCard] = []
         self.topics: dict[int, int] = {}
         self.failed: list[tuple[int, Exception]] = []
+        self.refused: list[int] = []  # cards Telegram answered with an error: certainly not out
         self.limit = asyncio.Semaphore(POST_CONCURRENCY)
 
     async def case_cards(self, cards: list[PendingCard]) -> None:
@@ -127,6 +150,12 @@ class _Sending:
         if target is None:
             return
         async with self.limit:
+            taken = await take_for_posting(  # a crash from now on: not posted twice
+                db=self.services.db, card_ids=[c.card_id for c in cards], chat_id=target.chat_id
+            )
+            cards = [c for c in cards if c.card_id in taken]
+            if not cards:
+                return
             thread_id = target.thread_id
             if target.needs_topic:
                 thread_id = await self._create_topic(target, first)
@@ -154,6 +183,8 @@ class _Sending:
             )
         except Exception as exc:  # reported by the caller; the other cards still go out
             self.failed.append((card.update_id, exc))
+            if isinstance(exc, TelegramError) and not isinstance(exc, NetworkError):
+                self.refused.append(card.card_id)
             return
         self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))
         services.metrics.card_posted(_seconds_since(card.received_at))

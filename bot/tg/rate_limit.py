@@ -27,6 +27,9 @@ from bot.storage.send_windows import Limit
 LIMITER_WAIT_FLOOR = 0.01  # a request held less than this by the limiter did not really wait
 CHAT_PER_SECOND = 1  # Telegram: avoid more than one message a second in one chat
 GROUP_PERIOD_SECONDS = 60.0
+# A send reaches Telegram a little after its reserved slot (event loop, network): group windows
+# are reserved this much longer, so such a lag cannot put one send too many in a group's minute.
+GROUP_SLACK_SECONDS = 0.5
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 ApiCall = Callable[..., Coroutine[Any, Any, ApiResult]]
@@ -106,7 +109,8 @@ class SharedRateLimiter(MeteredRateLimiter):
         if not is_group and self.chat_max_rate:  # a group's own limit is per minute
             limits.append(Limit(f"chat:{chat_id}", self.chat_max_rate, 1.0))
         if is_group and self.group_max_rate:
-            limits.append(Limit(f"group:{chat_id}", self.group_max_rate, self.group_period))
+            period = self.group_period + GROUP_SLACK_SECONDS
+            limits.append(Limit(f"group:{chat_id}", self.group_max_rate, period))
         return limits
 
     async def wait_turn(self, chat_id: object) -> None:
@@ -115,8 +119,9 @@ class SharedRateLimiter(MeteredRateLimiter):
         if not limits:
             return
         async with self.db.transaction() as session:
-            slot = await send_windows.reserve(session=session, limits=limits, clock=time.time)
-        delay = slot - time.time()
+            delay = await send_windows.reserve(session=session, limits=limits)
+            reserved = time.monotonic()  # the delay counts from the reservation (before commit)
+        delay -= time.monotonic() - reserved
         if delay > 0:
             self.metrics.rate_limit_wait("shared", delay)
             await asyncio.sleep(delay)
@@ -154,6 +159,7 @@ def rate_limiter(
             metrics=metrics or Metrics(),
             overall_max_rate=settings.telegram_rate_limit,
             group_max_rate=settings.telegram_group_rate_limit,
+            group_period=GROUP_PERIOD_SECONDS,
             # KEFU_TELEGRAM_RATE_LIMIT=0 turns limiting off (a Bot API server without limits)
             chat_max_rate=CHAT_PER_SECOND if settings.telegram_rate_limit else 0,
         )

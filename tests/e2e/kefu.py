@@ -1,21 +1,35 @@
-"""Running the real Kefu application against the emulator: settings, database, a shop's team."""
+"""Running the real Kefu application against the emulator: settings, database, a shop's team.
+
+In this process (`running_kefu`, `running_kefu_webhook`) or as `kefu` subprocesses
+(`start_kefu`, `stop_kefu`). A subprocess started with `patches` runs as
+`python -m tests.e2e.kefu PATCHES_JSON ARGS...`: the same `kefu` command line, with a few
+timing constants shortened first (send lease, job claim lease, the group rate's period).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from bot.app import build_application
-from bot.config import Settings, load_settings
+from bot.config import REPO_ROOT, Settings, load_settings
 from bot.storage import migrate
 from bot.storage.engine import make_engine
+from bot.storage.filestore import AttachmentStore
+from bot.storage.verify import VerifyReport, verify_chain
 from bot.tg.webhook import MAX_BODY_BYTES, WebhookConfig, listening
 from tests.e2e.emulator import InProcessTelegram
 
@@ -41,6 +55,43 @@ class Shop:
             async with engine.connect() as conn:
                 result = await conn.execute(text(sql), params)
                 return [dict(row._mapping) for row in result]
+        finally:
+            await engine.dispose()
+
+    async def write(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a changing statement on the shop's database (committed); its rows, if any."""
+        engine = make_engine(self.settings.sqlalchemy_url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(text(sql), params)
+                return [dict(row._mapping) for row in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    async def count(self, sql: str, **params: Any) -> int:
+        """The `n` column of a one-row query."""
+        [row] = await self.rows(sql, **params)
+        return int(row["n"])
+
+    async def until(
+        self, sql: str, expected: int, *, seconds: float = 60.0, context: Any = ""
+    ) -> None:
+        """Wait until the query's `n` reaches `expected`; fail with `context` after `seconds`."""
+        count = -1
+        for _ in range(int(seconds / 0.1)):
+            count = await self.count(sql)
+            if count >= expected:
+                return
+            await asyncio.sleep(0.1)
+        detail = context() if callable(context) else context
+        raise AssertionError(f"{sql!r}: {count}, not {expected}, after {seconds} s\n{detail}")
+
+    async def verify(self, *, attachments: bool = False) -> VerifyReport:
+        """The hash chain's verification, as `kefu verify` runs it (attachments optional)."""
+        engine = make_engine(self.settings.sqlalchemy_url)
+        store = AttachmentStore(self.settings.data_dir) if attachments else None
+        try:
+            return await verify_chain(engine=engine, attachments=store)
         finally:
             await engine.dispose()
 
@@ -145,3 +196,115 @@ def button_data(message: JSON) -> list[str]:
     """Every callback_data on a message's inline keyboard."""
     rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
     return [str(b.get("callback_data")) for row in rows for b in row]
+
+
+async def take_updates(botapi: InProcessTelegram, count: int) -> list[JSON]:
+    """The pending updates, read straight from the emulator and confirmed (no bot is polling)."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            answer = await client.post(
+                f"{botapi.base_url}{botapi.token}/getUpdates", json={"timeout": 0}
+            )
+            updates: list[JSON] = answer.json()["result"]
+            if len(updates) >= count:
+                last = updates[-1]["update_id"]
+                await client.post(
+                    f"{botapi.base_url}{botapi.token}/getUpdates",
+                    json={"offset": last + 1, "timeout": 0},
+                )
+                return updates
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"expected {count} updates")
+
+
+# ---------------------------------------------------------------- kefu as a subprocess
+def kefu_environment(shop: Shop, **extra: Any) -> dict[str, str]:
+    """The environment of a `kefu` command for this shop; `extra` are more settings
+    (`ack_after_seconds=2` becomes `KEFU_ACK_AFTER_SECONDS=2`)."""
+    settings = shop.settings
+    assert settings.bot_token is not None
+    values: dict[str, Any] = {
+        "bot_token": settings.bot_token.get_secret_value(),
+        "telegram_base_url": settings.telegram_base_url,
+        "data_dir": settings.data_dir,
+        "database_url": settings.database_url or "",
+        "agent_ids": ",".join(str(i) for i in settings.agent_ids),
+        "supervisor_ids": ",".join(str(i) for i in settings.supervisor_ids),
+        "admin_ids": ",".join(str(i) for i in settings.admin_ids),
+        "routing": "topics",
+        "agent_chat_id": settings.agent_chat_id,
+        "shop_name": settings.shop_name,
+        **extra,
+    }
+    return {**os.environ, **{f"KEFU_{k.upper()}": str(v) for k, v in values.items()}}
+
+
+def start_kefu(
+    env: dict[str, str],
+    log: Path,
+    *args: str,
+    cwd: Path = REPO_ROOT,
+    patches: dict[str, float] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`kefu ARGS` (default `run`) in its own process, its stderr appended to `log`.
+
+    `patches` (see `_patch`) shorten timing constants first: then it runs as
+    `python -m tests.e2e.kefu PATCHES ARGS`, which is the same command line after them."""
+    command = list(args) or ["run"]
+    prefix = ["-m", "tests.e2e.kefu", json.dumps(patches)] if patches else ["-m", "bot"]
+    with log.open("ab") as stream:
+        return subprocess.Popen(
+            [sys.executable, *prefix, *command],
+            cwd=cwd,
+            env={**env, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])},
+            stdout=subprocess.DEVNULL,
+            stderr=stream,
+        )
+
+
+async def stop_kefu(workers: Sequence[subprocess.Popen[bytes]], *, seconds: float = 60) -> None:
+    """SIGTERM every worker still running and wait for it (SIGKILL after `seconds`)."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            await asyncio.to_thread(worker.wait, seconds)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            await asyncio.to_thread(worker.wait, 10)
+
+
+def log_tails(paths: Sequence[Path], chars: int = 2000) -> str:
+    """The end of each log file, for a failing assertion's message."""
+    return "\n".join(
+        f"--- {path.name}\n" + path.read_text(errors="replace")[-chars:]
+        for path in paths
+        if path.exists()
+    )
+
+
+def _patch(patches: dict[str, float]) -> None:
+    """Shorten timing constants of this process (seconds): `send_lease` (the outbox's lease),
+    `job_lease` (a scheduled job's claim), `group_period` (the per-group rate's window)."""
+    from bot.storage import jobs, outbox
+    from bot.tg import rate_limit
+
+    if "send_lease" in patches:
+        outbox.SEND_LEASE = timedelta(seconds=patches["send_lease"])
+    if "job_lease" in patches:
+        jobs.LEASE = timedelta(seconds=patches["job_lease"])
+    if "group_period" in patches:
+        rate_limit.GROUP_PERIOD_SECONDS = patches["group_period"]
+
+
+def _main() -> None:
+    """`python -m tests.e2e.kefu PATCHES_JSON ARGS...`: `kefu ARGS` with shortened timings."""
+    from bot.cli import main
+
+    _patch(json.loads(sys.argv[1]))
+    main(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    _main()

@@ -7,30 +7,32 @@ the other's running jobs: still each buyer gets one acknowledgement per waiting 
 each follow-up reminder fires once. Then the bot is SIGKILLed between Telegram taking an
 acknowledgement and its record: the restart logs it once, as "sent, id unknown".
 
-The worker half runs as `python -m tests.e2e.test_ack_once SETTINGS_JSON`.
+The bot process is `kefu run` with a one-second send lease (`tests/e2e/kefu.py`'s `start_kefu`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import REPO_ROOT
 from bot.storage import jobs as job_store
-from bot.storage import outbox
 from bot.storage.database import Database
-from bot.storage.engine import make_engine
-from bot.storage.verify import verify_chain
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.kefu import Shop, is_card, make_shop, prepare_database, running_kefu
+from tests.e2e.kefu import (
+    Shop,
+    is_card,
+    kefu_environment,
+    make_shop,
+    prepare_database,
+    running_kefu,
+    start_kefu,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -45,18 +47,6 @@ FAST: dict[str, Any] = {
 QUESTION = "发票怎么开？"
 
 
-async def _until(
-    shop: Shop, sql: str, expected: int, *, seconds: float = 30.0, context: Any = None
-) -> None:
-    for _ in range(int(seconds / 0.1)):
-        [row] = await shop.rows(sql)
-        if row["n"] >= expected:
-            return
-        await asyncio.sleep(0.1)
-    jobs = await shop.rows("SELECT kind, status, claimed_by FROM scheduled_jobs")
-    raise AssertionError(f"{sql!r} did not reach {expected} in {seconds} s: {jobs}")
-
-
 async def _two_schedulers_act_once(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
     botapi = shop.botapi
     buyers = [botapi.create_user(f"买家{n}", language_code="zh-hans") for n in range(BUYERS)]
@@ -64,12 +54,12 @@ async def _two_schedulers_act_once(shop: Shop, monkeypatch: pytest.MonkeyPatch) 
     async with running_kefu(shop), running_kefu(shop, poll=False):
         for buyer in buyers:
             botapi.send_text(buyer, QUESTION)
-        await _until(shop, "SELECT count(*) AS n FROM cards", BUYERS)
-        await _until(
-            shop, "SELECT count(*) AS n FROM messages WHERE content_type = 'auto_ack'", BUYERS
+        await shop.until("SELECT count(*) AS n FROM cards", BUYERS)
+        await shop.until(
+            "SELECT count(*) AS n FROM messages WHERE content_type = 'auto_ack'", BUYERS
         )
         await _schedule_follow_ups_now(shop)
-        await _until(shop, "SELECT count(*) AS n FROM pending_replies", BUYERS, context=shop)
+        await shop.until("SELECT count(*) AS n FROM pending_replies", BUYERS)
         await asyncio.sleep(2.0)  # both schedulers keep re-taking the expired claims meanwhile
     reminders = [m for m in botapi.bot_messages(shop.forum["id"]) if "跟进提醒" in m["text"]]
     per_buyer = [len(botapi.bot_messages(buyer["id"])) for buyer in buyers]
@@ -119,33 +109,10 @@ async def test_issue_14_two_schedulers_ack_each_buyer_once_and_fire_each_follow_
     await _two_schedulers_act_once(shop, monkeypatch)
 
 
-def _worker_settings(shop: Shop) -> dict[str, Any]:
-    settings = shop.settings
-    assert settings.bot_token is not None
-    return {
-        "bot_token": settings.bot_token.get_secret_value(),
-        "telegram_base_url": settings.telegram_base_url,
-        "data_dir": str(settings.data_dir),
-        "database_url": settings.database_url,
-        "agent_ids": list(settings.agent_ids),
-        "supervisor_ids": list(settings.supervisor_ids),
-        "admin_ids": list(settings.admin_ids),
-        "routing": "topics",
-        "agent_chat_id": settings.agent_chat_id,
-        "shop_name": settings.shop_name,
-        "ack_after_seconds": 2,
-        "scheduler_interval_seconds": 0.2,
-    }
-
-
 def _start_worker(shop: Shop, log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.test_ack_once", json.dumps(_worker_settings(shop))],
-            cwd=REPO_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    """`kefu run` with a one-second send lease, acks after 2 s, a fast scheduler."""
+    env = kefu_environment(shop, ack_after_seconds=2, scheduler_interval_seconds=0.2)
+    return start_kefu(env, log_path, "run", patches={"send_lease": 1})
 
 
 async def test_issue_14_an_ack_sent_before_a_crash_is_logged_once_as_sent_id_unknown(
@@ -170,8 +137,8 @@ async def test_issue_14_an_ack_sent_before_a_crash_is_logged_once_as_sent_id_unk
     assert before == [{"status": "sending", "outcome": "auto_ack"}], context
 
     async with running_kefu(shop):  # the restart reconciles the acknowledgement left open
-        await _until(
-            shop, "SELECT count(*) AS n FROM audit_log WHERE action = 'reply.unconfirmed'", 1
+        await shop.until(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'reply.unconfirmed'", 1
         )
         await asyncio.sleep(0.5)
 
@@ -188,26 +155,5 @@ async def test_issue_14_an_ack_sent_before_a_crash_is_logged_once_as_sent_id_unk
     ]
     [conversation] = await shop.rows("SELECT waiting_since FROM conversations")
     assert conversation["waiting_since"] is not None  # an acknowledgement is not an answer
-    engine = make_engine(shop.settings.sqlalchemy_url)
-    try:
-        report = await verify_chain(engine=engine, attachments=None)
-    finally:
-        await engine.dispose()
+    report = await shop.verify()
     assert report.ok, report.breaks
-
-
-def _main() -> None:
-    """The bot process: Kefu as `kefu run` starts it, with a one-second send lease."""
-    import logging
-
-    from bot.app import build_application
-    from bot.config import load_settings
-
-    outbox.SEND_LEASE = timedelta(seconds=1)
-    logging.basicConfig(level=logging.INFO)
-    settings = load_settings(**json.loads(sys.argv[1]))
-    build_application(settings).run_polling()
-
-
-if __name__ == "__main__":
-    _main()

@@ -20,10 +20,9 @@ from bot.core.labels import CATEGORY_ORDER, CardLabel, corrected
 from bot.core.types import Category, Language
 from bot.storage import labels as label_store
 from bot.storage.database import Database
-from bot.storage.verify import verify_chain
 from bot.understanding import load_understanding
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
+from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu, take_updates
 
 pytestmark = pytest.mark.e2e
 
@@ -246,7 +245,7 @@ async def _two_agents_correct_at_once(shop: Shop) -> None:
             chat=shop.forum["id"],
             check=False,
         )
-        first, second = await _take_updates(botapi, 2)
+        first, second = await take_updates(botapi, 2)
         await asyncio.gather(
             one.update_queue.put(Update.de_json(first, one.bot)),
             two.update_queue.put(Update.de_json(second, two.bot)),
@@ -262,18 +261,8 @@ async def _two_agents_correct_at_once(shop: Shop) -> None:
     won = [t for t in texts if t.startswith("已更正为 ")]
     lost = [t for t in texts if t.startswith("已由 ") and t.endswith("，未再次更正")]
     assert (len(won), len(lost)) == (1, 1), texts
-    db = Database.open(shop.settings.sqlalchemy_url)
-    try:
-        report = await verify_chain(engine=db.engine, attachments=None)
-    finally:
-        await db.close()
+    report = await shop.verify()
     assert report.ok
-
-
-async def _take_updates(botapi: InProcessTelegram, count: int) -> list[JSON]:
-    from tests.e2e.test_reply_once import _take_updates as take
-
-    return await take(botapi, count)
 
 
 async def test_issue_15_two_agents_correct_at_once_on_sqlite(

@@ -13,9 +13,6 @@ from typing import Any
 
 import pytest
 
-from bot.storage.engine import make_engine
-from bot.storage.filestore import AttachmentStore
-from bot.storage.verify import verify_chain
 from tests.e2e.emulator import InProcessTelegram
 from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
 
@@ -81,13 +78,7 @@ async def test_issue_16_an_admin_erases_a_buyer_from_telegram(shop: Shop) -> Non
         ("erase.answered", shop.admin["id"]),
         ("erasure", shop.admin["id"]),
     ]
-    engine = make_engine(shop.settings.sqlalchemy_url)
-    try:
-        checked = await verify_chain(
-            engine=engine, attachments=AttachmentStore(shop.settings.data_dir)
-        )
-    finally:
-        await engine.dispose()
+    checked = await shop.verify(attachments=True)
     assert checked.ok, checked.breaks
     assert [e.request_ref for e in checked.erasures] == ["DSR-42"]
     held = {

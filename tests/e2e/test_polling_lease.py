@@ -8,7 +8,6 @@ the first stops (it releases the lease), a new one starts. On SQLite and Postgre
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -17,38 +16,20 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.kefu import Shop, is_card, make_shop, prepare_database
+from tests.e2e.kefu import (
+    Shop,
+    is_card,
+    kefu_environment,
+    make_shop,
+    prepare_database,
+    start_kefu,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-def _environment(shop: Shop) -> dict[str, str]:
-    settings = shop.settings
-    assert settings.bot_token is not None
-    return {
-        **os.environ,
-        "KEFU_BOT_TOKEN": settings.bot_token.get_secret_value(),
-        "KEFU_TELEGRAM_BASE_URL": settings.telegram_base_url,
-        "KEFU_DATA_DIR": str(settings.data_dir),
-        "KEFU_DATABASE_URL": settings.database_url or "",
-        "KEFU_AGENT_IDS": ",".join(str(i) for i in settings.agent_ids),
-        "KEFU_SUPERVISOR_IDS": ",".join(str(i) for i in settings.supervisor_ids),
-        "KEFU_ADMIN_IDS": ",".join(str(i) for i in settings.admin_ids),
-        "KEFU_ROUTING": "topics",
-        "KEFU_AGENT_CHAT_ID": str(settings.agent_chat_id),
-        "KEFU_SHOP_NAME": settings.shop_name,
-    }
-
-
 def _kefu_run(shop: Shop, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as stream:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=cwd,
-            env=_environment(shop),
-            stdout=subprocess.DEVNULL,
-            stderr=stream,
-        )
+    return start_kefu(kefu_environment(shop), log, "run", cwd=cwd)
 
 
 async def _holder(shop: Shop, *, seconds: float = 60.0) -> str | None:
@@ -71,7 +52,7 @@ async def _second_poller_refuses(shop: Shop, tmp_path: Path) -> None:
             subprocess.run,
             [sys.executable, "-m", "bot", "run"],
             cwd=tmp_path,
-            env=_environment(shop),
+            env=kefu_environment(shop),
             capture_output=True,
             timeout=120,
         )

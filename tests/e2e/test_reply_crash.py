@@ -5,72 +5,49 @@ but holds the answer back (`inject_hang`); the test SIGKILLs the bot as soon as 
 message. After a restart the log must hold that reply exactly once, as "sent, id unknown", the
 buyer must have it exactly once, and the chain must verify.
 
-The worker half runs as `python -m tests.e2e.test_reply_crash SETTINGS_JSON`.
+The bot process is `kefu run` with a one-second send lease (`tests/e2e/kefu.py`'s `start_kefu`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from bot.config import REPO_ROOT
 from bot.core.types import Language
 from bot.export.transcript import TranscriptCase, build_case
 from bot.export.view import make_view
 from bot.storage import cards as card_store
 from bot.storage import outbox
 from bot.storage.database import Database
-from bot.storage.engine import make_engine
 from bot.storage.exports.case_file import load_case
-from bot.storage.verify import verify_chain
 from bot.tg.context import SERVICES_KEY
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.kefu import Shop, button_data, is_card, make_shop, prepare_database, running_kefu
+from tests.e2e.kefu import (
+    Shop,
+    button_data,
+    is_card,
+    kefu_environment,
+    make_shop,
+    prepare_database,
+    running_kefu,
+    start_kefu,
+)
 
 pytestmark = pytest.mark.e2e
 
 QUESTION = "发票怎么开？"
 
 
-def _worker_settings(shop: Shop) -> dict[str, Any]:
-    settings = shop.settings
-    assert settings.bot_token is not None
-    return {
-        "bot_token": settings.bot_token.get_secret_value(),
-        "telegram_base_url": settings.telegram_base_url,
-        "data_dir": str(settings.data_dir),
-        "database_url": settings.database_url,
-        "agent_ids": list(settings.agent_ids),
-        "supervisor_ids": list(settings.supervisor_ids),
-        "admin_ids": list(settings.admin_ids),
-        "routing": "topics",
-        "agent_chat_id": settings.agent_chat_id,
-        "shop_name": settings.shop_name,
-    }
-
-
 def _start_worker(shop: Shop, log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.e2e.test_reply_crash",
-                json.dumps(_worker_settings(shop)),
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    """`kefu run` with a one-second send lease."""
+    return start_kefu(kefu_environment(shop), log_path, "run", patches={"send_lease": 1})
 
 
 async def _wait_rows(shop: Shop, sql: str, *, seconds: float = 20.0) -> list[dict[str, Any]]:
@@ -147,11 +124,7 @@ async def test_defect_13_2_a_reply_sent_before_a_crash_is_logged_once_as_sent_id
     ]
     assert await shop.rows("SELECT status FROM reply_outbox") == [{"status": "unknown"}]
     assert not is_card(marked)
-    engine = make_engine(shop.settings.sqlalchemy_url)
-    try:
-        report = await verify_chain(engine=engine, attachments=None)
-    finally:
-        await engine.dispose()
+    report = await shop.verify()
     assert report.ok, report.breaks
 
 
@@ -212,20 +185,3 @@ async def _transcript(app: Any, shop: Shop) -> TranscriptCase:
         case = await load_case(session=session, conversation_id=1)
     assert case is not None
     return build_case(case, view, attachment_path=services.attachments.path_for)
-
-
-def _main() -> None:
-    """The bot process: Kefu as `kefu run` starts it, with a one-second send lease."""
-    import logging
-
-    from bot.app import build_application
-    from bot.config import load_settings
-
-    outbox.SEND_LEASE = timedelta(seconds=1)
-    logging.basicConfig(level=logging.INFO)
-    settings = load_settings(**json.loads(sys.argv[1]))
-    build_application(settings).run_polling()
-
-
-if __name__ == "__main__":
-    _main()

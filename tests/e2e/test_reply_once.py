@@ -6,12 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from telegram import Update
 
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
+from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu, take_updates
 
 pytestmark = pytest.mark.e2e
 
@@ -75,25 +74,6 @@ async def test_defect_13_1_a_second_press_sends_nothing_and_says_who_did_what(
     assert prompts == []
 
 
-async def _take_updates(botapi: InProcessTelegram, count: int) -> list[dict[str, Any]]:
-    """The pending updates, read straight from the emulator (no bot is polling)."""
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            answer = await client.post(
-                f"{botapi.base_url}{botapi.token}/getUpdates", json={"timeout": 0}
-            )
-            updates: list[dict[str, Any]] = answer.json()["result"]
-            if len(updates) >= count:
-                last = updates[-1]["update_id"]
-                await client.post(
-                    f"{botapi.base_url}{botapi.token}/getUpdates",
-                    json={"offset": last + 1, "timeout": 0},
-                )
-                return updates
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"expected {count} updates")
-
-
 async def _two_agents_press_at_once(shop: Shop) -> None:
     botapi = shop.botapi
     async with running_kefu(shop):
@@ -103,7 +83,7 @@ async def _two_agents_press_at_once(shop: Shop) -> None:
     async with running_kefu(shop, poll=False) as one, running_kefu(shop, poll=False) as two:
         botapi.press_button(shop.agent, card, f"c:{card_id}:s:1", chat=shop.forum["id"])
         botapi.press_button(shop.supervisor, card, f"c:{card_id}:s:2", chat=shop.forum["id"])
-        first, second = await _take_updates(botapi, 2)
+        first, second = await take_updates(botapi, 2)
         await asyncio.gather(
             one.update_queue.put(Update.de_json(first, one.bot)),
             two.update_queue.put(Update.de_json(second, two.bot)),

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from telegram import Update
 
@@ -18,33 +17,14 @@ from bot.storage.database import Database
 from bot.tg.context import SERVICES_KEY, Services
 from bot.understanding import load_understanding
 from tests.e2e.emulator import InProcessTelegram
-from tests.e2e.kefu import Shop, is_card, make_shop, running_kefu
+from tests.e2e.kefu import Shop, is_card, make_shop, running_kefu, take_updates
 from tests.service.monitor_shop import START, TAUGHT, UNSEEN, WORD
 
 pytestmark = pytest.mark.e2e
 
 
-async def _take_updates(botapi: InProcessTelegram, count: int) -> list[dict[str, Any]]:
-    """The pending updates, read straight from the emulator (no bot is polling)."""
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            answer = await client.post(
-                f"{botapi.base_url}{botapi.token}/getUpdates", json={"timeout": 0}
-            )
-            updates: list[dict[str, Any]] = answer.json()["result"]
-            if len(updates) >= count:
-                last = updates[-1]["update_id"]
-                await client.post(
-                    f"{botapi.base_url}{botapi.token}/getUpdates",
-                    json={"offset": last + 1, "timeout": 0},
-                )
-                return updates
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"expected {count} updates")
-
-
 async def _deliver(app: Any, botapi: InProcessTelegram) -> None:
-    [update] = await _take_updates(botapi, 1)
+    [update] = await take_updates(botapi, 1)
     await app.update_queue.put(Update.de_json(update, app.bot))
 
 

@@ -228,6 +228,32 @@ async def test_defect_13_2_a_late_answer_after_reconciling_adds_only_the_id(
     assert actions == ["reply.intent", "reply.unconfirmed", "reply.confirmed"]
 
 
+async def test_a_refusal_after_a_send_was_reconciled_as_unknown_is_chained(
+    migrated_url: str,
+) -> None:
+    """The send's lease ran out and another process recorded it "sent, id unknown"; then
+    Telegram's answer came: a refusal. The row stays "unknown", and a chained
+    `reply.failed_after_unknown` says the chunk did not go out after all."""
+    db = Database.open(migrated_url)
+    seeded = await _seed(db)
+    async with db.transaction() as session:
+        [row] = await outbox.write_intents(session=session, plan=_plan(seeded), chunks=["好的"])
+        await outbox.start_sending(session=session, outbox_id=row.id)
+    async with db.transaction() as session:
+        await outbox.record_unknown(session=session, row=row, reason="lease ran out")
+    async with db.transaction() as session:
+        failed = await outbox.record_failed(session=session, row=row, error="Forbidden: blocked")
+    async with db.session() as session:
+        actions = await _actions(session)
+        [closed] = await outbox.reply_rows(session=session, reply_key=row.reply_key)
+    report = await verify_chain(engine=db.engine, attachments=None)
+    await db.close()
+    assert failed is False
+    assert closed.status == "unknown"
+    assert actions == ["reply.intent", "reply.unconfirmed", "reply.failed_after_unknown"]
+    assert report.ok
+
+
 async def _rows(db: Database) -> list[tuple[str, int | None, int | None, str]]:
     async with db.session() as session:
         result = await session.execute(

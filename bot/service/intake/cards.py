@@ -25,6 +25,7 @@ from bot.service.intake.route import route_cases
 from bot.service.intake.turns import BuyerTurn, Desk, PendingCard
 from bot.service.intake.waiting import start_waiting
 from bot.storage import cards as card_store
+from bot.storage.card_posting import post_in_doubt
 from bot.storage.filestore import files_not_stored
 from bot.storage.shop_model import record_message_models
 
@@ -97,6 +98,7 @@ def _pending(
         case_id=conversation.id,
         card_id=card.id,
         posted=card.card_message_id is not None,
+        in_doubt=post_in_doubt(card),
         view=view,
         target=targets.get(conversation.id),
         topic_name=f"{buyer.display_name[:80]} · #{conversation.id}",

@@ -7,12 +7,20 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from bot.service.intake.inbox import EvidenceInbox
+from bot.storage import card_posting
 from bot.storage import cards as card_store
 from bot.storage.cards import PostedCard
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 from bot.storage.repository import set_case_topics
 
-__all__ = ["PostedCard", "record_posted"]
+__all__ = ["PostedCard", "record_posted", "take_for_posting"]
+
+
+async def take_for_posting(*, db: Database, card_ids: Sequence[int], chat_id: int) -> set[int]:
+    """Take cards for posting before the Bot API call (one autocommitted UPDATE); the ids taken.
+    A card another process is posting (an update delivered again), or posted, is not taken."""
+    async with db.autocommit() as session:
+        return await card_posting.start_posting(session=session, card_ids=card_ids, chat_id=chat_id)
 
 
 async def record_posted(
@@ -22,13 +30,23 @@ async def record_posted(
     posted: Sequence[PostedCard],
     topics: Mapping[int, int],
     update_ids: Sequence[int],
+    refused: Sequence[int] = (),
     guard: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
     """Store the cards' chat messages and the cases' new topics, and mark the cards' updates
     processed in the same transaction (a crash before it replays them, which posts their cards).
-    `guard` is held around the commit (the inbox's turn, when the caller does not hold it)."""
-    async with guard or contextlib.nullcontext(), db.transaction() as session:
+    `guard` is held around the commit (the inbox's turn, when the caller does not hold it).
+    `refused` cards were refused by Telegram (nothing went out): they may be taken again.
+
+    The cards are out: a deadlock broken by PostgreSQL is retried, or their updates would
+    replay (and the cards in them stay unrecorded)."""
+
+    async def record(session: Session) -> None:
         await set_case_topics(session=session, topics=topics)
         await card_store.mark_cards_posted(session=session, posted=posted)
+        await card_posting.posting_refused(session=session, card_ids=refused)
         if inbox is not None and update_ids:
             await inbox.mark_processed(session=session, update_ids=update_ids)
+
+    async with guard or contextlib.nullcontext():
+        await db.retrying(record)

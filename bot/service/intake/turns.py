@@ -74,6 +74,7 @@ class PendingCard:
     case_id: int
     card_id: int
     posted: bool  # a replayed update whose card is already out
+    in_doubt: bool  # its post started but was never recorded (a process stopped): not again
     view: CardView
     target: CardTarget | None
     topic_name: str  # the case's forum topic, when one must be created for it
