@@ -31,7 +31,7 @@ from math import exp
 from bot.core.entities import extract_entities
 from bot.core.extortion import demands_benefit, is_extortion, tied_by_condition
 from bot.core.features import RuleView, chinese_features, english_features
-from bot.core.keyword_rules import Rules
+from bot.core.keyword_rules import ExtortionRole, Rules
 from bot.core.learned import LearnedWeights, display_name, language_key
 from bot.core.normalize import NormalizedText, ScriptConverter, normalize
 from bot.core.phrase_match import Segmenter, TokenBounds, find_phrases
@@ -274,9 +274,14 @@ class Classifier:
         if cause is not None:
             # The cause beats the threat: "arrived smashed, fix it or I leave a bad review"
             # is about the breakage (the threat stays a flag).
-            probability = prediction.probabilities[model.categories.labels.index(cause.value)]
+            # Its confidence is the model's for "the problem or the threat about it".
+            labels = model.categories.labels
+            probability = sum(
+                prediction.probabilities[labels.index(c.value)] for c in (cause, category)
+            )
             category, confidence = cause, round(probability, 3)
             keywords = tuple(dict.fromkeys(reading.tally.keywords.get(cause, [])))[:6]
+            flags |= threat_flags(reading)
         return Classification(
             category=category,
             confidence=confidence,
@@ -318,6 +323,17 @@ class Classifier:
 THREATS = frozenset({Category.BAD_REVIEW, Category.COMPLAINT})
 
 
+def threat_flags(reading: Reading) -> frozenset[Flag]:
+    """The threats a message makes: the rules' threat flags and the levers it names."""
+    found = reading.flags & {Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT}
+    roles = reading.tally.extortion
+    if ExtortionRole.REVIEW in roles:
+        found |= {Flag.THREATENS_REVIEW}
+    if ExtortionRole.COMPLAINT in roles:
+        found |= {Flag.THREATENS_COMPLAINT}
+    return found
+
+
 def _threatened_over(category: Category, reading: Reading, rules: Rules) -> Category | None:
     """The cause a conditional review or complaint threat is about ("fix it or I …").
 
@@ -325,10 +341,11 @@ def _threatened_over(category: Category, reading: Reading, rules: Rules) -> Cate
     whole topic; a threat made to get a problem fixed is about the problem (the threat stays a
     flag). Of the causes whose own phrases score `cause_threshold`, the strongest wins.
     """
-    threats = {Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT}
-    if category not in THREATS or not threats & reading.flags:
+    if category not in THREATS or not threat_flags(reading):
         return None
-    if not tied_by_condition(reading.tally, reading.normalized.text, rules):
+    # A long review that tells its story with a condition in it ("要不是我天天催…") makes no
+    # threat to get something fixed: as for extortion's short links, only short messages.
+    if not _short(reading.normalized, rules) or not tied_by_condition(reading.tally):
         return None
     causes = {
         cause: score
@@ -342,12 +359,25 @@ def _threatened_over(category: Category, reading: Reading, rules: Rules) -> Cate
     return max(causes, key=lambda cause: (causes[cause], -rules.tie_rank[cause]))
 
 
+def _short(normalized: NormalizedText, rules: Rules) -> bool:
+    """Within `link_max_length` characters (English: a quarter as many words)."""
+    if normalized.language is Language.EN:
+        return len(normalized.text.split()) * 4 <= rules.link_max_length
+    return len(normalized.text) <= rules.link_max_length
+
+
 def _explain(pushes: Sequence[tuple[str, float]], rule_words: Sequence[str]) -> tuple[str, ...]:
     """The features that decided, strongest first, as words; a rule feature shows its phrases."""
     words: list[str] = []
-    for name, _push in pushes[:8]:
+    shown = 0
+    for name, _push in pushes:  # letter n-grams and signals decide but read as no word
         if name.startswith(("r:", "rtop:")):
             words.extend(rule_words)
         elif name.startswith(("w:", "c:", "b:")):
             words.append(display_name(name))
+        else:
+            continue
+        shown += 1
+        if shown == 8:
+            break
     return tuple(dict.fromkeys(word for word in words if word and not word.startswith("<")))[:6]

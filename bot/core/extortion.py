@@ -56,13 +56,13 @@ def is_extortion(tally: Tally, text: str, amounts: Sequence[str], asks: bool, ru
     return any(_has_link(text, link) for link in rules.extortion_links)
 
 
-def tied_by_condition(tally: Tally, text: str, rules: Rules) -> bool:
-    """True when a condition ties a demand to a threat (不然, 否则, or, otherwise …)."""
-    if ExtortionRole.CONDITION in tally.extortion:
-        return True
-    return len(text) <= rules.link_max_length and any(
-        _has_link(text, link) for link in rules.extortion_links
-    )
+def tied_by_condition(tally: Tally) -> bool:
+    """True when a condition phrase ties a demand to a threat (不然, 否则, or else, or I'll …).
+
+    Only the condition phrases count here, not the short links (就, then, if): "it broke then I
+    left a bad review" tells a story, it makes no demand.
+    """
+    return ExtortionRole.CONDITION in tally.extortion
 
 
 def demands_benefit(tally: Tally, text: str, amounts: Sequence[str], rules: Rules) -> bool:

@@ -85,7 +85,7 @@ async def act_on_card(
         return None
     if action.action in ("skip", "no_reply"):
         outcome = SKIPPED if action.action == "skip" else NO_REPLY
-        return await _finish_card(context, user, role, found, outcome=outcome)
+        return (await _finish_card(context, user, role, found, outcome=outcome))[1]
     return await _escalate(context, user, role, found) or services.text(language, "bot.escalated")
 
 
@@ -287,20 +287,21 @@ async def act_on_follow_up(context: KefuContext, user: User, action: FollowUpAct
 
 async def _finish_card(
     context: KefuContext, user: User, role: Role, found: CardSnapshot, *, outcome: str
-) -> str | None:
-    """Skip, no reply or escalate: claims the open card; answers who had it when it was taken."""
+) -> tuple[bool, str | None]:
+    """Skip, no reply or escalate: claims the open card. Whether this press claimed it, and
+    the answer for the presser when it did not (who had it, if anyone)."""
     services = context.services
     language = services.language_of(user.language_code)
     claimed, handled = await reply_service.finish_card(
         services.db, actor_of(user, role), found, outcome=outcome
     )
     if not claimed:
-        return handled_text(context, language, handled) if handled else None
+        return False, handled_text(context, language, handled) if handled else None
     keys = {SKIPPED: "card.skipped_by", NO_REPLY: "card.no_reply_by"}
     key = keys.get(outcome, "card.escalated_by")
     line = services.text(language, key, agent_name=user.full_name)
     await mark_card(context, found, outcome_line(OUTCOME_ICONS[outcome], line))
-    return None
+    return True, None
 
 
 async def _escalate(
@@ -308,9 +309,9 @@ async def _escalate(
 ) -> str | None:
     """Hand the card to the supervisors (once); an answer when someone else had it."""
     services = context.services
-    taken = await _finish_card(context, user, role, found, outcome=ESCALATED)
-    if taken is not None:
-        return taken
+    claimed, answer = await _finish_card(context, user, role, found, outcome=ESCALATED)
+    if not claimed:  # someone else had it, or it was given back meanwhile: nobody is told
+        return answer
     targets: list[int] = []
     if services.settings.supervisor_chat_id is not None:
         targets.append(services.settings.supervisor_chat_id)

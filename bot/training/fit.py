@@ -258,6 +258,8 @@ def _final_model(
     coef, intercept = _coefficients(final)
     if blend.share > 0:
         nb = _naive_bayes(config).fit(x_all, labels)
+        if list(nb.classes_) != list(final.classes_):
+            raise ValueError("the two models order the categories differently")
         # A weight added to every category alike changes no decision: centre each feature's.
         nb_coef = nb.feature_log_prob_ - nb.feature_log_prob_.mean(axis=0, keepdims=True)
         coef = blend.lr_scale * coef + blend.nb_scale * nb_coef
@@ -266,15 +268,13 @@ def _final_model(
 
 
 def _pruned(
-    names: Sequence[str], coef: np.ndarray, config: TrainConfig
+    names: Sequence[str], coef: np.ndarray, below: float
 ) -> dict[str, tuple[tuple[int, float], ...]]:
-    """Per feature, its (category index, weight) pairs at or above the pruning threshold."""
+    """Per feature, its (category index, weight) pairs whose size is at least `below`."""
     weights: dict[str, tuple[tuple[int, float], ...]] = {}
     for j, name in enumerate(names):
         row = tuple(
-            (i, float(coef[i, j]))
-            for i in range(coef.shape[0])
-            if abs(coef[i, j]) >= config.prune_below
+            (i, float(coef[i, j])) for i in range(coef.shape[0]) if abs(coef[i, j]) >= below
         )
         if row:
             weights[name] = row
@@ -307,7 +307,9 @@ def train_language(
     )
     confident = confidences >= threshold
     order, coef, intercept, names = _final_model(rows, labels, chosen, blend, config)
-    weights = _pruned(names, coef, config)
+    # Pruned by what a weight does to the calibrated probabilities (weight / temperature):
+    # the naive Bayes share makes many small weights that a low temperature multiplies.
+    weights = _pruned(names, coef, config.prune_below * temperature)
     model = LinearModel(tuple(order), tuple(float(b) for b in intercept), weights, temperature)
     learned = LearnedWeights(
         language=language,
