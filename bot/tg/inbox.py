@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
@@ -116,7 +116,7 @@ async def post_cards(
             continue
         seen.add(card.card_id)
         by_case.setdefault(card.case_id, []).append(card)
-    sending = _Sending(application, services)
+    sending = _Sending(application, services, await _take(services, by_case.values()))
     await asyncio.gather(*(sending.case_cards(cards) for cards in by_case.values()))
     await record_posted(
         db=services.db,
@@ -130,11 +130,26 @@ async def post_cards(
     return sending.failed
 
 
+async def _take(services: Services, cases: Iterable[list[PendingCard]]) -> set[int]:
+    """Take the batch's cards for posting before any Bot API call, one UPDATE per target chat
+    (a crash from now on: none posted twice); the ids taken."""
+    by_chat: dict[int, list[int]] = {}
+    for cards in cases:
+        target = cards[0].target
+        if target is not None:
+            by_chat.setdefault(target.chat_id, []).extend(card.card_id for card in cards)
+    taken: set[int] = set()
+    for chat_id, card_ids in by_chat.items():
+        taken |= await take_for_posting(db=services.db, card_ids=card_ids, chat_id=chat_id)
+    return taken
+
+
 class _Sending:
     """The cards of one `post_cards` call going out: what was posted, topics made, failures."""
 
-    def __init__(self, application: AnyApplication, services: Services) -> None:
+    def __init__(self, application: AnyApplication, services: Services, taken: set[int]) -> None:
         self.application, self.services = application, services
+        self.taken = taken  # the cards this process took for posting
         self.posted: list[PostedCard] = []
         self.topics: dict[int, int] = {}
         self.failed: list[tuple[int, Exception]] = []
@@ -149,13 +164,10 @@ class _Sending:
         target = first.target
         if target is None:
             return
+        cards = [c for c in cards if c.card_id in self.taken]
+        if not cards:
+            return
         async with self.limit:
-            taken = await take_for_posting(  # a crash from now on: not posted twice
-                db=self.services.db, card_ids=[c.card_id for c in cards], chat_id=target.chat_id
-            )
-            cards = [c for c in cards if c.card_id in taken]
-            if not cards:
-                return
             thread_id = target.thread_id
             if target.needs_topic:
                 thread_id = await self._create_topic(target, first)
