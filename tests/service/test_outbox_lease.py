@@ -14,10 +14,8 @@ from bot.core.followups import FollowUpRule
 from bot.service.outbox import send_reply
 from bot.storage import outbox
 from bot.storage.database import Database
-from bot.storage.evidence import append_message
-from bot.storage.models import utcnow
-from bot.storage.repository import get_or_create_buyer, open_conversation_for
 from bot.tg.outbox import chunk_sender
+from tests.storage.outbox_seed import ack_intents
 
 LEASE = timedelta(seconds=0.6)
 
@@ -39,33 +37,7 @@ async def test_a_send_slower_than_the_lease_is_not_reconciled_by_another_process
     monkeypatch.setattr(outbox, "SEND_LEASE", LEASE)
     db, other = Database.open(migrated_url), Database.open(migrated_url)
     async with db.transaction() as session:
-        buyer = await get_or_create_buyer(session=session, telegram_user_id=5, display_name="A")
-        case = await open_conversation_for(session=session, buyer_id=buyer.id)
-        await append_message(
-            session=session,
-            conversation_id=case.id,
-            buyer_id=buyer.id,
-            direction="in",
-            chat_id=5,
-            telegram_message_id=1,
-            text="在吗",
-            sent_at=utcnow(),
-        )
-        plan = outbox.ReplyPlan(
-            conversation_id=case.id,
-            buyer_id=buyer.id,
-            chat_id=5,
-            card_id=None,
-            card_claimed=False,
-            agent_id=None,
-            actor_telegram_id=None,
-            suggestion_index=None,
-            suggestion_edited=None,
-            outcome=outbox.AUTO_ACK,
-            checked=True,
-            category="inquiry",
-        )
-        rows = await outbox.write_intents(session=session, plan=plan, chunks=["您好"])
+        rows = await ack_intents(session, chunks=["您好"])
     send = chunk_sender(cast(Any, SlowBot(4 * LEASE.total_seconds())))
     sending = asyncio.create_task(send_reply(db, rows, send=send, rule=FollowUpRule(())))
     seen: list[list[str]] = []

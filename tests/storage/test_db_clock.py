@@ -13,8 +13,7 @@ import pytest
 from bot.storage import jobs, leases, migrate, models, outbox
 from bot.storage.clock import db_now
 from bot.storage.database import Database
-from bot.storage.evidence import append_message
-from bot.storage.repository import get_or_create_buyer, open_conversation_for
+from tests.storage.outbox_seed import ack_intents
 
 STALE = timedelta(seconds=30)
 
@@ -65,33 +64,7 @@ async def test_a_host_whose_clock_runs_ahead_does_not_reconcile_a_live_send(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with db.transaction() as session:
-        buyer = await get_or_create_buyer(session=session, telegram_user_id=5, display_name="A")
-        case = await open_conversation_for(session=session, buyer_id=buyer.id)
-        await append_message(
-            session=session,
-            conversation_id=case.id,
-            buyer_id=buyer.id,
-            direction="in",
-            chat_id=5,
-            telegram_message_id=1,
-            text="在吗",
-            sent_at=models.utcnow(),
-        )
-        plan = outbox.ReplyPlan(
-            conversation_id=case.id,
-            buyer_id=buyer.id,
-            chat_id=5,
-            card_id=None,
-            card_claimed=False,
-            agent_id=None,
-            actor_telegram_id=None,
-            suggestion_index=None,
-            suggestion_edited=None,
-            outcome=outbox.AUTO_ACK,
-            checked=True,
-            category="inquiry",
-        )
-        [row] = await outbox.write_intents(session=session, plan=plan, chunks=["您好"])
+        [row] = await ack_intents(session, chunks=["您好"])
     async with db.transaction() as session:
         assert await outbox.start_sending(session=session, outbox_id=row.id)
     _skew(monkeypatch, outbox.SEND_LEASE * 2)  # host b: a minute and more ahead
