@@ -91,7 +91,11 @@ def train_command(
     config_dir = output or settings().phrasebook_dir
     if not data.is_dir():
         raise CliError(f"{data}: no such folder (pass --data with dev.tsv and dev_en.tsv)")
-    examples = _load(corpus, _mirrors(mirrors), data)
+    from bot.training.dataset import read_held_out, without_held_out
+
+    loaded = _load(corpus, _mirrors(mirrors), data)
+    examples = without_held_out(loaded, read_held_out(data))
+    typer.echo(f"{len(loaded) - len(examples)} held-out texts left out ({data / 'heldout.sha256'})")
     rules_only = build_classifier(config_dir, learned=False)
     to_traditional = OpenCCConverter("s2twp")
     for lang in language or ["zh", "en"]:

@@ -18,6 +18,7 @@ from bot.corpus.labels import (
     read_tsv,
     read_written,
 )
+from bot.corpus.pool import text_key
 from bot.corpus.sources import Mirrors, resolve
 
 CORPUS_DIR = "corpus"
@@ -95,6 +96,20 @@ def shared_examples(data_dir: Path, language: str) -> list[Example]:
         )
         for row in rows
     ]
+
+
+HELD_OUT_FILE = "heldout.sha256"
+
+
+def read_held_out(data_dir: Path) -> set[str]:
+    """The held-out keys the shared data folder lists (none when it has no such file)."""
+    path = data_dir / HELD_OUT_FILE
+    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
+
+
+def without_held_out(examples: Sequence[Example], keys: set[str]) -> list[Example]:
+    """The examples whose text is not a held-out text (nothing held out is ever fitted)."""
+    return [e for e in examples if text_key(e.text.strip()) not in keys]
 
 
 def by_language(
