@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from math import exp
 
 from bot.core.entities import extract_entities
-from bot.core.extortion import demands_benefit, is_extortion, tied_by_condition
+from bot.core.extortion import demands_benefit, is_extortion, linked, tied_by_condition
 from bot.core.features import RuleView, chinese_features, english_features
 from bot.core.keyword_rules import ExtortionRole, Rules
 from bot.core.learned import LearnedWeights, display_name, language_key
@@ -267,6 +267,10 @@ class Classifier:
         flags = set(prediction.flags)
         if prediction.category is Category.EXTORTION:
             flags |= self.rules.extortion_flags
+        if linked(reading.tally, reading.normalized.text, self.rules):
+            # A threat the rules read, tied to what it is for, is a threat by structure,
+            # whatever a flag model learned from reviews that say 差评 as their verdict.
+            flags |= reading.flags & THREAT_FLAGS
         category = prediction.category
         keywords = _explain(prediction.pushes, reading.tally.keywords.get(category, []))
         confidence = round(prediction.probability, 3)
@@ -321,11 +325,12 @@ class Classifier:
 
 
 THREATS = frozenset({Category.BAD_REVIEW, Category.COMPLAINT})
+THREAT_FLAGS = frozenset({Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT})
 
 
 def threat_flags(reading: Reading) -> frozenset[Flag]:
     """The threats a message makes: the rules' threat flags and the levers it names."""
-    found = reading.flags & {Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT}
+    found = reading.flags & THREAT_FLAGS
     roles = reading.tally.extortion
     if ExtortionRole.REVIEW in roles:
         found |= {Flag.THREATENS_REVIEW}

@@ -65,6 +65,16 @@ def tied_by_condition(tally: Tally) -> bool:
     return ExtortionRole.CONDITION in tally.extortion
 
 
+def linked(tally: Tally, text: str, rules: Rules) -> bool:
+    """True when a condition phrase, or in a short message a short link (就, then, if), ties
+    the message's parts together: "不处理就差评" is a threat, not a story."""
+    if tied_by_condition(tally):
+        return True
+    return len(text) <= rules.link_max_length and any(
+        _has_link(text, link) for link in rules.extortion_links
+    )
+
+
 def demands_benefit(tally: Tally, text: str, amounts: Sequence[str], rules: Rules) -> bool:
     """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了."""
     roles = tally.extortion
