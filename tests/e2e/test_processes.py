@@ -167,7 +167,7 @@ async def test_issue_14_target_n_processes_two_waves_every_message_once(
 
     await _check_messages_and_cards(shop, killed=run.kill)
     await _check_cases_and_acks(shop, buyers, answered, killed=run.kill)
-    await _check_follow_ups(shop, follow_ups, len(answered))
+    await _check_follow_ups(shop, follow_ups, len(answered), killed=run.kill)
     if run.group_rate:
         events = await botapi.wait_events(0, timeout=0)
         forum = shop.forum["id"]
@@ -314,10 +314,12 @@ async def _check_cases_and_acks(
     assert sum(unknown.values()) <= (20 if killed else 0), unknown  # 20: one tick's job claims
 
 
-async def _check_follow_ups(shop: Shop, follow_ups: int, answered: int) -> None:
+async def _check_follow_ups(shop: Shop, follow_ups: int, answered: int, *, killed: bool) -> None:
     assert follow_ups == answered  # every answer promised a remedy
     jobs = await shop.rows("SELECT status FROM scheduled_jobs WHERE kind = 'follow_up'")
     assert {j["status"] for j in jobs} == {"done"}
     assert await shop.count(_FIRED) == follow_ups
     reminders = [m for m in shop.botapi.bot_messages(shop.forum["id"]) if "跟进提醒" in m["text"]]
-    assert len(reminders) == follow_ups
+    # Every follow-up fired once (above). A reminder whose post the kill cut off is at most
+    # once, as a card is: a few of the killed process's posts in flight may not arrive.
+    assert follow_ups - (4 if killed else 0) <= len(reminders) <= follow_ups
