@@ -104,7 +104,8 @@ async def post_cards(
     """Send the cards and record where they went; their updates are marked processed with it.
 
     A conversation's cards go out in order (its forum topic is created first when it has none);
-    different conversations' cards go out concurrently. Returns the update ids of the cards that
+    different conversations' cards go out concurrently, `POST_CONCURRENCY` at a time, each group
+    taken for posting just before it goes (a crash leaves at most one group in doubt). Returns the update ids of the cards that
     could not be sent, with why.
     """
     services: Services = application.bot_data[SERVICES_KEY]
@@ -116,8 +117,12 @@ async def post_cards(
             continue
         seen.add(card.card_id)
         by_case.setdefault(card.case_id, []).append(card)
-    sending = _Sending(application, services, await _take(services, by_case.values()))
-    await asyncio.gather(*(sending.case_cards(cards) for cards in by_case.values()))
+    sending = _Sending(application, services)
+    cases = list(by_case.values())
+    for start in range(0, len(cases), POST_CONCURRENCY):
+        group = cases[start : start + POST_CONCURRENCY]
+        sending.taken |= await _take(services, group)
+        await asyncio.gather(*(sending.case_cards(cards) for cards in group))
     await record_posted(
         db=services.db,
         inbox=evidence_inbox_of(application),
@@ -131,8 +136,9 @@ async def post_cards(
 
 
 async def _take(services: Services, cases: Iterable[list[PendingCard]]) -> set[int]:
-    """Take the batch's cards for posting before any Bot API call, one UPDATE per target chat
-    (a crash from now on: none posted twice); the ids taken."""
+    """Take a group of conversations' cards for posting before their Bot API calls, one UPDATE
+    per target chat (a crash from now on: none posted twice, and at most this group's unsent
+    cards are left in doubt, not the whole batch's); the ids taken."""
     by_chat: dict[int, list[int]] = {}
     for cards in cases:
         target = cards[0].target
@@ -147,14 +153,13 @@ async def _take(services: Services, cases: Iterable[list[PendingCard]]) -> set[i
 class _Sending:
     """The cards of one `post_cards` call going out: what was posted, topics made, failures."""
 
-    def __init__(self, application: AnyApplication, services: Services, taken: set[int]) -> None:
+    def __init__(self, application: AnyApplication, services: Services) -> None:
         self.application, self.services = application, services
-        self.taken = taken  # the cards this process took for posting
+        self.taken: set[int] = set()  # the cards this process took for posting
         self.posted: list[PostedCard] = []
         self.topics: dict[int, int] = {}
         self.failed: list[tuple[int, Exception]] = []
         self.refused: list[int] = []  # cards Telegram answered with an error: certainly not out
-        self.limit = asyncio.Semaphore(POST_CONCURRENCY)
 
     async def case_cards(self, cards: list[PendingCard]) -> None:
         """Send one case's cards in order (its topic created first when needed)."""
@@ -167,15 +172,14 @@ class _Sending:
         cards = [c for c in cards if c.card_id in self.taken]
         if not cards:
             return
-        async with self.limit:
-            thread_id = target.thread_id
-            if target.needs_topic:
-                thread_id = await self._create_topic(target, first)
-                if thread_id is not None:
-                    self.topics[first.case_id] = thread_id
-            for card in cards:
-                bind_update(card.update_id)
-                await self._send(card, target, thread_id)
+        thread_id = target.thread_id
+        if target.needs_topic:
+            thread_id = await self._create_topic(target, first)
+            if thread_id is not None:
+                self.topics[first.case_id] = thread_id
+        for card in cards:
+            bind_update(card.update_id)
+            await self._send(card, target, thread_id)
 
     async def _send(self, card: PendingCard, target: CardTarget, thread_id: int | None) -> None:
         services = self.services
