@@ -45,6 +45,7 @@ from bot.core.scoring import (
     topic_only,
     weighted_scores,
 )
+from bot.core.threats import THREAT_FLAGS, lever_threats
 from bot.core.types import Category, Classification, Entities, Flag, Language
 
 
@@ -227,7 +228,9 @@ class Classifier:
         return Classification(
             category=Category.EXTORTION,
             confidence=0.9 if len(words) >= 2 else 0.75,
-            flags=reading.flags | self.rules.extortion_flags,
+            flags=reading.flags
+            | self.rules.extortion_flags
+            | lever_threats(reading.tally, reading.flags, reading.normalized.text, self.rules),
             keywords=words,
             entities=reading.entities,
             needs_human=False,
@@ -266,7 +269,10 @@ class Classifier:
             prediction = model.without_category(prediction, features, reading.flags)
         flags = set(prediction.flags)
         if prediction.category is Category.EXTORTION:
-            flags |= self.rules.extortion_flags
+            # The lever a demand pulls is a threat: "给我50我就改好评" threatens the review.
+            flags |= self.rules.extortion_flags | lever_threats(
+                reading.tally, reading.flags, reading.normalized.text, self.rules
+            )
         if linked(reading.tally, reading.normalized.text, self.rules):
             # A threat the rules read, tied to what it is for, is a threat by structure,
             # whatever a flag model learned from reviews that say 差评 as their verdict.
@@ -325,7 +331,6 @@ class Classifier:
 
 
 THREATS = frozenset({Category.BAD_REVIEW, Category.COMPLAINT})
-THREAT_FLAGS = frozenset({Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT})
 
 
 def threat_flags(reading: Reading) -> frozenset[Flag]:

@@ -40,7 +40,7 @@ def is_extortion(tally: Tally, text: str, amounts: Sequence[str], asks: bool, ru
     lever = (
         ExtortionRole.REVIEW in roles
         or ExtortionRole.COMPLAINT in roles
-        or tally.withheld_lever
+        or bool(tally.withheld)
         or threat >= rules.flag_threshold
         or any(word in text for word in rules.lever_words)
     )

@@ -121,7 +121,14 @@ class Rules:
     # Verbs that make a nearby number a demanded amount ("转我300", "pay me 40").
     demand_verbs: tuple[str, ...] = ()
     demand_gap: int = 4
-    lever_words: tuple[str, ...] = ()
+    lever_words: tuple[str, ...] = ()  # review_levers and complaint_levers together
+    review_levers: tuple[str, ...] = ()
+    complaint_levers: tuple[str, ...] = ()
+    # A good review promised for a benefit threatens no review ("返我10元就给好评"); a word
+    # that names a review without saying good or bad leaves it to the rest of the message.
+    promised_reviews: tuple[str, ...] = ()
+    neutral_reviews: tuple[str, ...] = ()
+    review_changes: tuple[str, ...] = ()  # 改, 删: a good review "changed to" holds a bad one
     counted_units: tuple[str, ...] = ()
     link_max_length: int = 60
     max_demand_digits: int = 4

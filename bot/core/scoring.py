@@ -23,7 +23,7 @@ class Tally:
     keywords: dict[Category, list[str]] = field(default_factory=dict)
     extortion: set[str] = field(default_factory=set)
     extortion_words: list[str] = field(default_factory=list)
-    withheld_lever: bool = False  # a complaint or review withheld: "我就不投诉了"
+    withheld: set[str] = field(default_factory=set)  # levers withheld: "我就不投诉了"
     negated: int = 0  # problem keywords a negation cancelled
     conditional: int = 0  # keywords inside a condition clause
 
@@ -94,8 +94,7 @@ def tally_matches(matches: Sequence[Match], rules: Rules, text: str) -> Tally:
                 tally.categories[category] = tally.categories.get(category, 0.0) + weight
             tally.keywords.setdefault(category, []).append(match.phrase)
         if match.negated:
-            if rule.extortion & {ExtortionRole.COMPLAINT, ExtortionRole.REVIEW}:
-                tally.withheld_lever = True
+            tally.withheld |= rule.extortion & {ExtortionRole.COMPLAINT, ExtortionRole.REVIEW}
             if ExtortionRole.BENEFIT in rule.extortion and match.withheld:
                 # "不赔我…就…", "not compensating me? then…": a benefit withheld is the condition.
                 tally.extortion |= {ExtortionRole.BENEFIT, ExtortionRole.CONDITION}

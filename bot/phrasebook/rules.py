@@ -190,12 +190,15 @@ class _Builder:
             options["dialect"] = dialect_folding(self.dialect.folds)
         for field, words in self.word_lists.items():
             options[field] = tuple(dict.fromkeys(words))
-        options["lever_words"] = tuple(
-            sorted(
-                phrase
-                for phrase, roles in self.extortion.items()
-                if roles & {ExtortionRole.REVIEW, ExtortionRole.COMPLAINT}
+        for field, role in (
+            ("review_levers", ExtortionRole.REVIEW),
+            ("complaint_levers", ExtortionRole.COMPLAINT),
+        ):
+            options[field] = tuple(
+                sorted(phrase for phrase, roles in self.extortion.items() if role in roles)
             )
+        options["lever_words"] = tuple(
+            sorted({*options["review_levers"], *options["complaint_levers"]})
         )
         options.update(self.numbers)
         return Rules(phrases=self._phrase_rules(), **options)

@@ -90,6 +90,9 @@ class ExtortionModel(_Strict):
     counted_units: list[str] = Field(default_factory=list)
     paid_words: list[str] = Field(default_factory=list)
     paid_after: list[str] = Field(default_factory=list)
+    promised_reviews: list[str] = Field(default_factory=list)
+    neutral_reviews: list[str] = Field(default_factory=list)
+    review_changes: list[str] = Field(default_factory=list)
     demand_gap: StrictInt | None = Field(default=None, ge=0, le=20)
     link_max_length: StrictInt | None = Field(default=None, ge=1)
     max_demand_digits: StrictInt | None = Field(default=None, ge=1, le=9)
@@ -103,6 +106,9 @@ WORD_LISTS = {
     "counted_units": "counted_units",
     "paid_words": "paid_words",
     "paid_after": "paid_after",
+    "promised_reviews": "promised_reviews",
+    "neutral_reviews": "neutral_reviews",
+    "review_changes": "review_changes",
 }
 
 

@@ -1,0 +1,61 @@
+"""The threats an extortion makes are its levers: the review or complaint it holds over the shop.
+
+A review or complaint named as what the demand buys is a threat, even withheld ("我就不投诉了");
+a good review promised for a benefit, with no bad one named or changed, threatens no review.
+Written for these tests (none taken from any labelled file), in three scripts. Each row: text,
+flags that must be set, flags that must not be set; every row is extortion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.classify import Classifier
+from bot.core.types import Category, Flag
+from bot.nlp.pipeline import build_classifier
+
+PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
+TR, TC, WC = Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT, Flag.WANTS_COMPENSATION
+
+CASES: list[tuple[str, set[Flag], set[Flag]]] = [
+    # Simplified
+    ("赔我200块我就把差评删了", {TR, WC}, {TC}),
+    ("补偿我300块，要不我去投诉你们", {TC, WC}, {TR}),
+    ("你们给100块补偿我就不投诉了", {TC, WC}, {TR}),
+    ("微信转我80，我马上改成好评", {TR, WC}, {TC}),
+    ("给我返10元红包，我就给五星好评", {WC}, {TR, TC}),
+    ("不赔我500，我就把开箱视频发到网上", {TC, WC}, {TR}),
+    ("转我一千，不然我就报警", {TC, WC}, {TR}),
+    ("三百块，删差评加撤投诉，你们自己算", {TR, TC, WC}, set()),
+    ("不给补偿的话，评价这块我就不好说了", {TR, WC}, set()),
+    # Traditional and Cantonese
+    ("賠我兩百塊，我就把負評刪掉", {TR, WC}, {TC}),
+    ("唔賠五百蚊，我就去消委會投訴你哋", {TC, WC}, {TR}),
+    ("補償我五十蚊，我就改返好評", {TR, WC}, set()),
+    ("給我退一半，不然我就發到小紅書", {TC, WC}, {TR}),
+    # English
+    ("Refund me $50 or I leave a 1 star review", {TR, WC}, {TC}),
+    ("Send me a $30 gift card and I'll give you 5 stars", {WC}, {TR, TC}),
+    ("Pay me $80 or I'm reporting you to Amazon", {TC, WC}, {TR}),
+    ("Refund me in full and I'll update my review", {TR, WC}, {TC}),
+    ("$100 or this goes on TikTok for my 50k followers", {TC, WC}, {TR}),
+]
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return build_classifier(PHRASEBOOK)
+
+
+@pytest.mark.parametrize(("text", "must", "must_not"), CASES)
+def test_an_extortion_threatens_what_it_holds_over_the_shop(
+    classifier: Classifier, text: str, must: set[Flag], must_not: set[Flag]
+) -> None:
+    result = classifier.classify(text)
+    assert (result.category, must - result.flags, must_not & result.flags) == (
+        Category.EXTORTION,
+        set(),
+        set(),
+    ), result
