@@ -45,7 +45,7 @@ from bot.core.scoring import (
     topic_only,
     weighted_scores,
 )
-from bot.core.threats import THREAT_FLAGS, lever_threats
+from bot.core.threats import THREAT_FLAGS, add_intent_threats, lever_threats
 from bot.core.types import Category, Classification, Entities, Flag, Language
 
 
@@ -128,6 +128,8 @@ class Classifier:
         matches = find_phrases(matched_text, rules, bounds)
         tally = tally_matches(matches, rules, matched_text)
         add_signal_flags(normalized, rules, tally.flags)
+        if normalized.language is Language.EN:
+            add_intent_threats(matched_text, rules, tally.flags)
         entities = extract_entities(normalized.plain)
         flags = frozenset(
             flag for flag, score in tally.flags.items() if score >= rules.flag_threshold

@@ -128,6 +128,7 @@ class Rules:
     # that names a review without saying good or bad leaves it to the rest of the message.
     promised_reviews: tuple[str, ...] = ()
     neutral_reviews: tuple[str, ...] = ()
+    threat_intents: tuple[str, ...] = ()  # "I'll", "or I": a lever with one is a threat (en)
     review_changes: tuple[str, ...] = ()  # 改, 删: a good review "changed to" holds a bad one
     counted_units: tuple[str, ...] = ()
     link_max_length: int = 60

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Set
 
 from bot.core.keyword_rules import ExtortionRole, Rules
+from bot.core.phrase_match import word_char_at
 from bot.core.scoring import Tally
 from bot.core.types import Flag
 
@@ -30,3 +31,31 @@ def _promised(reviews: list[str], text: str, rules: Rules) -> bool:
     if not any(word in text for word in good) or any(word in text for word in rules.review_changes):
         return False
     return all(word in rules.neutral_reviews or any(g in word for g in good) for word in reviews)
+
+
+def add_intent_threats(text: str, rules: Rules, flags: dict[Flag, float]) -> None:
+    """A review or complaint lever with an intent ("I'll", "or I", "unless") is a threat by
+    structure: "if it's not fixed by Monday I'll be leaving a review" (Latin text). A long
+    review that says "I will" somewhere is telling a story: only messages of at most
+    `link_max_length` / 2 words are read so."""
+    if len(text.split()) * 4 > rules.link_max_length * 2 or not any(
+        _has_word(text, intent) for intent in rules.threat_intents
+    ):
+        return
+    for levers, flag in (
+        (rules.review_levers, Flag.THREATENS_REVIEW),
+        (rules.complaint_levers, Flag.THREATENS_COMPLAINT),
+    ):
+        found = [word for word in levers if word.isascii() and _has_word(text, word)]
+        if found and not (flag is Flag.THREATENS_REVIEW and _promised(found, text, rules)):
+            flags[flag] = max(flags.get(flag, 0.0), rules.flag_threshold)
+
+
+def _has_word(text: str, word: str) -> bool:
+    """`word` in `text`, starting at a word boundary ("review" in "reviews", not in "preview")."""
+    start = text.find(word)
+    while start >= 0:
+        if not word_char_at(text, start - 1):
+            return True
+        start = text.find(word, start + 1)
+    return False

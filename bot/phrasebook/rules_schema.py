@@ -93,6 +93,7 @@ class ExtortionModel(_Strict):
     promised_reviews: list[str] = Field(default_factory=list)
     neutral_reviews: list[str] = Field(default_factory=list)
     review_changes: list[str] = Field(default_factory=list)
+    threat_intents: list[str] = Field(default_factory=list)
     demand_gap: StrictInt | None = Field(default=None, ge=0, le=20)
     link_max_length: StrictInt | None = Field(default=None, ge=1)
     max_demand_digits: StrictInt | None = Field(default=None, ge=1, le=9)
@@ -109,6 +110,7 @@ WORD_LISTS = {
     "promised_reviews": "promised_reviews",
     "neutral_reviews": "neutral_reviews",
     "review_changes": "review_changes",
+    "threat_intents": "threat_intents",
 }
 
 

@@ -59,3 +59,25 @@ def test_an_extortion_threatens_what_it_holds_over_the_shop(
         set(),
         set(),
     ), result
+
+
+# English threats without a demand, by structure: a review or complaint word and what the buyer
+# will do. Each row: text, flags that must be set, flags that must not be set (any category).
+INTENTS: list[tuple[str, set[Flag], set[Flag]]] = [
+    ("If the new one breaks too I'm going to write a review about it", {TR}, {TC}),
+    ("Sort this out by Friday or I'll be posting feedback everywhere", {TR}, set()),
+    ("Fair warning, my review goes live tonight", {TR}, set()),
+    ("Unless someone calls me back I'm reporting this to consumer protection", {TC}, {TR}),
+    ("I'll be contacting the ombudsman about this order", {TC}, {TR}),
+    ("I left a one star review last week, the charger died", set(), {TC}),
+    ("Thanks, I already updated my review", set(), {TR, TC}),
+    ("Can you tell me where to find the reviews for this model?", set(), {TR, TC}),
+]
+
+
+@pytest.mark.parametrize(("text", "must", "must_not"), INTENTS)
+def test_a_review_or_complaint_word_with_an_intent_is_a_threat(
+    classifier: Classifier, text: str, must: set[Flag], must_not: set[Flag]
+) -> None:
+    result = classifier.classify(text)
+    assert (must - result.flags, must_not & result.flags) == (set(), set()), result
