@@ -39,6 +39,7 @@ CASES: list[tuple[str, set[Flag], set[Flag]]] = [
     ("Refund me $50 or I leave a 1 star review", {TR, WC}, {TC}),
     ("Send me a $30 gift card and I'll give you 5 stars", {WC}, {TR, TC}),
     ("Pay me $80 or I'm reporting you to Amazon", {TC, WC}, {TR}),
+    ("Send me $40 store credit and I'll give you 5 stars", {WC}, {TR, TC}),  # no "edit"
     ("Refund me in full and I'll update my review", {TR, WC}, {TC}),
     ("$100 or this goes on TikTok for my 50k followers", {TC, WC}, {TR}),
 ]
