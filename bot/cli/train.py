@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -102,6 +102,19 @@ def train_command(
         _train_language(examples, lang, rules_only, to_traditional.convert, seed, config_dir)
 
 
+def weights_version(lang: str, train: Sequence[Example], rules_dir: Path, seed: int) -> str:
+    """The weights' version: a digest of the training data, the hand rules (their scores are
+    features) and the seed, never the date — the same inputs give the same file, byte for byte."""
+    from bot.phrasebook.rules import rule_files
+
+    digest = hashlib.sha256(
+        "\n".join(f"{e.text}\t{e.category}\t{sorted(e.flags)}" for e in train).encode()
+    )
+    for path in rule_files(rules_dir):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{lang}-{digest.hexdigest()[:10]}-seed{seed}"
+
+
 def _train_language(
     examples: list[Example],
     lang: str,
@@ -119,12 +132,7 @@ def _train_language(
     train = by_language(examples, lang, split="train")
     if lang == "zh":
         train += augmented(train, to_traditional)
-    # The version names the training data and seed, never the date: the same data and seed
-    # give the same file, byte for byte.
-    digest = hashlib.sha256(
-        "\n".join(f"{e.text}\t{e.category}\t{sorted(e.flags)}" for e in train).encode()
-    ).hexdigest()
-    version = f"{lang}-{digest[:10]}-seed{seed}"
+    version = weights_version(lang, train, config_dir / "rules", seed)
     typer.echo(f"{lang}: {len(train)} training texts")
     trained = train_language(
         train,

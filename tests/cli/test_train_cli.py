@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from bot.cli.train import weights_version
+from bot.training.dataset import Example
 from tests.cli.test_classify_cli import REPO, kefu
 
 
@@ -69,3 +71,16 @@ def env_with(*, phrasebook: Path, tmp_path: Path) -> dict[str, str]:
         "KEFU_PHRASEBOOK_DIR": str(phrasebook),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
     }
+
+
+def test_the_weights_version_names_the_data_the_rules_and_the_seed(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "10-zh.yaml").write_text("categories:\n  quality:\n    坏了: 1\n", encoding="utf-8")
+    data = [Example("c1", "坏了", "quality", frozenset(), "zh", "g1", "train", "corpus")]
+    first = weights_version("zh", data, rules, 1)
+    assert weights_version("zh", data, rules, 1) == first  # deterministic
+    assert weights_version("zh", data, rules, 2) != first
+    assert weights_version("zh", [*data, *data], rules, 1) != first
+    (rules / "10-zh.yaml").write_text("categories:\n  quality:\n    坏了: 2\n", encoding="utf-8")
+    assert weights_version("zh", data, rules, 1) != first  # a rule changed: not the same weights
