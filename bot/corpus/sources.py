@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 JDDC_CHAT = "EndlessLethe/jddc2019-3th-retrieve-model"
 JDDC_SEQ = "SimonJYang/JDDC-Baseline-Seq2Seq"
@@ -27,6 +29,9 @@ TWEET_SOURCES = (
     ("monalisapatra26/data_visualization", "twcs.csv"),
     ("naman-tiwari/Customer-Support-on-Twitter", "sample.csv"),
 )
+# Spreadsheets of inbound tweets to @AmazonHelp (samples of the same Twitter corpus): every row
+# is a customer writing to the retailer, whether or not the text names the handle.
+SHEET_TWEETS = (("kechtel/ericsson", "data/labeled/twcs-AmazonHelp-200-inbound.xlsx"),)
 # Amazon product reviews (a condensed sample of the McAuley/Zhang Amazon review corpus) with a
 # sentiment label: the negative and neutral ones are buyers writing about what they bought.
 EN_REVIEWS = "PacktPublishing/Democratizing-Artificial-Intelligence-with-UiPath"
@@ -180,6 +185,45 @@ def retail_tweets(mirrors: Mirrors) -> Iterator[SourceText]:
             yield SourceText(f"{repo}@{commit}:{path}:{line}:text", body, f"tw:{author}", "en")
 
 
+def sheet_tweets(mirrors: Mirrors) -> Iterator[SourceText]:
+    """Inbound customer tweets from spreadsheet samples, grouped by the tweet's author."""
+    for repo, path in SHEET_TWEETS:
+        commit = mirrors.head(repo)
+        for number, cells in sheet_rows(mirrors.read(repo, commit, path)).items():
+            body = cells.get("text", "").strip()
+            if number == 1 or cells.get("inbound") not in {"1", "True", "TRUE"} or not body:
+                continue
+            group = f"tw:{cells.get('author_id') or f'{repo}:{number}'}"
+            yield SourceText(f"{repo}@{commit}:{path}:{number}:text", body, group, "en")
+
+
+_SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def sheet_rows(data: bytes) -> dict[int, dict[str, str]]:
+    """The first sheet of an .xlsx as {row number: {header: cell text}} (row 1 is the header)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        shared = [
+            "".join(t.text or "" for t in item.iter(f"{_SHEET}t"))
+            for item in ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
+        ]
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
+    rows: dict[int, dict[str, str]] = {}
+    for row in sheet.iter(f"{_SHEET}row"):
+        cells: dict[str, str] = {}
+        for cell in row.iter(f"{_SHEET}c"):
+            value = cell.find(f"{_SHEET}v")
+            text = value.text or "" if value is not None else ""
+            if cell.get("t") == "s":
+                text = shared[int(text)]
+            elif cell.get("t") == "inlineStr":
+                text = "".join(t.text or "" for t in cell.iter(f"{_SHEET}t"))
+            cells[re.sub(r"\d+$", "", cell.get("r", ""))] = text
+        rows[int(row.get("r", len(rows) + 1))] = cells
+    header = rows.get(1, {})
+    return {n: {header.get(col, col): v for col, v in cells.items()} for n, cells in rows.items()}
+
+
 def english_reviews(mirrors: Mirrors) -> Iterator[SourceText]:
     """Negative and neutral Amazon product reviews, each review its own group."""
     commit = mirrors.head(EN_REVIEWS)
@@ -203,12 +247,16 @@ def all_sources(mirrors: Mirrors) -> Iterator[SourceText]:
     yield from negative_reviews(mirrors)
     yield from retail_tweets(mirrors)
     yield from english_reviews(mirrors)
+    yield from sheet_tweets(mirrors)
 
 
 def resolve(mirrors: Mirrors, source_id: str) -> str:
     """The text a source id names."""
     repo, _, rest = source_id.partition("@")
     commit, _, rest = rest.partition(":")
+    if repo in {name for name, _ in SHEET_TWEETS}:
+        path, number, field = rest.rsplit(":", 2)
+        return sheet_rows(mirrors.read(repo, commit, path))[int(number)][field].strip()
     if repo == EN_REVIEWS:
         path, number, _field = rest.rsplit(":", 2)
         return _csv_cell(mirrors, repo, commit, path, int(number), "input")

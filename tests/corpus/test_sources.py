@@ -25,6 +25,7 @@ from bot.corpus.sources import (
     negative_reviews,
     resolve,
     retail_tweets,
+    sheet_tweets,
 )
 
 CHAT = (
@@ -46,6 +47,36 @@ AMAZON_CSV = (
     "Positive,Love it\n"
     "Neutral,It is fine I guess\n"
 )
+
+
+SHEET_STRINGS = [
+    "author_id",
+    "inbound",
+    "text",
+    "@115821 parcel left in the rain &amp; soaked",
+    "u7",
+]
+
+
+def _xlsx() -> bytes:
+    """A minimal workbook: shared strings, a boolean column, one inbound and one outbound row."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    strings = "".join(f"<si><t>{text}</t></si>" for text in SHEET_STRINGS)
+    rows = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
+        '<c r="C1" t="s"><v>2</v></c></row>'
+        '<row r="2"><c r="A2" t="s"><v>4</v></c><c r="B2" t="b"><v>1</v></c>'
+        '<c r="C2" t="s"><v>3</v></c></row>'
+        '<row r="3"><c r="A3"><v>115821</v></c><c r="B3" t="b"><v>0</v></c>'
+        '<c r="C3" t="inlineStr"><is><t>@u7 sorry to hear that</t></is></c></row>'
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as book:
+        book.writestr("xl/sharedStrings.xml", f"<sst {ns}>{strings}</sst>")
+        book.writestr(
+            "xl/worksheets/sheet1.xml", f"<worksheet {ns}><sheetData>{rows}</sheetData></worksheet>"
+        )
+    return archive.getvalue()
 
 
 def _repo(root: Path, name: str, files: dict[str, bytes]) -> None:
@@ -74,6 +105,7 @@ def mirrors(tmp_path_factory: pytest.TempPathFactory) -> Mirrors:
     _repo(root, REVIEWS, {REVIEWS_PATH: archive.getvalue()})
     _repo(root, "S0l0m4n/aie3-twitter-customer-support", {"data/test_set.csv": TWEETS.encode()})
     _repo(root, EN_REVIEWS, {EN_REVIEWS_PATH: AMAZON_CSV.encode()})
+    _repo(root, "kechtel/ericsson", {"data/labeled/twcs-AmazonHelp-200-inbound.xlsx": _xlsx()})
     for name, path in [
         ("divya-gh/conversational-ai-analyst", "data/twcs_clean.csv"),
         ("monalisapatra26/data_visualization", "twcs.csv"),
@@ -119,6 +151,15 @@ def test_english_reviews_are_the_negative_and_neutral_ones(mirrors: Mirrors) -> 
         ("It is fine I guess", "amazon:5"),
     ]
     assert all(resolve(mirrors, r.source_id) == r.text for r in reviews)
+
+
+def test_inbound_tweets_from_a_spreadsheet_sample(mirrors: Mirrors) -> None:
+    tweets = list(sheet_tweets(mirrors))
+    assert [(t.text, t.group) for t in tweets] == [
+        ("@115821 parcel left in the rain & soaked", "tw:u7")
+    ]
+    assert tweets[0].source_id.endswith(":2:text")
+    assert resolve(mirrors, tweets[0].source_id) == tweets[0].text
 
 
 def test_a_missing_mirror_is_a_clear_error(tmp_path: Path) -> None:
