@@ -105,8 +105,8 @@ async def post_cards(
 
     A conversation's cards go out in order (its forum topic is created first when it has none);
     different conversations' cards go out concurrently, `POST_CONCURRENCY` at a time, each group
-    taken for posting just before it goes (a crash leaves at most one group in doubt). Returns the update ids of the cards that
-    could not be sent, with why.
+    taken for posting just before it goes (a crash leaves at most one group in doubt). Returns
+    the update ids of the cards that could not be sent, with why.
     """
     services: Services = application.bot_data[SERVICES_KEY]
     by_case: dict[int, list[PendingCard]] = {}
