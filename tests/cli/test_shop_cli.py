@@ -70,7 +70,7 @@ def test_model_list_and_rollback(kefu: Kefu, env: dict[str, str], tmp_path: Path
     )
     lines = listed.stdout.splitlines()
     assert [line[:6] for line in lines] == [f"     {one}", f"*    {two}"]
-    # Before: the shipped weights on the newest labels held out (they know 掉帧 only in part).
+    # Before: the shipped weights on the newest labels held out (they know 鬼影 only in part).
     first = re.search(
         r"20 labels \(20 corrections\)  held-out accuracy (\d+\.\d)% -> 100\.0%", lines[0]
     )

@@ -24,9 +24,9 @@ QUALITY = CATEGORY_ORDER.index(Category.QUALITY)
 MESSAGES = (
     *TAUGHT,
     *SHORT,
-    "显示器一开大型游戏就掉帧",
-    "掉帧问题一直没解决",
-    "到手第一天就发现掉帧",
+    "显示器一开大型游戏就鬼影",
+    "鬼影问题一直没解决",
+    "到手第一天就发现鬼影",
 )
 
 
