@@ -332,7 +332,7 @@ def _burst(shop: Shop) -> list[tuple[dict, str]]:
     li = botapi.create_user("李", language_code="zh-hans")
     amy = botapi.create_user("Amy", language_code="en")
     texts = [
-        (shop.buyer, "我要退款，尺码不对"),
+        (shop.buyer, "我要退款，不想要了"),
         (li, "快递五天了还没到"),
         (shop.buyer, "还是退款吧，什么时候能退"),
         (amy, "where is my order? it's late"),
