@@ -83,7 +83,7 @@ async def acknowledge(
         )
         rows = await outbox_store.write_intents(
             session=session,
-            plan=_ack_plan(conversation, buyer.telegram_user_id, category),
+            plan=ack_plan(conversation, buyer.telegram_user_id, category),
             chunks=[_ack_text(wording, job, buyer, category)],
         )
         card = await card_store.latest_card(session=session, conversation_id=conversation.id)
@@ -117,9 +117,10 @@ def _ack_text(wording: AckWording, job: DueJob, buyer: Buyer, category: Category
     return composition.suggestions[0].text
 
 
-def _ack_plan(
+def ack_plan(
     conversation: Conversation, chat_id: int, category: Category
 ) -> outbox_store.ReplyPlan:
+    """The outbox plan of an automatic acknowledgement to `chat_id` in `conversation`."""
     return outbox_store.ReplyPlan(
         conversation_id=conversation.id,
         buyer_id=conversation.buyer_id,

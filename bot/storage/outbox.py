@@ -312,22 +312,21 @@ async def record_failed(*, session: AsyncSession, row: OutboxReply, error: str) 
     ):
         status = await session.scalar(select(_OUTBOX.c.status).where(_OUTBOX.c.id == row.id))
         if status == "unknown":
-            await append_audit(
-                session=session,
-                actor_telegram_id=row.actor_telegram_id,
-                action="reply.failed_after_unknown",
-                target=f"outbox:{row.id}",
-                details={"case": row.conversation_id, "error": error[:300]},
-            )
+            await _audit_failure(session, row, "reply.failed_after_unknown", error)
         return False
+    await _audit_failure(session, row, "reply.failed", error)
+    return True
+
+
+async def _audit_failure(session: AsyncSession, row: OutboxReply, action: str, error: str) -> None:
+    """Chain a refused or never-sent chunk: `action` names which."""
     await append_audit(
         session=session,
         actor_telegram_id=row.actor_telegram_id,
-        action="reply.failed",
+        action=action,
         target=f"outbox:{row.id}",
         details={"case": row.conversation_id, "error": error[:300]},
     )
-    return True
 
 
 async def reply_rows(*, session: AsyncSession, reply_key: str) -> list[OutboxReply]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.core.types import Category
+from bot.service.acks import ack_plan
 from bot.storage import outbox
 from bot.storage.database import Session
 from bot.storage.evidence import append_message
@@ -25,18 +27,5 @@ async def ack_intents(session: Session, *, chunks: Sequence[str]) -> list[Outbox
         text="在吗",
         sent_at=utcnow(),
     )
-    plan = outbox.ReplyPlan(
-        conversation_id=case.id,
-        buyer_id=buyer.id,
-        chat_id=5,
-        card_id=None,
-        card_claimed=False,
-        agent_id=None,
-        actor_telegram_id=None,
-        suggestion_index=None,
-        suggestion_edited=None,
-        outcome=outbox.AUTO_ACK,
-        checked=True,
-        category="inquiry",
-    )
+    plan = ack_plan(case, 5, Category.INQUIRY)
     return await outbox.write_intents(session=session, plan=plan, chunks=list(chunks))
