@@ -23,6 +23,7 @@ from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.health import MONITOR_KEY, Monitor, monitor_of, update_kind
+from bot.tg.inbox import show_run_out_cards
 from bot.tg.jobs import run_due_jobs
 from bot.tg.polling_lease import (
     keep_polling_lease,
@@ -131,6 +132,12 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
             interval=settings.scheduler_interval_seconds,
             first=0.0,
             name="kefu-scheduler",
+        )
+        application.job_queue.run_repeating(
+            show_run_out_cards,
+            interval=settings.scheduler_interval_seconds,
+            first=settings.scheduler_interval_seconds,
+            name="kefu-cards-shown-again",
         )
         application.job_queue.run_repeating(
             refresh_shop_job,

@@ -24,6 +24,7 @@ class CardView:
     blocked: bool = False
     outcomes: tuple[str, ...] = ()
     not_stored: tuple[str, ...] = ()  # kinds of the message's files whose download failed so far
+    repeat: bool = False  # shown again after a stopped process's post: Telegram may show it twice
 
 
 def buyer_handle(*, username: str | None, telegram_user_id: int | None) -> str:

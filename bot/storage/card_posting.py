@@ -1,26 +1,40 @@
 """Taking a card for posting before the Bot API call, so it is posted once across processes.
 
-`start_posting` sets the card's chat (only where none is set yet) in a statement committed
-before the send: of two processes carding one update (it was delivered again), one takes it.
-A card taken but never recorded as posted (`post_in_doubt`) belonged to a process that stopped
-mid-send: Telegram may show it, so it is not posted again. A refusal gives the card back.
+`start_posting` sets the card's chat (only where none is set yet) and a lease on its post
+(`posting_until`, on the database's clock) in a statement committed before the send: of two
+processes carding one update (it was delivered again), one takes it. The taker renews the lease
+while it sends (`renew_posting`). A card taken but never recorded as posted (`post_in_doubt`)
+belonged to a process that stopped mid-send, or is being sent now: it is not posted again
+while the lease runs; once it has run out, `take_run_out` gives it to one process, which shows
+it again as a possible repeat (Telegram may show the first). A refusal gives the card back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import Table, update
+from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Card
+from bot.storage.clock import db_now
+from bot.storage.models import Card, Conversation
+from bot.storage.models.cases import CLOSED_STATUSES
 
 _CARDS: Table = Card.__table__  # type: ignore[assignment]
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+
+POSTING_LEASE = timedelta(seconds=60)
+
+
+def posting_lease() -> timedelta:
+    """How long a taker owns a card's post (read at call time, so a test process may shorten it)."""
+    return POSTING_LEASE
 
 
 def post_in_doubt(card: Card) -> bool:
-    """Whether the card's post started (`start_posting`) but was never recorded: a process
-    stopped in between, and Telegram may show it already. Such a card is not posted again."""
+    """Whether the card's post started (`start_posting`) but was never recorded: its process
+    is sending it now or stopped in between (Telegram may show it). Not posted again at once."""
     return card.chat_id is not None and card.card_message_id is None
 
 
@@ -29,13 +43,75 @@ async def start_posting(
 ) -> set[int]:
     """Take the cards for posting to `chat_id` (committed before the Bot API call); the ids
     taken. A card another process is posting (a replayed update), or posted, is not taken."""
+    until = await db_now(session) + posting_lease()
     taken = await session.execute(
         update(_CARDS)
         .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.chat_id.is_(None))
-        .values(chat_id=chat_id)
+        .values(chat_id=chat_id, posting_until=until)
         .returning(_CARDS.c.id)
     )
     return set(taken.scalars())
+
+
+async def renew_posting(*, session: AsyncSession, card_ids: Sequence[int]) -> None:
+    """The taker is still sending these cards: their leases run a full lease from now."""
+    if card_ids:
+        await session.execute(
+            update(_CARDS)
+            .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.card_message_id.is_(None))
+            .values(posting_until=await db_now(session) + posting_lease())
+        )
+
+
+def _run_out(now: datetime) -> ColumnElement[bool]:
+    """Taken, never recorded, its lease run out (or from before leases), its case still open."""
+    open_case = (
+        select(_CONVERSATIONS.c.id)
+        .where(
+            _CONVERSATIONS.c.id == _CARDS.c.conversation_id,
+            _CONVERSATIONS.c.status.not_in(CLOSED_STATUSES),
+        )
+        .exists()
+    )
+    return (
+        _CARDS.c.card_message_id.is_(None)
+        & _CARDS.c.chat_id.is_not(None)
+        & (_CARDS.c.status == "open")
+        & (_CARDS.c.posting_until.is_(None) | (_CARDS.c.posting_until < now))
+        & open_case
+    )
+
+
+async def take_run_out(*, session: AsyncSession, limit: int) -> list[int]:
+    """Take up to `limit` cards whose taker stopped before recording them (their lease ran
+    out) for this process to show again; the ids taken, oldest first. Of processes sweeping
+    at once, each card goes to one (a conditional UPDATE: PostgreSQL re-checks it after the
+    row lock, SQLite serialises writers)."""
+    now = await db_now(session)
+    candidates = (
+        await session.execute(
+            select(_CARDS.c.id).where(_run_out(now)).order_by(_CARDS.c.id).limit(limit)
+        )
+    ).scalars()
+    ids = list(candidates)
+    if not ids:
+        return []
+    taken = await session.execute(
+        update(_CARDS)
+        .where(_CARDS.c.id.in_(ids), _run_out(now))
+        .values(posting_until=now + posting_lease())
+        .returning(_CARDS.c.id)
+    )
+    return sorted(taken.scalars())
+
+
+async def move_posting(*, session: AsyncSession, card_id: int, chat_id: int) -> None:
+    """A card taken again goes where its case is routed now (its agent may have changed)."""
+    await session.execute(
+        update(_CARDS)
+        .where(_CARDS.c.id == card_id, _CARDS.c.card_message_id.is_(None))
+        .values(chat_id=chat_id)
+    )
 
 
 async def posting_refused(*, session: AsyncSession, card_ids: Sequence[int]) -> None:
@@ -44,5 +120,5 @@ async def posting_refused(*, session: AsyncSession, card_ids: Sequence[int]) -> 
         await session.execute(
             update(_CARDS)
             .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.card_message_id.is_(None))
-            .values(chat_id=None)
+            .values(chat_id=None, posting_until=None)
         )

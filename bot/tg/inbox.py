@@ -14,7 +14,8 @@ from telegram.error import NetworkError, TelegramError
 from bot.core.routing import CardTarget
 from bot.observability.logs import about_update, bind_case, bind_update
 from bot.service.intake.flow import card_recorded, take_in_batch
-from bot.service.intake.posted import PostedCard, record_posted, take_for_posting
+from bot.service.intake.posted import PostedCard, posting_kept, record_posted, take_for_posting
+from bot.service.intake.reshow import take_run_out_cards
 from bot.service.intake.turns import Desk, PendingCard, Sender
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import AnyApplication, evidence_inbox_of
@@ -54,7 +55,9 @@ async def receive_buyer_message(update: Update, user: User, context: KefuContext
         return  # nothing to card, or a replayed update whose card is already out
     if pending[0].in_doubt:
         log.warning(
-            "card %s was being posted when a bot stopped: not posted again", pending[0].card_id
+            "card %s is being posted, or was when a bot stopped: shown again only once the"
+            " lease on its post runs out",
+            pending[0].card_id,
         )
         return
     for _update_id, error in await post_cards(context.application, pending):
@@ -79,7 +82,9 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
     unsent = [p for p in pending if not p.posted and not p.in_doubt]
     if doubtful := [p for p in pending if not p.posted and p.in_doubt]:
         log.warning(
-            "%d cards were being posted when a bot stopped: not posted again", len(doubtful)
+            "%d cards are being posted, or were when a bot stopped: shown again only once the"
+            " lease on their post runs out",
+            len(doubtful),
         )
         await record_posted(
             db=services.db,
@@ -95,18 +100,33 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
             await application.process_error(by_id[update_id], error)
 
 
+async def show_run_out_cards(context: KefuContext) -> None:
+    """JobQueue callback: show again, marked as possible repeats, the cards a stopped process
+    took for posting and never recorded (`bot.service.intake.reshow`)."""
+    services = context.services
+    pending = await take_run_out_cards(desk_of(services), db=services.db)
+    if not pending:
+        return
+    log.warning("showing %d cards again whose post a stopped bot left unrecorded", len(pending))
+    for update_id, error in await post_cards(context.application, pending, taken=True):
+        log.warning("card of update %s could not be shown again: %s", update_id, error)
+
+
 async def post_cards(
     application: AnyApplication,
     pending: Sequence[PendingCard],
     *,
     guard: AbstractAsyncContextManager[object] | None = None,
+    taken: bool = False,
 ) -> list[tuple[int, Exception]]:
     """Send the cards and record where they went; their updates are marked processed with it.
 
     A conversation's cards go out in order (its forum topic is created first when it has none);
     different conversations' cards go out concurrently, `POST_CONCURRENCY` at a time, each group
-    taken for posting just before it goes (a crash leaves at most one group in doubt). Returns
-    the update ids of the cards that could not be sent, with why.
+    taken for posting just before it goes (a crash leaves at most one group in doubt), its lease
+    renewed until the posts are recorded. `taken`: this process took the cards already (shown
+    again), and they have no update to mark. Returns the update ids of the cards that could not
+    be sent, with why.
     """
     services: Services = application.bot_data[SERVICES_KEY]
     by_case: dict[int, list[PendingCard]] = {}
@@ -118,20 +138,24 @@ async def post_cards(
         seen.add(card.card_id)
         by_case.setdefault(card.case_id, []).append(card)
     sending = _Sending(application, services)
+    if taken:
+        sending.taken |= seen
     cases = list(by_case.values())
-    for start in range(0, len(cases), POST_CONCURRENCY):
-        group = cases[start : start + POST_CONCURRENCY]
-        sending.taken |= await _take(services, group)
-        await asyncio.gather(*(sending.case_cards(cards) for cards in group))
-    await record_posted(
-        db=services.db,
-        inbox=evidence_inbox_of(application),
-        posted=sending.posted,
-        topics=sending.topics,
-        update_ids=[card.update_id for card in pending],
-        refused=sending.refused,
-        guard=guard,
-    )
+    async with posting_kept(services.db, sending.taken):
+        for start in range(0, len(cases), POST_CONCURRENCY):
+            group = cases[start : start + POST_CONCURRENCY]
+            if not taken:
+                sending.taken |= await _take(services, group)
+            await asyncio.gather(*(sending.case_cards(cards) for cards in group))
+        await record_posted(
+            db=services.db,
+            inbox=evidence_inbox_of(application),
+            posted=sending.posted,
+            topics=sending.topics,
+            update_ids=[] if taken else [card.update_id for card in pending],
+            refused=sending.refused,
+            guard=guard,
+        )
     return sending.failed
 
 

@@ -41,6 +41,8 @@ def _card_html(view: CardView, *, wording: Wording, language: Language, budget: 
             else t(f"flag_names.{flag}")
             for flag in c.sorted_flags()
         )
+    if view.repeat:
+        head = f"🔁 {t('card.maybe_repeat')}\n{head}"
     lines = [
         head,
         f"{t('card.buyer')}: {escape(view.buyer_name)} {escape(view.buyer_handle)}".rstrip(),

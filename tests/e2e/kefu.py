@@ -286,10 +286,13 @@ def log_tails(paths: Sequence[Path], chars: int = 2000) -> str:
 
 def _patch(patches: dict[str, float]) -> None:
     """Shorten timing constants of this process (seconds): `send_lease` (the outbox's lease),
-    `job_lease` (a scheduled job's claim), `group_period` (the per-group rate's window)."""
-    from bot.storage import jobs, outbox
+    `job_lease` (a scheduled job's claim), `group_period` (the per-group rate's window),
+    `posting_lease` (a card taken for posting)."""
+    from bot.storage import card_posting, jobs, outbox
     from bot.tg import rate_limit
 
+    if "posting_lease" in patches:
+        card_posting.POSTING_LEASE = timedelta(seconds=patches["posting_lease"])
     if "send_lease" in patches:
         outbox.SEND_LEASE = timedelta(seconds=patches["send_lease"])
     if "job_lease" in patches:

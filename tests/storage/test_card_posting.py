@@ -1,15 +1,26 @@
 """Issue 14: a card is taken for posting once, before the Bot API call. An update delivered again
 while another process is still carding it, or replayed at start-up after a crash mid-post, finds
-the card taken and does not post it a second time; Telegram's refusal gives the card back."""
+the card taken and does not post it a second time; Telegram's refusal gives the card back. Once
+the lease on a post has run out (its taker stopped), one process takes the card to show again."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from bot.core.types import Suggestion
 from bot.storage import card_posting
 from bot.storage import cards as card_store
 from bot.storage.database import Database
+from bot.storage.evidence import append_message
+from bot.storage.models import Card, Conversation, utcnow
+from bot.storage.repository import get_or_create_buyer, open_conversation_for
 from tests.storage.test_reply_claims import _seed
 
 FORUM = -1001
+MINUTE = timedelta(minutes=1)
 
 
 async def test_a_card_is_taken_for_posting_once(migrated_url: str) -> None:
@@ -53,3 +64,107 @@ async def test_a_refused_card_may_be_posted_again_and_a_posted_one_is_not_in_dou
     assert again == {seeded.card_id}
     assert found is not None
     assert (found.card.card_message_id, card_posting.post_in_doubt(found.card)) == (77, False)
+
+
+async def _cards(db: Database, count: int) -> list[int]:
+    """`count` cards of one buyer's open case, each on its own message."""
+    async with db.transaction() as session:
+        buyer = await get_or_create_buyer(session=session, telegram_user_id=601, display_name="Bo")
+        conversation = await open_conversation_for(session=session, buyer_id=buyer.id)
+        ids = []
+        for number in range(count):
+            message = await append_message(
+                session=session,
+                conversation_id=conversation.id,
+                buyer_id=buyer.id,
+                direction="in",
+                chat_id=601,
+                telegram_message_id=number + 1,
+                text=f"第{number}条",
+                sent_at=utcnow(),
+            )
+            card, _ = await card_store.create_card(
+                session=session,
+                message_id=message.id,
+                conversation_id=conversation.id,
+                suggestions=[Suggestion(kind="quick", text="亲")],
+                language="zh-Hans",
+            )
+            ids.append(card.id)
+        return ids
+
+
+async def _run_out(db: Database, card_ids: list[int]) -> None:
+    """The leases on these cards' posts ran out (their taker stopped a while ago)."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(Card).where(Card.id.in_(card_ids)).values(posting_until=utcnow() - MINUTE)
+        )
+
+
+async def test_a_card_left_in_doubt_is_taken_again_once_only_after_its_lease_ran_out(
+    migrated_url: str,
+) -> None:
+    db = Database.open(migrated_url)
+    live, run_out, recorded, never_taken = await _cards(db, 4)
+    async with db.transaction() as session:
+        await card_posting.start_posting(
+            session=session, card_ids=[live, run_out, recorded], chat_id=FORUM
+        )
+        await card_store.mark_cards_posted(
+            session=session, posted=[card_store.PostedCard(recorded, FORUM, 9, None, "card")]
+        )
+    async with db.transaction() as session:
+        before = await card_posting.take_run_out(session=session, limit=10)
+    await _run_out(db, [run_out, recorded, never_taken])
+    sweeps = []
+    for _ in range(2):  # two sweeps, one after the other: the first renews the lease it takes
+        async with db.transaction() as session:
+            sweeps.append(await card_posting.take_run_out(session=session, limit=10))
+    await db.close()
+    assert before == []  # a live taker's lease: nobody else posts the card
+    assert sweeps == [[run_out], []]
+
+
+async def test_a_card_of_a_closed_case_or_a_handled_card_is_not_shown_again(
+    migrated_url: str,
+) -> None:
+    db = Database.open(migrated_url)
+    handled, closed = await _cards(db, 2)
+    async with db.transaction() as session:
+        await card_posting.start_posting(session=session, card_ids=[handled, closed], chat_id=FORUM)
+    await _run_out(db, [handled, closed])
+    async with db.transaction() as session:
+        await session.execute(update(Card).where(Card.id == handled).values(status="skipped"))
+    async with db.transaction() as session:
+        first = await card_posting.take_run_out(session=session, limit=10)
+        await session.execute(update(Conversation).values(status="closed"))
+    await _run_out(db, [closed])
+    async with db.transaction() as session:
+        second = await card_posting.take_run_out(session=session, limit=10)
+    await db.close()
+    assert (first, second) == ([closed], [])
+
+
+async def test_processes_sweeping_at_once_each_take_a_card_left_in_doubt_once(
+    migrated_url: str,
+) -> None:
+    db = Database.open(migrated_url)
+    card_ids = await _cards(db, 12)
+    async with db.transaction() as session:
+        await card_posting.start_posting(session=session, card_ids=card_ids, chat_id=FORUM)
+    await _run_out(db, card_ids)
+    others = [Database.open(migrated_url) for _ in range(4)]
+
+    async def sweep(process: Database) -> list[int]:
+        taken: list[int] = []
+        for _ in range(4):
+            async with process.transaction() as session:
+                taken += await card_posting.take_run_out(session=session, limit=3)
+        return taken
+
+    swept = await asyncio.gather(*(sweep(process) for process in others))
+    for process in [db, *others]:
+        await process.close()
+    taken = [card for cards in swept for card in cards]
+    assert sorted(taken) == card_ids  # each card once, to one process

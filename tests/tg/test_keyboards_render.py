@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from bot.config import DEFAULT_PHRASEBOOK_DIR
 from bot.core.cases import CaseState
 from bot.core.types import Category, Classification, Flag, Language, Suggestion
 from bot.core.wording import Wording
+from bot.phrasebook.loader import load_phrasebook
 from bot.tg.keyboards import (
     MAX_ROW_ID,
     NO_SUCH_ID,
@@ -115,6 +119,23 @@ def test_card_escapes_buyer_text() -> None:
     assert html.startswith("🚨 <b>差评师</b>")
     assert "<b>威胁差评</b>" in html
     assert "疑似勒索" in html
+
+
+@pytest.mark.parametrize(
+    ("language", "notice"),
+    [
+        (Language.ZH_HANS, "再次显示"),
+        (Language.ZH_HANT, "再次顯示"),
+        (Language.EN, "Shown again"),
+    ],
+)
+def test_a_card_shown_again_is_headed_as_a_possible_repeat(language: Language, notice: str) -> None:
+    wording = load_phrasebook(DEFAULT_PHRASEBOOK_DIR).wording  # the shipped wording
+    once = render_card(_view("没收到"), wording=wording, language=language)
+    again = render_card(replace(_view("没收到"), repeat=True), wording=wording, language=language)
+    assert again.startswith(f"🔁 {notice}")
+    assert again.split("\n", 1)[1] == once
+    assert notice not in once
 
 
 def test_card_stays_under_the_limit() -> None:

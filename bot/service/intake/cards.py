@@ -7,6 +7,7 @@ Telegram side to render and send (`bot.tg.inbox.post_cards`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.core.buyer_history import (
@@ -20,12 +21,13 @@ from bot.core.card_view import CardView, buyer_handle, card_text
 from bot.core.compose import Composition
 from bot.core.routing import CardTarget
 from bot.core.types import Language
+from bot.service.intake.classify import message_classifier
 from bot.service.intake.file_case import file_cases
 from bot.service.intake.route import route_cases
-from bot.service.intake.turns import BuyerTurn, Desk, PendingCard
+from bot.service.intake.turns import BuyerTurn, Desk, PendingCard, Sender
 from bot.service.intake.waiting import start_waiting
 from bot.storage import cards as card_store
-from bot.storage.card_posting import post_in_doubt
+from bot.storage.card_posting import move_posting, post_in_doubt
 from bot.storage.filestore import files_not_stored
 from bot.storage.shop_model import record_message_models
 
@@ -69,6 +71,46 @@ async def prepare_cards(
             turns, compositions, cards, histories, strict=True
         )
     ]
+
+
+async def reshown_cards(
+    desk: Desk, *, session: Session, card_ids: Sequence[int]
+) -> list[PendingCard]:
+    """Cards taken again after their taker stopped (`card_posting.take_run_out`), to be shown
+    as possible repeats: each with the suggestions it offered (its buttons send those), routed
+    where its case goes now. Nothing is filed, scheduled or classified into the log again."""
+    classify = message_classifier(desk.understanding)
+    found = [await card_store.card_context(session=session, card_id=i) for i in card_ids]
+    contexts = [context for context in found if context is not None]
+    turns = [
+        BuyerTurn(
+            Sender(c.message.update_id or 0, c.buyer.display_name, c.buyer.language_code),
+            c.message,
+            c.conversation,
+            c.buyer,
+            classify(c.message.text),
+            new=False,
+        )
+        for c in contexts
+    ]
+    histories = await _histories(session, turns)
+    not_stored = await files_not_stored(
+        session=session,
+        message_ids=[t.message.id for t in turns if t.message.content_type != "text"],
+    )
+    conversations = list({t.conversation.id: t.conversation for t in turns}.values())
+    targets = await route_cases(desk, session=session, conversations=conversations)
+    reshown = []
+    for context, turn, history in zip(contexts, turns, histories, strict=True):
+        target = targets.get(turn.conversation.id)
+        if target is not None:
+            await move_posting(session=session, card_id=context.card.id, chat_id=target.chat_id)
+        offered = replace(_compose(desk, turn), suggestions=tuple(context.suggestions))
+        card = _pending(
+            turn, offered, context.card, history, not_stored.get(turn.message.id, ()), targets
+        )
+        reshown.append(replace(card, in_doubt=False, view=replace(card.view, repeat=True)))
+    return reshown
 
 
 def _pending(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from bot.service.intake.inbox import EvidenceInbox
 from bot.storage import card_posting
@@ -13,7 +15,9 @@ from bot.storage.cards import PostedCard
 from bot.storage.database import Database, Session
 from bot.storage.repository import set_case_topics
 
-__all__ = ["PostedCard", "record_posted", "take_for_posting"]
+__all__ = ["PostedCard", "posting_kept", "record_posted", "take_for_posting"]
+
+log = logging.getLogger(__name__)
 
 
 async def take_for_posting(*, db: Database, card_ids: Sequence[int], chat_id: int) -> set[int]:
@@ -21,6 +25,30 @@ async def take_for_posting(*, db: Database, card_ids: Sequence[int], chat_id: in
     A card another process is posting (an update delivered again), or posted, is not taken."""
     async with db.autocommit() as session:
         return await card_posting.start_posting(session=session, card_ids=card_ids, chat_id=chat_id)
+
+
+@asynccontextmanager
+async def posting_kept(db: Database, taken: Collection[int]) -> AsyncIterator[None]:
+    """Renew the posting lease of the cards in `taken` (read afresh each time: the caller adds
+    to it) every third of a lease while the block runs, so a slow send (a rate limit's wait)
+    is never taken for a stopped one and shown again by another process."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(card_posting.posting_lease().total_seconds() / 3)
+            try:
+                async with db.transaction() as session:
+                    await card_posting.renew_posting(session=session, card_ids=sorted(taken))
+            except Exception:  # the sends go on; the next renewal may well succeed
+                log.warning("could not renew the posting lease of cards", exc_info=True)
+
+    task = asyncio.create_task(renew(), name="kefu:card-posting-lease")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def record_posted(

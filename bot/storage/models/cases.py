@@ -12,6 +12,8 @@ from bot.storage.models.base import Base, UTCDateTime, utcnow
 # Case states that end a conversation; any other state is open (bot.core.cases.FINISHED).
 CLOSED_STATUSES = ("resolved", "closed")
 OPEN_CONVERSATION_WHERE = "status NOT IN ('resolved', 'closed')"
+# A card taken for posting whose Telegram message was never recorded (migration 0010).
+CARD_UNRECORDED_WHERE = "card_message_id IS NULL AND chat_id IS NOT NULL"
 
 
 class Buyer(Base):
@@ -87,6 +89,15 @@ class Card(Base):
     """The agents' card for one buyer message: the suggestions offered and what became of them."""
 
     __tablename__ = "cards"
+    __table_args__ = (
+        # The sweep for cards a stopped process left in doubt reads only these (migration 0010).
+        Index(
+            "ix_cards_posting_unrecorded",
+            "id",
+            sqlite_where=text(CARD_UNRECORDED_WHERE),
+            postgresql_where=text(CARD_UNRECORDED_WHERE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
@@ -97,6 +108,8 @@ class Card(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Until when the process that took the card for posting owns the post (renewed as it sends).
+    posting_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     handled_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

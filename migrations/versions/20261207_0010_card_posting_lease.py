@@ -1,0 +1,47 @@
+"""A lease on a card being posted, so a card a stopped process left in doubt is shown again.
+
+A card is taken for posting (`cards.chat_id` set) before the Bot API call, so that two
+processes never post it twice. A process killed between the call and recording the message id
+left the card taken for ever: no agent saw it if the call never went out. `posting_until` is
+how long the taking process owns the post (renewed while it sends); once it has run out, any
+process takes the card again and shows it, marked as a possible repeat. The partial index
+keeps the sweep for such cards cheap on a large table (only cards taken and not recorded).
+
+Cards taken before this revision have no lease: they count as run out.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07 00:00:00.000000+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from bot.storage.models import UTCDateTime
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+IN_DOUBT = "card_message_id IS NULL AND chat_id IS NOT NULL"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cards") as batch:
+        batch.add_column(sa.Column("posting_until", UTCDateTime(), nullable=True))
+    op.create_index(
+        "ix_cards_posting_unrecorded",
+        "cards",
+        ["id"],
+        sqlite_where=sa.text(IN_DOUBT),
+        postgresql_where=sa.text(IN_DOUBT),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_cards_posting_unrecorded", table_name="cards")
+    with op.batch_alter_table("cards") as batch:
+        batch.drop_column("posting_until")

@@ -1,0 +1,103 @@
+"""Issue 14: a card whose post a killed process never recorded is shown again, marked as a
+possible repeat, once the lease on its post has run out; a live process's slow post is not.
+
+The bot runs as its own process against the emulator, which carries out the card's
+sendMessage but holds the answer back (`inject_hang`), so the card reaches the forum and the
+bot never learns its message id. While the bot lives, its lease (1 s here) is renewed and the
+card is not posted again; after a SIGKILL, the bot started again (in the test's process, as
+the killed one's polling lease has not run out) shows the card once more, marked, records it,
+and posts nothing a third time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.core.types import Language
+from bot.phrasebook.loader import load_phrasebook
+from bot.storage import card_posting
+from tests.e2e.emulator import InProcessTelegram
+from tests.e2e.kefu import (
+    Shop,
+    button_data,
+    is_card,
+    kefu_environment,
+    log_tails,
+    make_shop,
+    prepare_database,
+    running_kefu,
+    start_kefu,
+    stop_kefu,
+)
+
+pytestmark = pytest.mark.e2e
+
+PATCHES = {"posting_lease": 1.0}
+
+
+def _start(shop: Shop, log: Path) -> subprocess.Popen[bytes]:
+    """`kefu run` with a 1 s posting lease, sweeping for cards left in doubt every 0.3 s."""
+    env = kefu_environment(shop, scheduler_interval_seconds=0.3)
+    return start_kefu(env, log, "run", patches=PATCHES)
+
+
+def _cards(botapi: InProcessTelegram, shop: Shop, card_id: int) -> list[str]:
+    """The texts of every forum message showing this card (any topic)."""
+    return [
+        m["text"]
+        for m in botapi.bot_messages(shop.forum["id"])
+        if is_card(m) and f"c:{card_id}:s:1" in button_data(m)
+    ]
+
+
+async def test_a_card_left_in_doubt_by_a_killed_bot_is_shown_again_once_marked(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(botapi, tmp_path)
+    await prepare_database(shop)
+    logs = [tmp_path / "worker.log"]
+    notice = load_phrasebook(shop.settings.phrasebook_dir).wording.text(
+        Language(shop.settings.language), "card.maybe_repeat"
+    )
+    botapi.inject_hang("sendMessage", 120)  # the card goes out; its answer never comes
+    worker = _start(shop, logs[0])
+    try:
+        botapi.send_text(shop.buyer, "杯子收到就是碎的，怎么处理？")
+        first = await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=60)
+        card_id = int(button_data(first)[0].split(":")[1])
+        await asyncio.sleep(3.0)  # three leases: the live sender keeps renewing its own
+        assert len(_cards(botapi, shop, card_id)) == 1, log_tails(logs)
+        worker.kill()  # SIGKILL while the send still waits for its answer
+        await asyncio.to_thread(worker.wait, 30)
+        unrecorded = await shop.rows("SELECT id FROM cards WHERE card_message_id IS NULL")
+        assert unrecorded == [{"id": card_id}]
+    finally:
+        await stop_kefu([worker])
+    monkeypatch.setattr(card_posting, "POSTING_LEASE", timedelta(seconds=PATCHES["posting_lease"]))
+    settings = shop.settings.model_copy(update={"scheduler_interval_seconds": 0.3})
+    async with running_kefu(dataclasses.replace(shop, settings=settings)):
+        await shop.until(
+            "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL",
+            1,
+            context=lambda: log_tails(logs),
+        )
+        await asyncio.sleep(2.0)  # a third post, were there one, would show by now
+
+    shown = _cards(botapi, shop, card_id)
+    assert len(shown) == 2, log_tails(logs)
+    assert notice not in shown[0]
+    assert shown[1].startswith(f"🔁 {notice}")
+    assert "杯子收到就是碎的" in shown[1]
+    again = [m for m in botapi.bot_messages(shop.forum["id"]) if m["text"] == shown[1]]
+    recorded = await shop.rows(f"SELECT card_message_id FROM cards WHERE id = {card_id}")
+    assert recorded == [{"card_message_id": again[0]["message_id"]}]
+    incoming = await shop.rows("SELECT count(*) AS n FROM messages WHERE direction = 'in'")
+    assert incoming == [{"n": 1}]
+    report = await shop.verify()
+    assert report.ok, report.breaks
