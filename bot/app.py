@@ -24,7 +24,7 @@ from bot.tg.evidence_app import install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.health import MONITOR_KEY, Monitor, monitor_of, update_kind
 from bot.tg.inbox import show_run_out_cards
-from bot.tg.jobs import run_due_jobs
+from bot.tg.jobs import remind_again, run_due_jobs
 from bot.tg.polling_lease import (
     keep_polling_lease,
     release_polling_lease,
@@ -133,12 +133,13 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
             first=0.0,
             name="kefu-scheduler",
         )
-        application.job_queue.run_repeating(
-            show_run_out_cards,
-            interval=settings.scheduler_interval_seconds,
-            first=settings.scheduler_interval_seconds,
-            name="kefu-cards-shown-again",
-        )
+        for shown_again in (show_run_out_cards, remind_again):  # what a stopped bot left
+            application.job_queue.run_repeating(
+                shown_again,
+                interval=settings.scheduler_interval_seconds,
+                first=settings.scheduler_interval_seconds,
+                name=f"kefu-{shown_again.__name__}",
+            )
         application.job_queue.run_repeating(
             refresh_shop_job,
             interval=settings.shop_poll_seconds,

@@ -5,10 +5,14 @@ dedupe key). When it is due, one process claims the job (`claim_due`), and close
 transaction that drafts the follow-up (`complete_claim`): a claim taken over by another process
 after it expired never drafts a second one. The agent then sends the draft once
 (`take_pending`), or moves or cancels the follow-up (a conditional UPDATE on the pending job).
+Telling the agent has a lease, renewed while the message is sent and ended by recording it: a
+reminder a stopped process left untold is told again, as a possible repeat, by one process
+(`reminders_again`).
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,14 +21,20 @@ from bot.core.followups import MOVED_BY
 from bot.core.types import Category, Language, Principle
 from bot.service.cards import AgentChat, agent_chat, card_facts
 from bot.service.jobs import DueJob, complete_in
+from bot.service.renewal import lease_renewed
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
-from bot.storage.database import Database
+from bot.storage import reminder_posting
+from bot.storage.card_posting import posting_lease
+from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit, lock_chain
-from bot.storage.models import Agent, Buyer, Card, Conversation, utcnow
+from bot.storage.models import Agent, Buyer, Card, Conversation, PendingReply, utcnow
 from bot.understanding import Understanding
 
 CLOSED_STATES = ("resolved", "closed")
+
+
+REMIND_BATCH = 20  # reminders told again per sweep
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,7 @@ class FollowUpDraft:
     text: str
     pending_id: int
     agent: AgentChat | None
+    repeat: bool = False  # told again after a stopped process: the agent may have it twice
 
 
 async def draft_due_follow_up(
@@ -65,6 +76,7 @@ async def draft_due_follow_up(
             agent_telegram_id=agent.telegram_user_id if agent else 0,
             kind="follow_up",
             text=text,
+            prompt_until=await reminder_posting.reminder_lease_end(session),
         )
         await append_audit(
             session=session,
@@ -98,3 +110,42 @@ async def move_follow_up(
             target=f"job:{job_id}",
         )
     return due
+
+
+def telling_kept(db: Database, pending_id: int) -> AbstractAsyncContextManager[None]:
+    """Keep the lease on telling the agent about a reminder while its message is sent."""
+
+    async def renew(session: Session) -> None:
+        await reminder_posting.renew_reminders(session=session, pending_ids=[pending_id])
+
+    return lease_renewed(db, renew, lease=posting_lease(), what=f"reminder-{pending_id}")
+
+
+async def reminder_told(db: Database, *, pending_id: int, chat_id: int, message_id: int) -> None:
+    """The reminder reached its agent: recorded, so it is never told again."""
+    async with db.transaction() as session:
+        await reminder_posting.record_reminder(
+            session=session, pending_id=pending_id, chat_id=chat_id, message_id=message_id
+        )
+
+
+async def reminders_again(db: Database) -> list[FollowUpDraft]:
+    """Take the reminders whose teller stopped before recording them (each by one process),
+    as drafts to tell their agents again, marked as possible repeats."""
+    async with db.transaction() as session:
+        ids = await reminder_posting.take_run_out_reminders(session=session, limit=REMIND_BATCH)
+        return [draft for i in ids if (draft := await _redraft(session, i)) is not None]
+
+
+async def _redraft(session: Session, pending_id: int) -> FollowUpDraft | None:
+    pending = await session.get(PendingReply, pending_id)
+    card = await session.get(Card, pending.card_id) if pending is not None else None
+    conversation = await session.get(Conversation, card.conversation_id) if card else None
+    if pending is None or card is None or conversation is None:
+        return None
+    buyer = await session.get(Buyer, conversation.buyer_id)
+    chat = await agent_chat(
+        session, card=card_facts(card), assigned_agent_id=conversation.assigned_agent_id
+    )
+    name = buyer.display_name if buyer else ""
+    return FollowUpDraft(conversation.id, name, pending.text, pending.id, chat, repeat=True)

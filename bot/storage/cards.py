@@ -314,8 +314,10 @@ async def create_pending(
     text: str = "",
     suggestion_index: int | None = None,
     edited: bool = False,
+    prompt_until: datetime | None = None,
 ) -> PendingReply:
-    """A reply in the making: an edit prompt (`edit`) or a checked draft to confirm (`confirm`)."""
+    """A reply in the making: an edit prompt (`edit`), a checked draft to confirm (`confirm`),
+    or a follow-up reminder (`follow_up`, with the lease on telling the agent)."""
     pending = PendingReply(
         card_id=card_id,
         agent_telegram_id=agent_telegram_id,
@@ -324,6 +326,7 @@ async def create_pending(
         suggestion_index=suggestion_index,
         edited=edited,
         status="waiting",
+        prompt_until=prompt_until,
         created_at=utcnow(),
     )
     session.add(pending)
@@ -351,6 +354,7 @@ async def pending_prompt(
             select(PendingReply).where(
                 PendingReply.chat_id == chat_id,
                 PendingReply.prompt_message_id == prompt_message_id,
+                PendingReply.kind == "edit",  # a follow-up reminder records its message too
                 PendingReply.status == "waiting",
             )
         )

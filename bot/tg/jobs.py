@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from html import escape
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, Message
 from telegram.error import TelegramError
 
 from bot.core.sla import waited_text
@@ -153,18 +153,43 @@ async def _follow_up(context: KefuContext, job: DueJob) -> None:
         understanding=services.understanding,
         shop_name=services.settings.shop_name,
     )
-    if draft is None:
-        return
+    if draft is not None:
+        await _remind(context, draft)
+
+
+async def remind_again(context: KefuContext) -> None:
+    """JobQueue callback: tell agents again, marked as possible repeats, the follow-up reminders
+    a stopped process drafted and never recorded as told (`followups.reminders_again`)."""
+    drafts = await followups.reminders_again(context.services.db)
+    if drafts:
+        log.warning("telling %d follow-up reminders again that a stopped bot left", len(drafts))
+    for draft in drafts:
+        await _remind(context, draft)
+
+
+async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
+    """Offer the drafted follow-up to its agent, under the lease on telling them; recorded."""
+    services = context.services
     ui = services.default_language
     header = services.text(ui, "followup.due", case=draft.case_id, buyer_name=draft.buyer_name)
-    await _tell_agent(
-        context,
-        draft.case_id,
-        draft.agent,
-        header,
-        extra=f"\n<code>{escape(draft.text)}</code>",
-        markup=confirm_keyboard(draft.pending_id, wording=services.wording, language=ui),
-    )
+    if draft.repeat:
+        header = f"🔁 {services.text(ui, 'followup.maybe_repeat')}\n{header}"
+    async with followups.telling_kept(services.db, draft.pending_id):
+        sent = await _tell_agent(
+            context,
+            draft.case_id,
+            draft.agent,
+            header,
+            extra=f"\n<code>{escape(draft.text)}</code>",
+            markup=confirm_keyboard(draft.pending_id, wording=services.wording, language=ui),
+        )
+        if sent is not None:
+            await followups.reminder_told(
+                services.db,
+                pending_id=draft.pending_id,
+                chat_id=sent.chat_id,
+                message_id=sent.message_id,
+            )
 
 
 async def _witness(context: KefuContext, job: DueJob) -> None:
@@ -186,12 +211,13 @@ async def _tell_agent(
     *,
     extra: str = "",
     markup: InlineKeyboardMarkup | None = None,
-) -> None:
-    """Write to where the case's agent reads about it (its card's topic, else their chat)."""
+) -> Message | None:
+    """Write to where the case's agent reads about it (its card's topic, else their chat); the
+    message sent, None when there is nobody to tell or Telegram refused."""
     if chat is None:
-        return
+        return None
     try:
-        await context.bot.send_message(
+        return await context.bot.send_message(
             chat_id=chat.chat_id,
             message_thread_id=chat.thread_id,
             text=escape(text) + extra,
@@ -199,6 +225,7 @@ async def _tell_agent(
         )
     except TelegramError as exc:
         log.warning("could not reach the agent for case %s: %s", case_id, exc)
+        return None
 
 
 async def _weekly(context: KefuContext, job: DueJob) -> None:

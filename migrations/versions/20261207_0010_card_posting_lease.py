@@ -1,4 +1,5 @@
-"""A lease on a card being posted, so a card a stopped process left in doubt is shown again.
+"""Leases on what agents must see (a card, a follow-up reminder), so that what a stopped process
+left in doubt is shown again.
 
 A card is taken for posting (`cards.chat_id` set) before the Bot API call, so that two
 processes never post it twice. A process killed between the call and recording the message id
@@ -7,7 +8,10 @@ how long the taking process owns the post (renewed while it sends); once it has 
 process takes the card again and shows it, marked as a possible repeat. The partial index
 keeps the sweep for such cards cheap on a large table (only cards taken and not recorded).
 
-Cards taken before this revision have no lease: they count as run out.
+Cards taken before this revision have no lease: they count as run out. A follow-up reminder
+(`pending_replies.prompt_until`) works the same way, its message recorded in the row's
+`chat_id` / `prompt_message_id`; reminders drafted before this revision have no lease and are
+left alone (nothing recorded whether they reached the agent).
 
 Revision ID: 0010
 Revises: 0009
@@ -32,6 +36,8 @@ IN_DOUBT = "card_message_id IS NULL AND chat_id IS NOT NULL"
 def upgrade() -> None:
     with op.batch_alter_table("cards") as batch:
         batch.add_column(sa.Column("posting_until", UTCDateTime(), nullable=True))
+    with op.batch_alter_table("pending_replies") as batch:
+        batch.add_column(sa.Column("prompt_until", UTCDateTime(), nullable=True))
     op.create_index(
         "ix_cards_posting_unrecorded",
         "cards",
@@ -43,5 +49,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_cards_posting_unrecorded", table_name="cards")
+    with op.batch_alter_table("pending_replies") as batch:
+        batch.drop_column("prompt_until")
     with op.batch_alter_table("cards") as batch:
         batch.drop_column("posting_until")

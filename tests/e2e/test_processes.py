@@ -167,6 +167,7 @@ async def test_issue_14_target_n_processes_two_waves_every_message_once(
             "SELECT count(*) AS n FROM scheduled_jobs WHERE kind = 'follow_up'"
         )
         await shop.until(_FIRED, follow_ups, context=context)
+        await shop.until(_TOLD, follow_ups, context=context)
         await asyncio.sleep(3.0)  # anything sent twice, or a second follow-up, would show by now
     finally:
         await stop_kefu(workers)
@@ -200,6 +201,10 @@ async def test_issue_14_target_n_processes_two_waves_every_message_once(
 _POSTED = "SELECT count(*) AS n FROM cards WHERE chat_id IS NOT NULL"  # posted or posting
 _ACKS = "SELECT count(*) AS n FROM messages WHERE content_type = 'auto_ack'"
 _FIRED = "SELECT count(*) AS n FROM audit_log WHERE action = 'followup.due'"
+_TOLD = (
+    "SELECT count(*) AS n FROM pending_replies "
+    "WHERE kind = 'follow_up' AND prompt_message_id IS NOT NULL"
+)
 
 
 async def _between_waves(shop: Shop, buyers: list[JSON], context: Any) -> set[int]:
@@ -328,7 +333,16 @@ async def _check_follow_ups(shop: Shop, follow_ups: int, answered: int, *, kille
     jobs = await shop.rows("SELECT status FROM scheduled_jobs WHERE kind = 'follow_up'")
     assert {j["status"] for j in jobs} == {"done"}
     assert await shop.count(_FIRED) == follow_ups
-    reminders = [m for m in shop.botapi.bot_messages(shop.forum["id"]) if "跟进提醒" in m["text"]]
-    # Every follow-up fired once (above). A reminder whose post the kill cut off is at most
-    # once, as a card is: a few of the killed process's posts in flight may not arrive.
-    assert follow_ups - (4 if killed else 0) <= len(reminders) <= follow_ups
+    told: dict[str, list[str]] = {}  # each reminder (its draft's id) as the agents' forum shows it
+    for message in shop.botapi.bot_messages(shop.forum["id"]):
+        if "跟进提醒" in message["text"]:
+            pending = {d.split(":")[1] for d in button_data(message) if d.startswith("p:")}
+            told.setdefault(pending.pop(), []).append(message["text"])
+    # Every follow-up fired once (above) and its reminder reached the agents; one whose post the
+    # kill cut off was told again, marked as a possible repeat, as a card is.
+    assert len(told) == follow_ups
+    again = [texts for texts in told.values() if len(texts) > 1]
+    assert killed or not again, again
+    assert all([t.startswith("🔁") for t in texts] == [False, True] for texts in again), again
+    untold = "SELECT id FROM pending_replies WHERE kind = 'follow_up' AND prompt_message_id IS NULL"
+    assert await shop.rows(untold) == []

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from bot.service.intake.inbox import EvidenceInbox
+from bot.service.renewal import lease_renewed
 from bot.storage import card_posting
 from bot.storage import cards as card_store
 from bot.storage.cards import PostedCard
@@ -16,8 +15,6 @@ from bot.storage.database import Database, Session
 from bot.storage.repository import set_case_topics
 
 __all__ = ["PostedCard", "posting_kept", "record_posted", "take_for_posting"]
-
-log = logging.getLogger(__name__)
 
 
 async def take_for_posting(*, db: Database, card_ids: Sequence[int], chat_id: int) -> set[int]:
@@ -27,28 +24,15 @@ async def take_for_posting(*, db: Database, card_ids: Sequence[int], chat_id: in
         return await card_posting.start_posting(session=session, card_ids=card_ids, chat_id=chat_id)
 
 
-@asynccontextmanager
-async def posting_kept(db: Database, taken: Collection[int]) -> AsyncIterator[None]:
+def posting_kept(db: Database, taken: Collection[int]) -> AbstractAsyncContextManager[None]:
     """Renew the posting lease of the cards in `taken` (read afresh each time: the caller adds
-    to it) every third of a lease while the block runs, so a slow send (a rate limit's wait)
-    is never taken for a stopped one and shown again by another process."""
+    to it) while the block runs, so a slow send (a rate limit's wait) is never taken for a
+    stopped one and shown again by another process."""
 
-    async def renew() -> None:
-        while True:
-            await asyncio.sleep(card_posting.posting_lease().total_seconds() / 3)
-            try:
-                async with db.transaction() as session:
-                    await card_posting.renew_posting(session=session, card_ids=sorted(taken))
-            except Exception:  # the sends go on; the next renewal may well succeed
-                log.warning("could not renew the posting lease of cards", exc_info=True)
+    async def renew(session: Session) -> None:
+        await card_posting.renew_posting(session=session, card_ids=sorted(taken))
 
-    task = asyncio.create_task(renew(), name="kefu:card-posting-lease")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return lease_renewed(db, renew, lease=card_posting.posting_lease(), what="cards")
 
 
 async def record_posted(

@@ -134,6 +134,8 @@ class PendingReply(Base):
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
     text: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="waiting")
+    # A follow-up reminder: until when the process telling the agent owns it (migration 0010).
+    prompt_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -1,12 +1,14 @@
-"""Issue 14: a card whose post a killed process never recorded is shown again, marked as a
-possible repeat, once the lease on its post has run out; a live process's slow post is not.
+"""Issue 14: a card (or a follow-up reminder) whose post a killed process never recorded is
+shown again, marked as a possible repeat, once the lease on its post has run out; a live
+process's slow post is not.
 
 The bot runs as its own process against the emulator, which carries out the card's
 sendMessage but holds the answer back (`inject_hang`), so the card reaches the forum and the
 bot never learns its message id. While the bot lives, its lease (1 s here) is renewed and the
 card is not posted again; after a SIGKILL, the bot started again (in the test's process, as
 the killed one's polling lease has not run out) shows the card once more, marked, records it,
-and posts nothing a third time.
+and posts nothing a third time. A reminder goes the same way, and its draft still reaches the
+buyer once whichever copy the agent presses.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import dataclasses
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +38,7 @@ from tests.e2e.kefu import (
     start_kefu,
     stop_kefu,
 )
+from tests.e2e.test_workflow import _due_now, _promise_remedy
 
 pytestmark = pytest.mark.e2e
 
@@ -101,3 +105,60 @@ async def test_a_card_left_in_doubt_by_a_killed_bot_is_shown_again_once_marked(
     assert incoming == [{"n": 1}]
     report = await shop.verify()
     assert report.ok, report.breaks
+
+
+def _reminders(botapi: InProcessTelegram, shop: Shop) -> list[dict[str, Any]]:
+    return [m for m in botapi.bot_messages(shop.forum["id"]) if "跟进提醒" in m["text"]]
+
+
+async def test_a_reminder_left_in_doubt_by_a_killed_bot_is_told_again_and_sent_once(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(botapi, tmp_path)
+    logs = [tmp_path / "worker.log"]
+    notice = load_phrasebook(shop.settings.phrasebook_dir).wording.text(
+        Language(shop.settings.language), "followup.maybe_repeat"
+    )
+    async with running_kefu(shop):
+        await _promise_remedy(shop)
+    await _due_now(shop)
+    botapi.inject_hang("sendMessage", 120)  # the reminder goes out; its answer never comes
+    worker = _start(shop, logs[0])
+    try:
+        await botapi.wait_for_bot_message_async(
+            shop.forum["id"], lambda m: "跟进提醒" in m["text"], timeout=60
+        )
+        await asyncio.sleep(3.0)  # three leases: the live sender keeps renewing its own
+        assert len(_reminders(botapi, shop)) == 1, log_tails(logs)
+        worker.kill()
+        await asyncio.to_thread(worker.wait, 30)
+    finally:
+        await stop_kefu([worker])
+    untold = "SELECT id FROM pending_replies WHERE kind = 'follow_up' AND prompt_message_id IS NULL"
+    assert len(await shop.rows(untold)) == 1
+    monkeypatch.setattr(card_posting, "POSTING_LEASE", timedelta(seconds=PATCHES["posting_lease"]))
+    settings = shop.settings.model_copy(update={"scheduler_interval_seconds": 0.3})
+    async with running_kefu(dataclasses.replace(shop, settings=settings)):
+        await shop.until(
+            "SELECT count(*) AS n FROM pending_replies WHERE prompt_message_id IS NOT NULL",
+            1,
+            context=lambda: log_tails(logs),
+        )
+        await asyncio.sleep(2.0)  # a third reminder, were there one, would show by now
+        first, again = _reminders(botapi, shop)
+        for reminder in (again, first):  # the agent presses both copies: one follow-up
+            confirm = next(
+                d for d in button_data(reminder) if d.startswith("p:") and d.endswith(":y")
+            )
+            botapi.press_button(shop.agent, reminder, confirm, chat=shop.forum["id"])
+            await asyncio.sleep(1.0)
+
+    assert notice not in first["text"]
+    assert again["text"].startswith(f"🔁 {notice}")
+    assert len(botapi.bot_messages(shop.buyer["id"])) == 2  # the remedy, then one follow-up
+    recorded = await shop.rows(
+        "SELECT prompt_message_id FROM pending_replies WHERE kind = 'follow_up'"
+    )
+    assert recorded == [{"prompt_message_id": again["message_id"]}]
+    outcomes = [r["action"] for r in await shop.rows("SELECT action FROM audit_log ORDER BY seq")]
+    assert (outcomes.count("followup.due"), outcomes.count("suggestion.follow_up")) == (1, 1)
