@@ -98,6 +98,10 @@ FLAG_CASES = [
     ("I will file a complaint with the BBB", F.THREATENS_COMPLAINT),
     ("I expect compensation for this", F.WANTS_COMPENSATION),
     ("Urgent: I need it by Friday", F.URGENT),
+    ("you lied to me again, this is bullshit", F.ANGRY),
+    ("I'm sick and tired of this crap service", F.ANGRY),
+    ("what the hell is going on with my order", F.ANGRY),
+    ("you are a bunch of cheats, totally incompetent", F.ANGRY),
 ]
 
 
