@@ -47,6 +47,7 @@ from bot.core.scoring import (
 )
 from bot.core.threats import THREAT_FLAGS, add_intent_threats, lever_threats
 from bot.core.types import Category, Classification, Entities, Flag, Language
+from bot.core.urgency import add_deadline_urgency
 
 
 def _confidence(best: float, second: float) -> float:
@@ -130,6 +131,7 @@ class Classifier:
         add_signal_flags(normalized, rules, tally.flags)
         if normalized.language is Language.EN:
             add_intent_threats(matched_text, rules, tally.flags)
+            add_deadline_urgency(matched_text, rules, tally.flags)
         entities = extract_entities(normalized.plain)
         flags = frozenset(
             flag for flag, score in tally.flags.items() if score >= rules.flag_threshold

@@ -129,6 +129,9 @@ class Rules:
     promised_reviews: tuple[str, ...] = ()
     neutral_reviews: tuple[str, ...] = ()
     threat_intents: tuple[str, ...] = ()  # "I'll", "or I": a lever with one is a threat (en)
+    # A near time (today, Saturday) and a need (for my, before, due) together: urgent (en).
+    urgent_times: tuple[str, ...] = ()
+    urgent_needs: tuple[str, ...] = ()
     review_changes: tuple[str, ...] = ()  # 改, 删: a good review "changed to" holds a bad one
     counted_units: tuple[str, ...] = ()
     link_max_length: int = 60

@@ -17,9 +17,9 @@ def lever_threats(tally: Tally, flags: Set[Flag], text: str, rules: Rules) -> fr
     了"); a good review promised for the benefit, no bad one named, threatens no review."""
     found = set(flags & THREAT_FLAGS)
     levers = tally.extortion | tally.withheld
-    if ExtortionRole.COMPLAINT in levers or any(_has(text, w) for w in rules.complaint_levers):
+    if ExtortionRole.COMPLAINT in levers or any(has_word(text, w) for w in rules.complaint_levers):
         found.add(Flag.THREATENS_COMPLAINT)
-    reviews = [word for word in rules.review_levers if _has(text, word)]
+    reviews = [word for word in rules.review_levers if has_word(text, word)]
     if ExtortionRole.REVIEW in tally.withheld or (reviews and not _promised(reviews, text, rules)):
         found.add(Flag.THREATENS_REVIEW)
     return frozenset(found)
@@ -28,8 +28,8 @@ def lever_threats(tally: Tally, flags: Set[Flag], text: str, rules: Rules) -> fr
 def _promised(reviews: list[str], text: str, rules: Rules) -> bool:
     """A good review offered ("给我返10元我就给五星"), no bad one named and none changed."""
     good = rules.promised_reviews
-    if not any(_has(text, word) for word in good) or any(
-        _has(text, word, whole=True) for word in rules.review_changes
+    if not any(has_word(text, word) for word in good) or any(
+        has_word(text, word, whole=True) for word in rules.review_changes
     ):
         return False
     return all(word in rules.neutral_reviews or any(g in word for g in good) for word in reviews)
@@ -41,19 +41,19 @@ def add_intent_threats(text: str, rules: Rules, flags: dict[Flag, float]) -> Non
     review that says "I will" somewhere is telling a story: only messages of at most
     `link_max_length` / 2 words are read so."""
     if len(text.split()) * 4 > rules.link_max_length * 2 or not any(
-        _has(text, intent, whole=True) for intent in rules.threat_intents
+        has_word(text, intent, whole=True) for intent in rules.threat_intents
     ):
         return
     for levers, flag in (
         (rules.review_levers, Flag.THREATENS_REVIEW),
         (rules.complaint_levers, Flag.THREATENS_COMPLAINT),
     ):
-        found = [word for word in levers if word.isascii() and _has(text, word)]
+        found = [word for word in levers if word.isascii() and has_word(text, word)]
         if found and not (flag is Flag.THREATENS_REVIEW and _promised(found, text, rules)):
             flags[flag] = max(flags.get(flag, 0.0), rules.flag_threshold)
 
 
-def _has(text: str, word: str, *, whole: bool = False) -> bool:
+def has_word(text: str, word: str, *, whole: bool = False) -> bool:
     """`word` in `text`; a Latin word only from a word start ("review" in "reviews", not in
     "preview"), and with `whole` only as a whole word ("edit", not in "credit"; "or i" not in
     "or it")."""

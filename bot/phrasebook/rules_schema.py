@@ -94,6 +94,8 @@ class ExtortionModel(_Strict):
     neutral_reviews: list[str] = Field(default_factory=list)
     review_changes: list[str] = Field(default_factory=list)
     threat_intents: list[str] = Field(default_factory=list)
+    urgent_times: list[str] = Field(default_factory=list)
+    urgent_needs: list[str] = Field(default_factory=list)
     demand_gap: StrictInt | None = Field(default=None, ge=0, le=20)
     link_max_length: StrictInt | None = Field(default=None, ge=1)
     max_demand_digits: StrictInt | None = Field(default=None, ge=1, le=9)
@@ -111,6 +113,8 @@ WORD_LISTS = {
     "neutral_reviews": "neutral_reviews",
     "review_changes": "review_changes",
     "threat_intents": "threat_intents",
+    "urgent_times": "urgent_times",
+    "urgent_needs": "urgent_needs",
 }
 
 
