@@ -129,6 +129,13 @@ async def reminder_told(db: Database, *, pending_id: int, chat_id: int, message_
         )
 
 
+async def reminder_untold(db: Database, *, pending_id: int) -> None:
+    """Telegram refused the reminder (or nobody can be told): it is not told again by a sweep;
+    the agent still finds the case by /case and its follow-up draft stays waiting."""
+    async with db.transaction() as session:
+        await reminder_posting.give_up_reminder(session=session, pending_id=pending_id)
+
+
 async def reminders_again(db: Database) -> list[FollowUpDraft]:
     """Take the reminders whose teller stopped before recording them (each by one process),
     as drafts to tell their agents again, marked as possible repeats."""

@@ -52,6 +52,15 @@ async def record_reminder(
     )
 
 
+async def give_up_reminder(*, session: AsyncSession, pending_id: int) -> None:
+    """A reminder that could not be told (refused): no lease, so no sweep tells it again."""
+    await session.execute(
+        update(_PENDING)
+        .where(_PENDING.c.id == pending_id, _PENDING.c.prompt_message_id.is_(None))
+        .values(prompt_until=None)
+    )
+
+
 def _run_out(now: datetime) -> ColumnElement[bool]:
     """A waiting follow-up reminder never recorded as told, its lease run out, its case open."""
     open_case = (

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from html import escape
 
-from telegram import InlineKeyboardMarkup, Message
-from telegram.error import TelegramError
+from telegram import InlineKeyboardMarkup
+from telegram.error import NetworkError, TelegramError
 
 from bot.core.sla import waited_text
 from bot.observability.logs import bind_case
@@ -174,22 +174,32 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
     header = services.text(ui, "followup.due", case=draft.case_id, buyer_name=draft.buyer_name)
     if draft.repeat:
         header = f"🔁 {services.text(ui, 'followup.maybe_repeat')}\n{header}"
+    chat = draft.agent
     async with followups.telling_kept(services.db, draft.pending_id):
-        sent = await _tell_agent(
-            context,
-            draft.case_id,
-            draft.agent,
-            header,
-            extra=f"\n<code>{escape(draft.text)}</code>",
-            markup=confirm_keyboard(draft.pending_id, wording=services.wording, language=ui),
-        )
-        if sent is not None:
-            await followups.reminder_told(
-                services.db,
-                pending_id=draft.pending_id,
-                chat_id=sent.chat_id,
-                message_id=sent.message_id,
+        try:
+            if chat is None:
+                raise TelegramError("nobody to tell: the case has no agent and no card chat")
+            sent = await context.bot.send_message(
+                chat_id=chat.chat_id,
+                message_thread_id=chat.thread_id,
+                text=escape(header) + f"\n<code>{escape(draft.text)}</code>",
+                reply_markup=confirm_keyboard(
+                    draft.pending_id, wording=services.wording, language=ui
+                ),
             )
+        except NetworkError as exc:  # it may have gone out: told again once its lease runs out
+            log.warning("reminder for case %s may not have reached it: %s", draft.case_id, exc)
+            return
+        except TelegramError as exc:  # certainly not out, and telling again would not help
+            log.warning("could not remind the agent of case %s: %s", draft.case_id, exc)
+            await followups.reminder_untold(services.db, pending_id=draft.pending_id)
+            return
+        await followups.reminder_told(
+            services.db,
+            pending_id=draft.pending_id,
+            chat_id=sent.chat_id,
+            message_id=sent.message_id,
+        )
 
 
 async def _witness(context: KefuContext, job: DueJob) -> None:
@@ -211,13 +221,12 @@ async def _tell_agent(
     *,
     extra: str = "",
     markup: InlineKeyboardMarkup | None = None,
-) -> Message | None:
-    """Write to where the case's agent reads about it (its card's topic, else their chat); the
-    message sent, None when there is nobody to tell or Telegram refused."""
+) -> None:
+    """Write to where the case's agent reads about it (its card's topic, else their chat)."""
     if chat is None:
-        return None
+        return
     try:
-        return await context.bot.send_message(
+        await context.bot.send_message(
             chat_id=chat.chat_id,
             message_thread_id=chat.thread_id,
             text=escape(text) + extra,
@@ -225,7 +234,6 @@ async def _tell_agent(
         )
     except TelegramError as exc:
         log.warning("could not reach the agent for case %s: %s", case_id, exc)
-        return None
 
 
 async def _weekly(context: KefuContext, job: DueJob) -> None:

@@ -102,3 +102,15 @@ async def test_processes_sweeping_at_once_each_take_a_reminder_once(migrated_url
     for process in [db, *processes]:
         await process.close()
     assert sorted(taken) == ids  # each reminder once, to one process
+
+
+async def test_a_reminder_telegram_refused_is_not_told_again(migrated_url: str) -> None:
+    db = Database.open(migrated_url)
+    seeded = await _seed(db)
+    refused, in_doubt = await _reminders(db, seeded.card_id, 2)
+    async with db.transaction() as session:
+        await reminder_posting.give_up_reminder(session=session, pending_id=refused)
+    await _run_out(db, [in_doubt])
+    swept = await _sweep(db)
+    await db.close()
+    assert swept == [in_doubt]  # a refusal went nowhere; a lost answer may have gone out
