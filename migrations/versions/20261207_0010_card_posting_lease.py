@@ -6,7 +6,8 @@ processes never post it twice. A process killed between the call and recording t
 left the card taken for ever: no agent saw it if the call never went out. `posting_until` is
 how long the taking process owns the post (renewed while it sends); once it has run out, any
 process takes the card again and shows it, marked as a possible repeat. The partial index
-keeps the sweep for such cards cheap on a large table (only cards taken and not recorded).
+keeps the sweep for such cards cheap on a large table (only cards taken and not recorded), as
+the one on `pending_replies` does for reminders.
 
 Cards taken before this revision have no lease: they count as run out. A follow-up reminder
 (`pending_replies.prompt_until`) works the same way, its message recorded in the row's
@@ -31,6 +32,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 IN_DOUBT = "card_message_id IS NULL AND chat_id IS NOT NULL"
+UNTOLD = "prompt_until IS NOT NULL AND prompt_message_id IS NULL"
 
 
 def upgrade() -> None:
@@ -45,9 +47,17 @@ def upgrade() -> None:
         sqlite_where=sa.text(IN_DOUBT),
         postgresql_where=sa.text(IN_DOUBT),
     )
+    op.create_index(
+        "ix_pending_replies_untold",
+        "pending_replies",
+        ["id"],
+        sqlite_where=sa.text(UNTOLD),
+        postgresql_where=sa.text(UNTOLD),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_pending_replies_untold", table_name="pending_replies")
     op.drop_index("ix_cards_posting_unrecorded", table_name="cards")
     with op.batch_alter_table("pending_replies") as batch:
         batch.drop_column("prompt_until")

@@ -14,6 +14,8 @@ CLOSED_STATUSES = ("resolved", "closed")
 OPEN_CONVERSATION_WHERE = "status NOT IN ('resolved', 'closed')"
 # A card taken for posting whose Telegram message was never recorded (migration 0010).
 CARD_UNRECORDED_WHERE = "card_message_id IS NULL AND chat_id IS NOT NULL"
+# A follow-up reminder drafted with a lease and not yet recorded as told (migration 0010).
+REMINDER_UNTOLD_WHERE = "prompt_until IS NOT NULL AND prompt_message_id IS NULL"
 
 
 class Buyer(Base):
@@ -122,6 +124,13 @@ class PendingReply(Base):
     __tablename__ = "pending_replies"
     __table_args__ = (
         Index("ix_pending_replies_chat_id_prompt_message_id", "chat_id", "prompt_message_id"),
+        # The sweep for reminders a stopped process left untold reads only these (0010).
+        Index(
+            "ix_pending_replies_untold",
+            "id",
+            sqlite_where=text(REMINDER_UNTOLD_WHERE),
+            postgresql_where=text(REMINDER_UNTOLD_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
