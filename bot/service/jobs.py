@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.core.sla import next_local_time
 from bot.service.retention import ensure_retention
 from bot.storage import jobs as job_store
+from bot.storage.clock import db_now
 from bot.storage.database import Database, Session
 from bot.storage.models import ScheduledJob, utcnow
 
@@ -80,8 +81,11 @@ async def ensure_weekly_summary(
 
 async def ensure_sla_digest(*, session: Session, now: datetime | None = None) -> None:
     """When SLA targets are due, schedule this minute's digest (one per minute, across
-    processes: the minute is its dedupe key; targets due later wait for the next minute)."""
-    moment = now or utcnow()
+    processes: the minute is its dedupe key; targets due later wait for the next minute).
+
+    The minute is read on the database's clock, so processes on hosts whose clocks differ
+    name the same minute and never send two digests for one."""
+    moment = now or await db_now(session)
     if not await job_store.any_due(session=session, kind="sla_target", now=moment):
         return
     minute = moment.replace(second=0, microsecond=0)

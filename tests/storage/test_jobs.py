@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from bot.service import jobs as service_jobs
 from bot.service.jobs import ensure_sla_digest
-from bot.storage import jobs
+from bot.storage import jobs, migrate
+from bot.storage import models as storage_models
+from bot.storage.clock import db_now
 from bot.storage.database import Database
 from bot.storage.models import ScheduledJob, utcnow
 
@@ -190,3 +194,29 @@ async def test_issue_14_a_job_taken_over_after_its_claim_expired_completes_once(
     await one.close()
     await two.close()
     assert (slow.id, second_done, first_done) == (fast.id, True, False)
+
+
+async def test_issue_14_the_sla_digest_minute_is_the_databases_not_the_hosts(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    db = Database.open(postgres_url)
+    async with db.transaction() as session:
+        await jobs.schedule(
+            session=session, kind="sla_target", due_at=utcnow() - timedelta(minutes=5)
+        )
+        skewed = utcnow() - timedelta(hours=3)  # a host whose clock is three hours behind
+        monkeypatch.setattr(service_jobs, "utcnow", lambda: skewed)
+        monkeypatch.setattr(storage_models, "utcnow", lambda: skewed)
+        before = (await db_now(session)).replace(second=0, microsecond=0)
+        await ensure_sla_digest(session=session)
+        after = (await db_now(session)).replace(second=0, microsecond=0)
+    async with db.session() as session:
+        [key] = (
+            await session.execute(
+                select(ScheduledJob.dedupe_key).where(ScheduledJob.kind == "sla_digest")
+            )
+        ).scalars()
+    await db.close()
+    minutes = {f"sla_digest:{m.isoformat(timespec='minutes')}" for m in (before, after)}
+    assert key in minutes  # every host names the same minute, so one digest is sent
