@@ -180,6 +180,16 @@ async def set_buyer_blocked(*, session: AsyncSession, telegram_user_id: int, blo
     return True
 
 
+async def record_case_topic(*, session: AsyncSession, conversation_id: int, thread_id: int) -> int:
+    """Record the forum topic just created for a case, unless one is recorded already (another
+    process made one at the same time); the case's topic now, which its cards go to."""
+    await set_case_topics(session=session, topics={conversation_id: thread_id})
+    recorded = await session.scalar(
+        select(Conversation.topic_id).where(Conversation.id == conversation_id)
+    )
+    return int(recorded) if recorded is not None else thread_id
+
+
 async def set_case_topics(*, session: AsyncSession, topics: Mapping[int, int]) -> None:
     """Remember the forum topic created for each case (case id -> message thread id).
 

@@ -14,7 +14,13 @@ from telegram.error import NetworkError, TelegramError
 from bot.core.routing import CardTarget
 from bot.observability.logs import about_update, bind_case, bind_update
 from bot.service.intake.flow import card_recorded, take_in_batch
-from bot.service.intake.posted import PostedCard, posting_kept, record_posted, take_for_posting
+from bot.service.intake.posted import (
+    PostedCard,
+    posting_kept,
+    record_posted,
+    record_topic,
+    take_for_posting,
+)
 from bot.service.intake.reshow import take_run_out_cards
 from bot.service.intake.turns import Desk, PendingCard, Sender
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
@@ -200,6 +206,9 @@ class _Sending:
         if target.needs_topic:
             thread_id = await self._create_topic(target, first)
             if thread_id is not None:
+                thread_id = await record_topic(
+                    db=self.services.db, case_id=first.case_id, thread_id=thread_id
+                )
                 self.topics[first.case_id] = thread_id
         for card in cards:
             bind_update(card.update_id)

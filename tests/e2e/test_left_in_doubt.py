@@ -95,6 +95,12 @@ async def test_a_card_left_in_doubt_by_a_killed_bot_is_shown_again_once_marked(
 
     shown = _cards(botapi, shop, card_id)
     assert len(shown) == 2, log_tails(logs)
+    threads = {
+        m.get("message_thread_id")
+        for m in botapi.bot_messages(shop.forum["id"])
+        if is_card(m) and f"c:{card_id}:s:1" in button_data(m)
+    }
+    assert len(threads) == 1  # shown again in the case's topic, recorded when it was made
     assert notice not in shown[0]
     assert shown[1].startswith(f"🔁 {notice}")
     assert "杯子收到就是碎的" in shown[1]

@@ -16,7 +16,7 @@ from bot.storage import cards as card_store
 from bot.storage.database import Database
 from bot.storage.evidence import append_message
 from bot.storage.models import Card, Conversation, utcnow
-from bot.storage.repository import get_or_create_buyer, open_conversation_for
+from bot.storage.repository import get_or_create_buyer, open_conversation_for, record_case_topic
 from tests.storage.test_reply_claims import _seed
 
 FORUM = -1001
@@ -166,3 +166,20 @@ async def test_processes_sweeping_at_once_each_take_a_card_left_in_doubt_once(
     for process in [db, *others]:
         await process.close()
     assert sorted(taken) == card_ids  # each card once, to one process
+
+
+async def test_a_case_keeps_the_topic_recorded_first_and_its_cards_go_there(
+    migrated_url: str,
+) -> None:
+    db = Database.open(migrated_url)
+    seeded = await _seed(db)
+    async with db.transaction() as session:  # two processes made a topic for one new case
+        first = await record_case_topic(
+            session=session, conversation_id=seeded.conversation_id, thread_id=11
+        )
+    async with db.transaction() as session:
+        second = await record_case_topic(
+            session=session, conversation_id=seeded.conversation_id, thread_id=12
+        )
+    await db.close()
+    assert (first, second) == (11, 11)

@@ -12,9 +12,9 @@ from bot.storage import card_posting
 from bot.storage import cards as card_store
 from bot.storage.cards import PostedCard
 from bot.storage.database import Database, Session
-from bot.storage.repository import set_case_topics
+from bot.storage.repository import record_case_topic, set_case_topics
 
-__all__ = ["PostedCard", "posting_kept", "record_posted", "take_for_posting"]
+__all__ = ["PostedCard", "posting_kept", "record_posted", "record_topic", "take_for_posting"]
 
 
 async def take_for_posting(*, db: Database, card_ids: Sequence[int], chat_id: int) -> set[int]:
@@ -33,6 +33,16 @@ def posting_kept(db: Database, taken: Collection[int]) -> AbstractAsyncContextMa
         await card_posting.renew_posting(session=session, card_ids=sorted(taken))
 
     return lease_renewed(db, renew, lease=card_posting.posting_lease(), what="cards")
+
+
+async def record_topic(*, db: Database, case_id: int, thread_id: int) -> int:
+    """Record a case's new forum topic at once (committed before its cards are sent), so a card
+    shown again, or another process carding the case, finds it; the case's topic now (another
+    process's, when it recorded one first)."""
+    async with db.transaction() as session:
+        return await record_case_topic(
+            session=session, conversation_id=case_id, thread_id=thread_id
+        )
 
 
 async def record_posted(
