@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from telegram import Update, User
-from telegram.error import NetworkError, TelegramError
+from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.core.routing import CardTarget
 from bot.observability.logs import about_update, bind_case, bind_update
@@ -232,7 +232,10 @@ class _Sending:
             )
         except Exception as exc:  # reported by the caller; the other cards still go out
             self.failed.append((card.update_id, exc))
-            if isinstance(exc, TelegramError) and not isinstance(exc, NetworkError):
+            # A refusal went nowhere: the card is given back. A lost answer may have gone out,
+            # and a flood wait outlasting the retries must not lose the card: both stay taken,
+            # and are shown again once their lease runs out.
+            if isinstance(exc, TelegramError) and not isinstance(exc, NetworkError | RetryAfter):
                 self.refused.append(card.card_id)
             return
         self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from html import escape
 
 from telegram import InlineKeyboardMarkup
-from telegram.error import NetworkError, TelegramError
+from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.core.sla import waited_text
 from bot.observability.logs import bind_case
@@ -187,7 +187,7 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
                     draft.pending_id, wording=services.wording, language=ui
                 ),
             )
-        except NetworkError as exc:  # it may have gone out: told again once its lease runs out
+        except (NetworkError, RetryAfter) as exc:  # told again once its lease runs out
             log.warning("reminder for case %s may not have reached it: %s", draft.case_id, exc)
             return
         except TelegramError as exc:  # certainly not out, and telling again would not help

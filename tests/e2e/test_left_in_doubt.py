@@ -168,3 +168,22 @@ async def test_a_reminder_left_in_doubt_by_a_killed_bot_is_told_again_and_sent_o
     assert recorded == [{"prompt_message_id": again["message_id"]}]
     outcomes = [r["action"] for r in await shop.rows("SELECT action FROM audit_log ORDER BY seq")]
     assert (outcomes.count("followup.due"), outcomes.count("suggestion.follow_up")) == (1, 1)
+
+
+async def test_a_card_whose_send_outlasted_the_flood_retries_is_shown_again_not_lost(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(botapi, tmp_path)
+    monkeypatch.setattr(card_posting, "POSTING_LEASE", timedelta(seconds=PATCHES["posting_lease"]))
+    settings = shop.settings.model_copy(update={"scheduler_interval_seconds": 0.3})
+    async with running_kefu(dataclasses.replace(shop, settings=settings)):
+        botapi.inject_retry_after("sendMessage", 1, times=4)  # one try and three retries
+        botapi.send_text(shop.buyer, "发票怎么开？")
+        card = await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=30)
+        await shop.until(
+            "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL", 1, seconds=30
+        )
+        await asyncio.sleep(1.5)  # a second copy, were there one, would show by now
+    cards = [m for m in botapi.bot_messages(shop.forum["id"]) if is_card(m)]
+    assert cards == [card]
+    assert card["text"].startswith("🔁")  # Telegram may have shown none; the agent is told why
