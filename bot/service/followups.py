@@ -21,7 +21,6 @@ from bot.core.followups import MOVED_BY
 from bot.core.types import Category, Language, Principle
 from bot.service.cards import AgentChat, agent_chat, card_facts
 from bot.service.jobs import DueJob, complete_in
-from bot.service.renewal import lease_renewed
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
 from bot.storage import reminder_posting
@@ -29,6 +28,7 @@ from bot.storage.card_posting import posting_lease
 from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit, lock_chain
 from bot.storage.models import Agent, Buyer, Card, Conversation, PendingReply, utcnow
+from bot.storage.renewal import lease_renewed
 from bot.understanding import Understanding
 
 CLOSED_STATES = ("resolved", "closed")
@@ -115,8 +115,9 @@ async def move_follow_up(
 def telling_kept(db: Database, pending_id: int) -> AbstractAsyncContextManager[None]:
     """Keep the lease on telling the agent about a reminder while its message is sent."""
 
-    async def renew(session: Session) -> None:
+    async def renew(session: Session) -> bool:
         await reminder_posting.renew_reminders(session=session, pending_ids=[pending_id])
+        return True
 
     return lease_renewed(db, renew, lease=posting_lease(), what=f"reminder-{pending_id}")
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage import renewal
 from bot.storage.clock import db_now
 from bot.storage.models import Card, Conversation
 from bot.storage.models.cases import CLOSED_STATUSES
@@ -84,25 +85,15 @@ def _run_out(now: datetime) -> ColumnElement[bool]:
 
 async def take_run_out(*, session: AsyncSession, limit: int) -> list[int]:
     """Take up to `limit` cards whose taker stopped before recording them (their lease ran
-    out) for this process to show again; the ids taken, oldest first. Of processes sweeping
-    at once, each card goes to one (a conditional UPDATE: PostgreSQL re-checks it after the
-    row lock, SQLite serialises writers)."""
-    now = await db_now(session)
-    candidates = (
-        await session.execute(
-            select(_CARDS.c.id).where(_run_out(now)).order_by(_CARDS.c.id).limit(limit)
-        )
-    ).scalars()
-    ids = list(candidates)
-    if not ids:
-        return []
-    taken = await session.execute(
-        update(_CARDS)
-        .where(_CARDS.c.id.in_(ids), _run_out(now))
-        .values(posting_until=now + posting_lease())
-        .returning(_CARDS.c.id)
+    out) for this process to show again; the ids taken, oldest first, each by one process."""
+    return await renewal.take_run_out(
+        session=session,
+        table=_CARDS,
+        run_out=_run_out,
+        lease_column="posting_until",
+        lease=posting_lease(),
+        limit=limit,
     )
-    return sorted(taken.scalars())
 
 
 async def move_posting(*, session: AsyncSession, card_id: int, chat_id: int) -> None:

@@ -12,12 +12,10 @@ never both act on one row. The lease keeps a live sender's rows from being recon
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -29,6 +27,7 @@ from bot.storage.clock import db_now
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit, append_message
 from bot.storage.models import Conversation, OutboxReply, utcnow
+from bot.storage.renewal import lease_renewed
 
 log = logging.getLogger(__name__)
 
@@ -185,28 +184,14 @@ async def renew_lease(*, session: AsyncSession, outbox_id: int) -> bool:
     return outbox_id in set(result.scalars())
 
 
-@asynccontextmanager
-async def lease_kept(db: Database, outbox_id: int) -> AsyncIterator[None]:
+def lease_kept(db: Database, outbox_id: int) -> AbstractAsyncContextManager[None]:
     """Renew the lease of the row's reply every third of a lease while the block runs (a Bot
     API call slower than a lease must not let another process reconcile it as abandoned)."""
 
-    async def renew() -> None:
-        while True:
-            await asyncio.sleep(lease_length().total_seconds() / 3)
-            try:
-                async with db.transaction() as session:
-                    if not await renew_lease(session=session, outbox_id=outbox_id):
-                        return
-            except Exception:  # the send goes on; the next renewal may well succeed
-                log.warning("could not renew the lease of outbox row %s", outbox_id, exc_info=True)
+    async def renew(session: AsyncSession) -> bool:
+        return await renew_lease(session=session, outbox_id=outbox_id)
 
-    task = asyncio.create_task(renew(), name=f"kefu:outbox-lease-{outbox_id}")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return lease_renewed(db, renew, lease=lease_length(), what=f"outbox row {outbox_id}")
 
 
 async def record_sent(

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage import renewal
 from bot.storage.card_posting import posting_lease
 from bot.storage.clock import db_now
 from bot.storage.models import Card, Conversation, PendingReply
@@ -84,20 +85,11 @@ def _run_out(now: datetime) -> ColumnElement[bool]:
 async def take_run_out_reminders(*, session: AsyncSession, limit: int) -> list[int]:
     """Take up to `limit` reminders a stopped process left untold (lease run out) for this
     process to tell again; the pending ids taken, each by one process only."""
-    now = await db_now(session)
-    ids = list(
-        (
-            await session.execute(
-                select(_PENDING.c.id).where(_run_out(now)).order_by(_PENDING.c.id).limit(limit)
-            )
-        ).scalars()
+    return await renewal.take_run_out(
+        session=session,
+        table=_PENDING,
+        run_out=_run_out,
+        lease_column="prompt_until",
+        lease=posting_lease(),
+        limit=limit,
     )
-    if not ids:
-        return []
-    taken = await session.execute(
-        update(_PENDING)
-        .where(_PENDING.c.id.in_(ids), _run_out(now))
-        .values(prompt_until=now + posting_lease())
-        .returning(_PENDING.c.id)
-    )
-    return sorted(taken.scalars())

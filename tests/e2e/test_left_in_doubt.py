@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import subprocess
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,13 @@ def _start(shop: Shop, log: Path) -> subprocess.Popen[bytes]:
     return start_kefu(env, log, "run", patches=PATCHES)
 
 
+def _in_process(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> AbstractAsyncContextManager[Any]:
+    """The bot in the test's process, with the same 1 s posting lease and 0.3 s sweep."""
+    monkeypatch.setattr(card_posting, "POSTING_LEASE", timedelta(seconds=PATCHES["posting_lease"]))
+    settings = shop.settings.model_copy(update={"scheduler_interval_seconds": 0.3})
+    return running_kefu(dataclasses.replace(shop, settings=settings))
+
+
 def _cards(botapi: InProcessTelegram, shop: Shop, card_id: int) -> list[str]:
     """The texts of every forum message showing this card (any topic)."""
     return [
@@ -83,9 +91,7 @@ async def test_a_card_left_in_doubt_by_a_killed_bot_is_shown_again_once_marked(
         assert unrecorded == [{"id": card_id}]
     finally:
         await stop_kefu([worker])
-    monkeypatch.setattr(card_posting, "POSTING_LEASE", timedelta(seconds=PATCHES["posting_lease"]))
-    settings = shop.settings.model_copy(update={"scheduler_interval_seconds": 0.3})
-    async with running_kefu(dataclasses.replace(shop, settings=settings)):
+    async with _in_process(shop, monkeypatch):
         await shop.until(
             "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL",
             1,
@@ -142,9 +148,7 @@ async def test_a_reminder_left_in_doubt_by_a_killed_bot_is_told_again_and_sent_o
         await stop_kefu([worker])
     untold = "SELECT id FROM pending_replies WHERE kind = 'follow_up' AND prompt_message_id IS NULL"
     assert len(await shop.rows(untold)) == 1
-    monkeypatch.setattr(card_posting, "POSTING_LEASE", timedelta(seconds=PATCHES["posting_lease"]))
-    settings = shop.settings.model_copy(update={"scheduler_interval_seconds": 0.3})
-    async with running_kefu(dataclasses.replace(shop, settings=settings)):
+    async with _in_process(shop, monkeypatch):
         await shop.until(
             "SELECT count(*) AS n FROM pending_replies WHERE prompt_message_id IS NOT NULL",
             1,
@@ -174,9 +178,7 @@ async def test_a_card_whose_send_outlasted_the_flood_retries_is_shown_again_not_
     botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shop = make_shop(botapi, tmp_path)
-    monkeypatch.setattr(card_posting, "POSTING_LEASE", timedelta(seconds=PATCHES["posting_lease"]))
-    settings = shop.settings.model_copy(update={"scheduler_interval_seconds": 0.3})
-    async with running_kefu(dataclasses.replace(shop, settings=settings)):
+    async with _in_process(shop, monkeypatch):
         botapi.inject_retry_after("sendMessage", 1, times=4)  # one try and three retries
         botapi.send_text(shop.buyer, "发票怎么开？")
         card = await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=30)

@@ -50,13 +50,7 @@ async def prepare_cards(
             for t in turns
         ],
     )
-    histories = await _histories(session, turns)
-    not_stored = await files_not_stored(
-        session=session,
-        message_ids=[t.message.id for t in turns if t.message.content_type != "text"],
-    )
-    conversations = list({t.conversation.id: t.conversation for t in turns}.values())
-    targets = await route_cases(desk, session=session, conversations=conversations)
+    histories, not_stored, targets = await _surroundings(desk, session, turns)
     await start_waiting(
         session=session,
         policy=desk.sla_policy,
@@ -93,13 +87,7 @@ async def reshown_cards(
         )
         for c in contexts
     ]
-    histories = await _histories(session, turns)
-    not_stored = await files_not_stored(
-        session=session,
-        message_ids=[t.message.id for t in turns if t.message.content_type != "text"],
-    )
-    conversations = list({t.conversation.id: t.conversation for t in turns}.values())
-    targets = await route_cases(desk, session=session, conversations=conversations)
+    histories, not_stored, targets = await _surroundings(desk, session, turns)
     reshown = []
     for context, turn, history in zip(contexts, turns, histories, strict=True):
         target = targets.get(turn.conversation.id)
@@ -111,6 +99,21 @@ async def reshown_cards(
         )
         reshown.append(replace(card, in_doubt=False, view=replace(card.view, repeat=True)))
     return reshown
+
+
+async def _surroundings(
+    desk: Desk, session: Session, turns: Sequence[BuyerTurn]
+) -> tuple[list[BuyerHistory], Mapping[int, Sequence[str]], dict[int, CardTarget | None]]:
+    """What each card shows beside its message: the buyer's history, the files not stored
+    yet (by message id), and where its case is routed (by case id)."""
+    histories = await _histories(session, turns)
+    not_stored = await files_not_stored(
+        session=session,
+        message_ids=[t.message.id for t in turns if t.message.content_type != "text"],
+    )
+    conversations = list({t.conversation.id: t.conversation for t in turns}.values())
+    targets = await route_cases(desk, session=session, conversations=conversations)
+    return histories, not_stored, targets
 
 
 def _pending(

@@ -7,11 +7,11 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from bot.service.intake.inbox import EvidenceInbox
-from bot.service.renewal import lease_renewed
 from bot.storage import card_posting
 from bot.storage import cards as card_store
 from bot.storage.cards import PostedCard
 from bot.storage.database import Database, Session
+from bot.storage.renewal import lease_renewed
 from bot.storage.repository import record_case_topic, set_case_topics
 
 __all__ = ["PostedCard", "posting_kept", "record_posted", "record_topic", "take_for_posting"]
@@ -29,8 +29,9 @@ def posting_kept(db: Database, taken: Collection[int]) -> AbstractAsyncContextMa
     to it) while the block runs, so a slow send (a rate limit's wait) is never taken for a
     stopped one and shown again by another process."""
 
-    async def renew(session: Session) -> None:
+    async def renew(session: Session) -> bool:
         await card_posting.renew_posting(session=session, card_ids=sorted(taken))
+        return True
 
     return lease_renewed(db, renew, lease=card_posting.posting_lease(), what="cards")
 
