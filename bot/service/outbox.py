@@ -116,34 +116,53 @@ async def _send_row(
     async with outbox.lease_kept(db, row.id):  # a slow send keeps its rows
         answer = await send(row.chat_id, row.text)
     async with db.transaction() as session:
+        if not await _record(session, row, answer, started, result):
+            # Its lease ran out during the call and another process closed the row and, with
+            # it, the reply (the rest of its chunks, the card's audit, the follow-up).
+            result.taken = True
+            return False
         if isinstance(answer, NoAnswer):
-            log.warning(
-                "reply chunk %s: no answer from Telegram (%s); sent, id unknown",
-                row.id,
-                answer.reason,
-            )
-            await outbox.record_unknown(
-                session=session, row=row, reason=f"no answer: {answer.reason}", sent_at=started
-            )
-            result.unknown += 1
             await _fail_rest(session, rest, "not sent after an earlier chunk's error")
         elif isinstance(answer, Refused):
-            await outbox.record_failed(session=session, row=row, error=str(answer.error))
             await _fail_rest(session, rest, "not sent after an earlier chunk was refused")
-            result.refused = answer
-        else:
-            await outbox.record_sent(
-                session=session,
-                row=row,
-                chat_id=answer.chat_id,
-                telegram_message_id=answer.message_id,
-                sent_at=answer.sent_at,
-            )
-            result.sent += 1
         if rest and isinstance(answer, Delivered):
             return True
         await _finish(session, rows, result, rule)
     return isinstance(answer, Delivered)
+
+
+async def _record(
+    session: Session,
+    row: OutboxReply,
+    answer: Delivered | NoAnswer | Refused,
+    started: datetime,
+    result: SendResult,
+) -> bool:
+    """Record Telegram's answer to one chunk; False when the row was closed by another process."""
+    if isinstance(answer, NoAnswer):
+        log.warning(
+            "reply chunk %s: no answer from Telegram (%s); sent, id unknown", row.id, answer.reason
+        )
+        if not await outbox.record_unknown(
+            session=session, row=row, reason=f"no answer: {answer.reason}", sent_at=started
+        ):
+            return False
+        result.unknown += 1
+    elif isinstance(answer, Refused):
+        if not await outbox.record_failed(session=session, row=row, error=str(answer.error)):
+            return False
+        result.refused = answer
+    else:
+        if not await outbox.record_sent(
+            session=session,
+            row=row,
+            chat_id=answer.chat_id,
+            telegram_message_id=answer.message_id,
+            sent_at=answer.sent_at,
+        ):
+            return False
+        result.sent += 1
+    return True
 
 
 async def _fail_rest(session: Session, rest: Sequence[OutboxReply], error: str) -> None:

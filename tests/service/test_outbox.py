@@ -172,3 +172,48 @@ async def test_a_reply_left_open_by_a_stopped_process_is_finished_once(
         ("unknown",),
         ("sent",),
     ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Delivered(BUYER_CHAT, 31, SENT_AT), NoAnswer("timed out"), Refused(RuntimeError("Bad"))],
+    ids=["delivered", "no-answer", "refused"],
+)
+async def test_an_answer_after_another_process_closed_the_reply_does_not_finish_it_twice(
+    db: Database, migrated_url: str, answer: Delivered | NoAnswer | Refused
+) -> None:
+    """The send hung past its lease; another process reconciled the reply ("sent, id unknown",
+    the card's audit, the follow-up). When the answer comes at last, the first process records
+    only what the evidence needs and leaves the reply to the other: one audit, one follow-up."""
+    seeded = await seed_card(db)
+    rows = await _intents(db, seeded, ["我们给您补发"])
+    other = Database.open(migrated_url)
+    reconciled: list[int] = []
+
+    async def told(reply: object) -> None:
+        pass
+
+    async def hung_send(chat_id: int, chunk: str) -> Delivered | NoAnswer | Refused:
+        async with other.transaction() as session:  # the lease ran out meanwhile
+            await session.execute(text("UPDATE reply_outbox SET lease_until = created_at"))
+        nothing, _ = scripted()
+        reconciled.append(
+            await reconcile_replies(
+                other, send=nothing, rule=RULE, started_at=datetime.now(UTC), on_resumed=told
+            )
+        )
+        return answer
+
+    result = await send_reply(db, rows, send=hung_send, rule=RULE)
+    await other.close()
+    assert reconciled == [1]
+    assert (result.sent, result.unknown, result.refused, result.taken) == (0, 0, None, True)
+    assert await _rows(db, "SELECT status FROM reply_outbox") == [("unknown",)]
+    audits = await _rows(
+        db, "SELECT action FROM audit_log WHERE action LIKE 'suggestion.%' ORDER BY seq"
+    )
+    assert audits == [("suggestion.own",)]
+    follow_ups = "SELECT count(*) FROM scheduled_jobs WHERE kind = 'follow_up'"
+    assert await _rows(db, follow_ups) == [(1,)]
+    report = await verify_chain(engine=db.engine, attachments=None)
+    assert report.breaks == []
