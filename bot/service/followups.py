@@ -25,9 +25,10 @@ from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
 from bot.storage import reminder_posting
 from bot.storage.card_posting import posting_lease
+from bot.storage.clock import db_now
 from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit, lock_chain
-from bot.storage.models import Agent, Buyer, Card, Conversation, PendingReply, utcnow
+from bot.storage.models import Agent, Buyer, Card, Conversation, PendingReply
 from bot.storage.renewal import lease_renewed
 from bot.understanding import Understanding
 
@@ -93,8 +94,8 @@ async def move_follow_up(
 ) -> datetime | None:
     """Move a scheduled follow-up a day later, or cancel it; audited. Its new time (or now, for
     a cancel); None when it is no longer scheduled."""
-    now = utcnow()
     async with db.transaction() as session:
+        now = await db_now(session)
         if later:
             due = now + MOVED_BY
             done = await job_store.reschedule(session=session, job_id=job_id, due_at=due)

@@ -22,6 +22,7 @@ from bot.service.waiting import stop_waiting
 from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
 from bot.storage import outbox
+from bot.storage.clock import db_now
 from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit
 from bot.storage.models import OutboxReply, utcnow
@@ -183,7 +184,7 @@ async def _finish(
                 session=session, card_id=first.card_id, status=first.outcome
             )
         return
-    now = utcnow()
+    now = await db_now(session)  # one clock for every process: the follow-up's due time
     found = (
         await card_store.card_context(session=session, card_id=first.card_id)
         if first.card_id is not None

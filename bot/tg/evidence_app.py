@@ -139,11 +139,11 @@ class EvidenceApplication(Application):  # type: ignore[type-arg]
         if inbox.fetcher is None:
             inbox.fetcher = TelegramFileFetcher(self.bot)
         replayed = 0
-        for update_id, payload in await inbox.unfinished():
+        for update_id, payload, received_at in await inbox.unfinished():
             update = Update.de_json(payload, self.bot)
             if update is None:
                 continue
-            inbox.remember(update_id, payload, now())
+            inbox.remember(update_id, payload, received_at)  # as it arrived, not as replayed
             await self.update_queue.put(update)
             replayed += 1
         if replayed:

@@ -132,8 +132,9 @@ async def test_processed_marks_are_idempotent_and_replay_lists_the_rest(
     async with sessions() as session:
         pending = await evidence.unprocessed_updates(session=session)
     assert (first, again) == (True, False)
-    assert [update_id for update_id, _ in pending] == [1, 3]
-    assert pending[0][1] == {"update_id": 1, "message": {"text": "x"}}
+    assert [update.update_id for update in pending] == [1, 3]
+    assert pending[0].payload == {"update_id": 1, "message": {"text": "x"}}
+    assert pending[0].received_at == SENT
 
 
 def test_repository_offers_no_update_or_delete() -> None:

@@ -23,6 +23,7 @@ from bot.service.intake.attachments import fetch_attachments
 from bot.service.intake.classify import Classify
 from bot.service.intake.record import RecordedUpdate, record_rows
 from bot.storage import evidence
+from bot.storage.clock import db_now
 from bot.storage.filestore import DEFAULT_BACKOFF, AttachmentStore, DownloadRetrier, FileFetcher
 
 if TYPE_CHECKING:
@@ -117,8 +118,9 @@ class EvidenceInbox:
 
     async def store_batch(self, payloads: Sequence[Payload]) -> None:
         """Durably store a getUpdates result before PTB sees it."""
-        received_at = now()
         async with self.turn, self.sessions.begin() as session:
+            # The database's clock, so every process's waiting clock and evidence agree.
+            received_at = await db_now(session)
             stored = await evidence.append_raw_updates(
                 session=session, payloads=payloads, received_at=received_at
             )
@@ -221,7 +223,7 @@ class EvidenceInbox:
         """The rows recorded for an update while its handlers run (for the card step)."""
         return self._recorded.get(update_id)
 
-    async def unfinished(self) -> list[tuple[int, dict[str, Any]]]:
+    async def unfinished(self) -> list[evidence.StoredUpdate]:
         """Stored updates whose processing never finished, oldest first."""
         async with self.sessions() as session:
             return await evidence.unprocessed_updates(session=session)

@@ -44,6 +44,7 @@ from bot.storage.evidence.tables import (
     hashed_fields,
 )
 from bot.storage.evidence.updates import (
+    StoredUpdate,
     is_processed,
     mark_processed,
     mark_processed_many,
@@ -61,6 +62,7 @@ __all__ = [
     "RAW_UPDATES",
     "MessageFields",
     "StoredRecord",
+    "StoredUpdate",
     "append_attachment",
     "append_audit",
     "append_message",

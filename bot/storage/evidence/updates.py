@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,18 +54,26 @@ async def is_processed(*, session: AsyncSession, update_id: int) -> bool:
     return found.first() is not None
 
 
-async def unprocessed_updates(
-    *, session: AsyncSession, limit: int = 10_000
-) -> list[tuple[int, dict[str, Any]]]:
-    """Stored updates not yet marked processed, oldest first: (update_id, payload)."""
+class StoredUpdate(NamedTuple):
+    """A stored update: its id, its JSON and when it arrived (as first stored)."""
+
+    update_id: int
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+async def unprocessed_updates(*, session: AsyncSession, limit: int = 10_000) -> list[StoredUpdate]:
+    """Stored updates not yet marked processed, oldest first."""
     rows = await session.execute(
-        select(RAW_UPDATES.c.update_id, RAW_UPDATES.c.payload)
+        select(RAW_UPDATES.c.update_id, RAW_UPDATES.c.payload, RAW_UPDATES.c.received_at)
         .outerjoin(PROCESSED, PROCESSED.c.update_id == RAW_UPDATES.c.update_id)
         .where(PROCESSED.c.update_id.is_(None))
         .order_by(RAW_UPDATES.c.seq)
         .limit(limit)
     )
-    return [(int(row.update_id), json.loads(row.payload)) for row in rows]
+    return [
+        StoredUpdate(int(row.update_id), json.loads(row.payload), row.received_at) for row in rows
+    ]
 
 
 async def message_of_update(

@@ -1,0 +1,126 @@
+"""Issue 14: every process times buyer messages and follow-ups on the database's clock, so
+processes on hosts whose clocks differ agree on when a buyer began waiting and when a follow-up
+is due (PostgreSQL, a host three hours behind)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.core.followups import MOVED_BY, FollowUpRule
+from bot.service import followups
+from bot.service import outbox as service_outbox
+from bot.service.intake import inbox as inbox_module
+from bot.service.intake.inbox import EvidenceInbox
+from bot.service.outbox import Delivered, send_reply
+from bot.storage import cards as card_store
+from bot.storage import migrate, models, outbox
+from bot.storage.clock import db_now
+from bot.storage.database import Database
+from bot.storage.filestore import AttachmentStore
+from bot.storage.models import base as models_base
+from tests.service.seed import BUYER_CHAT, seed_card
+
+BEHIND = timedelta(hours=3)
+CLOSE = timedelta(minutes=1)
+RULE = FollowUpRule.of(["补发"], {"default": 24.0})
+
+
+@pytest.fixture
+async def skewed(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """A migrated PostgreSQL database, seen from a host whose clock is three hours behind."""
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    real = datetime.now
+
+    def behind() -> datetime:
+        return real(UTC) - BEHIND
+
+    monkeypatch.setattr(inbox_module, "now", behind)
+    for module in (models_base, models, service_outbox, followups):
+        monkeypatch.setattr(module, "utcnow", behind, raising=False)  # wherever it is read
+    return Database.open(postgres_url)
+
+
+def _buyer_update(update_id: int) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 5,
+            "date": int(datetime.now(UTC).timestamp()),
+            "chat": {"id": BUYER_CHAT, "type": "private"},
+            "from": {"id": BUYER_CHAT, "is_bot": False, "first_name": "Ann"},
+            "text": "还没收到货",
+        },
+    }
+
+
+async def _database_now(db: Database) -> datetime:
+    async with db.session() as session:
+        return await db_now(session)
+
+
+async def test_a_buyer_message_arrives_at_the_databases_time(
+    skewed: Database, tmp_path: Path
+) -> None:
+    inbox = EvidenceInbox(sessions=skewed.sessions, store=AttachmentStore(tmp_path))
+    payload = _buyer_update(900)
+    await inbox.store_batch([payload])
+    stored = inbox.payload_of(900)
+    assert stored is not None
+    await inbox.record(payload, stored[1])
+    now = await _database_now(skewed)
+    async with skewed.session() as session:
+        raw = (await session.execute(text("SELECT received_at FROM raw_updates"))).scalar_one()
+        message = (await session.execute(text("SELECT received_at FROM messages"))).scalar_one()
+        [replayed] = await inbox.unfinished()
+    await skewed.close()
+    for moment in (stored[1], _aware(raw), _aware(message), replayed.received_at):
+        assert abs(now - _aware(moment)) < CLOSE
+
+
+async def test_a_follow_up_is_due_on_the_databases_clock(skewed: Database) -> None:
+    seeded = await seed_card(skewed, waiting=False)
+    async with skewed.transaction() as session:
+        await card_store.claim_card(
+            session=session, card_id=seeded.card_id, status="own", agent_id=None
+        )
+        rows = await outbox.write_intents(
+            session=session,
+            plan=outbox.ReplyPlan(
+                conversation_id=seeded.conversation_id,
+                buyer_id=seeded.buyer_id,
+                chat_id=BUYER_CHAT,
+                card_id=seeded.card_id,
+                card_claimed=True,
+                agent_id=None,
+                actor_telegram_id=7,
+                suggestion_index=None,
+                suggestion_edited=None,
+                outcome="own",
+                checked=True,
+                category=None,
+            ),
+            chunks=["我们给您补发"],
+        )
+
+    async def send(chat_id: int, chunk: str) -> Delivered:
+        return Delivered(chat_id, 11, datetime.now(UTC))
+
+    result = await send_reply(skewed, rows, send=send, rule=RULE)
+    assert result.follow_up is not None
+    due, job_id = result.follow_up
+    booked = await _database_now(skewed)
+    moved = await followups.move_follow_up(skewed, actor_telegram_id=7, job_id=job_id, later=True)
+    moved_at = await _database_now(skewed)
+    await skewed.close()
+    assert abs(due - (booked + timedelta(hours=24))) < CLOSE
+    assert moved is not None
+    assert abs(moved - (moved_at + MOVED_BY)) < CLOSE
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
