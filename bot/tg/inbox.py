@@ -204,12 +204,14 @@ class _Sending:
             return
         thread_id = target.thread_id
         if target.needs_topic:
-            thread_id = await self._create_topic(target, first)
-            if thread_id is not None:
+            made = await self._create_topic(target, first)
+            if made is not None:
                 thread_id = await record_topic(
-                    db=self.services.db, case_id=first.case_id, thread_id=thread_id
+                    db=self.services.db, case_id=first.case_id, thread_id=made
                 )
                 self.topics[first.case_id] = thread_id
+                if thread_id != made:  # another process recorded the case's topic first
+                    await self._delete_topic(target, made)
         for card in cards:
             bind_update(card.update_id)
             await self._send(card, target, thread_id)
@@ -240,6 +242,15 @@ class _Sending:
             return
         self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))
         services.metrics.card_posted(_seconds_since(card.received_at))
+
+    async def _delete_topic(self, target: CardTarget, thread_id: int) -> None:
+        """Remove a topic made for nothing (still empty), so agents see one topic per case."""
+        try:
+            await self.application.bot.delete_forum_topic(
+                chat_id=target.chat_id, message_thread_id=thread_id
+            )
+        except TelegramError as exc:  # no right to delete: an empty topic is only clutter
+            log.info("could not delete the unused topic %s: %s", thread_id, exc)
 
     async def _create_topic(self, target: CardTarget, card: PendingCard) -> int | None:
         try:

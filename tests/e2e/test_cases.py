@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.tg import inbox as tg_inbox
 from tests.e2e.emulator import InProcessTelegram
 from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
 
@@ -181,3 +182,30 @@ async def test_issue_16_a_supervisor_puts_a_case_on_legal_hold(shop: Shop) -> No
         ("case.hold", shop.supervisor["id"], "case:1"),
         ("case.unhold", shop.supervisor["id"], "case:1"),
     ]
+
+
+async def test_issue_14_a_topic_made_twice_for_one_new_case_leaves_one(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes made a topic for one new case at once, and the other one recorded its
+    topic first: the card goes to the recorded topic and the one made for nothing is deleted,
+    so the agents see one topic per case."""
+    botapi, forum = shop.botapi, shop.forum["id"]
+    real = tg_inbox.record_topic
+    made: dict[str, int] = {}
+
+    async def the_other_process_first(*, db: Any, case_id: int, thread_id: int) -> int:
+        other = botapi.create_topic(shop.admin, forum, "小王 (the other process)")
+        made["other"], made["ours"] = other["message_thread_id"], thread_id
+        await real(db=db, case_id=case_id, thread_id=made["other"])
+        return await real(db=db, case_id=case_id, thread_id=thread_id)
+
+    monkeypatch.setattr(tg_inbox, "record_topic", the_other_process_first)
+    async with running_kefu(shop):
+        botapi.send_text(shop.buyer, "杯子收到就是碎的，怎么处理？")
+        card = await botapi.wait_for_bot_message_async(forum, is_card, timeout=10)
+        recorded = await shop.rows("SELECT thread_id FROM cards")
+    assert made["ours"] != made["other"]
+    assert card["message_thread_id"] == made["other"]
+    assert recorded == [{"thread_id": made["other"]}]
+    assert [t["message_thread_id"] for t in botapi.topics(forum)] == [made["other"]]

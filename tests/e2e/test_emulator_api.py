@@ -292,6 +292,21 @@ async def test_forum_topics_chat_info_and_members(botapi: InProcessTelegram) -> 
     assert statuses == ["creator", "member", "left", "administrator"]
 
 
+async def test_a_deleted_forum_topic_goes_with_its_messages(botapi: InProcessTelegram) -> None:
+    agent = botapi.create_user("Agent")
+    forum = botapi.create_forum("Kefu agents", members=[agent])
+    async with running_polling(build_echo_application(botapi.application_builder())) as app:
+        kept = await app.bot.create_forum_topic(forum["id"], "Case 1")
+        gone = await app.bot.create_forum_topic(forum["id"], "Case 1 again")
+        await app.bot.send_message(forum["id"], "card", message_thread_id=gone.message_thread_id)
+        deleted = await app.bot.delete_forum_topic(forum["id"], gone.message_thread_id)
+        with pytest.raises(BadRequest, match="(?i)topic_id_invalid"):
+            await app.bot.delete_forum_topic(forum["id"], gone.message_thread_id)
+    assert deleted is True
+    assert [t["message_thread_id"] for t in botapi.topics(forum)] == [kept.message_thread_id]
+    assert botapi.bot_messages(forum, thread_id=gone.message_thread_id) == []
+
+
 async def test_inline_queries_and_chosen_results(
     botapi: InProcessTelegram, emulated_bot: Bot
 ) -> None:

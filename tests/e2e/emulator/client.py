@@ -279,6 +279,10 @@ class TelegramClient:
         """
         return self.call("bot_messages", chat=chat, thread_id=thread_id)
 
+    def topics(self, chat: Any) -> list[JSON]:
+        """A forum's topics as they are now (a deleted topic is gone)."""
+        return self.call("topics", chat=chat)
+
     def get_message(self, chat: Any, message_id: int) -> JSON | None:
         """Any message (user's or bot's) as it is now."""
         return self.call("get_message", chat=chat, message_id=message_id)

@@ -979,6 +979,20 @@ class World:
             topic["icon_custom_emoji_id"] = params.str("icon_custom_emoji_id")
         return dict(topic)
 
+    def _delete_forum_topic(self, params: Params) -> bool:
+        chat = self._api_chat(params)
+        thread_id = params.int("message_thread_id")
+        if not chat.is_forum:
+            raise bad_request("the chat is not a forum")
+        if thread_id is None or thread_id not in chat.topics:
+            raise bad_request("TOPIC_ID_INVALID")
+        del chat.topics[thread_id]
+        for chat_id, message_id in list(self.messages):  # the topic goes with all its messages
+            message = self.messages[(chat_id, message_id)]
+            if chat_id == chat.id and message.get("message_thread_id") == thread_id:
+                self._delete_one(chat, message_id)
+        return True
+
     def _create_topic(self, chat: Chat, name: str, creator: JSON, icon_color: int | None) -> JSON:
         color = icon_color if icon_color is not None else 7322096
         service = self._new_message(
@@ -1431,6 +1445,12 @@ class World:
         )
 
     # -- reading
+    def topics(self, chat: Any) -> list[JSON]:
+        """A forum's topics as they are now (deleted ones gone), oldest first."""
+        return [
+            dict(topic) for _, topic in sorted(self.chats[_ref_id(chat, "chat")].topics.items())
+        ]
+
     def bot_messages(self, chat: Any, *, thread_id: int | None = None) -> list[JSON]:
         """What the bot sent to a chat and still exists, as it looks now (after edits)."""
         chat_id = _ref_id(chat, "chat")
@@ -1585,6 +1605,7 @@ BOT_METHODS: dict[str, Callable[[World, Params], Any]] = {
     "answercallbackquery": World._answer_callback_query,
     "answerinlinequery": World._answer_inline_query,
     "createforumtopic": World._create_forum_topic,
+    "deleteforumtopic": World._delete_forum_topic,
     "getchat": World._get_chat,
     "getchatmember": World._get_chat_member,
     "getchatmembercount": World._get_chat_member_count,
@@ -1599,6 +1620,7 @@ USER_OPS = frozenset(
         "create_group",
         "add_member",
         "create_topic",
+        "topics",
         "send_text",
         "send_texts",
         "send_photo",
