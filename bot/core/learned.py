@@ -78,27 +78,37 @@ class LearnedWeights:
     flags: tuple[FlagModel, ...] = ()
     needs_human_below: float = 0.0
     version: str = ""
-    # Built from the fields above: per feature, one dense row of weights — the categories,
-    # then (from index len(labels) on) the flags — so scoring a feature is one C-level map.
+    # Per feature, one dense row of weights — the categories, then (from index len(labels) on)
+    # the flags — so scoring a feature is one C-level map. Built on a feature's first use:
+    # most of a language's features never occur in one process's messages, and building them
+    # all would cost a third of a second at start-up.
     rows: dict[str, tuple[float, ...]] = field(init=False, repr=False, compare=False)
+    known: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         known = {category.value for category in Category}
         unknown = [label for label in self.categories.labels if label not in known]
         if unknown:
             raise WeightsError(f"unknown categories {unknown}")
+        names = set(self.categories.weights)
+        for model in self.flags:
+            names.update(model.weights)
+        object.__setattr__(self, "known", frozenset(names))
+        object.__setattr__(self, "rows", {})
+
+    def row(self, name: str) -> tuple[float, ...] | None:
+        """The feature's dense row of weights (None when no weight reads it)."""
+        found = self.rows.get(name)
+        if found is not None or name not in self.known:
+            return found
         width = len(self.categories.labels)
-        size = width + len(self.flags)
-        zero = 0.0
-        dense: dict[str, list[float]] = {}
-        for name, row in self.categories.weights.items():
-            values = dense.setdefault(name, [zero] * size)
-            for index, weight in row:
-                values[index] = weight
+        values = [0.0] * (width + len(self.flags))
+        for index, weight in self.categories.weights.get(name, ()):
+            values[index] = weight
         for offset, model in enumerate(self.flags):
-            for name, weight in model.weights.items():
-                dense.setdefault(name, [zero] * size)[width + offset] = weight
-        object.__setattr__(self, "rows", {name: tuple(row) for name, row in dense.items()})
+            values[width + offset] = model.weights.get(name, 0.0)
+        row = self.rows[name] = tuple(values)
+        return row
 
     def without_category(
         self, prediction: Prediction, features: Mapping[str, float], rule_flags: frozenset[Flag]
@@ -122,11 +132,14 @@ class LearnedWeights:
         width = len(model.labels)
         names: list[str] = []
         present: list[tuple[float, ...]] = []
-        rows = self.rows
+        rows, known = self.rows, self.known
         for name, value in features.items():
             row = rows.get(name)
             if row is None:
-                continue
+                if name not in known:
+                    continue
+                row = self.row(name)
+                assert row is not None
             names.append(name)
             present.append(row if value == 1.0 else tuple(weight * value for weight in row))
         biases = (*model.bias, *(flag.bias for flag in self.flags))

@@ -90,6 +90,25 @@ def test_predict_picks_the_best_category_and_thresholded_flags() -> None:
 
 
 @pytest.mark.parametrize(
+    ("feature", "row"),
+    [
+        ("w:坏了", (2.0, -1.0, 0.0, 3.0)),  # categories, then the flag
+        ("w:没到", (0.0, 0.0, 2.5, 0.0)),
+        ("s:question", (0.0, 0.0, 0.0, -1.5)),  # only the flag model reads it
+        ("w:unknown", None),
+    ],
+)
+def test_a_features_dense_row_is_built_on_first_use(
+    feature: str, row: tuple[float, ...] | None
+) -> None:
+    angry = FlagModel(Flag.ANGRY, bias=0.0, weights={"w:坏了": 3.0, "s:question": -1.5})
+    weights = LearnedWeights("zh", MODEL, flags=(angry,))
+    assert weights.rows == {}
+    assert weights.row(feature) == row
+    assert weights.rows == ({} if row is None else {feature: row})
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [(0.0, 0.5), (1000.0, 1.0), (-1000.0, 0.0), (2.0, 1 / (1 + math.exp(-2)))],
 )
