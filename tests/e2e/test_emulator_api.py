@@ -300,7 +300,7 @@ async def test_a_deleted_forum_topic_goes_with_its_messages(botapi: InProcessTel
         gone = await app.bot.create_forum_topic(forum["id"], "Case 1 again")
         await app.bot.send_message(forum["id"], "card", message_thread_id=gone.message_thread_id)
         deleted = await app.bot.delete_forum_topic(forum["id"], gone.message_thread_id)
-        with pytest.raises(BadRequest, match="(?i)topic_id_invalid"):
+        with pytest.raises(BadRequest, match=r"(?i)topic_id_invalid"):
             await app.bot.delete_forum_topic(forum["id"], gone.message_thread_id)
     assert deleted is True
     assert [t["message_thread_id"] for t in botapi.topics(forum)] == [kept.message_thread_id]
