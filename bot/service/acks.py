@@ -9,6 +9,7 @@ LOCKED`, done in the transaction that audits them), so each is reported once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.core.followups import FollowUpRule
 from bot.core.language import language_for
@@ -23,9 +24,10 @@ from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
 from bot.storage import outbox as outbox_store
 from bot.storage.agents import staff_ids
+from bot.storage.clock import db_now
 from bot.storage.database import Database, Session
-from bot.storage.evidence import append_audit, lock_chain
-from bot.storage.models import Buyer, Conversation, utcnow
+from bot.storage.evidence import append_audit, lock_chain_now
+from bot.storage.models import Buyer, Conversation
 from bot.understanding import Understanding
 
 DIGEST_MAX_TARGETS = 60  # per digest message (Telegram's 4096 characters); the rest next minute
@@ -62,7 +64,7 @@ async def acknowledge(
     it "sent, id unknown", reconciled at start-up). None when there is nothing to acknowledge."""
     async with db.transaction() as session:
         # The chain lock first, as intake takes it before the case: never the other way round.
-        await lock_chain(session=session)
+        now = await lock_chain_now(session=session)  # and the database's time
         conversation = await session.get(Conversation, job.conversation_id)
         buyer = await session.get(Buyer, conversation.buyer_id) if conversation else None
         if conversation is None or buyer is None or buyer.telegram_user_id is None:
@@ -73,7 +75,7 @@ async def acknowledge(
         if waiting_since is None:  # answered meanwhile, or another process acknowledged
             return None
         category = Category(conversation.category or Category.INQUIRY.value)
-        waited = waited_text((utcnow() - waiting_since).total_seconds())
+        waited = waited_text((now - waiting_since).total_seconds())
         await append_audit(
             session=session,
             actor_telegram_id=None,
@@ -156,22 +158,25 @@ async def take_missed_targets(db: Database, *, preset: str) -> tuple[list[Missed
             limit=DIGEST_MAX_TARGETS,
             status="done",
         )
+        now = await db_now(session)
         missed = [
             found
             for target in targets
             if target.conversation_id is not None
-            and (found := await _audit_missed(session, target.conversation_id, preset=preset))
+            and (found := await _audit_missed(session, target.conversation_id, preset, now))
         ]
         supervisors = await staff_ids(session=session, minimum=Role.SUPERVISOR)
     return missed, supervisors
 
 
-async def _audit_missed(session: Session, case_id: int, *, preset: str) -> MissedTarget | None:
+async def _audit_missed(
+    session: Session, case_id: int, preset: str, now: datetime
+) -> MissedTarget | None:
     conversation = await session.get(Conversation, case_id)
     if conversation is None or conversation.waiting_since is None:
         return None
     buyer = await session.get(Buyer, conversation.buyer_id)
-    waited = waited_text((utcnow() - conversation.waiting_since).total_seconds())
+    waited = waited_text((now - conversation.waiting_since).total_seconds())
     await append_audit(
         session=session,
         actor_telegram_id=None,

@@ -64,7 +64,9 @@ class SendResult:
     sent: int = 0  # Telegram answered with the message
     unknown: int = 0  # the send started but its answer never came: sent, id unknown
     refused: Refused | None = None  # Telegram refused a chunk: it and the rest did not go out
-    taken: bool = False  # another process is sending this reply
+    # Another process is sending this reply, or closed it while this one waited for an
+    # answer: that process does what the reply does to the case, and reports it.
+    taken: bool = False
     follow_up: tuple[datetime, int] | None = None  # (due, job id) of a follow-up scheduled
 
     @property
@@ -139,31 +141,27 @@ async def _record(
     started: datetime,
     result: SendResult,
 ) -> bool:
-    """Record Telegram's answer to one chunk; False when the row was closed by another process."""
+    """Record Telegram's answer to one chunk (counted in `result` either way); False when
+    another process closed the row meanwhile, and so finishes the reply."""
     if isinstance(answer, NoAnswer):
         log.warning(
             "reply chunk %s: no answer from Telegram (%s); sent, id unknown", row.id, answer.reason
         )
-        if not await outbox.record_unknown(
-            session=session, row=row, reason=f"no answer: {answer.reason}", sent_at=started
-        ):
-            return False
         result.unknown += 1
-    elif isinstance(answer, Refused):
-        if not await outbox.record_failed(session=session, row=row, error=str(answer.error)):
-            return False
+        return await outbox.record_unknown(
+            session=session, row=row, reason=f"no answer: {answer.reason}", sent_at=started
+        )
+    if isinstance(answer, Refused):
         result.refused = answer
-    else:
-        if not await outbox.record_sent(
-            session=session,
-            row=row,
-            chat_id=answer.chat_id,
-            telegram_message_id=answer.message_id,
-            sent_at=answer.sent_at,
-        ):
-            return False
-        result.sent += 1
-    return True
+        return await outbox.record_failed(session=session, row=row, error=str(answer.error))
+    result.sent += 1
+    return await outbox.record_sent(
+        session=session,
+        row=row,
+        chat_id=answer.chat_id,
+        telegram_message_id=answer.message_id,
+        sent_at=answer.sent_at,
+    )
 
 
 async def _fail_rest(session: Session, rest: Sequence[OutboxReply], error: str) -> None:

@@ -245,6 +245,8 @@ async def after_send(
     if result.refused is not None and result.refused.blocked:
         await _buyer_blocked(context, actor, found, reason=str(result.refused.error))
         return
+    if result.taken:  # the process that closed the reply shows it on the card
+        return
     if result.refused is not None:
         raise result.refused.error
     if not result.reached:

@@ -12,18 +12,24 @@ import pytest
 from sqlalchemy import text
 
 from bot.core.followups import MOVED_BY, FollowUpRule
-from bot.service import followups
+from bot.core.types import Language
+from bot.service import acks, followups
 from bot.service import outbox as service_outbox
 from bot.service.intake import inbox as inbox_module
 from bot.service.intake.inbox import EvidenceInbox
+from bot.service.jobs import due_job
 from bot.service.outbox import Delivered, send_reply
 from bot.storage import cards as card_store
+from bot.storage import jobs as job_store
 from bot.storage import migrate, models, outbox
 from bot.storage.clock import db_now
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
 from bot.storage.models import base as models_base
+from bot.understanding import load_understanding
 from tests.service.seed import BUYER_CHAT, seed_card
+
+PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 
 BEHIND = timedelta(hours=3)
 CLOSE = timedelta(minutes=1)
@@ -40,7 +46,7 @@ async def skewed(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Database
         return real(UTC) - BEHIND
 
     monkeypatch.setattr(inbox_module, "now", behind)
-    for module in (models_base, models, service_outbox, followups):
+    for module in (models_base, models, service_outbox, followups, acks):
         monkeypatch.setattr(module, "utcnow", behind, raising=False)  # wherever it is read
     return Database.open(postgres_url)
 
@@ -80,6 +86,27 @@ async def test_a_buyer_message_arrives_at_the_databases_time(
     await skewed.close()
     for moment in (stored[1], _aware(raw), _aware(message), replayed.received_at):
         assert abs(now - _aware(moment)) < CLOSE
+
+
+async def test_an_update_delivered_again_keeps_the_time_it_first_arrived(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """A webhook retry reaching another process (or a poll after a crash) stores nothing new,
+    and its message is recorded at the time the update first arrived."""
+    first_db, second_db = Database.open(migrated_url), Database.open(migrated_url)
+    payload = _buyer_update(901)
+    first = EvidenceInbox(sessions=first_db.sessions, store=AttachmentStore(tmp_path))
+    await first.store_batch([payload])
+    await asyncio.sleep(0.05)
+    second = EvidenceInbox(sessions=second_db.sessions, store=AttachmentStore(tmp_path))
+    await second.store_batch([payload])
+    arrived, again = first.payload_of(901), second.payload_of(901)
+    await first_db.close()
+    await second_db.close()
+    assert arrived is not None
+    assert again is not None
+    assert again[1] == arrived[1]
+    assert not second.is_fresh(901)
 
 
 async def test_a_follow_up_is_due_on_the_databases_clock(skewed: Database) -> None:
@@ -124,3 +151,29 @@ async def test_a_follow_up_is_due_on_the_databases_clock(skewed: Database) -> No
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def test_how_long_a_buyer_waited_is_read_on_the_databases_clock(skewed: Database) -> None:
+    """The acknowledgement's and the missed target's "waited" (ten minutes here), not the
+    host's idea of it (three hours less: nothing)."""
+    seeded = await seed_card(skewed)
+    async with skewed.transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE conversations SET waiting_since = clock_timestamp() - interval '10 minutes'"
+            )
+        )
+        await session.execute(text("UPDATE scheduled_jobs SET due_at = created_at"))
+        [job] = await job_store.claim_due(session=session, worker="one", kinds=("ack",))
+    wording = acks.AckWording(load_understanding(PHRASEBOOK), "Kefu Shop", Language.EN)
+
+    async def send(chat_id: int, chunk: str) -> Delivered:
+        return Delivered(chat_id, 12, datetime.now(UTC))
+
+    done = await acks.acknowledge(skewed, due_job(job), wording, send=send, rule=RULE)
+    [(missed, _)] = [await acks.take_missed_targets(skewed, preset="taobao")]
+    await skewed.close()
+    assert done is not None
+    assert done.case_id == seeded.conversation_id
+    assert done.waited.startswith("10m")
+    assert [m.waited[:3] for m in missed] == ["10m"]

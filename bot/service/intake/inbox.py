@@ -23,7 +23,6 @@ from bot.service.intake.attachments import fetch_attachments
 from bot.service.intake.classify import Classify
 from bot.service.intake.record import RecordedUpdate, record_rows
 from bot.storage import evidence
-from bot.storage.clock import db_now
 from bot.storage.filestore import DEFAULT_BACKOFF, AttachmentStore, DownloadRetrier, FileFetcher
 
 if TYPE_CHECKING:
@@ -119,14 +118,20 @@ class EvidenceInbox:
     async def store_batch(self, payloads: Sequence[Payload]) -> None:
         """Durably store a getUpdates result before PTB sees it."""
         async with self.turn, self.sessions.begin() as session:
-            # The database's clock, so every process's waiting clock and evidence agree.
-            received_at = await db_now(session)
+            # The database's clock, so every process's waiting clock and evidence agree (read
+            # in the round trip that takes the chain's lock, which storing them takes anyway).
+            received_at = await evidence.lock_chain_now(session=session)
             stored = await evidence.append_raw_updates(
                 session=session, payloads=payloads, received_at=received_at
             )
+            again = [
+                int(p["update_id"]) for p, r in zip(payloads, stored, strict=True) if not r.created
+            ]
+            # One delivered again (a webhook retry, a poll after a crash) arrived when first stored.
+            first = await evidence.arrival_times(session=session, update_ids=again) if again else {}
         for payload, record in zip(payloads, stored, strict=True):
             update_id = int(payload["update_id"])
-            self._pending[update_id] = (payload, received_at)
+            self._pending[update_id] = (payload, first.get(update_id, received_at))
             if record.created:
                 self._fresh.add(update_id)
 

@@ -18,7 +18,7 @@ There are no update or delete functions here on purpose: the evidence tables are
 commit after appending, and the lock is released with it.
 """
 
-from bot.storage.evidence.head import chain_head, lock_chain
+from bot.storage.evidence.head import chain_head, lock_chain, lock_chain_now
 from bot.storage.evidence.records import (
     MessageFields,
     append_attachment,
@@ -45,6 +45,7 @@ from bot.storage.evidence.tables import (
 )
 from bot.storage.evidence.updates import (
     StoredUpdate,
+    arrival_times,
     is_processed,
     mark_processed,
     mark_processed_many,
@@ -69,12 +70,14 @@ __all__ = [
     "append_messages",
     "append_raw_update",
     "append_raw_updates",
+    "arrival_times",
     "chain_head",
     "count_records",
     "hashed_fields",
     "is_processed",
     "latest_revision",
     "lock_chain",
+    "lock_chain_now",
     "mark_processed",
     "mark_processed_many",
     "message_of_update",

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import Update, bindparam, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from bot.core.evidence import ChainHead
+from bot.storage.clock import db_now
 from bot.storage.evidence.tables import CHAIN_HEAD
 from bot.storage.models import utcnow
 
@@ -56,6 +58,8 @@ _LOCK_HEAD = (
     .values(seq=CHAIN_HEAD.c.seq)
     .returning(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.hash)
 )
+# The same, with PostgreSQL's clock: the time a batch of updates arrived, in the lock's round trip.
+_LOCK_HEAD_AT = _LOCK_HEAD.returning(func.clock_timestamp())
 WRITE_HEAD = (
     update(CHAIN_HEAD)
     .where(CHAIN_HEAD.c.id == 1)
@@ -121,21 +125,41 @@ async def locked_head(session: AsyncSession, conn: AsyncConnection) -> ChainHead
     same transaction use the head cached in `session.info`, which is written back to the head
     row just before commit.
     """
+    head, _ = await _locked(session, conn, _LOCK_HEAD)
+    return head
+
+
+async def lock_chain_now(*, session: AsyncSession) -> datetime:
+    """Take the chain's append lock (as `lock_chain`) and return the database's time now: on
+    PostgreSQL both in one round trip, when the lock is not yet held."""
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql" or transaction_head(session) is not None:
+        await locked_head(session, conn)
+        return await db_now(session)
+    _, moment = await _locked(session, conn, _LOCK_HEAD_AT)
+    assert isinstance(moment, datetime)
+    return moment.astimezone(UTC)
+
+
+async def _locked(
+    session: AsyncSession, conn: AsyncConnection, statement: Update
+) -> tuple[ChainHead, object]:
+    """The head under the lock, and the lock statement's third column, if it returns one."""
     nested = session.sync_session.in_nested_transaction()
     cached = transaction_head(session)
     if cached is not None:
         if not nested:
-            return cached.head
+            return cached.head, None
         # Inside a savepoint, which may roll back: write the head now and stop caching.
         if cached.unwritten:
             await conn.execute(WRITE_HEAD, head_params(cached.head))
     session.info.pop(_TRANSACTION_HEAD, None)
-    row = (await conn.execute(_LOCK_HEAD)).one()
+    row = (await conn.execute(statement)).one()
     head = ChainHead(seq=int(row[0]), hash=str(row[1]))
     _LAST_HEAD[conn.sync_engine] = head
     if not nested:
         cache_head(session, head, unwritten=False)
-    return head
+    return head, row[2] if len(row) > 2 else None
 
 
 def _write_head_before_commit(sync_session: Session) -> None:

@@ -76,6 +76,16 @@ async def unprocessed_updates(*, session: AsyncSession, limit: int = 10_000) -> 
     ]
 
 
+async def arrival_times(*, session: AsyncSession, update_ids: Sequence[int]) -> dict[int, datetime]:
+    """When stored updates first arrived, by update id (for one delivered again)."""
+    rows = await session.execute(
+        select(RAW_UPDATES.c.update_id, RAW_UPDATES.c.received_at).where(
+            RAW_UPDATES.c.update_id.in_(list(update_ids))
+        )
+    )
+    return {int(row.update_id): row.received_at for row in rows}
+
+
 async def message_of_update(
     *, session: AsyncSession, update_id: int
 ) -> tuple[int, int, int] | None:
