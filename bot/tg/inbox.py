@@ -203,6 +203,7 @@ class _Sending:
         if not cards:
             return
         thread_id = target.thread_id
+        unused: int | None = None  # a topic made here that another process's came before
         if target.needs_topic:
             made = await self._create_topic(target, first)
             if made is not None:
@@ -210,11 +211,12 @@ class _Sending:
                     db=self.services.db, case_id=first.case_id, thread_id=made
                 )
                 self.topics[first.case_id] = thread_id
-                if thread_id != made:  # another process recorded the case's topic first
-                    await self._delete_topic(target, made)
+                unused = made if thread_id != made else None
         for card in cards:
             bind_update(card.update_id)
             await self._send(card, target, thread_id)
+        if unused is not None:  # after the cards, which come first
+            await self._delete_topic(target, unused)
 
     async def _send(self, card: PendingCard, target: CardTarget, thread_id: int | None) -> None:
         services = self.services
