@@ -131,6 +131,13 @@ async def reminder_told(db: Database, *, pending_id: int, chat_id: int, message_
         )
 
 
+async def reminder_flood_waited(db: Database, *, pending_id: int) -> None:
+    """Telling the agent ran out of flood-wait retries (nothing went out): told again once its
+    lease runs out, without the "may be a repeat" mark."""
+    async with db.transaction() as session:
+        await reminder_posting.reminder_flood_waited(session=session, pending_id=pending_id)
+
+
 async def reminder_untold(db: Database, *, pending_id: int) -> None:
     """Telegram refused the reminder (or nobody can be told): it is not told again by a sweep;
     the agent still finds the case by /case and its follow-up draft stays waiting."""
@@ -140,7 +147,8 @@ async def reminder_untold(db: Database, *, pending_id: int) -> None:
 
 async def reminders_again(db: Database) -> list[FollowUpDraft]:
     """Take the reminders whose teller stopped before recording them (each by one process),
-    as drafts to tell their agents again, marked as possible repeats."""
+    as drafts to tell their agents again, marked as possible repeats (unless the last telling
+    was a flood wait, which told nobody)."""
     async with db.transaction() as session:
         ids = await reminder_posting.take_run_out_reminders(session=session, limit=REMIND_BATCH)
         return [draft for i in ids if (draft := await _redraft(session, i)) is not None]
@@ -157,4 +165,6 @@ async def _redraft(session: Session, pending_id: int) -> FollowUpDraft | None:
         session, card=card_facts(card), assigned_agent_id=conversation.assigned_agent_id
     )
     name = buyer.display_name if buyer else ""
-    return FollowUpDraft(conversation.id, name, pending.text, pending.id, chat, repeat=True)
+    # A flood wait told nobody: only a reminder that may have gone out is a possible repeat.
+    repeat = not await reminder_posting.take_flood_waited(session=session, pending_id=pending.id)
+    return FollowUpDraft(conversation.id, name, pending.text, pending.id, chat, repeat=repeat)

@@ -53,6 +53,28 @@ async def record_reminder(
     )
 
 
+async def reminder_flood_waited(*, session: AsyncSession, pending_id: int) -> None:
+    """Telling the agent ran out of flood-wait retries: nothing went out; told again once its
+    lease runs out, unmarked (`take_flood_waited`)."""
+    await session.execute(
+        update(_PENDING)
+        .where(_PENDING.c.id == pending_id, _PENDING.c.prompt_message_id.is_(None))
+        .values(flood_waited=True)
+    )
+
+
+async def take_flood_waited(*, session: AsyncSession, pending_id: int) -> bool:
+    """Whether a reminder taken to be told again was last a flood wait (certainly not told);
+    its mark is cleared for the attempt starting now."""
+    cleared = await session.execute(
+        update(_PENDING)
+        .where(_PENDING.c.id == pending_id, _PENDING.c.flood_waited.is_(True))
+        .values(flood_waited=False)
+        .returning(_PENDING.c.id)
+    )
+    return cleared.first() is not None
+
+
 async def give_up_reminder(*, session: AsyncSession, pending_id: int) -> None:
     """A reminder that could not be told (refused): no lease, so no sweep tells it again."""
     await session.execute(

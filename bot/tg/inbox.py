@@ -160,6 +160,7 @@ async def post_cards(
             topics=sending.topics,
             update_ids=[] if taken else [card.update_id for card in pending],
             refused=sending.refused,
+            flood_waited=sending.flood_waited,
             guard=guard,
         )
     return sending.failed
@@ -190,6 +191,7 @@ class _Sending:
         self.topics: dict[int, int] = {}
         self.failed: list[tuple[int, Exception]] = []
         self.refused: list[int] = []  # cards Telegram answered with an error: certainly not out
+        self.flood_waited: list[int] = []  # cards whose flood-wait retries ran out: not out
 
     async def case_cards(self, cards: list[PendingCard]) -> None:
         """Send one case's cards in order (its topic created first when needed)."""
@@ -239,7 +241,9 @@ class _Sending:
             # A refusal went nowhere: the card is given back. A lost answer may have gone out,
             # and a flood wait outlasting the retries must not lose the card: both stay taken,
             # and are shown again once their lease runs out.
-            if isinstance(exc, TelegramError) and not isinstance(exc, NetworkError | RetryAfter):
+            if isinstance(exc, RetryAfter):  # a 429: nothing went out, so no "maybe a repeat"
+                self.flood_waited.append(card.card_id)
+            elif isinstance(exc, TelegramError) and not isinstance(exc, NetworkError):
                 self.refused.append(card.card_id)
             return
         self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))

@@ -187,7 +187,11 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
                     draft.pending_id, wording=services.wording, language=ui
                 ),
             )
-        except (NetworkError, RetryAfter) as exc:  # told again once its lease runs out
+        except RetryAfter as exc:  # a 429: not told; told again, unmarked, once the lease ends
+            log.warning("reminder for case %s waits out a flood limit: %s", draft.case_id, exc)
+            await followups.reminder_flood_waited(services.db, pending_id=draft.pending_id)
+            return
+        except NetworkError as exc:  # told again, marked, once its lease runs out
             log.warning("reminder for case %s may not have reached it: %s", draft.case_id, exc)
             return
         except TelegramError as exc:  # certainly not out, and telling again would not help

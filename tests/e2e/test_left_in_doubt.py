@@ -8,7 +8,8 @@ bot never learns its message id. While the bot lives, its lease (1 s here) is re
 card is not posted again; after a SIGKILL, the bot started again (in the test's process, as
 the killed one's polling lease has not run out) shows the card once more, marked, records it,
 and posts nothing a third time. A reminder goes the same way, and its draft still reaches the
-buyer once whichever copy the agent presses.
+buyer once whichever copy the agent presses. A card or reminder whose send ran out of
+flood-wait retries (429: nothing went out) is shown again too, but not marked.
 """
 
 from __future__ import annotations
@@ -188,4 +189,26 @@ async def test_a_card_whose_send_outlasted_the_flood_retries_is_shown_again_not_
         await asyncio.sleep(1.5)  # a second copy, were there one, would show by now
     cards = [m for m in botapi.bot_messages(shop.forum["id"]) if is_card(m)]
     assert cards == [card]
-    assert card["text"].startswith("🔁")  # Telegram may have shown none; the agent is told why
+    assert not card["text"].startswith("🔁")  # a 429 showed nothing: no "may be a repeat"
+    assert "发票怎么开" in card["text"]
+
+
+async def test_a_reminder_whose_telling_outlasted_the_flood_retries_is_told_again_unmarked(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(botapi, tmp_path)
+    async with running_kefu(shop):
+        await _promise_remedy(shop)
+    await _due_now(shop)
+    botapi.inject_retry_after("sendMessage", 1, times=4)  # one try and three retries
+    async with _in_process(shop, monkeypatch):
+        await shop.until(
+            "SELECT count(*) AS n FROM pending_replies WHERE prompt_message_id IS NOT NULL",
+            1,
+            seconds=30,
+        )
+        await asyncio.sleep(1.5)  # a second copy, were there one, would show by now
+    [reminder] = _reminders(botapi, shop)
+    assert not reminder["text"].startswith("🔁")  # told nobody the first time: no repeat mark
+    flags = await shop.rows("SELECT flood_waited FROM pending_replies WHERE kind = 'follow_up'")
+    assert [bool(row["flood_waited"]) for row in flags] == [False]

@@ -183,3 +183,31 @@ async def test_a_case_keeps_the_topic_recorded_first_and_its_cards_go_there(
         )
     await db.close()
     assert (first, second) == (11, 11)
+
+
+async def test_a_card_whose_post_was_a_flood_wait_is_shown_again_unmarked_once(
+    migrated_url: str,
+) -> None:
+    """A 429 to the last post showed nothing: the card is shown again (its lease ran out) but
+    not as a possible repeat. The mark is cleared when it is taken, so if that attempt ends in
+    doubt too, the next one is marked."""
+    db = Database.open(migrated_url)
+    flooded, in_doubt, recorded = await _cards(db, 3)
+    async with db.transaction() as session:
+        await card_posting.start_posting(
+            session=session, card_ids=[flooded, in_doubt, recorded], chat_id=FORUM
+        )
+        await card_store.mark_cards_posted(
+            session=session, posted=[card_store.PostedCard(recorded, FORUM, 9, None, "card")]
+        )
+        await card_posting.posting_flood_waited(session=session, card_ids=[flooded, recorded])
+    await _run_out(db, [flooded, in_doubt])
+    async with db.transaction() as session:
+        taken = await card_posting.take_run_out(session=session, limit=10)
+        unmarked = await card_posting.take_flood_waited(session=session, card_ids=taken)
+    async with db.transaction() as session:
+        again = await card_posting.take_flood_waited(session=session, card_ids=taken)
+    await db.close()
+    assert taken == [flooded, in_doubt]
+    assert unmarked == {flooded}  # a recorded card is never marked: it went out
+    assert again == set()

@@ -114,3 +114,23 @@ async def test_a_reminder_telegram_refused_is_not_told_again(migrated_url: str) 
     swept = await _sweep(db)
     await db.close()
     assert swept == [in_doubt]  # a refusal went nowhere; a lost answer may have gone out
+
+
+async def test_a_reminder_whose_telling_was_a_flood_wait_is_told_again_unmarked_once(
+    migrated_url: str,
+) -> None:
+    db = Database.open(migrated_url)
+    seeded = await _seed(db)
+    flooded, in_doubt = await _reminders(db, seeded.card_id, 2)
+    async with db.transaction() as session:
+        await reminder_posting.reminder_flood_waited(session=session, pending_id=flooded)
+    await _run_out(db, [flooded, in_doubt])
+    taken = await _sweep(db)
+    async with db.transaction() as session:
+        marks = [
+            await reminder_posting.take_flood_waited(session=session, pending_id=pending_id)
+            for pending_id in (flooded, in_doubt, flooded)
+        ]
+    await db.close()
+    assert taken == [flooded, in_doubt]
+    assert marks == [True, False, False]  # cleared once read: the next attempt starts afresh

@@ -27,7 +27,7 @@ from bot.service.intake.route import route_cases
 from bot.service.intake.turns import BuyerTurn, Desk, PendingCard, Sender
 from bot.service.intake.waiting import start_waiting
 from bot.storage import cards as card_store
-from bot.storage.card_posting import move_posting, post_in_doubt
+from bot.storage.card_posting import move_posting, post_in_doubt, take_flood_waited
 from bot.storage.filestore import files_not_stored
 from bot.storage.shop_model import record_message_models
 
@@ -71,8 +71,9 @@ async def reshown_cards(
     desk: Desk, *, session: Session, card_ids: Sequence[int]
 ) -> list[PendingCard]:
     """Cards taken again after their taker stopped (`card_posting.take_run_out`), to be shown
-    as possible repeats: each with the suggestions it offered (its buttons send those), routed
-    where its case goes now. Nothing is filed, scheduled or classified into the log again."""
+    as possible repeats (unless their last post was a flood wait, which showed nothing): each
+    with the suggestions it offered (its buttons send those), routed where its case goes now.
+    Nothing is filed, scheduled or classified into the log again."""
     classify = message_classifier(desk.understanding)
     found = [await card_store.card_context(session=session, card_id=i) for i in card_ids]
     contexts = [context for context in found if context is not None]
@@ -88,6 +89,7 @@ async def reshown_cards(
         for c in contexts
     ]
     histories, not_stored, targets = await _surroundings(desk, session, turns)
+    not_out = await take_flood_waited(session=session, card_ids=[c.card.id for c in contexts])
     reshown = []
     for context, turn, history in zip(contexts, turns, histories, strict=True):
         target = targets.get(turn.conversation.id)
@@ -97,7 +99,8 @@ async def reshown_cards(
         card = _pending(
             turn, offered, context.card, history, not_stored.get(turn.message.id, ()), targets
         )
-        reshown.append(replace(card, in_doubt=False, view=replace(card.view, repeat=True)))
+        repeat = context.card.id not in not_out  # a flood wait showed nothing
+        reshown.append(replace(card, in_doubt=False, view=replace(card.view, repeat=repeat)))
     return reshown
 
 

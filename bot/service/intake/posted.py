@@ -54,12 +54,14 @@ async def record_posted(
     topics: Mapping[int, int],
     update_ids: Sequence[int],
     refused: Sequence[int] = (),
+    flood_waited: Sequence[int] = (),
     guard: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
     """Store the cards' chat messages and the cases' new topics, and mark the cards' updates
     processed in the same transaction (a crash before it replays them, which posts their cards).
     `guard` is held around the commit (the inbox's turn, when the caller does not hold it).
     `refused` cards were refused by Telegram (nothing went out): they may be taken again.
+    `flood_waited` cards ran out of flood-wait retries (nothing went out): shown again, unmarked.
 
     The cards are out: a deadlock broken by PostgreSQL is retried, or their updates would
     replay (and the cards in them stay unrecorded)."""
@@ -68,6 +70,7 @@ async def record_posted(
         await set_case_topics(session=session, topics=topics)
         await card_store.mark_cards_posted(session=session, posted=posted)
         await card_posting.posting_refused(session=session, card_ids=refused)
+        await card_posting.posting_flood_waited(session=session, card_ids=flood_waited)
         if inbox is not None and update_ids:
             await inbox.mark_processed(session=session, update_ids=update_ids)
 

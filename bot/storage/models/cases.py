@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models.base import Base, UTCDateTime, utcnow
@@ -112,6 +112,8 @@ class Card(Base):
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
     # Until when the process that took the card for posting owns the post (renewed as it sends).
     posting_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Its last post ended in a flood wait: nothing went out, so no "may be a repeat" (0011).
+    flood_waited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     handled_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -145,6 +147,8 @@ class PendingReply(Base):
     status: Mapped[str] = mapped_column(String(16), default="waiting")
     # A follow-up reminder: until when the process telling the agent owns it (migration 0010).
     prompt_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last telling ended in a flood wait: nothing went out (0011).
+    flood_waited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
