@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import renewal
-from bot.storage.clock import db_now
+from bot.storage.clock import lease_end
 from bot.storage.models import Card, Conversation
 from bot.storage.models.cases import CLOSED_STATUSES
 
@@ -44,7 +44,7 @@ async def start_posting(
 ) -> set[int]:
     """Take the cards for posting to `chat_id` (committed before the Bot API call); the ids
     taken. A card another process is posting (a replayed update), or posted, is not taken."""
-    until = await db_now(session) + posting_lease()
+    until = lease_end(session, posting_lease())
     taken = await session.execute(
         update(_CARDS)
         .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.chat_id.is_(None))
@@ -60,7 +60,7 @@ async def renew_posting(*, session: AsyncSession, card_ids: Sequence[int]) -> No
         await session.execute(
             update(_CARDS)
             .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.card_message_id.is_(None))
-            .values(posting_until=await db_now(session) + posting_lease())
+            .values(posting_until=lease_end(session, posting_lease()))
         )
 
 

@@ -7,9 +7,9 @@ one host, whose clock is this process's (SQLite's own `'now'` reads the same hos
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import models
@@ -22,6 +22,15 @@ async def db_now(session: AsyncSession) -> datetime:
     value = (await session.execute(select(func.clock_timestamp()))).scalar_one()
     assert isinstance(value, datetime)
     return value.astimezone(UTC)
+
+
+def lease_end(session: AsyncSession, lease: timedelta) -> datetime | ColumnElement[datetime]:
+    """When a lease taken now ends, on the database's clock, as a value an UPDATE sets: on
+    PostgreSQL an expression (`clock_timestamp() + lease`), so taking it costs no round trip."""
+    if session.get_bind().dialect.name != "postgresql":
+        return models.utcnow() + lease
+    end: ColumnElement[datetime] = func.clock_timestamp() + lease
+    return end
 
 
 async def db_epoch(session: AsyncSession) -> float:
