@@ -190,6 +190,16 @@ async def record_case_topic(*, session: AsyncSession, conversation_id: int, thre
     return int(recorded) if recorded is not None else thread_id
 
 
+async def forget_case_topic(*, session: AsyncSession, conversation_id: int, thread_id: int) -> None:
+    """The case's topic is gone (deleted or closed in the forum): a new one is made for its next
+    card. Only that topic is forgotten: one another process recorded since stays."""
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.topic_id == thread_id)
+        .values(topic_id=None)
+    )
+
+
 async def set_case_topics(*, session: AsyncSession, topics: Mapping[int, int]) -> None:
     """Remember the forum topic created for each case (case id -> message thread id).
 

@@ -9,13 +9,14 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from telegram import Update, User
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.core.routing import CardTarget
 from bot.observability.logs import about_update, bind_case, bind_update
 from bot.service.intake.flow import card_recorded, take_in_batch
 from bot.service.intake.posted import (
     PostedCard,
+    forget_topic,
     posting_kept,
     record_posted,
     record_topic,
@@ -205,22 +206,38 @@ class _Sending:
         if not cards:
             return
         thread_id = target.thread_id
-        unused: int | None = None  # a topic made here that another process's came before
+        unused: list[int] = []  # topics made here that another process's came before
         if target.needs_topic:
-            made = await self._create_topic(target, first)
-            if made is not None:
-                thread_id = await record_topic(
-                    db=self.services.db, case_id=first.case_id, thread_id=made
-                )
-                self.topics[first.case_id] = thread_id
-                unused = made if thread_id != made else None
+            thread_id = await self._new_topic(target, first, unused)
         for card in cards:
             bind_update(card.update_id)
-            await self._send(card, target, thread_id)
-        if unused is not None:  # after the cards, which come first
-            await self._delete_topic(target, unused)
+            if not await self._send(card, target, thread_id, may_move=thread_id is not None):
+                # The case's topic was deleted or closed in the forum: a new one, sent again.
+                assert thread_id is not None
+                await forget_topic(db=self.services.db, case_id=first.case_id, thread_id=thread_id)
+                thread_id = await self._new_topic(target, first, unused)
+                await self._send(card, target, thread_id, may_move=False)
+        for made in unused:  # after the cards, which come first
+            await self._delete_topic(target, made)
 
-    async def _send(self, card: PendingCard, target: CardTarget, thread_id: int | None) -> None:
+    async def _new_topic(
+        self, target: CardTarget, first: PendingCard, unused: list[int]
+    ) -> int | None:
+        """A new topic for the case, recorded at once; the one another process recorded first
+        wins (this one is noted in `unused`); None when none could be made."""
+        made = await self._create_topic(target, first)
+        if made is None:
+            return None
+        thread_id = await record_topic(db=self.services.db, case_id=first.case_id, thread_id=made)
+        self.topics[first.case_id] = thread_id
+        if thread_id != made:
+            unused.append(made)
+        return thread_id
+
+    async def _send(
+        self, card: PendingCard, target: CardTarget, thread_id: int | None, *, may_move: bool
+    ) -> bool:
+        """Post one card; False (nothing recorded) when `may_move` and its topic is gone."""
         services = self.services
         html = render_card(card.view, wording=services.wording, language=target.language)
         keyboard = card_keyboard(
@@ -237,6 +254,11 @@ class _Sending:
                 reply_markup=keyboard,
             )
         except Exception as exc:  # reported by the caller; the other cards still go out
+            if may_move and _topic_gone(exc):
+                log.warning(
+                    "the topic of case %s is gone (%s): making a new one", card.case_id, exc
+                )
+                return False
             self.failed.append((card.update_id, exc))
             # A refusal went nowhere: the card is given back. A lost answer may have gone out,
             # and a flood wait outlasting the retries must not lose the card: both stay taken,
@@ -245,9 +267,10 @@ class _Sending:
                 self.flood_waited.append(card.card_id)
             elif isinstance(exc, TelegramError) and not isinstance(exc, NetworkError):
                 self.refused.append(card.card_id)
-            return
+            return True
         self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))
         services.metrics.card_posted(_seconds_since(card.received_at))
+        return True
 
     async def _delete_topic(self, target: CardTarget, thread_id: int) -> None:
         """Remove a topic made for nothing (still empty), so agents see one topic per case."""
@@ -267,6 +290,14 @@ class _Sending:
             log.warning("could not create a topic for conversation %s: %s", card.case_id, exc)
             return None
         return int(topic.message_thread_id)
+
+
+_TOPIC_GONE = ("thread not found", "topic_deleted", "topic_closed")
+
+
+def _topic_gone(exc: Exception) -> bool:
+    """Whether Telegram refused a post because its forum topic was deleted or closed."""
+    return isinstance(exc, BadRequest) and any(sign in str(exc).lower() for sign in _TOPIC_GONE)
 
 
 def _seconds_since(moment: datetime) -> float:

@@ -209,3 +209,30 @@ async def test_issue_14_a_topic_made_twice_for_one_new_case_leaves_one(
     assert card["message_thread_id"] == made["other"]
     assert recorded == [{"thread_id": made["other"]}]
     assert [t["message_thread_id"] for t in botapi.topics(forum)] == [made["other"]]
+
+
+async def test_a_case_whose_topic_was_deleted_gets_a_new_one_for_its_next_card(
+    shop: Shop,
+) -> None:
+    """Someone deleted the case's topic in the forum; the buyer writes again. Telegram refuses
+    a post to the old topic ("message thread not found"): the card goes to a new topic, which
+    the case keeps, instead of being lost."""
+    botapi, forum = shop.botapi, shop.forum["id"]
+    async with running_kefu(shop) as app:
+        botapi.send_text(shop.buyer, "杯子收到就是碎的，怎么处理？")
+        first = await botapi.wait_for_bot_message_async(forum, is_card, timeout=10)
+        old = first["message_thread_id"]
+        await app.bot.delete_forum_topic(forum, old)  # as an admin would, in the forum
+        botapi.send_text(shop.buyer, "还在吗？")
+        second = await botapi.wait_for_bot_message_async(
+            forum, lambda m: is_card(m) and "还在吗" in m["text"], timeout=10
+        )
+        recorded = await shop.rows("SELECT topic_id FROM conversations")
+        cards = await shop.rows(
+            "SELECT thread_id, card_message_id FROM cards ORDER BY id DESC LIMIT 1"
+        )
+    new = second["message_thread_id"]
+    assert new != old
+    assert recorded == [{"topic_id": new}]
+    assert cards == [{"thread_id": new, "card_message_id": second["message_id"]}]
+    assert [t["message_thread_id"] for t in botapi.topics(forum)] == [new]

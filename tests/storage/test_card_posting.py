@@ -16,7 +16,12 @@ from bot.storage import cards as card_store
 from bot.storage.database import Database
 from bot.storage.evidence import append_message
 from bot.storage.models import Card, Conversation, utcnow
-from bot.storage.repository import get_or_create_buyer, open_conversation_for, record_case_topic
+from bot.storage.repository import (
+    forget_case_topic,
+    get_or_create_buyer,
+    open_conversation_for,
+    record_case_topic,
+)
 from tests.storage.test_reply_claims import _seed
 
 FORUM = -1001
@@ -211,3 +216,21 @@ async def test_a_card_whose_post_was_a_flood_wait_is_shown_again_unmarked_once(
     assert taken == [flooded, in_doubt]
     assert unmarked == {flooded}  # a recorded card is never marked: it went out
     assert again == set()
+
+
+async def test_a_gone_topic_is_forgotten_only_while_it_is_the_cases(migrated_url: str) -> None:
+    """Two processes found the case's topic 11 deleted: the first forgets it and records 21;
+    the second, late, forgets nothing (11 is no longer the case's) and finds 21 recorded."""
+    db = Database.open(migrated_url)
+    seeded = await _seed(db)
+    case = seeded.conversation_id
+    async with db.transaction() as session:
+        await record_case_topic(session=session, conversation_id=case, thread_id=11)
+    async with db.transaction() as session:
+        await forget_case_topic(session=session, conversation_id=case, thread_id=11)
+        first = await record_case_topic(session=session, conversation_id=case, thread_id=21)
+    async with db.transaction() as session:
+        await forget_case_topic(session=session, conversation_id=case, thread_id=11)
+        second = await record_case_topic(session=session, conversation_id=case, thread_id=22)
+    await db.close()
+    assert (first, second) == (21, 21)

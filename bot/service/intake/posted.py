@@ -12,7 +12,7 @@ from bot.storage import cards as card_store
 from bot.storage.cards import PostedCard
 from bot.storage.database import Database, Session
 from bot.storage.renewal import lease_renewed
-from bot.storage.repository import record_case_topic, set_case_topics
+from bot.storage.repository import forget_case_topic, record_case_topic, set_case_topics
 
 __all__ = ["PostedCard", "posting_kept", "record_posted", "record_topic", "take_for_posting"]
 
@@ -44,6 +44,12 @@ async def record_topic(*, db: Database, case_id: int, thread_id: int) -> int:
         return await record_case_topic(
             session=session, conversation_id=case_id, thread_id=thread_id
         )
+
+
+async def forget_topic(*, db: Database, case_id: int, thread_id: int) -> None:
+    """The case's topic was deleted or closed in the forum: its cards need a new one."""
+    async with db.transaction() as session:
+        await forget_case_topic(session=session, conversation_id=case_id, thread_id=thread_id)
 
 
 async def record_posted(
