@@ -6,7 +6,8 @@ processes carding one update (it was delivered again), one takes it. The taker r
 while it sends (`renew_posting`). A card taken but never recorded as posted (`post_in_doubt`)
 belonged to a process that stopped mid-send, or is being sent now: it is not posted again
 while the lease runs; once it has run out, `take_run_out` gives it to one process, which shows
-it again as a possible repeat (Telegram may show the first). A refusal gives the card back.
+it again as a possible repeat (Telegram may show the first), unless only a flood wait kept
+it back (`flood_waited`: a 429 shows nothing). A refusal gives the card back.
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ async def record_case_topic(*, session: AsyncSession, conversation_id: int, thre
 
 
 async def forget_case_topic(*, session: AsyncSession, conversation_id: int, thread_id: int) -> None:
-    """The case's topic is gone (deleted or closed in the forum): a new one is made for its next
+    """The case's topic is gone (deleted in the forum): a new one is made for its next
     card. Only that topic is forgotten: one another process recorded since stays."""
     await session.execute(
         update(Conversation)

@@ -97,7 +97,6 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
             db=services.db,
             inbox=inbox,
             posted=[],
-            topics={},
             update_ids=[p.update_id for p in doubtful],
         )
     cases = {p.update_id: p.case_id for p in unsent}
@@ -108,8 +107,9 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
 
 
 async def show_run_out_cards(context: KefuContext) -> None:
-    """JobQueue callback: show again, marked as possible repeats, the cards a stopped process
-    took for posting and never recorded (`bot.service.intake.reshow`)."""
+    """JobQueue callback: show again, marked as possible repeats (unless only a flood wait kept
+    them back), the cards a stopped process took for posting and never recorded
+    (`bot.service.intake.reshow`)."""
     services = context.services
     pending = await take_run_out_cards(desk_of(services), db=services.db)
     if not pending:
@@ -158,7 +158,6 @@ async def post_cards(
             db=services.db,
             inbox=evidence_inbox_of(application),
             posted=sending.posted,
-            topics=sending.topics,
             update_ids=[] if taken else [card.update_id for card in pending],
             refused=sending.refused,
             flood_waited=sending.flood_waited,
@@ -183,13 +182,12 @@ async def _take(services: Services, cases: Iterable[list[PendingCard]]) -> set[i
 
 
 class _Sending:
-    """The cards of one `post_cards` call going out: what was posted, topics made, failures."""
+    """The cards of one `post_cards` call going out: what was posted, what failed."""
 
     def __init__(self, application: AnyApplication, services: Services) -> None:
         self.application, self.services = application, services
         self.taken: set[int] = set()  # the cards this process took for posting
         self.posted: list[PostedCard] = []
-        self.topics: dict[int, int] = {}
         self.failed: list[tuple[int, Exception]] = []
         self.refused: list[int] = []  # cards Telegram answered with an error: certainly not out
         self.flood_waited: list[int] = []  # cards whose flood-wait retries ran out: not out
@@ -212,10 +210,16 @@ class _Sending:
         for card in cards:
             bind_update(card.update_id)
             if not await self._send(card, target, thread_id, may_move=thread_id is not None):
-                # The case's topic was deleted or closed in the forum: a new one, sent again.
+                # The case's topic was deleted in the forum: a new one, and the card sent again.
                 assert thread_id is not None
-                await forget_topic(db=self.services.db, case_id=first.case_id, thread_id=thread_id)
-                thread_id = await self._new_topic(target, first, unused)
+                try:
+                    await forget_topic(
+                        db=self.services.db, case_id=first.case_id, thread_id=thread_id
+                    )
+                    thread_id = await self._new_topic(target, first, unused)
+                except Exception as exc:  # the card stays taken: shown again once its lease ends
+                    self.failed.append((card.update_id, exc))
+                    continue
                 await self._send(card, target, thread_id, may_move=False)
         for made in unused:  # after the cards, which come first
             await self._delete_topic(target, made)
@@ -229,7 +233,6 @@ class _Sending:
         if made is None:
             return None
         thread_id = await record_topic(db=self.services.db, case_id=first.case_id, thread_id=made)
-        self.topics[first.case_id] = thread_id
         if thread_id != made:
             unused.append(made)
         return thread_id
@@ -263,8 +266,11 @@ class _Sending:
             # A refusal went nowhere: the card is given back. A lost answer may have gone out,
             # and a flood wait outlasting the retries must not lose the card: both stay taken,
             # and are shown again once their lease runs out.
-            if isinstance(exc, RetryAfter):  # a 429: nothing went out, so no "maybe a repeat"
-                self.flood_waited.append(card.card_id)
+            if isinstance(exc, RetryAfter):
+                # A 429 sent nothing: unless an earlier post may have gone out (this one is shown
+                # again, marked), the next showing needs no "may be a repeat" mark.
+                if not card.view.repeat:
+                    self.flood_waited.append(card.card_id)
             elif isinstance(exc, TelegramError) and not isinstance(exc, NetworkError):
                 self.refused.append(card.card_id)
             return True
@@ -292,11 +298,11 @@ class _Sending:
         return int(topic.message_thread_id)
 
 
-_TOPIC_GONE = ("thread not found", "topic_deleted", "topic_closed")
+_TOPIC_GONE = ("thread not found", "topic_deleted")
 
 
 def _topic_gone(exc: Exception) -> bool:
-    """Whether Telegram refused a post because its forum topic was deleted or closed."""
+    """Whether Telegram refused a post because its forum topic was deleted."""
     return isinstance(exc, BadRequest) and any(sign in str(exc).lower() for sign in _TOPIC_GONE)
 
 

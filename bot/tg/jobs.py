@@ -187,9 +187,10 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
                     draft.pending_id, wording=services.wording, language=ui
                 ),
             )
-        except RetryAfter as exc:  # a 429: not told; told again, unmarked, once the lease ends
+        except RetryAfter as exc:  # a 429 told nobody; told again once the lease ends
             log.warning("reminder for case %s waits out a flood limit: %s", draft.case_id, exc)
-            await followups.reminder_flood_waited(services.db, pending_id=draft.pending_id)
+            if not draft.repeat:  # unmarked, unless an earlier telling may have gone out
+                await followups.reminder_flood_waited(services.db, pending_id=draft.pending_id)
             return
         except NetworkError as exc:  # told again, marked, once its lease runs out
             log.warning("reminder for case %s may not have reached it: %s", draft.case_id, exc)

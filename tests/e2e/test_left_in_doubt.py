@@ -212,3 +212,30 @@ async def test_a_reminder_whose_telling_outlasted_the_flood_retries_is_told_agai
     assert not reminder["text"].startswith("🔁")  # told nobody the first time: no repeat mark
     flags = await shop.rows("SELECT flood_waited FROM pending_replies WHERE kind = 'follow_up'")
     assert [bool(row["flood_waited"]) for row in flags] == [False]
+
+
+async def test_a_card_in_doubt_whose_next_showing_meets_a_flood_wait_stays_marked(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first post may have gone out (a process stopped before recording it): however many
+    429s come after, the card shown again is still marked as a possible repeat."""
+    shop = make_shop(botapi, tmp_path)
+    async with _in_process(shop, monkeypatch):
+        botapi.send_text(shop.buyer, "发票怎么开？")
+        first = await botapi.wait_for_bot_message_async(shop.forum["id"], is_card, timeout=30)
+        card_id = int(button_data(first)[0].split(":")[1])
+        botapi.inject_retry_after("sendMessage", 1, times=4)  # the next showing: four 429s
+        await shop.write(  # as if its process had stopped before recording the post
+            "UPDATE cards SET card_message_id = NULL, posting_until = NULL WHERE id = :id",
+            id=card_id,
+        )
+        await shop.until(
+            "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL", 1, seconds=30
+        )
+        await asyncio.sleep(1.5)  # a third copy, were there one, would show by now
+    shown = _cards(botapi, shop, card_id)
+    assert len(shown) == 2
+    assert not shown[0].startswith("🔁")
+    assert shown[1].startswith("🔁")  # the first may be in the chat: still a possible repeat
+    flags = await shop.rows(f"SELECT flood_waited FROM cards WHERE id = {card_id}")
+    assert [bool(row["flood_waited"]) for row in flags] == [False]

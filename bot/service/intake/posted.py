@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from bot.service.intake.inbox import EvidenceInbox
@@ -12,7 +12,7 @@ from bot.storage import cards as card_store
 from bot.storage.cards import PostedCard
 from bot.storage.database import Database, Session
 from bot.storage.renewal import lease_renewed
-from bot.storage.repository import forget_case_topic, record_case_topic, set_case_topics
+from bot.storage.repository import forget_case_topic, record_case_topic
 
 __all__ = ["PostedCard", "posting_kept", "record_posted", "record_topic", "take_for_posting"]
 
@@ -47,7 +47,7 @@ async def record_topic(*, db: Database, case_id: int, thread_id: int) -> int:
 
 
 async def forget_topic(*, db: Database, case_id: int, thread_id: int) -> None:
-    """The case's topic was deleted or closed in the forum: its cards need a new one."""
+    """The case's topic was deleted in the forum: its cards need a new one."""
     async with db.transaction() as session:
         await forget_case_topic(session=session, conversation_id=case_id, thread_id=thread_id)
 
@@ -57,13 +57,14 @@ async def record_posted(
     db: Database,
     inbox: EvidenceInbox | None,
     posted: Sequence[PostedCard],
-    topics: Mapping[int, int],
     update_ids: Sequence[int],
     refused: Sequence[int] = (),
     flood_waited: Sequence[int] = (),
     guard: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
-    """Store the cards' chat messages and the cases' new topics, and mark the cards' updates
+    """Store the cards' chat messages (their cases' new topics were recorded as they were made,
+    `record_topic`: writing them again here could bring back a topic deleted since), and mark
+    the cards' updates
     processed in the same transaction (a crash before it replays them, which posts their cards).
     `guard` is held around the commit (the inbox's turn, when the caller does not hold it).
     `refused` cards were refused by Telegram (nothing went out): they may be taken again.
@@ -73,7 +74,6 @@ async def record_posted(
     replay (and the cards in them stay unrecorded)."""
 
     async def record(session: Session) -> None:
-        await set_case_topics(session=session, topics=topics)
         await card_store.mark_cards_posted(session=session, posted=posted)
         await card_posting.posting_refused(session=session, card_ids=refused)
         await card_posting.posting_flood_waited(session=session, card_ids=flood_waited)
