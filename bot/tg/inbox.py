@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from telegram import Update, User
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.core.routing import CardTarget
 from bot.observability.logs import about_update, bind_case, bind_update
@@ -28,6 +28,7 @@ from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import AnyApplication, evidence_inbox_of
 from bot.tg.keyboards import card_keyboard
 from bot.tg.render import render_card
+from bot.tg.topics import topic_gone
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ class _Sending:
                 reply_markup=keyboard,
             )
         except Exception as exc:  # reported by the caller; the other cards still go out
-            if may_move and _topic_gone(exc):
+            if may_move and topic_gone(exc):
                 log.warning(
                     "the topic of case %s is gone (%s): making a new one", card.case_id, exc
                 )
@@ -296,14 +297,6 @@ class _Sending:
             log.warning("could not create a topic for conversation %s: %s", card.case_id, exc)
             return None
         return int(topic.message_thread_id)
-
-
-_TOPIC_GONE = ("thread not found", "topic_deleted")
-
-
-def _topic_gone(exc: Exception) -> bool:
-    """Whether Telegram refused a post because its forum topic was deleted."""
-    return isinstance(exc, BadRequest) and any(sign in str(exc).lower() for sign in _TOPIC_GONE)
 
 
 def _seconds_since(moment: datetime) -> float:

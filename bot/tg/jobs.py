@@ -12,8 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from html import escape
 
-from telegram import InlineKeyboardMarkup
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram import InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.core.sla import waited_text
 from bot.observability.logs import bind_case
@@ -28,6 +28,7 @@ from bot.tg.context import KefuContext, Services
 from bot.tg.handlers.supervisor import weekly_summary
 from bot.tg.keyboards import confirm_keyboard
 from bot.tg.outbox import chunk_sender, follow_up_rule
+from bot.tg.topics import topic_gone
 from bot.tg.witness import publish_chain_head
 
 log = logging.getLogger(__name__)
@@ -179,13 +180,11 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
         try:
             if chat is None:
                 raise TelegramError("nobody to tell: the case has no agent and no card chat")
-            sent = await context.bot.send_message(
-                chat_id=chat.chat_id,
-                message_thread_id=chat.thread_id,
-                text=escape(header) + f"\n<code>{escape(draft.text)}</code>",
-                reply_markup=confirm_keyboard(
-                    draft.pending_id, wording=services.wording, language=ui
-                ),
+            sent = await _to_agent(
+                context,
+                chat,
+                escape(header) + f"\n<code>{escape(draft.text)}</code>",
+                confirm_keyboard(draft.pending_id, wording=services.wording, language=ui),
             )
         except RetryAfter as exc:  # a 429 told nobody; told again once the lease ends
             log.warning("reminder for case %s waits out a flood limit: %s", draft.case_id, exc)
@@ -204,6 +203,24 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
             pending_id=draft.pending_id,
             chat_id=sent.chat_id,
             message_id=sent.message_id,
+        )
+
+
+async def _to_agent(
+    context: KefuContext, chat: AgentChat, text: str, keyboard: InlineKeyboardMarkup
+) -> Message:
+    """Send to the agent's chat; to the group's General topic when the case's topic was
+    deleted in the forum (its next card makes a new one)."""
+    try:
+        return await context.bot.send_message(
+            chat_id=chat.chat_id, message_thread_id=chat.thread_id, text=text, reply_markup=keyboard
+        )
+    except BadRequest as exc:
+        if chat.thread_id is None or not topic_gone(exc):
+            raise
+        log.warning("the case's topic is gone (%s): telling the group's General topic", exc)
+        return await context.bot.send_message(
+            chat_id=chat.chat_id, text=text, reply_markup=keyboard
         )
 
 

@@ -11,6 +11,7 @@ import pytest
 from bot.tg import inbox as tg_inbox
 from tests.e2e.emulator import InProcessTelegram
 from tests.e2e.kefu import Shop, button_data, is_card, make_shop, running_kefu
+from tests.e2e.test_workflow import _due_now, _promise_remedy
 
 pytestmark = pytest.mark.e2e
 
@@ -236,3 +237,22 @@ async def test_a_case_whose_topic_was_deleted_gets_a_new_one_for_its_next_card(
     assert recorded == [{"topic_id": new}]
     assert cards == [{"thread_id": new, "card_message_id": second["message_id"]}]
     assert [t["message_thread_id"] for t in botapi.topics(forum)] == [new]
+
+
+async def test_a_follow_up_reminder_whose_topic_was_deleted_reaches_the_general_topic(
+    shop: Shop,
+) -> None:
+    botapi, forum = shop.botapi, shop.forum["id"]
+    async with running_kefu(shop) as app:
+        scheduled = await _promise_remedy(shop)
+        await app.bot.delete_forum_topic(forum, scheduled["message_thread_id"])
+    await _due_now(shop)
+    async with running_kefu(shop):
+        reminder = await botapi.wait_for_bot_message_async(
+            forum, lambda m: "跟进提醒" in m.get("text", ""), timeout=15
+        )
+        recorded = await shop.rows(
+            "SELECT prompt_message_id FROM pending_replies WHERE kind = 'follow_up'"
+        )
+    assert reminder.get("message_thread_id") is None  # the group's General topic
+    assert recorded == [{"prompt_message_id": reminder["message_id"]}]
