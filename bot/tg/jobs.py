@@ -207,7 +207,7 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
 
 
 async def _to_agent(
-    context: KefuContext, chat: AgentChat, text: str, keyboard: InlineKeyboardMarkup
+    context: KefuContext, chat: AgentChat, text: str, keyboard: InlineKeyboardMarkup | None
 ) -> Message:
     """Send to the agent's chat; to the group's General topic when the case's topic was
     deleted in the forum (its next card makes a new one)."""
@@ -248,12 +248,7 @@ async def _tell_agent(
     if chat is None:
         return
     try:
-        await context.bot.send_message(
-            chat_id=chat.chat_id,
-            message_thread_id=chat.thread_id,
-            text=escape(text) + extra,
-            reply_markup=markup,
-        )
+        await _to_agent(context, chat, escape(text) + extra, markup)
     except TelegramError as exc:
         log.warning("could not reach the agent for case %s: %s", case_id, exc)
 

@@ -256,3 +256,19 @@ async def test_a_follow_up_reminder_whose_topic_was_deleted_reaches_the_general_
         )
     assert reminder.get("message_thread_id") is None  # the group's General topic
     assert recorded == [{"prompt_message_id": reminder["message_id"]}]
+
+
+async def test_an_agent_warning_whose_topic_was_deleted_reaches_the_general_topic(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    shop = make_shop(botapi, tmp_path, ack_after_seconds=1.5, scheduler_interval_seconds=0.2)
+    forum = shop.forum["id"]
+    async with running_kefu(shop) as app:
+        botapi.send_text(shop.buyer, "还没收到货，快递到哪了")
+        card = await botapi.wait_for_bot_message_async(forum, is_card, timeout=10)
+        await app.bot.delete_forum_topic(forum, card["message_thread_id"])
+        await botapi.wait_for_bot_message_async(shop.buyer["id"], timeout=10)  # the ack
+        warning = await botapi.wait_for_bot_message_async(
+            forum, lambda m: "已自动回复一次" in m.get("text", ""), timeout=10
+        )
+    assert warning.get("message_thread_id") is None  # the group's General topic
