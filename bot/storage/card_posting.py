@@ -100,26 +100,15 @@ async def take_run_out(*, session: AsyncSession, limit: int) -> list[int]:
 async def posting_flood_waited(*, session: AsyncSession, card_ids: Sequence[int]) -> None:
     """These cards' posts ran out of flood-wait retries: nothing went out. They stay taken and
     are shown again once their lease runs out, unmarked (`take_flood_waited`)."""
-    if card_ids:
-        await session.execute(
-            update(_CARDS)
-            .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.card_message_id.is_(None))
-            .values(flood_waited=True)
-        )
+    await renewal.mark_flood_waited(
+        session=session, table=_CARDS, ids=card_ids, message_column="card_message_id"
+    )
 
 
 async def take_flood_waited(*, session: AsyncSession, card_ids: Sequence[int]) -> set[int]:
     """Of cards taken to be shown again, those whose last post was a flood wait (certainly not
     shown, so not a possible repeat); their mark is cleared for the attempt starting now."""
-    if not card_ids:
-        return set()
-    cleared = await session.execute(
-        update(_CARDS)
-        .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.flood_waited.is_(True))
-        .values(flood_waited=False)
-        .returning(_CARDS.c.id)
-    )
-    return set(cleared.scalars())
+    return await renewal.take_flood_waited(session=session, table=_CARDS, ids=card_ids)
 
 
 async def move_posting(*, session: AsyncSession, card_id: int, chat_id: int) -> None:

@@ -56,23 +56,15 @@ async def record_reminder(
 async def reminder_flood_waited(*, session: AsyncSession, pending_id: int) -> None:
     """Telling the agent ran out of flood-wait retries: nothing went out; told again once its
     lease runs out, unmarked (`take_flood_waited`)."""
-    await session.execute(
-        update(_PENDING)
-        .where(_PENDING.c.id == pending_id, _PENDING.c.prompt_message_id.is_(None))
-        .values(flood_waited=True)
+    await renewal.mark_flood_waited(
+        session=session, table=_PENDING, ids=[pending_id], message_column="prompt_message_id"
     )
 
 
 async def take_flood_waited(*, session: AsyncSession, pending_id: int) -> bool:
     """Whether a reminder taken to be told again was last a flood wait (certainly not told);
     its mark is cleared for the attempt starting now."""
-    cleared = await session.execute(
-        update(_PENDING)
-        .where(_PENDING.c.id == pending_id, _PENDING.c.flood_waited.is_(True))
-        .values(flood_waited=False)
-        .returning(_PENDING.c.id)
-    )
-    return cleared.first() is not None
+    return bool(await renewal.take_flood_waited(session=session, table=_PENDING, ids=[pending_id]))
 
 
 async def give_up_reminder(*, session: AsyncSession, pending_id: int) -> None:

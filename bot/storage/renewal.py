@@ -1,7 +1,8 @@
 """Keeping a lease while slow work runs: renew it every third of a lease until the work ends.
 
 A send held by a rate limit must not look like the send of a stopped process, which another
-process would then do again. Used by the outbox's replies, cards' posts and reminders.
+process would then do again. Used by the outbox's replies, cards' posts and reminders; the
+sweep for leases run out and the flood-wait mark serve cards' posts and reminders alike.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -77,3 +78,31 @@ async def take_run_out(
         .returning(table.c.id)
     )
     return sorted(taken.scalars())
+
+
+async def mark_flood_waited(
+    *, session: Session, table: Table, ids: Sequence[int], message_column: str
+) -> None:
+    """These rows' sends ran out of flood-wait retries (a 429: nothing went out): marked, so
+    the one shown again after their lease runs out needs no "may be a repeat". Rows whose
+    message is recorded (in `message_column`) are left alone."""
+    if ids:
+        await session.execute(
+            update(table)
+            .where(table.c.id.in_(list(ids)), table.c[message_column].is_(None))
+            .values(flood_waited=True)
+        )
+
+
+async def take_flood_waited(*, session: Session, table: Table, ids: Sequence[int]) -> set[int]:
+    """Of rows taken to be shown again, those marked by `mark_flood_waited` (certainly not
+    shown before); the mark is cleared for the attempt starting now."""
+    if not ids:
+        return set()
+    cleared = await session.execute(
+        update(table)
+        .where(table.c.id.in_(list(ids)), table.c.flood_waited.is_(True))
+        .values(flood_waited=False)
+        .returning(table.c.id)
+    )
+    return set(cleared.scalars())
