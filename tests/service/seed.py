@@ -9,6 +9,7 @@ from bot.core.sla import SlaPolicy
 from bot.core.types import Language, Suggestion
 from bot.service.intake.waiting import start_waiting
 from bot.storage import cards as card_store
+from bot.storage import outbox
 from bot.storage.database import Database
 from bot.storage.evidence import append_message
 from bot.storage.models import utcnow
@@ -59,3 +60,31 @@ async def seed_card(db: Database, *, text: str = "发票怎么开？", waiting: 
                 waiting=[(conversation, utcnow(), Language.ZH_HANS)],
             )
         return Seeded(card.id, conversation.id, buyer.id, message.id)
+
+
+async def own_reply_intents(
+    db: Database, seeded: Seeded, chunks: list[str]
+) -> list[outbox.OutboxReply]:
+    """The agent claims the card and writes their own reply's intents (one per chunk)."""
+    async with db.transaction() as session:
+        claimed = await card_store.claim_card(
+            session=session, card_id=seeded.card_id, status="own", agent_id=None
+        )
+        return await outbox.write_intents(
+            session=session,
+            plan=outbox.ReplyPlan(
+                conversation_id=seeded.conversation_id,
+                buyer_id=seeded.buyer_id,
+                chat_id=BUYER_CHAT,
+                card_id=seeded.card_id,
+                card_claimed=claimed,
+                agent_id=None,
+                actor_telegram_id=7,
+                suggestion_index=None,
+                suggestion_edited=None,
+                outcome="own",
+                checked=True,
+                category=None,
+            ),
+            chunks=chunks,
+        )

@@ -19,15 +19,14 @@ from bot.service.intake import inbox as inbox_module
 from bot.service.intake.inbox import EvidenceInbox
 from bot.service.jobs import due_job
 from bot.service.outbox import Delivered, send_reply
-from bot.storage import cards as card_store
 from bot.storage import jobs as job_store
-from bot.storage import migrate, models, outbox
+from bot.storage import migrate, models
 from bot.storage.clock import db_now
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
 from bot.storage.models import base as models_base
 from bot.understanding import load_understanding
-from tests.service.seed import BUYER_CHAT, seed_card
+from tests.service.seed import BUYER_CHAT, own_reply_intents, seed_card
 
 PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 
@@ -111,28 +110,7 @@ async def test_an_update_delivered_again_keeps_the_time_it_first_arrived(
 
 async def test_a_follow_up_is_due_on_the_databases_clock(skewed: Database) -> None:
     seeded = await seed_card(skewed, waiting=False)
-    async with skewed.transaction() as session:
-        await card_store.claim_card(
-            session=session, card_id=seeded.card_id, status="own", agent_id=None
-        )
-        rows = await outbox.write_intents(
-            session=session,
-            plan=outbox.ReplyPlan(
-                conversation_id=seeded.conversation_id,
-                buyer_id=seeded.buyer_id,
-                chat_id=BUYER_CHAT,
-                card_id=seeded.card_id,
-                card_claimed=True,
-                agent_id=None,
-                actor_telegram_id=7,
-                suggestion_index=None,
-                suggestion_edited=None,
-                outcome="own",
-                checked=True,
-                category=None,
-            ),
-            chunks=["我们给您补发"],
-        )
+    rows = await own_reply_intents(skewed, seeded, ["我们给您补发"])
 
     async def send(chat_id: int, chunk: str) -> Delivered:
         return Delivered(chat_id, 11, datetime.now(UTC))

@@ -18,11 +18,10 @@ from bot.service.outbox import (
     reconcile_replies,
     send_reply,
 )
-from bot.storage import cards as card_store
 from bot.storage import outbox
 from bot.storage.database import Database
 from bot.storage.verify import verify_chain
-from tests.service.seed import BUYER_CHAT, Seeded, seed_card
+from tests.service.seed import BUYER_CHAT, own_reply_intents, seed_card
 
 RULE = FollowUpRule.of(["补发"], {"default": 24.0})
 SENT_AT = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
@@ -46,31 +45,6 @@ def scripted(*answers: Delivered | NoAnswer | Refused) -> tuple[SendChunk, list[
     return send, asked
 
 
-async def _intents(db: Database, seeded: Seeded, chunks: list[str]) -> list[outbox.OutboxReply]:
-    async with db.transaction() as session:
-        claimed = await card_store.claim_card(
-            session=session, card_id=seeded.card_id, status="own", agent_id=None
-        )
-        return await outbox.write_intents(
-            session=session,
-            plan=outbox.ReplyPlan(
-                conversation_id=seeded.conversation_id,
-                buyer_id=seeded.buyer_id,
-                chat_id=BUYER_CHAT,
-                card_id=seeded.card_id,
-                card_claimed=claimed,
-                agent_id=None,
-                actor_telegram_id=7,
-                suggestion_index=None,
-                suggestion_edited=None,
-                outcome="own",
-                checked=True,
-                category=None,
-            ),
-            chunks=chunks,
-        )
-
-
 async def _rows(db: Database, sql: str) -> list[tuple[object, ...]]:
     async with db.session() as session:
         return [tuple(row) for row in await session.execute(text(sql))]
@@ -80,7 +54,7 @@ async def test_every_chunk_delivered_closes_the_card_stops_the_clock_and_books_a
     db: Database,
 ) -> None:
     seeded = await seed_card(db)
-    rows = await _intents(db, seeded, ["亲，", "我们给您补发"])
+    rows = await own_reply_intents(db, seeded, ["亲，", "我们给您补发"])
     send, asked = scripted(Delivered(BUYER_CHAT, 11, SENT_AT), Delivered(BUYER_CHAT, 12, SENT_AT))
     result = await send_reply(db, rows, send=send, rule=RULE)
     assert asked == ["亲，", "我们给您补发"]
@@ -102,7 +76,7 @@ async def test_every_chunk_delivered_closes_the_card_stops_the_clock_and_books_a
 
 async def test_no_answer_is_sent_id_unknown_and_the_rest_is_not_sent(db: Database) -> None:
     seeded = await seed_card(db)
-    rows = await _intents(db, seeded, ["one", "two"])
+    rows = await own_reply_intents(db, seeded, ["one", "two"])
     send, asked = scripted(NoAnswer("timed out"))
     result = await send_reply(db, rows, send=send, rule=RULE)
     assert asked == ["one"]
@@ -119,7 +93,7 @@ async def test_a_refused_reply_gives_the_card_back_and_the_buyer_still_waits(
     db: Database,
 ) -> None:
     seeded = await seed_card(db)
-    rows = await _intents(db, seeded, ["我们给您补发"])
+    rows = await own_reply_intents(db, seeded, ["我们给您补发"])
     blocked = Refused(RuntimeError("Forbidden: bot was blocked by the user"), blocked=True)
     send, _ = scripted(blocked)
     result = await send_reply(db, rows, send=send, rule=RULE)
@@ -134,7 +108,7 @@ async def test_a_refused_reply_gives_the_card_back_and_the_buyer_still_waits(
 
 async def test_a_chunk_another_process_is_sending_is_left_to_it(db: Database) -> None:
     seeded = await seed_card(db)
-    rows = await _intents(db, seeded, ["one"])
+    rows = await own_reply_intents(db, seeded, ["one"])
     async with db.transaction() as session:
         assert await outbox.start_sending(session=session, outbox_id=rows[0].id)
     send, asked = scripted()
@@ -149,7 +123,7 @@ async def test_a_reply_left_open_by_a_stopped_process_is_finished_once(
     """The first chunk died while sending (sent, id unknown), the second was never started
     (sent now); a second reconciliation finds nothing left."""
     seeded = await seed_card(db)
-    rows = await _intents(db, seeded, ["one", "two"])
+    rows = await own_reply_intents(db, seeded, ["one", "two"])
     async with db.transaction() as session:
         assert await outbox.start_sending(session=session, outbox_id=rows[0].id)
         await session.execute(text("UPDATE reply_outbox SET lease_until = created_at"))
@@ -186,7 +160,7 @@ async def test_an_answer_after_another_process_closed_the_reply_does_not_finish_
     the card's audit, the follow-up). When the answer comes at last, the first process records
     only what the evidence needs and leaves the reply to the other: one audit, one follow-up."""
     seeded = await seed_card(db)
-    rows = await _intents(db, seeded, ["我们给您补发"])
+    rows = await own_reply_intents(db, seeded, ["我们给您补发"])
     other = Database.open(migrated_url)
     reconciled: list[int] = []
 
