@@ -45,6 +45,8 @@ class ShopState:
     rejected: set[int] = field(default_factory=set)  # versions whose weights did not load
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_error: str = ""  # the last refresh failure, logged once
+    last_settings_error: str = ""  # the same for the shop's settings
+    skipped_settings: tuple[str, ...] = ()  # stored settings that did not validate, logged once
 
 
 @dataclass(eq=False)

@@ -17,6 +17,7 @@ from bot.cli import (
     export,
     runtime,
     shop,
+    shop_settings,
     train,
     understanding,
 )
@@ -35,6 +36,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(understanding.phrasebook_app, name="phrasebook")
 app.add_typer(runtime.settings_app, name="settings")
+shop_settings.register(runtime.settings_app)
 app.add_typer(train.corpus_app, name="corpus")
 app.add_typer(shop.model_app, name="model")
 for module in (

@@ -25,6 +25,27 @@ def settings() -> Settings:
     return load_settings()
 
 
+def shop_settings() -> Settings:
+    """The settings with the shop's changes made in chat or by `kefu settings set` laid over,
+    as the running bots use them; the settings file's alone when there is no database yet."""
+    config = settings()
+    try:
+        url = existing_database(config)
+    except CliError:
+        return config
+    from bot.service.shop_settings import current_overlay
+    from bot.storage.database import Database
+
+    async def read() -> Settings:
+        db = Database.open(url)
+        try:
+            return (await current_overlay(db, config)).settings
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
+
+
 def existing_database(config: Settings, *, at_head: bool = True) -> str:
     """The database URL once it is known to exist and be migrated; never creates one.
 

@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import CliError, existing_database, export_filter, settings, writing_to
+from bot.cli.common import (
+    CliError,
+    existing_database,
+    export_filter,
+    shop_settings,
+    writing_to,
+)
 from bot.config import Settings
 from bot.core.export_filter import (
     ExportFilter,
@@ -125,7 +131,7 @@ def export(
     progress: ProgressOption = True,
 ) -> None:
     """Export the log (streamed; every export is an audit record)."""
-    config = settings()
+    config = shop_settings()
     filters = export_filter(
         config,
         period=period,
@@ -324,7 +330,7 @@ def report(
     language: str | None = typer.Option(None, "--language", help="zh-Hans, zh-Hant or en."),
 ) -> None:
     """The team's numbers: volume, first response against the target, suggestions, checks, threats, open cases."""
-    config = settings()
+    config = shop_settings()
     filters = export_filter(
         config,
         period=None if since or until else period,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot import __version__
-from bot.cli.common import CliError, existing_database, settings
+from bot.cli.common import CliError, existing_database, settings, shop_settings
 
 settings_app = typer.Typer(help="Inspect the settings Kefu would run with.")
 
@@ -48,10 +48,14 @@ def has_token() -> None:
 
 @settings_app.command("show")
 def show() -> None:
-    """Print the effective settings, the token masked."""
-    config = settings()
+    """Print the effective settings, the token masked; a setting changed in chat or by
+    `kefu settings set` is shown as the bots use it, with the settings file's value beside it."""
+    config, file = shop_settings(), settings().model_dump()
     for name, value in config.model_dump().items():
-        typer.echo(f"KEFU_{name.upper()}={_shown(name, value)}")
+        line = f"KEFU_{name.upper()}={_shown(name, value)}"
+        if value != file[name]:
+            line += f"  # changed in the database; settings file: {_shown(name, file[name])}"
+        typer.echo(line)
     typer.echo(f"# database: {config.sqlalchemy_url}")
 
 

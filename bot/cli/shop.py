@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from bot.cli.common import CliError, existing_database, settings, writing_to
+from bot.cli.common import CliError, existing_database, settings, shop_settings, writing_to
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def export_shop_command(
     from bot.storage.models import utcnow
     from bot.storage.shop_model import StoredWord, shop_words
 
-    config = settings()
+    config = shop_settings()
 
     async def work(db: Database) -> list[StoredWord]:
         async with db.session() as session:

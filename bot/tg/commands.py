@@ -29,6 +29,7 @@ COMMANDS_BY_ROLE = {
         "unword",
         "words",
         "retrain",
+        "settings",
     ),
     Role.ADMIN: (
         "start",
@@ -42,6 +43,7 @@ COMMANDS_BY_ROLE = {
         "unword",
         "words",
         "retrain",
+        "settings",
         "grant",
         "revoke",
         "erase",

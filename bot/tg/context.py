@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -38,6 +39,13 @@ class Services:
     attachments: AttachmentStore
     metrics: Metrics = field(default_factory=Metrics)  # this bot's own registry
     _granted: tuple[dict[int, Role], float] | None = field(default=None, repr=False)
+    # The settings file's values; `settings` is them with the shop's stored changes laid over
+    # (/settings, polled with the shop's words: bot.tg.shop_sync).
+    configured: Settings = field(init=False, repr=False)
+    setting_values: Mapping[str, object] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.configured = self.settings
 
     @property
     def wording(self) -> Wording:

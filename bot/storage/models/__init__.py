@@ -28,6 +28,7 @@ from bot.storage.models.evidence import (
 from bot.storage.models.understanding import (
     MessageModel,
     ShopModelVersion,
+    ShopSettingOverride,
     ShopUnderstanding,
     ShopWord,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "ScheduledJob",
     "SendWindow",
     "ShopModelVersion",
+    "ShopSettingOverride",
     "ShopUnderstanding",
     "ShopWord",
     "UTCDateTime",

@@ -89,3 +89,15 @@ class MessageModel(Base):
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("shop_model_versions.id"))
     words_revision: Mapped[int] = mapped_column(BigInteger, default=0)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ShopSettingOverride(Base):
+    """A shop setting changed while Kefu runs (/settings): it wins over the settings file in
+    every bot process until it is reset (the row deleted)."""
+
+    __tablename__ = "shop_settings"
+
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)  # the Settings field
+    value: Mapped[str] = mapped_column(Text)  # JSON
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)  # Telegram id; None: the CLI
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

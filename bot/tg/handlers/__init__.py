@@ -24,6 +24,7 @@ from bot.tg.handlers import (
     erasure,
     errors,
     inline,
+    settings,
     shop,
     supervisor,
 )
@@ -76,6 +77,7 @@ def register_handlers(application: KefuApplication, *, agent_chat_id: int | None
     application.add_handler(CommandHandler("unword", shop.unword_command))
     application.add_handler(CommandHandler("words", shop.words_command))
     application.add_handler(CommandHandler("retrain", shop.retrain_command))
+    application.add_handler(CommandHandler("settings", settings.settings_command))
     application.add_handler(CallbackQueryHandler(supervisor.export_button, pattern=r"^x:"))
     application.add_handler(CallbackQueryHandler(erasure.erase_button, pattern=r"^er:"))
     application.add_handler(CallbackQueryHandler(agent.button))

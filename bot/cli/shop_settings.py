@@ -1,0 +1,111 @@
+"""`kefu settings set|reset|changed`: the shop settings every running bot process follows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from bot.cli.common import CliError, existing_database, settings
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.core.shop_settings import SettingProblem, ShopSetting
+    from bot.service.shop_settings import SettingChange, SettingLine
+    from bot.storage.database import Database
+
+T = TypeVar("T")
+NAMES = "shop_name, timezone, language, sla_preset, ack_after, sla_target or witness_hour"
+
+
+def _on_database(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    from bot.storage.database import Database
+
+    url = existing_database(config)
+
+    async def run() -> T:
+        db = Database.open(url)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def _shown(setting: ShopSetting, value: object) -> str:
+    from bot.core.shop_settings import SettingKind, show_value
+
+    if value is None and setting.kind is SettingKind.DURATION:
+        return "preset"
+    return show_value(setting, value) or "(empty)"
+
+
+def _refused(problem: SettingProblem) -> CliError:
+    details = ", ".join(f"{key} {value}" for key, value in sorted(problem.variables.items()))
+    return CliError(f"setting not changed: {problem.key.replace('_', ' ')} ({details})")
+
+
+def _change(name: str, value: str) -> None:
+    from bot.core.shop_settings import SettingProblem, parse_request
+    from bot.service.shop_settings import change_setting
+
+    config = settings()
+    try:
+        request = parse_request(name, value)
+
+        async def work(db: Database) -> SettingChange:
+            return await change_setting(db, base=config, request=request, actor=None)
+
+        change = _on_database(config, work)
+    except SettingProblem as problem:
+        raise _refused(problem) from None
+    old, new = (_shown(change.setting, v) for v in (change.old, change.new))
+    done = "reset to the settings file's value" if change.reset else "set to"
+    typer.echo(
+        f"{change.setting.name} {done} {new} (was {old}); running bots follow within"
+        f" {config.shop_poll_seconds:g} s"
+    )
+
+
+def set_command(
+    name: Annotated[str, typer.Argument(help=NAMES)],
+    value: Annotated[str, typer.Argument(help="The new value, e.g. 15m, Europe/London, en.")],
+) -> None:
+    """Change a shop setting for every bot process on this database (audited)."""
+    _change(name, value)
+
+
+def reset_command(name: Annotated[str, typer.Argument(help=NAMES)]) -> None:
+    """Undo a change: the settings file's value applies again (audited)."""
+    _change(name, "reset")
+
+
+def changed_command() -> None:
+    """Each shop setting in force, and who changed it (in chat or by `kefu settings set`)."""
+    from bot.service.shop_settings import setting_lines
+
+    config = settings()
+
+    async def work(db: Database) -> list[SettingLine]:
+        return await setting_lines(db, config)
+
+    for line in _on_database(config, work):
+        value = _shown(line.setting, line.value)
+        if line.stored is None:
+            typer.echo(f"{line.setting.name}={value}  # settings file")
+            continue
+        who = line.stored.updated_by if line.stored.updated_by is not None else "the command line"
+        typer.echo(
+            f"{line.setting.name}={value}  # changed by {who} at"
+            f" {line.stored.updated_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def register(settings_app: typer.Typer) -> None:
+    """Add `set`, `reset` and `changed` to the `kefu settings` group."""
+    settings_app.command("set")(set_command)
+    settings_app.command("reset")(reset_command)
+    settings_app.command("changed")(changed_command)

@@ -1,0 +1,77 @@
+"""`kefu settings set|reset|changed|show`: shop settings every running bot follows (issue 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Kefu
+
+
+@pytest.fixture
+def env(tmp_path: Path, kefu: Kefu) -> dict[str, str]:
+    """A shop whose settings file names it, with a migrated SQLite database in tmp_path/data."""
+    settings = {"KEFU_DATA_DIR": str(tmp_path / "data"), "KEFU_SHOP_NAME": "File Shop"}
+    assert kefu("db", "upgrade", env=settings).code == 0
+    return settings
+
+
+def test_set_changed_show_and_reset(kefu: Kefu, env: dict[str, str]) -> None:
+    assert kefu("settings", "set", "sla_target", "15m", env=env).stdout == (
+        "sla_target set to 15m (was preset); running bots follow within 0.5 s\n"
+    )
+    assert kefu("settings", "set", "shop_name", "小店", env=env).code == 0
+
+    changed = kefu("settings", "changed", env=env).stdout.splitlines()
+    assert changed[0].startswith("shop_name=小店  # changed by the command line at ")
+    assert changed[1] == "timezone=Asia/Shanghai  # settings file"
+    assert changed[5].startswith("sla_target=15m  # changed by the command line at ")
+    assert len(changed) == 7
+
+    shown = kefu("settings", "show", env=env).stdout.splitlines()
+    assert "KEFU_SHOP_NAME=小店  # changed in the database; settings file: File Shop" in shown
+    assert (
+        "KEFU_SLA_TARGET_SECONDS=900.0  # changed in the database; settings file: (not set)"
+        in shown
+    )
+    assert "KEFU_TIMEZONE=Asia/Shanghai" in shown
+
+    assert kefu("settings", "reset", "shop_name", env=env).stdout == (
+        "shop_name reset to the settings file's value File Shop (was 小店);"
+        " running bots follow within 0.5 s\n"
+    )
+    assert "KEFU_SHOP_NAME=File Shop" in kefu("settings", "show", env=env).stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("colour", "red"), "unknown"),
+        (("timezone", "Mars/Base"), "bad zone (name timezone, value Mars/Base)"),
+        (("witness_hour", "25"), "bad hour (name witness_hour)"),
+        (("sla_target", "soon"), "bad duration (least 1s, name sla_target)"),
+    ],
+)
+def test_a_wrong_setting_or_value_is_one_line_and_changes_nothing(
+    kefu: Kefu, env: dict[str, str], args: tuple[str, str], error: str
+) -> None:
+    refused = kefu("settings", "set", *args, env=env)
+    assert refused.code == 2
+    assert refused.stderr.startswith(f"kefu: error: setting not changed: {error}")
+    assert len(refused.stderr.splitlines()) == 1
+    assert "# settings file" in kefu("settings", "changed", env=env).stdout.splitlines()[0]
+    assert all(
+        "changed by" not in line
+        for line in kefu("settings", "changed", env=env).stdout.splitlines()
+    )
+
+
+def test_without_a_database_show_still_works_and_set_says_what_to_do(
+    kefu: Kefu, tmp_path: Path
+) -> None:
+    settings = {"KEFU_DATA_DIR": str(tmp_path / "none")}
+    assert kefu("settings", "show", env=settings).code == 0
+    refused = kefu("settings", "set", "sla_target", "15m", env=settings)
+    assert refused.code == 2
+    assert "no database" in refused.stderr
