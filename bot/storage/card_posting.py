@@ -7,7 +7,9 @@ while it sends (`renew_posting`). A card taken but never recorded as posted (`po
 belonged to a process that stopped mid-send, or is being sent now: it is not posted again
 while the lease runs; once it has run out, `take_run_out` gives it to one process, which shows
 it again as a possible repeat (Telegram may show the first), unless only a flood wait kept
-it back (`flood_waited`: a 429 shows nothing). A refusal gives the card back.
+it back (`flood_waited`: a 429 shows nothing). A card Telegram refused (the agents' chat gone,
+the bot removed from it) stays taken too and is tried again after a wait that grows with the
+refusals in a row (`posting_refused`), so it reaches the agents once the chat works again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ _CARDS: Table = Card.__table__  # type: ignore[assignment]
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 POSTING_LEASE = timedelta(seconds=60)
+# After the nth refusal in a row a card is tried again this much later (then hourly).
+REFUSAL_WAITS = tuple(timedelta(minutes=m) for m in (1, 2, 4, 8, 15, 30, 60))
+
+
+def refusal_wait(refusals: int) -> timedelta:
+    """How long a card refused `refusals` times in a row waits before it is tried again."""
+    return REFUSAL_WAITS[min(max(refusals, 1), len(REFUSAL_WAITS)) - 1]
 
 
 def posting_lease() -> timedelta:
@@ -56,12 +65,18 @@ async def start_posting(
 
 
 async def renew_posting(*, session: AsyncSession, card_ids: Sequence[int]) -> None:
-    """The taker is still sending these cards: their leases run a full lease from now."""
+    """The taker is still sending these cards: their leases run a full lease from now (never
+    shortened: a refused card's longer wait, recorded meanwhile, stays)."""
     if card_ids:
+        until = lease_end(session, posting_lease())
         await session.execute(
             update(_CARDS)
-            .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.card_message_id.is_(None))
-            .values(posting_until=lease_end(session, posting_lease()))
+            .where(
+                _CARDS.c.id.in_(list(card_ids)),
+                _CARDS.c.card_message_id.is_(None),
+                _CARDS.c.posting_until.is_(None) | (_CARDS.c.posting_until < until),
+            )
+            .values(posting_until=until)
         )
 
 
@@ -120,11 +135,25 @@ async def move_posting(*, session: AsyncSession, card_id: int, chat_id: int) -> 
     )
 
 
-async def posting_refused(*, session: AsyncSession, card_ids: Sequence[int]) -> None:
-    """Telegram refused these cards (nothing went out): they may be posted again later."""
-    if card_ids:
+async def posting_refused(
+    *, session: AsyncSession, card_ids: Sequence[int]
+) -> dict[int, timedelta]:
+    """Telegram refused these cards: they stay taken, and are tried again (by the run-out
+    sweep, by whichever process) once a wait growing with their refusals in a row has run out;
+    the wait of each card."""
+    if not card_ids:
+        return {}
+    counted = await session.execute(
+        update(_CARDS)
+        .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.card_message_id.is_(None))
+        .values(post_refusals=_CARDS.c.post_refusals + 1)
+        .returning(_CARDS.c.id, _CARDS.c.post_refusals)
+    )
+    waits = {card_id: refusal_wait(refusals) for card_id, refusals in counted.tuples()}
+    for wait in set(waits.values()):
         await session.execute(
             update(_CARDS)
-            .where(_CARDS.c.id.in_(list(card_ids)), _CARDS.c.card_message_id.is_(None))
-            .values(chat_id=None, posting_until=None)
+            .where(_CARDS.c.id.in_([i for i, w in waits.items() if w == wait]))
+            .values(posting_until=lease_end(session, wait))
         )
+    return waits

@@ -108,14 +108,18 @@ async def receive_buyer_batch(application: KefuApplication, updates: Sequence[Up
 
 
 async def show_run_out_cards(context: KefuContext) -> None:
-    """JobQueue callback: show again, marked as possible repeats (unless only a flood wait kept
-    them back), the cards a stopped process took for posting and never recorded
-    (`bot.service.intake.reshow`)."""
+    """JobQueue callback: show again, marked as possible repeats (unless only a flood wait or a
+    refusal kept them back: nothing went out), the cards a stopped process took for posting and
+    never recorded, and those whose wait after a refusal ran out (`bot.service.intake.reshow`)."""
     services = context.services
     pending = await take_run_out_cards(desk_of(services), db=services.db)
     if not pending:
         return
-    log.warning("showing %d cards again whose post a stopped bot left unrecorded", len(pending))
+    log.warning(
+        "showing again %d cards a stopped bot left unrecorded, or held back by a flood wait or"
+        " a refusal",
+        len(pending),
+    )
     for update_id, error in await post_cards(context.application, pending, taken=True):
         log.warning("card of update %s could not be shown again: %s", update_id, error)
 
@@ -264,16 +268,19 @@ class _Sending:
                 )
                 return False
             self.failed.append((card.update_id, exc))
-            # A refusal went nowhere: the card is given back. A lost answer may have gone out,
-            # and a flood wait outlasting the retries must not lose the card: both stay taken,
-            # and are shown again once their lease runs out.
-            if isinstance(exc, RetryAfter):
-                # A 429 sent nothing: unless an earlier post may have gone out (this one is shown
-                # again, marked), the next showing needs no "may be a repeat" mark.
-                if not card.view.repeat:
-                    self.flood_waited.append(card.card_id)
-            elif isinstance(exc, TelegramError) and not isinstance(exc, NetworkError):
+            # No card is lost: one whose answer was lost (it may have gone out), a flood wait
+            # outlasting the retries and a refusal (the chat gone, the bot removed) all stay
+            # taken and are shown again once their lease runs out; a refusal stretches it.
+            refused = isinstance(exc, TelegramError) and not isinstance(exc, NetworkError)
+            if refused and not isinstance(exc, RetryAfter):
                 self.refused.append(card.card_id)
+                log.error(
+                    "Telegram refused card %s (%s): it is tried again later", card.card_id, exc
+                )
+            # A 429 or a refusal sent nothing: unless an earlier post may have gone out (this one
+            # is shown again, marked), the next showing needs no "may be a repeat" mark.
+            if (refused or isinstance(exc, RetryAfter)) and not card.view.repeat:
+                self.flood_waited.append(card.card_id)
             return True
         self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))
         services.metrics.card_posted(_seconds_since(card.received_at))

@@ -239,3 +239,34 @@ async def test_a_card_in_doubt_whose_next_showing_meets_a_flood_wait_stays_marke
     assert shown[1].startswith("🔁")  # the first may be in the chat: still a possible repeat
     flags = await shop.rows(f"SELECT flood_waited FROM cards WHERE id = {card_id}")
     assert [bool(row["flood_waited"]) for row in flags] == [False]
+
+
+async def test_a_card_the_agents_chat_refused_reaches_it_once_the_chat_works_again(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot was removed from the agents' group: Telegram refuses the card. It is not lost
+    (before, it was given back and never posted): it is tried again after a growing wait, and
+    once the group takes it, it shows once, unmarked (a refusal showed nothing)."""
+    waits = (timedelta(seconds=0.5), timedelta(seconds=1))
+    monkeypatch.setattr(card_posting, "REFUSAL_WAITS", waits)
+    shop = make_shop(botapi, tmp_path)
+    async with _in_process(shop, monkeypatch):
+        # The card's post, the buyer's "we have your message" (the error handler's), and the
+        # card's first two tries again: all refused.
+        botapi.inject_error(
+            "sendMessage", 403, "Forbidden: bot was kicked from the supergroup chat", times=4
+        )
+        botapi.send_text(shop.buyer, "发票怎么开？")
+        await shop.until(
+            "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL", 1, seconds=30
+        )
+        await asyncio.sleep(1.5)  # a second copy, were there one, would show by now
+    cards = [m for m in botapi.bot_messages(shop.forum["id"]) if is_card(m)]
+    assert len(cards) == 1
+    assert not cards[0]["text"].startswith("🔁")
+    assert "发票怎么开" in cards[0]["text"]
+    [card] = await shop.rows("SELECT post_refusals, flood_waited, card_message_id FROM cards")
+    assert (card["post_refusals"], bool(card["flood_waited"])) == (3, False)
+    assert card["card_message_id"] == cards[0]["message_id"]
+    processed = await shop.rows("SELECT count(*) AS n FROM processed_updates")
+    assert processed == [{"n": 1}]

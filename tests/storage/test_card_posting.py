@@ -1,6 +1,7 @@
 """Issue 14: a card is taken for posting once, before the Bot API call. An update delivered again
 while another process is still carding it, or replayed at start-up after a crash mid-post, finds
-the card taken and does not post it a second time; Telegram's refusal gives the card back. Once
+the card taken and does not post it a second time; a card Telegram refused stays taken and is
+tried again after a wait growing with its refusals. Once
 the lease on a post has run out (its taker stopped), one process takes the card to show again."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from bot.core.types import Suggestion
@@ -47,28 +49,54 @@ async def test_a_card_is_taken_for_posting_once(migrated_url: str) -> None:
     assert card_posting.post_in_doubt(found.card)  # taken, never recorded: not posted again
 
 
-async def test_a_refused_card_may_be_posted_again_and_a_posted_one_is_not_in_doubt(
-    migrated_url: str,
+async def test_a_refused_card_stays_taken_and_is_tried_again_after_a_growing_wait(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(card_posting, "REFUSAL_WAITS", (timedelta(seconds=0.3), timedelta(hours=1)))
     db = Database.open(migrated_url)
     seeded = await _seed(db)
     async with db.transaction() as session:
         await card_posting.start_posting(session=session, card_ids=[seeded.card_id], chat_id=FORUM)
-        await card_posting.posting_refused(session=session, card_ids=[seeded.card_id])
+        first = await card_posting.posting_refused(session=session, card_ids=[seeded.card_id])
     async with db.transaction() as session:
-        again = await card_posting.start_posting(
+        replayed = await card_posting.start_posting(
             session=session, card_ids=[seeded.card_id], chat_id=FORUM
         )
+        early = await card_posting.take_run_out(session=session, limit=10)
+    await asyncio.sleep(0.5)
+    async with db.transaction() as session:
+        later = await card_posting.take_run_out(session=session, limit=10)
+        second = await card_posting.posting_refused(session=session, card_ids=[seeded.card_id])
+    async with db.transaction() as session:  # the sender's lease renewal, still running
+        await card_posting.renew_posting(session=session, card_ids=[seeded.card_id])
+    async with db.session() as session:
+        kept = await card_store.card_context(session=session, card_id=seeded.card_id)
+    await asyncio.sleep(0.5)
+    async with db.transaction() as session:
+        waiting = await card_posting.take_run_out(session=session, limit=10)
         await card_store.mark_cards_posted(
             session=session,
             posted=[card_store.PostedCard(seeded.card_id, FORUM, 77, None, "<b>card</b>")],
         )
+        after_posted = await card_posting.posting_refused(
+            session=session, card_ids=[seeded.card_id]
+        )
     async with db.session() as session:
         found = await card_store.card_context(session=session, card_id=seeded.card_id)
     await db.close()
-    assert again == {seeded.card_id}
+    assert first == {seeded.card_id: timedelta(seconds=0.3)}
+    assert (replayed, early) == (set(), [])  # still taken: not posted twice, nor yet again
+    assert later == [seeded.card_id]  # its wait ran out: one process tries it again
+    assert second == {seeded.card_id: timedelta(hours=1)}  # refused again: a longer wait
+    assert kept is not None
+    assert kept.card.posting_until is not None
+    left = kept.card.posting_until.replace(tzinfo=None) - utcnow().replace(tzinfo=None)
+    assert left > timedelta(minutes=50)  # the renewal did not cut the hour's wait short
+    assert waiting == []
+    assert after_posted == {}  # a posted card is never counted as refused
     assert found is not None
-    assert (found.card.card_message_id, card_posting.post_in_doubt(found.card)) == (77, False)
+    assert (found.card.card_message_id, found.card.post_refusals) == (77, 2)
+    assert card_posting.post_in_doubt(found.card) is False
 
 
 async def _cards(db: Database, count: int) -> list[int]:

@@ -67,8 +67,9 @@ async def record_posted(
     the cards' updates
     processed in the same transaction (a crash before it replays them, which posts their cards).
     `guard` is held around the commit (the inbox's turn, when the caller does not hold it).
-    `refused` cards were refused by Telegram (nothing went out): they may be taken again.
-    `flood_waited` cards ran out of flood-wait retries (nothing went out): shown again, unmarked.
+    `refused` cards were refused by Telegram: they are tried again after a growing wait.
+    `flood_waited` cards certainly sent nothing (a flood wait outlasting the retries, or a
+    refusal of a card not already a possible repeat): shown again unmarked.
 
     The cards are out: a deadlock broken by PostgreSQL is retried, or their updates would
     replay (and the cards in them stay unrecorded)."""

@@ -112,8 +112,10 @@ class Card(Base):
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
     # Until when the process that took the card for posting owns the post (renewed as it sends).
     posting_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Its last post ended in a flood wait: nothing went out, so no "may be a repeat" (0011).
+    # Its last post certainly sent nothing (a flood wait, or a refusal): no "may be a repeat".
     flood_waited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Refusals in a row (0013): each stretches the wait before the card is tried again.
+    post_refusals: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     handled_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
