@@ -6,6 +6,7 @@ Telegram side to render and send (`bot.tg.inbox.post_cards`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -27,9 +28,17 @@ from bot.service.intake.route import route_cases
 from bot.service.intake.turns import BuyerTurn, Desk, PendingCard, Sender
 from bot.service.intake.waiting import start_waiting
 from bot.storage import cards as card_store
-from bot.storage.card_posting import move_posting, post_in_doubt, take_flood_waited
+from bot.storage.card_posting import (
+    move_posting,
+    post_in_doubt,
+    posting_flood_waited,
+    posting_refused,
+    take_flood_waited,
+)
 from bot.storage.filestore import files_not_stored
 from bot.storage.shop_model import record_message_models
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.storage.database import Session
@@ -70,10 +79,12 @@ async def prepare_cards(
 async def reshown_cards(
     desk: Desk, *, session: Session, card_ids: Sequence[int]
 ) -> list[PendingCard]:
-    """Cards taken again after their taker stopped (`card_posting.take_run_out`), to be shown
-    as possible repeats (unless their last post was a flood wait, which showed nothing): each
-    with the suggestions it offered (its buttons send those), routed where its case goes now.
-    Nothing is filed, scheduled or classified into the log again."""
+    """Cards taken again after their taker stopped or their wait after a refusal ran out
+    (`card_posting.take_run_out`), to be shown as possible repeats (unless their last post
+    certainly showed nothing: a flood wait, a refusal): each with the suggestions it offered
+    (its buttons send those), routed where its case goes now. A card whose case has nobody to
+    show it to now waits like a refused one (not returned). Nothing is filed, scheduled or
+    classified into the log again."""
     classify = message_classifier(desk.understanding)
     found = [await card_store.card_context(session=session, card_id=i) for i in card_ids]
     contexts = [context for context in found if context is not None]
@@ -90,17 +101,28 @@ async def reshown_cards(
     ]
     histories, not_stored, targets = await _surroundings(desk, session, turns)
     not_out = await take_flood_waited(session=session, card_ids=[c.card.id for c in contexts])
-    reshown = []
+    reshown, nobody = [], []
     for context, turn, history in zip(contexts, turns, histories, strict=True):
         target = targets.get(turn.conversation.id)
-        if target is not None:
-            await move_posting(session=session, card_id=context.card.id, chat_id=target.chat_id)
+        if target is None:
+            nobody.append(context.card.id)
+            continue
+        await move_posting(session=session, card_id=context.card.id, chat_id=target.chat_id)
         offered = replace(_compose(desk, turn), suggestions=tuple(context.suggestions))
         card = _pending(
             turn, offered, context.card, history, not_stored.get(turn.message.id, ()), targets
         )
         repeat = context.card.id not in not_out  # a flood wait showed nothing
         reshown.append(replace(card, in_doubt=False, view=replace(card.view, repeat=repeat)))
+    if nobody:  # as if refused: tried again after a growing wait, not every lease
+        waits = await posting_refused(session=session, card_ids=nobody)
+        await posting_flood_waited(session=session, card_ids=[i for i in nobody if i in not_out])
+        log.warning(
+            "cards %s have nobody to show them to (no agents' chat, supervisors' chat or"
+            " admin): tried again in %s",
+            nobody,
+            ", ".join(sorted({str(wait) for wait in waits.values()})),
+        )
     return reshown
 
 
