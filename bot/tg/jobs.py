@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from html import escape
 
 from telegram import InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.core.sla import waited_text
 from bot.observability.logs import bind_case
@@ -28,7 +28,7 @@ from bot.tg.context import KefuContext, Services
 from bot.tg.handlers.supervisor import weekly_summary
 from bot.tg.keyboards import confirm_keyboard
 from bot.tg.outbox import chunk_sender, follow_up_rule
-from bot.tg.topics import topic_gone
+from bot.tg.topics import send_in_topic
 from bot.tg.witness import publish_chain_head
 
 log = logging.getLogger(__name__)
@@ -209,19 +209,14 @@ async def _remind(context: KefuContext, draft: followups.FollowUpDraft) -> None:
 async def _to_agent(
     context: KefuContext, chat: AgentChat, text: str, keyboard: InlineKeyboardMarkup | None
 ) -> Message:
-    """Send to the agent's chat; to the group's General topic when the case's topic was
-    deleted in the forum (its next card makes a new one)."""
-    try:
-        return await context.bot.send_message(
-            chat_id=chat.chat_id, message_thread_id=chat.thread_id, text=text, reply_markup=keyboard
-        )
-    except BadRequest as exc:
-        if chat.thread_id is None or not topic_gone(exc):
-            raise
-        log.warning("the case's topic is gone (%s): telling the group's General topic", exc)
-        return await context.bot.send_message(
-            chat_id=chat.chat_id, text=text, reply_markup=keyboard
-        )
+    """Send to the agent's chat (the General topic when the case's topic was deleted)."""
+    return await send_in_topic(
+        context.bot,
+        chat_id=chat.chat_id,
+        thread_id=chat.thread_id,
+        text=text,
+        reply_markup=keyboard,
+    )
 
 
 async def _witness(context: KefuContext, job: DueJob) -> None:

@@ -35,6 +35,7 @@ from bot.tg.keyboards import (
 )
 from bot.tg.outbox import chunk_sender, follow_up_rule
 from bot.tg.render import outcome_line, split_text
+from bot.tg.topics import send_in_topic
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,10 @@ async def _prompt_edit(
     services = context.services
     language = services.language_of(user.language_code)
     card = found.card
-    prompt = await context.bot.send_message(
+    prompt = await send_in_topic(
+        context.bot,
         chat_id=card.chat_id if card.chat_id is not None else user.id,
-        message_thread_id=card.thread_id,
+        thread_id=card.thread_id,
         text=f"{escape(services.text(language, 'bot.edit_prompt', n=index))}\n<code>{escape(text)}</code>",
         reply_markup=ForceReply(selective=True, input_field_placeholder=text[:64]),
     )
@@ -152,9 +154,10 @@ async def submit_reply(
     lines = [f"<b>{escape(services.text(language, 'console.check_problems'))}</b>"]
     lines += [f"• {escape(p.reason)}" for p in problems]
     lines.append(f"<blockquote>{escape(text[:1500])}</blockquote>")
-    await context.bot.send_message(
+    await send_in_topic(
+        context.bot,
         chat_id=found.card.chat_id if found.card.chat_id is not None else user.id,
-        message_thread_id=found.card.thread_id,
+        thread_id=found.card.thread_id,
         text="\n".join(lines),
         reply_markup=confirm_keyboard(pending_id, wording=services.wording, language=language),
     )
@@ -264,9 +267,10 @@ async def after_send(
     if result.follow_up is not None:
         due, job_id = result.follow_up
         line = "🔔 " + services.text(language, "followup.scheduled", time=local_time(context, due))
-        await context.bot.send_message(
+        await send_in_topic(
+            context.bot,
             chat_id=found.card.chat_id or (actor.id if actor else 0),
-            message_thread_id=found.card.thread_id,
+            thread_id=found.card.thread_id,
             text=escape(line),
             reply_markup=follow_up_keyboard(job_id, wording=services.wording, language=language),
         )
