@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
 
 from telegram import Update, User
 from telegram.error import NetworkError, RetryAfter, TelegramError
@@ -283,7 +282,9 @@ class _Sending:
                 self.flood_waited.append(card.card_id)
             return True
         self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))
-        services.metrics.card_posted(_seconds_since(card.received_at))
+        services.metrics.card_posted(
+            evidence_inbox_of(self.application).seconds_since(card.received_at)
+        )
         return True
 
     async def _delete_topic(self, target: CardTarget, thread_id: int) -> None:
@@ -304,10 +305,3 @@ class _Sending:
             log.warning("could not create a topic for conversation %s: %s", card.case_id, exc)
             return None
         return int(topic.message_thread_id)
-
-
-def _seconds_since(moment: datetime) -> float:
-    """Seconds from `moment` (stored UTC, naive on SQLite) until now."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - moment).total_seconds()

@@ -155,3 +155,16 @@ async def test_how_long_a_buyer_waited_is_read_on_the_databases_clock(skewed: Da
     assert done.case_id == seeded.conversation_id
     assert done.waited.startswith("10m")
     assert [m.waited[:3] for m in missed] == ["10m"]
+
+
+async def test_how_long_since_a_buyer_message_arrived_is_measured_on_the_databases_clock(
+    skewed: Database, tmp_path: Path
+) -> None:
+    """The card-posted latency metric: a host three hours behind must not report -3 h."""
+    inbox = EvidenceInbox(sessions=skewed.sessions, store=AttachmentStore(tmp_path))
+    await inbox.store_batch([_buyer_update(903)])
+    stored = inbox.payload_of(903)
+    assert stored is not None
+    await asyncio.sleep(0.2)
+    waited = inbox.seconds_since(stored[1])
+    assert 0.2 <= waited < 5.0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core.inbound import buyer_message
@@ -101,6 +101,9 @@ class EvidenceInbox:
         self.backoff = tuple(backoff)
         # Retries downloads that failed, in the background (set when the application starts).
         self.retrier: DownloadRetrier | None = None
+        # How far the database's clock was ahead of this host's when a batch was last stored:
+        # arrival times are the database's, so "how long since" is measured on it too.
+        self.database_ahead = timedelta(0)
         # Raw payloads stored but not yet processed by this process, by update id.
         self._pending: dict[int, tuple[Payload, datetime]] = {}
         self._recorded: dict[int, RecordedUpdate] = {}
@@ -121,6 +124,7 @@ class EvidenceInbox:
             # The database's clock, so every process's waiting clock and evidence agree (read
             # in the round trip that takes the chain's lock, which storing them takes anyway).
             received_at = await evidence.lock_chain_now(session=session)
+            self.database_ahead = _aware(received_at) - now()
             stored = await evidence.append_raw_updates(
                 session=session, payloads=payloads, received_at=received_at
             )
@@ -134,6 +138,10 @@ class EvidenceInbox:
             self._pending[update_id] = (payload, first.get(update_id, received_at))
             if record.created:
                 self._fresh.add(update_id)
+
+    def seconds_since(self, moment: datetime) -> float:
+        """Seconds from `moment` (the database's clock) until now, on the database's clock."""
+        return (now() + self.database_ahead - _aware(moment)).total_seconds()
 
     def knows(self, update_id: int) -> bool:
         """Whether this process stored the update and has not finished processing it yet."""
@@ -236,3 +244,8 @@ class EvidenceInbox:
     def remember(self, update_id: int, payload: Payload, received_at: datetime) -> None:
         """Note a stored payload so it is neither stored again nor re-read."""
         self._pending[update_id] = (payload, received_at)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time (UTC; naive on SQLite) as an aware one."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
