@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core.sla import SlaPolicy, policy_for
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PHRASEBOOK_DIR = REPO_ROOT / "phrasebook"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -173,6 +175,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone like Asia/Shanghai") from None
         return value
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        """The shop's quick-response policy: the preset, with the two overrides when set."""
+        return policy_for(
+            self.sla_preset,
+            ack_after_seconds=self.ack_after_seconds,
+            target_seconds=self.sla_target_seconds,
+        )
 
     @property
     def telegram_file_url(self) -> str:

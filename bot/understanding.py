@@ -46,6 +46,10 @@ class ShopState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_error: str = ""  # the last refresh failure, logged once
     last_settings_error: str = ""  # the same for the shop's settings
+    settings_revision: int = -1  # the settings revision this process runs with (-1: not read)
+    # One settings refresh at a time: a poll that read before a change must not apply its
+    # older values after the refresh that follows the change.
+    settings_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     skipped_settings: tuple[str, ...] = ()  # stored settings that did not validate, logged once
 
 

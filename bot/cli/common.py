@@ -27,14 +27,21 @@ def settings() -> Settings:
 
 def shop_settings() -> Settings:
     """The settings with the shop's changes made in chat or by `kefu settings set` laid over,
-    as the running bots use them; the settings file's alone when there is no database yet."""
+    as the running bots use them; the settings file's alone when there is no database yet
+    (CliError when there is one that cannot be read)."""
     config = settings()
-    try:
-        url = existing_database(config)
-    except CliError:
-        return config
     from bot.service.shop_settings import current_overlay
     from bot.storage.database import Database
+    from bot.storage.presence import DatabaseMissing, DatabaseUnreachable, database_revision
+
+    try:
+        if asyncio.run(database_revision(config.sqlalchemy_url)) is None:
+            return config  # not set up yet: nothing can have been changed
+    except DatabaseMissing:
+        return config
+    except DatabaseUnreachable:
+        pass  # said in one line by existing_database
+    url = existing_database(config)  # unreachable, or at another revision: CliError
 
     async def read() -> Settings:
         db = Database.open(url)

@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from bot.cli.common import CliError, existing_database, settings
+from bot.cli.common import CliError, existing_database, settings, shop_settings
 from bot.config import Settings
 from bot.core.evidence import ChainHead, parse_head
 from bot.storage.verify import VerifyReport
@@ -48,7 +48,7 @@ def verify(
     if witness is not None:
         typer.echo(f"published head {witness} is in the chain")
     if publish:
-        published = asyncio.run(_publish(config))
+        published = asyncio.run(_publish(shop_settings()))  # the witness in the shop's language
         typer.echo(f"published head {published} to the supervisors' chat")
 
 

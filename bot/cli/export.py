@@ -369,7 +369,9 @@ async def _report(config: Settings, filters: ExportFilter, chart: Path, language
 
     db = Database.open(config.sqlalchemy_url)
     try:
-        data = await build_report(db=db, filters=filters, zone=ZoneInfo(config.timezone))
+        data = await build_report(
+            db=db, filters=filters, zone=ZoneInfo(config.timezone), policy=config.sla_policy
+        )
         accuracy = await build_accuracy(db=db, until=filters.until)
     finally:
         await db.close()

@@ -50,7 +50,12 @@ def has_token() -> None:
 def show() -> None:
     """Print the effective settings, the token masked; a setting changed in chat or by
     `kefu settings set` is shown as the bots use it, with the settings file's value beside it."""
-    config, file = shop_settings(), settings().model_dump()
+    config = settings()
+    file = config.model_dump()
+    try:
+        config = shop_settings()
+    except CliError as exc:
+        typer.echo(f"# the shop's changes stored in the database are not shown: {exc}")
     for name, value in config.model_dump().items():
         line = f"KEFU_{name.upper()}={_shown(name, value)}"
         if value != file[name]:

@@ -43,9 +43,14 @@ def _shown(setting: ShopSetting, value: object) -> str:
     return show_value(setting, value) or "(empty)"
 
 
-def _refused(problem: SettingProblem) -> CliError:
-    details = ", ".join(f"{key} {value}" for key, value in sorted(problem.variables.items()))
-    return CliError(f"setting not changed: {problem.key.replace('_', ' ')} ({details})")
+def _refused(config: Settings, problem: SettingProblem) -> CliError:
+    """The phrasebook's own explanation (as /settings gives it in chat), in English."""
+    from bot.core.types import Language
+    from bot.phrasebook.loader import load_phrasebook
+
+    wording = load_phrasebook(config.phrasebook_dir).wording
+    reason = wording.text(Language.EN, f"settings.{problem.key}", **problem.variables)
+    return CliError(f"setting not changed: {reason}")
 
 
 def _change(name: str, value: str) -> None:
@@ -61,7 +66,7 @@ def _change(name: str, value: str) -> None:
 
         change = _on_database(config, work)
     except SettingProblem as problem:
-        raise _refused(problem) from None
+        raise _refused(config, problem) from None
     old, new = (_shown(change.setting, v) for v in (change.old, change.new))
     done = "reset to the settings file's value" if change.reset else "set to"
     typer.echo(

@@ -55,6 +55,8 @@ _UNITS = {
     "h": 3600, "hr": 3600, "小时": 3600, "小時": 3600,
     "d": 86400, "天": 86400,
 }  # fmt: skip
+_SPACES = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
+_NEXT_DOWN = {86400: 3600, 3600: 60, 60: 1, 1: 1}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z\u4e00-\u9fff]*)")
 
 
@@ -109,26 +111,35 @@ def parse_value(setting: ShopSetting, raw: str) -> object:
     if raw.lower() in PRESET_WORDS:
         return None
     seconds = parse_duration(raw)
-    if seconds is None or not setting.least <= seconds <= MAX_DURATION:
+    if seconds is None or seconds != int(seconds) or not setting.least <= seconds <= MAX_DURATION:
         raise SettingProblem(
-            "bad_duration", name=setting.name, least=show_value(setting, setting.least)
+            "bad_duration",
+            name=setting.name,
+            least=show_value(setting, setting.least),
+            most=show_value(setting, MAX_DURATION),
         )
     return seconds
 
 
 def parse_duration(raw: str) -> float | None:
-    """Seconds in `90`, `90s`, `15m`, `1h30m`, `1.5h`, `30分钟`; None when it does not read."""
-    text = raw.strip().lower().replace(" ", "")
-    total, position = 0.0, 0
+    """Seconds in `90`, `90s`, `15m`, `1h30m`, `1h30` (the next unit down), `1.5h`, `30分钟`;
+    None when it does not read."""
+    text = _SPACES.sub("", raw.strip().lower())  # "1 h 30 m", but not "30 20"
+    total, position, previous = 0.0, 0, 0
     while position < len(text):
         found = _PART.match(text, position)
         if found is None or found.end() == position:
             return None
-        unit = _UNITS.get(found.group(2) or "s")
-        if unit is None:
+        if found.group(2):
+            unit = _UNITS.get(found.group(2))
+        elif found.end() != len(text):
+            return None
+        else:  # a bare number at the end: seconds, or the unit below the one before ("1h30")
+            unit = _NEXT_DOWN[previous] if previous else 1
+        if unit is None or (previous and unit >= previous):
             return None
         total += float(found.group(1)) * unit
-        position = found.end()
+        position, previous = found.end(), unit
     return total if text else None
 
 

@@ -166,7 +166,7 @@ _TABLE: dict[str, str] = {
     "settings.too_long": "most name",
     "settings.bad_choice": "choices name",
     "settings.bad_hour": "name",
-    "settings.bad_duration": "least name",
+    "settings.bad_duration": "least most name",
     "settings.bad_zone": "name value",
     "settings.bad_value": "name value",
     "sla.agent_warning": "buyer_name case waited",

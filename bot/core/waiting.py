@@ -23,6 +23,13 @@ class WaitingJob:
     conversation_id: int
     dedupe_key: str
     language: Language | None = None  # the acknowledgement's language (its buyer message's)
+    target_seconds: float | None = None  # the target a target check holds the case to
+
+    def payload(self) -> dict[str, object]:
+        """What the job carries: the acknowledgement's language, the check's target."""
+        if self.language is not None:
+            return {"language": self.language.value}
+        return {"target": self.target_seconds} if self.target_seconds is not None else {}
 
 
 def stretch_key(since: datetime) -> int:
@@ -42,6 +49,9 @@ def waiting_jobs(
             conversation_id=conversation_id,
             dedupe_key=f"{kind}:{conversation_id}:{stretch}",
             language=language if kind == ACK else None,
+            # The target in force when the buyer began waiting (a /settings change later does
+            # not move it): the missed-target alert names this one.
+            target_seconds=policy.target.total_seconds() if kind == SLA_TARGET else None,
         )
         for kind, due in ((ACK, since + policy.ack_after), (SLA_TARGET, since + policy.target))
     ]

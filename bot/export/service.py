@@ -375,7 +375,9 @@ async def stats_summary(
     from bot.export.summary import accuracy_text, report_text
 
     zone = ZoneInfo(settings.timezone)
-    report = await build_report(db=db, filters=filters, zone=zone, now=now)
+    report = await build_report(
+        db=db, filters=filters, zone=zone, now=now, policy=settings.sla_policy
+    )
     accuracy = await build_accuracy(db=db, until=filters.until or now)
     view = make_view(settings, wording, language, redact=False)
     text = report_text(report, view, since=filters.since, until=filters.until)

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, tzinfo
 
 from bot.core.export_filter import ExportFilter
 from bot.core.labels import AccuracyReport, accuracy_report
-from bot.core.service_levels import MessageFact, TeamReport
+from bot.core.service_levels import MessageFact, ResponseDistribution, TeamReport
+from bot.core.sla import SlaPolicy
 from bot.storage.database import Database
 from bot.storage.exports.messages import current_head
 from bot.storage.exports.reports import (
@@ -20,10 +21,22 @@ from bot.storage.models import utcnow
 
 
 async def build_report(
-    *, db: Database, filters: ExportFilter, zone: tzinfo, now: datetime | None = None
+    *,
+    db: Database,
+    filters: ExportFilter,
+    zone: tzinfo,
+    now: datetime | None = None,
+    policy: SlaPolicy | None = None,
 ) -> TeamReport:
-    """The team's numbers for the filters' range, in one streamed pass plus small aggregates."""
+    """The team's numbers for the filters' range, in one streamed pass plus small aggregates;
+    first responses are counted against the shop's target and warning (`policy`, the one in
+    force now: /settings sla_target moves it)."""
     report = TeamReport(zone=zone)
+    if policy is not None:
+        report.responses = ResponseDistribution(
+            target_seconds=policy.target.total_seconds(),
+            warning_seconds=policy.warn_after.total_seconds(),
+        )
     moment = now or utcnow()
     async with db.session() as session:
         head = await current_head(session=session)

@@ -146,6 +146,7 @@ class MissedTarget:
     case: int
     buyer_name: str
     waited: str
+    target_seconds: float | None = None  # the target it was held to (None: an older check)
 
 
 async def take_missed_targets(db: Database, *, preset: str) -> tuple[list[MissedTarget], list[int]]:
@@ -163,26 +164,35 @@ async def take_missed_targets(db: Database, *, preset: str) -> tuple[list[Missed
             found
             for target in targets
             if target.conversation_id is not None
-            and (found := await _audit_missed(session, target.conversation_id, preset, now))
+            and (
+                found := await _audit_missed(
+                    session,
+                    target.conversation_id,
+                    preset,
+                    now,
+                    job_store.payload_of(target).get("target"),
+                )
+            )
         ]
         supervisors = await staff_ids(session=session, minimum=Role.SUPERVISOR)
     return missed, supervisors
 
 
 async def _audit_missed(
-    session: Session, case_id: int, preset: str, now: datetime
+    session: Session, case_id: int, preset: str, now: datetime, target: object
 ) -> MissedTarget | None:
     conversation = await session.get(Conversation, case_id)
     if conversation is None or conversation.waiting_since is None:
         return None
     buyer = await session.get(Buyer, conversation.buyer_id)
     waited = waited_text((now - conversation.waiting_since).total_seconds())
+    target_seconds = float(target) if isinstance(target, int | float) else None
     await append_audit(
         session=session,
         actor_telegram_id=None,
         action="sla.missed",
         target=f"case:{conversation.id}",
-        details={"waited": waited, "preset": preset},
+        details={"waited": waited, "preset": preset, "target": target_seconds},
     )
     name = buyer.display_name if buyer else ""
-    return MissedTarget(conversation.id, name[:DIGEST_NAME_CHARS], waited)
+    return MissedTarget(conversation.id, name[:DIGEST_NAME_CHARS], waited, target_seconds)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
@@ -58,8 +58,10 @@ async def ensure_witness(
     if settings.supervisor_chat_id is None:
         return
     due = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour)
+    # Keyed by the moment, not the local date: after a change of zone or hour (/settings) the
+    # next witness is still planned, even when it falls on a date that already had one.
     await job_store.schedule(
-        session=session, kind="witness", due_at=due, dedupe_key=f"witness:{due.date().isoformat()}"
+        session=session, kind="witness", due_at=due, dedupe_key=f"witness:{_moment(due)}"
     )
 
 
@@ -70,13 +72,14 @@ async def ensure_weekly_summary(
     if settings.supervisor_chat_id is None:
         return
     monday = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour, weekday=0)
-    week = monday.isocalendar()
     await job_store.schedule(
-        session=session,
-        kind="weekly",
-        due_at=monday,
-        dedupe_key=f"weekly:{week.year}-W{week.week:02d}",
+        session=session, kind="weekly", due_at=monday, dedupe_key=f"weekly:{_moment(monday)}"
     )
+
+
+def _moment(due: datetime) -> str:
+    """A due time as a job key: the UTC minute, the same on every process."""
+    return due.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 async def ensure_sla_digest(*, session: Session, now: datetime | None = None) -> None:

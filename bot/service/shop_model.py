@@ -274,15 +274,28 @@ async def list_words(*, db: Database) -> list[store.StoredWord]:
 # --- keeping a process current -----------------------------------------------------------------
 
 
+async def read_revisions(db: Database) -> store.ShopRevisions:
+    """The shop's two revisions (words and model; settings), one query for each poll."""
+    async with db.session() as session:
+        return await store.shop_revisions(session=session)
+
+
 async def refresh_understanding(
-    understanding: Understanding, db: Database, *, cache_dir: Path | None = None
+    understanding: Understanding,
+    db: Database,
+    *,
+    cache_dir: Path | None = None,
+    known: int | None = None,
 ) -> bool:
     """Rebuild the classifier when the shop's revision moved; True when it was rebuilt.
+    `known`: the revision just read by the caller (no query when it has not moved).
 
     A version whose weights cannot be read is skipped with one log line: the classifier keeps
     the model it had (the words still change).
     """
     state = understanding.shop
+    if known is not None and known == state.revision:
+        return False
     async with state.lock:
         async with db.session() as session:
             revision = await store.shop_revision(session=session)

@@ -20,7 +20,13 @@ from bot.core.shop_settings import (
 )
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
-from bot.storage.shop_settings import StoredSetting, put_setting, remove_setting, stored_settings
+from bot.storage.shop_settings import (
+    StoredSetting,
+    begin_change,
+    put_setting,
+    remove_setting,
+    stored_settings,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,10 @@ class Overlay:
 
 
 def _assign(settings: Settings, name: str, value: object) -> None:
-    """Set one field with the settings model's own checks (ValidationError when it fails)."""
+    """Set one field with the settings model's own checks (ValidationError when it fails).
+
+    The settings model is frozen and this goes round that: call it only on a copy made here
+    (`model_copy`), never on settings anyone else holds."""
     Settings.__pydantic_validator__.validate_assignment(settings, name, value)
 
 
@@ -116,6 +125,7 @@ async def change_setting(
     if not request.reset:
         new = checked_value(base, setting, request.value)
     async with db.transaction() as session:
+        await begin_change(session=session)
         old = getattr(overlay(base, await stored_settings(session=session)).settings, setting.field)
         if request.reset:
             await remove_setting(session=session, field=setting.field)

@@ -49,6 +49,26 @@ async def shop_revision(*, session: AsyncSession) -> int:
     return int(found or 0)
 
 
+@dataclass(frozen=True, slots=True)
+class ShopRevisions:
+    """The two numbers every process polls: shop words and model, and shop settings."""
+
+    understanding: int
+    settings: int
+
+
+async def shop_revisions(*, session: AsyncSession) -> ShopRevisions:
+    """Both revisions, in one query."""
+    found = (
+        await session.execute(
+            select(ShopUnderstanding.revision, ShopUnderstanding.settings_revision).where(
+                ShopUnderstanding.id == REVISION_ROW
+            )
+        )
+    ).first()
+    return ShopRevisions(int(found[0]), int(found[1])) if found else ShopRevisions(0, 0)
+
+
 async def bump_revision(*, session: AsyncSession) -> int:
     """Count a change to the shop's words or model; the row lock serialises concurrent changes."""
     await session.execute(

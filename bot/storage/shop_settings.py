@@ -1,4 +1,5 @@
-"""Shop settings changed while Kefu runs (the `shop_settings` table), read by every process."""
+"""Shop settings changed while Kefu runs (the `shop_settings` table), read by every process;
+each change bumps `shop_understanding.settings_revision`, which the processes poll."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import ShopSettingOverride, utcnow
+from bot.storage.models import ShopSettingOverride, ShopUnderstanding, utcnow
+from bot.storage.shop_model import REVISION_ROW
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +62,14 @@ async def remove_setting(*, session: AsyncSession, field: str) -> bool:
         .returning(ShopSettingOverride.field)
     )
     return removed.first() is not None
+
+
+async def begin_change(*, session: AsyncSession) -> None:
+    """Count a change (every process reads the settings again at its next poll), first in its
+    transaction: the revision row's lock makes changes at once take turns, so each one reads
+    the value the one before it left."""
+    await session.execute(
+        update(ShopUnderstanding)
+        .where(ShopUnderstanding.id == REVISION_ROW)
+        .values(settings_revision=ShopUnderstanding.settings_revision + 1)
+    )

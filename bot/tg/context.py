@@ -14,7 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 from bot.core.language import language_for
 from bot.core.roles import Role, effective_role
-from bot.core.sla import SlaPolicy, policy_for
+from bot.core.sla import SlaPolicy
 from bot.core.types import Language
 from bot.core.wording import Wording
 from bot.observability.metrics import Metrics
@@ -55,11 +55,7 @@ class Services:
     @property
     def sla_policy(self) -> SlaPolicy:
         """The shop's quick-response policy (preset and overrides from the settings)."""
-        return policy_for(
-            self.settings.sla_preset,
-            ack_after_seconds=self.settings.ack_after_seconds,
-            target_seconds=self.settings.sla_target_seconds,
-        )
+        return self.settings.sla_policy
 
     @property
     def default_language(self) -> Language:

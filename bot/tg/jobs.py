@@ -116,7 +116,10 @@ async def _sla_digest(context: KefuContext, job: DueJob) -> None:
 def _digest_text(services: Services, missed: list[MissedTarget]) -> str:
     """One missed target: the single line; several: a title and a line per case."""
     language = services.default_language
-    target = waited_text(services.sla_policy.target.total_seconds())
+    # The target each case was held to when its buyer began waiting (the first, in a digest);
+    # the current one only for checks scheduled before targets were stored with them.
+    held_to = next((m.target_seconds for m in missed if m.target_seconds is not None), None)
+    target = waited_text(held_to or services.sla_policy.target.total_seconds())
     if len(missed) == 1:
         [only] = missed
         line = services.text(

@@ -47,10 +47,11 @@ def test_set_changed_show_and_reset(kefu: Kefu, env: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (("colour", "red"), "unknown"),
-        (("timezone", "Mars/Base"), "bad zone (name timezone, value Mars/Base)"),
-        (("witness_hour", "25"), "bad hour (name witness_hour)"),
-        (("sla_target", "soon"), "bad duration (least 1s, name sla_target)"),
+        (("colour", "red"), "There is no setting “colour”. Settings: shop_name, timezone,"),
+        (("timezone", "Mars/Base"), "“Mars/Base” is not a time zone; use one like"),
+        (("witness_hour", "25"), "witness_hour is an hour from 0 to 23"),
+        (("sla_target", "soon"), "sla_target is a duration like 90s, 15m or 1h30m (at least 1s,"),
+        (("sla_target", "8d"), "sla_target is a duration like 90s, 15m or 1h30m (at least 1s,"),
     ],
 )
 def test_a_wrong_setting_or_value_is_one_line_and_changes_nothing(
@@ -64,6 +65,15 @@ def test_a_wrong_setting_or_value_is_one_line_and_changes_nothing(
     assert all(
         "changed by" not in line
         for line in kefu("settings", "changed", env=env).stdout.splitlines()
+    )
+
+
+def test_show_says_when_the_stored_changes_cannot_be_read(kefu: Kefu, tmp_path: Path) -> None:
+    settings = {"KEFU_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/kefu"}
+    shown = kefu("settings", "show", env=settings)
+    assert shown.code == 0
+    assert shown.stdout.startswith(
+        "# the shop's changes stored in the database are not shown: cannot connect"
     )
 
 

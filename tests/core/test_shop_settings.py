@@ -19,6 +19,9 @@ from bot.core.shop_settings import (
     [
         ("sla_target", "15m", 900.0),
         ("sla_target", "1h30m", 5400.0),
+        ("sla_target", "1h30", 5400.0),  # the bare number is the next unit down
+        ("sla_target", "1小时30", 5400.0),
+        ("ack_after", "2m30", 150.0),
         ("sla_target", "1.5h", 5400.0),
         ("sla_target", "30分钟", 1800.0),
         ("sla_target", "2小時", 7200.0),
@@ -61,6 +64,11 @@ def test_reset_words_go_back_to_the_settings_file(word: str) -> None:
         ("sla_target", "-5m", "bad_duration"),
         ("sla_target", "8d", "bad_duration"),  # more than a week
         ("ack_after", "m", "bad_duration"),
+        ("ack_after", "0.4", "bad_duration"),  # whole seconds only
+        ("sla_target", "1.5", "bad_duration"),
+        ("sla_target", "30m1h", "bad_duration"),  # units from the largest down
+        ("sla_target", "1s30", "bad_duration"),
+        ("sla_target", "30 20", "bad_duration"),
         ("witness_hour", "24", "bad_hour"),
         ("witness_hour", "-1", "bad_hour"),
         ("witness_hour", "9am", "bad_hour"),
@@ -78,7 +86,17 @@ def test_wrong_names_and_values_say_why(name: str, raw: str, key: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "seconds"),
-    [("90", 90.0), ("1m", 60.0), ("1h1m1s", 3661.0), ("1d", 86400.0), ("", None), ("1h-", None)],
+    [
+        ("90", 90.0),
+        ("1m", 60.0),
+        ("1h1m1s", 3661.0),
+        ("1d", 86400.0),
+        ("1d2", 93600.0),
+        ("1h30m20", 5420.0),
+        ("", None),
+        ("1h-", None),
+        ("1m1m", None),
+    ],
 )
 def test_durations(raw: str, seconds: float | None) -> None:
     assert parse_duration(raw) == seconds

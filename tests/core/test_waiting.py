@@ -41,7 +41,11 @@ def test_a_stretch_is_known_by_its_start_in_milliseconds(since: datetime, expect
                     ACK, SINCE + timedelta(seconds=90), 7, "ack:7:1714550400250", Language.ZH_HANS
                 ),
                 WaitingJob(
-                    SLA_TARGET, SINCE + timedelta(minutes=3), 7, "sla_target:7:1714550400250"
+                    SLA_TARGET,
+                    SINCE + timedelta(minutes=3),
+                    7,
+                    "sla_target:7:1714550400250",
+                    target_seconds=180.0,
                 ),
             ],
         ),
@@ -51,7 +55,11 @@ def test_a_stretch_is_known_by_its_start_in_milliseconds(since: datetime, expect
             [
                 WaitingJob(ACK, SINCE + timedelta(hours=1), 7, "ack:7:1714550400250", Language.EN),
                 WaitingJob(
-                    SLA_TARGET, SINCE + timedelta(hours=24), 7, "sla_target:7:1714550400250"
+                    SLA_TARGET,
+                    SINCE + timedelta(hours=24),
+                    7,
+                    "sla_target:7:1714550400250",
+                    target_seconds=86400.0,
                 ),
             ],
         ),
@@ -86,3 +94,17 @@ def test_the_ack_language_is_the_stored_one_or_the_fallback(
     stored: object, expected: Language
 ) -> None:
     assert ack_language(stored, fallback=Language.ZH_HANT) == expected
+
+
+@pytest.mark.parametrize(
+    ("job", "payload"),
+    [
+        (WaitingJob(ACK, SINCE, 7, "k", Language.EN), {"language": "en"}),
+        (WaitingJob(SLA_TARGET, SINCE, 7, "k", target_seconds=300.0), {"target": 300.0}),
+        (WaitingJob(SLA_TARGET, SINCE, 7, "k"), {}),
+    ],
+)
+def test_a_job_carries_its_language_or_the_target_it_holds_the_case_to(
+    job: WaitingJob, payload: dict[str, object]
+) -> None:
+    assert job.payload() == payload

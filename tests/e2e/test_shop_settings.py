@@ -4,6 +4,8 @@ others within seconds (stored in the database, polled with the shop's words), au
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import subprocess
 import sys
 import time
@@ -114,7 +116,9 @@ async def test_settings_in_chat_list_refuse_and_reset(
     assert refused == words.text(ZH, "card.not_allowed")
     assert not_admin == words.text(ZH, "settings.admins_only")
     assert bad_zone == words.text(ZH, "settings.bad_zone", name="timezone", value="Mars/Base")
-    assert bad_duration == words.text(ZH, "settings.bad_duration", name="sla_target", least="1s")
+    assert bad_duration == words.text(
+        ZH, "settings.bad_duration", name="sla_target", least="1s", most="7d"
+    )
     known = ", ".join(BY_NAME)
     assert unknown == words.text(ZH, "settings.unknown", name="colour", known=known)
     title, *lines = listed.split("\n")
@@ -157,3 +161,29 @@ async def test_a_change_made_from_the_command_line_reaches_the_running_bot(
     assert done.stdout.startswith("timezone set to Europe/London (was Asia/Shanghai)")
     [audit] = await shop.rows("SELECT action, actor_telegram_id FROM audit_log")
     assert audit == {"action": "settings.changed", "actor_telegram_id": None}
+
+
+async def test_a_missed_target_names_the_target_the_case_was_held_to_not_a_later_one(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    """The buyer began waiting under a 2 s target; the admin then sets 1 h: the check already
+    scheduled still falls due at 2 s, and the supervisors' alert says 2s, not 1h."""
+    shop = make_shop(botapi, tmp_path, sla_target_seconds=2, ack_after_seconds=600, **FAST)
+    async with running_kefu(shop) as app:
+        botapi.send_text(shop.buyer, "还没收到货，快递到哪了")
+        await shop.until("SELECT count(*) AS n FROM scheduled_jobs WHERE kind = 'sla_target'", 1)
+        botapi.send_text(shop.admin, "/settings sla_target 1h")
+        await botapi.wait_for_bot_message_async(shop.admin["id"], timeout=10)
+        ping = await botapi.wait_for_bot_message_async(shop.supervisor["id"], timeout=15)
+        now = _services(app).settings.sla_target_seconds
+
+    words = _services(app).wording
+    assert now == 3600.0
+    waited = re.search(r"已等待(\w+)，", ping["text"])
+    assert waited is not None
+    expected = words.text(
+        ZH, "sla.target_missed", case=1, buyer_name="小王", waited=waited[1], target="2s"
+    )
+    assert ping["text"] == "🚨 " + expected
+    [details] = await shop.rows("SELECT details FROM audit_log WHERE action = 'sla.missed'")
+    assert json.loads(details["details"])["target"] == 2.0

@@ -236,3 +236,18 @@ async def test_defect_13_15_chart_legends_name_statuses_and_categories(shop: Sho
     assert legends[0] == ["评价/差评", "差评师/勒索", "未收到货"]
     assert legends[3] == ["新建", "补救中"]
     assert raw_ids("\n".join(label for labels in legends for label in labels)) == []
+
+
+async def test_the_report_counts_first_responses_against_the_shops_target_now(shop: Shop) -> None:
+    """/settings sla_target moves the yardstick of /stats and kefu report too."""
+    await _walk_case(shop)
+    zone = ZoneInfo("Asia/Shanghai")
+    tight = shop.settings.model_copy(update={"sla_target_seconds": 0.001})
+    loose = shop.settings.model_copy(update={"sla_target_seconds": 86400})
+    reports = [
+        await build_report(db=shop.db, filters=ExportFilter(), zone=zone, policy=s.sla_policy)
+        for s in (tight, loose)
+    ]
+    assert [r.responses.target_seconds for r in reports] == [0.001, 86400.0]
+    assert reports[1].responses.total > 0
+    assert (reports[0].responses.target_share, reports[1].responses.target_share) == (0.0, 1.0)

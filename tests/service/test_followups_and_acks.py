@@ -4,7 +4,7 @@ PostgreSQL: one acknowledgement per waiting stretch, one follow-up draft per due
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from bot.service.waiting import stop_waiting
 from bot.storage import jobs as job_store
 from bot.storage.database import Database
 from bot.understanding import Understanding, load_understanding
-from tests.service.seed import Seeded, seed_card
+from tests.service.seed import POLICY, Seeded, seed_card
 
 PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 RULE = FollowUpRule.of(["补发"], {"default": 24.0})
@@ -28,13 +28,6 @@ RULE = FollowUpRule.of(["补发"], {"default": 24.0})
 @pytest.fixture(scope="module")
 def understanding() -> Understanding:
     return load_understanding(PHRASEBOOK)
-
-
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[Database]:
-    database = Database.open(migrated_url)
-    yield database
-    await database.close()
 
 
 async def _scalar_rows(db: Database, sql: str) -> list[object]:
@@ -107,8 +100,11 @@ async def test_missed_targets_are_taken_and_audited_once(db: Database) -> None:
     )
     missed = [m for found, _supervisors in taken for m in found]
     assert [(m.case, m.buyer_name) for m in missed] == [(seeded.conversation_id, "Ann Lee")]
-    actions = await _scalar_rows(db, "SELECT action FROM audit_log WHERE action = 'sla.missed'")
-    assert actions == ["sla.missed"]
+    # The target in force when the buyer began waiting, stored with its check (a /settings
+    # change since does not rewrite history).
+    assert missed[0].target_seconds == POLICY.target.total_seconds()
+    details = await _scalar_rows(db, "SELECT details FROM audit_log WHERE action = 'sla.missed'")
+    assert [json.loads(d)["target"] for d in details] == [POLICY.target.total_seconds()]
 
 
 async def _follow_up_job(db: Database, seeded: Seeded) -> int:

@@ -3,7 +3,6 @@ answered it, and the last chunk's record does what the reply does to the case.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -25,13 +24,6 @@ from tests.service.seed import BUYER_CHAT, own_reply_intents, seed_card
 
 RULE = FollowUpRule.of(["补发"], {"default": 24.0})
 SENT_AT = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[Database]:
-    database = Database.open(migrated_url)
-    yield database
-    await database.close()
 
 
 def scripted(*answers: Delivered | NoAnswer | Refused) -> tuple[SendChunk, list[str]]:

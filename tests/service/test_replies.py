@@ -4,7 +4,6 @@ won once, whatever the number of presses, agents or processes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -22,13 +21,6 @@ from tests.service.seed import BUYER_CHAT, seed_card
 RULE = FollowUpRule.of(["补发"], {"default": 24.0})
 ANN = Actor(7, "Agent Ann", Role.AGENT)
 BOB = Actor(8, "Agent Bob", Role.AGENT)
-
-
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[Database]:
-    database = Database.open(migrated_url)
-    yield database
-    await database.close()
 
 
 def counting_sender() -> tuple[SendChunk, list[str]]:

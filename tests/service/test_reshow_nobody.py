@@ -4,7 +4,6 @@ dropped again by every sweep, on real migrated SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,13 +25,6 @@ FORUM = -100500
 @pytest.fixture(scope="module")
 def understanding() -> Understanding:
     return load_understanding(PHRASEBOOK)
-
-
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[Database]:
-    database = Database.open(migrated_url)
-    yield database
-    await database.close()
 
 
 async def test_a_card_with_nobody_to_show_it_to_waits_instead_of_every_sweep(

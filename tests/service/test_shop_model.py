@@ -34,13 +34,6 @@ def understanding(shipped: Understanding) -> Understanding:
     return Understanding(classifier=shipped.shop.shipped, phrasebook=shipped.phrasebook)
 
 
-@pytest.fixture
-async def db(migrated_url: str) -> Database:
-    database = Database.open(migrated_url)
-    yield database  # type: ignore[misc]
-    await database.close()
-
-
 async def _actions(db: Database) -> list[str]:
     async with db.session() as session:
         rows = await session.execute(text("SELECT action FROM audit_log ORDER BY seq"))

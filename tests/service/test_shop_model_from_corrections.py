@@ -7,7 +7,6 @@ labels — fits the shop's model from them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,15 +28,6 @@ PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 @pytest.fixture(scope="module")
 def shipped() -> Understanding:
     return load_understanding(PHRASEBOOK)
-
-
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[Database]:
-    database = Database.open(migrated_url)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _corrected_messages(db: Database, texts: tuple[str, ...]) -> None:

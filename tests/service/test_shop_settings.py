@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
 
 from bot.config import Settings, load_settings
 from bot.core.shop_settings import SettingProblem, parse_request
+from bot.service.shop_model import read_revisions
 from bot.service.shop_settings import change_setting, current_overlay, setting_lines
 from bot.storage.database import Database
 from bot.storage.shop_settings import put_setting
 from bot.storage.verify import verify_chain
 
 ADMIN = 7001
-
-
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[Database]:
-    database = Database.open(migrated_url)
-    yield database
-    await database.close()
 
 
 @pytest.fixture
@@ -72,6 +65,8 @@ async def test_a_change_is_stored_audited_and_laid_over_the_file_for_every_reade
     assert lines["shop_name"].stored is None
     assert lines["shop_name"].value == "File Shop"
 
+    revisions = await read_revisions(db)
+    assert (revisions.settings, revisions.understanding) == (2, 0)  # polled; words untouched
     assert await _audit(db) == [
         ("settings.changed", "setting:sla_target", {"new": 900.0, "old": None}),
         ("settings.changed", "setting:sla_target", {"new": 1200.0, "old": 900.0}),
@@ -110,6 +105,7 @@ async def test_a_value_the_settings_model_refuses_changes_nothing(
     assert refused.value.key == key
     assert (await current_overlay(db, base)).values == {}
     assert await _audit(db) == []
+    assert (await read_revisions(db)).settings == 0
 
 
 async def test_a_stored_value_that_no_longer_validates_is_skipped_not_fatal(
@@ -150,5 +146,9 @@ async def test_two_processes_changing_one_setting_at_once_both_land_one_row_stay
     assert stored[0].value in ("60.0", "120.0")
     now = (await current_overlay(db, base)).settings.ack_after_seconds
     assert now == float(stored[0].value)
-    audit = await _audit(db)
-    assert sorted(details["new"] for _, _, details in audit) == [60.0, 120.0]  # type: ignore[index]
+    audit = [details for _, _, details in await _audit(db)]
+    assert sorted(d["new"] for d in audit) == [60.0, 120.0]  # type: ignore[index]
+    # They took turns: the second saw what the first left, and the last one is what is stored.
+    assert audit[0]["old"] is None  # type: ignore[index]
+    assert audit[1]["old"] == audit[0]["new"]  # type: ignore[index]
+    assert audit[1]["new"] == now  # type: ignore[index]

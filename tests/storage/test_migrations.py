@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -129,3 +131,39 @@ async def _run(function: Any, *args: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(function, *args)
+
+
+async def test_0014_rekeys_pending_witness_and_weekly_jobs_by_their_moment(db_url: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, db_url, "0013")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as connection:
+            for kind, key, due, status in (
+                ("witness", "witness:2026-12-08", "2026-12-08 01:00:00+00:00", "pending"),
+                ("weekly", "weekly:2026-W51", "2026-12-14 01:00:00+00:00", "pending"),
+                ("witness", "witness:2026-12-07", "2026-12-07 01:00:00+00:00", "done"),
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO scheduled_jobs (kind, due_at, payload, dedupe_key, status,"
+                        " created_at) VALUES (:kind, :due, '{}', :key, :status, :due)"
+                    ),
+                    {
+                        "kind": kind,
+                        "key": key,
+                        "status": status,
+                        "due": datetime.fromisoformat(due),
+                    },
+                )
+        await asyncio.to_thread(migrate.upgrade, db_url)
+        async with engine.connect() as connection:
+            keys = (
+                await connection.execute(text("SELECT dedupe_key FROM scheduled_jobs ORDER BY id"))
+            ).scalars()
+            assert list(keys) == [
+                "witness:2026-12-08T01:00Z",
+                "weekly:2026-12-14T01:00Z",
+                "witness:2026-12-07",  # run already: left as it was
+            ]
+    finally:
+        await engine.dispose()

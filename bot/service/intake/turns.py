@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.core.card_view import CardView
 from bot.core.language import language_for
 from bot.core.routing import CardTarget
-from bot.core.sla import SlaPolicy, policy_for
+from bot.core.sla import SlaPolicy
 from bot.core.types import Classification, Language
 from bot.service.intake.record import RecordedMessage
 from bot.understanding import Understanding
@@ -38,11 +38,7 @@ class Desk:
     @property
     def sla_policy(self) -> SlaPolicy:
         """The shop's quick-response policy (preset and overrides from the settings)."""
-        return policy_for(
-            self.settings.sla_preset,
-            ack_after_seconds=self.settings.ack_after_seconds,
-            target_seconds=self.settings.sla_target_seconds,
-        )
+        return self.settings.sla_policy
 
 
 @dataclass(frozen=True, slots=True)

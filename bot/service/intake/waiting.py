@@ -41,7 +41,7 @@ async def start_waiting(
                 "due_at": job.due_at,
                 "conversation_id": job.conversation_id,
                 "dedupe_key": job.dedupe_key,
-                "payload": {"language": job.language.value} if job.language else {},
+                "payload": job.payload(),
             }
             for job in jobs
         ],

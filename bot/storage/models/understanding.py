@@ -68,12 +68,15 @@ class ShopWord(Base):
 
 class ShopUnderstanding(Base):
     """One row: bumped whenever shop words or the active shop model change, so every bot
-    process polls a single number to know when to rebuild its classifier."""
+    process polls a single number to know when to rebuild its classifier (and a second, in the
+    same row, to know when to read the shop's settings again)."""
 
     __tablename__ = "shop_understanding"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bumped by every change to the shop's settings (/settings), polled in the same query.
+    settings_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
