@@ -20,7 +20,7 @@ from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
 from bot.tg.commands import publish_commands
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
-from bot.tg.evidence_app import install_evidence_ingest
+from bot.tg.evidence_app import evidence_inbox_of, install_evidence_ingest
 from bot.tg.handlers import buyer_batch_route, register_handlers
 from bot.tg.health import MONITOR_KEY, Monitor, monitor_of, update_kind
 from bot.tg.inbox import show_run_out_cards
@@ -118,6 +118,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         for user_id, role in staff.items():
             await upsert_agent(session=session, telegram_user_id=user_id, role=role)
     start_reconciling_replies(KefuContext(application))
+    await evidence_inbox_of(application).measure_clock()  # card latencies on the database's clock
     await refresh_shop(services)  # the shop's words and model before the first message
     monitor = monitor_of(application)
     if monitor is not None and settings.metrics_port is not None:

@@ -60,9 +60,7 @@ async def ensure_witness(
     due = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour)
     # Keyed by the moment, not the local date: after a change of zone or hour (/settings) the
     # next witness is still planned, even when it falls on a date that already had one.
-    await job_store.schedule(
-        session=session, kind="witness", due_at=due, dedupe_key=f"witness:{_moment(due)}"
-    )
+    await _plan(session, "witness", due)
 
 
 async def ensure_weekly_summary(
@@ -72,9 +70,17 @@ async def ensure_weekly_summary(
     if settings.supervisor_chat_id is None:
         return
     monday = next_local_time(now or utcnow(), settings.timezone, settings.witness_hour, weekday=0)
-    await job_store.schedule(
-        session=session, kind="weekly", due_at=monday, dedupe_key=f"weekly:{_moment(monday)}"
+    await _plan(session, "weekly", monday)
+
+
+async def _plan(session: Session, kind: str, due: datetime) -> None:
+    """Plan a periodic job at `due` once across processes; one planned for another moment
+    (before a /settings change of hour or zone) is dropped, so the job runs once."""
+    made = await job_store.schedule(
+        session=session, kind=kind, due_at=due, dedupe_key=f"{kind}:{_moment(due)}"
     )
+    if made is not None:
+        await job_store.drop_other_pending(session=session, kind=kind, keep=made)
 
 
 def _moment(due: datetime) -> str:

@@ -9,7 +9,7 @@ while the lease runs; once it has run out, `take_run_out` gives it to one proces
 it again as a possible repeat (Telegram may show the first), unless only a flood wait kept
 it back (`flood_waited`: a 429 shows nothing). A card Telegram refused (the agents' chat gone,
 the bot removed from it) stays taken too and is tried again after a wait that grows with the
-refusals in a row (`posting_refused`), so it reaches the agents once the chat works again.
+refusals so far (`posting_refused`), so it reaches the agents once the chat works again.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ _CARDS: Table = Card.__table__  # type: ignore[assignment]
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 POSTING_LEASE = timedelta(seconds=60)
-# After the nth refusal in a row a card is tried again this much later (then hourly).
+# After its nth refusal (or time with nobody to show it to) a card is tried again this much later (then hourly).
 REFUSAL_WAITS = tuple(timedelta(minutes=m) for m in (1, 2, 4, 8, 15, 30, 60))
 
 
 def refusal_wait(refusals: int) -> timedelta:
-    """How long a card refused `refusals` times in a row waits before it is tried again."""
+    """How long a card refused `refusals` times so far waits before it is tried again."""
     return REFUSAL_WAITS[min(max(refusals, 1), len(REFUSAL_WAITS)) - 1]
 
 
@@ -139,7 +139,7 @@ async def posting_refused(
     *, session: AsyncSession, card_ids: Sequence[int]
 ) -> dict[int, timedelta]:
     """Telegram refused these cards: they stay taken, and are tried again (by the run-out
-    sweep, by whichever process) once a wait growing with their refusals in a row has run out;
+    sweep, by whichever process) once a wait growing with their refusals so far has run out;
     the wait of each card."""
     if not card_ids:
         return {}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -218,6 +218,22 @@ async def cancel_job(*, session: AsyncSession, job_id: int) -> bool:
         .values(status="cancelled", done_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def drop_other_pending(*, session: AsyncSession, kind: str, keep: int) -> int:
+    """Delete the pending jobs of `kind` but `keep` (a periodic job planned again for another
+    moment: the one planned before must not run too); how many. Deleted, not cancelled, so
+    their once-only keys may be planned again."""
+    dropped = await session.execute(
+        delete(ScheduledJob)
+        .where(
+            ScheduledJob.kind == kind,
+            ScheduledJob.status == "pending",
+            ScheduledJob.id != keep,
+        )
+        .returning(ScheduledJob.id)
+    )
+    return len(dropped.all())
 
 
 def payload_of(job: ScheduledJob) -> dict[str, Any]:

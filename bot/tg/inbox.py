@@ -8,7 +8,14 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from telegram import Update, User
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.core.routing import CardTarget
 from bot.observability.logs import about_update, bind_case, bind_update
@@ -185,6 +192,11 @@ async def _take(services: Services, cases: Iterable[list[PendingCard]]) -> set[i
     return taken
 
 
+# Telegram answered, and said no: nothing went out (a 400 is a BadRequest, which PTB makes a
+# NetworkError; a time-out or a garbled answer is not a refusal: the card may have gone out).
+REFUSALS = (BadRequest, Forbidden, ChatMigrated, InvalidToken)
+
+
 class _Sending:
     """The cards of one `post_cards` call going out: what was posted, what failed."""
 
@@ -270,8 +282,8 @@ class _Sending:
             # No card is lost: one whose answer was lost (it may have gone out), a flood wait
             # outlasting the retries and a refusal (the chat gone, the bot removed) all stay
             # taken and are shown again once their lease runs out; a refusal stretches it.
-            refused = isinstance(exc, TelegramError) and not isinstance(exc, NetworkError)
-            if refused and not isinstance(exc, RetryAfter):
+            refused = isinstance(exc, REFUSALS)
+            if refused:
                 self.refused.append(card.card_id)
                 log.error(
                     "Telegram refused card %s (%s): it is tried again later", card.card_id, exc

@@ -1,10 +1,9 @@
 """Shop settings changed while Kefu runs, shared by every bot process.
 
 shop_settings holds a setting a supervisor changed in chat (/settings) or from the command line
-(`kefu settings set`): the Settings field it overrides and its JSON value. Every change bumps
-`shop_understanding.settings_revision`, which every process polls in the query it already
-makes for the shop's words and model, so a change reaches all of them within seconds at no
-extra query; resetting deletes the row and the settings file's value applies again. The changes themselves are chained
+(`kefu settings set`): the Settings field it overrides and its JSON value. Every process polls
+it with the shop's words and model (0015 adds the revision it polls), so a change reaches all of
+them within seconds; resetting deletes the row and the settings file's value applies again. The changes themselves are chained
 audit records (settings.changed, settings.reset).
 
 Revision ID: 0012
@@ -32,15 +31,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("field", name=op.f("pk_shop_settings")),
     )
-    with op.batch_alter_table("shop_understanding") as batch:
-        batch.add_column(
-            sa.Column(
-                "settings_revision", sa.BigInteger(), nullable=False, server_default=sa.text("0")
-            )
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("shop_understanding") as batch:
-        batch.drop_column("settings_revision")
     op.drop_table("shop_settings")

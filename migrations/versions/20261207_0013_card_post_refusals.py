@@ -1,4 +1,4 @@
-"""How many times in a row Telegram refused a card's post, so it is tried again later, not lost.
+"""How many times Telegram refused a card's post, so it is tried again later, not lost.
 
 A card Telegram refused (the agents' chat gone, the bot removed from it, no right to post) used
 to be given back and never posted by anyone. Now it stays taken and is tried again once its

@@ -48,4 +48,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """The old keys are not rebuilt: a pending job keeps its moment key, which still dedupes."""
+    """The old keys (the local date, the ISO week) need the shop's zone, which the database does
+    not hold: the pending witness and weekly jobs are dropped, and the older Kefu plans them
+    again at its next scheduler tick."""
+    op.get_bind().execute(
+        sa.delete(JOBS).where(JOBS.c.kind.in_(["witness", "weekly"]), JOBS.c.status == "pending")
+    )

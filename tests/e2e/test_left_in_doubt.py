@@ -241,8 +241,20 @@ async def test_a_card_in_doubt_whose_next_showing_meets_a_flood_wait_stays_marke
     assert [bool(row["flood_waited"]) for row in flags] == [False]
 
 
+@pytest.mark.parametrize(
+    ("code", "refusal"),
+    [
+        (403, "Forbidden: bot was kicked from the supergroup chat"),
+        (400, "Bad Request: chat not found"),  # a BadRequest, which PTB makes a NetworkError
+        (400, "Bad Request: not enough rights to send text messages to the chat"),
+    ],
+)
 async def test_a_card_the_agents_chat_refused_reaches_it_once_the_chat_works_again(
-    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    botapi: InProcessTelegram,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    code: int,
+    refusal: str,
 ) -> None:
     """The bot was removed from the agents' group: Telegram refuses the card. It is not lost
     (before, it was given back and never posted): it is tried again after a growing wait, and
@@ -253,9 +265,7 @@ async def test_a_card_the_agents_chat_refused_reaches_it_once_the_chat_works_aga
     async with _in_process(shop, monkeypatch):
         # The card's post, the buyer's "we have your message" (the error handler's), and the
         # card's first two tries again: all refused.
-        botapi.inject_error(
-            "sendMessage", 403, "Forbidden: bot was kicked from the supergroup chat", times=4
-        )
+        botapi.inject_error("sendMessage", code, refusal, times=4)
         botapi.send_text(shop.buyer, "发票怎么开？")
         await shop.until(
             "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL", 1, seconds=30

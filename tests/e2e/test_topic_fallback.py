@@ -45,8 +45,15 @@ async def test_a_line_for_a_deleted_topic_goes_to_general(
 
 
 async def test_other_refusals_are_not_hidden(botapi: InProcessTelegram, emulated_bot: Bot) -> None:
+    """A refusal for another reason, in a topic that exists, is raised, not sent to General."""
     forum = botapi.create_forum("客服组", members=[botapi.create_user("Ada")])
+    kept = await emulated_bot.create_forum_topic(forum["id"], "Case 1")
     with pytest.raises(BadRequest):
         await send_in_topic(
-            emulated_bot, chat_id=forum["id"], thread_id=None, text="", reply_markup=None
+            emulated_bot,
+            chat_id=forum["id"],
+            thread_id=kept.message_thread_id,
+            text="",
+            reply_markup=None,
         )
+    assert botapi.bot_messages(forum) == []

@@ -168,3 +168,12 @@ async def test_how_long_since_a_buyer_message_arrived_is_measured_on_the_databas
     await asyncio.sleep(0.2)
     waited = inbox.seconds_since(stored[1])
     assert 0.2 <= waited < 5.0
+
+
+async def test_a_process_that_stores_nothing_measures_on_the_databases_clock_too(
+    skewed: Database, tmp_path: Path
+) -> None:
+    """One that only shows cards again (no batch stored) measures the clocks at start-up."""
+    inbox = EvidenceInbox(sessions=skewed.sessions, store=AttachmentStore(tmp_path))
+    await inbox.measure_clock()
+    assert -1.0 < inbox.seconds_since(await _database_now(skewed)) < 5.0  # not -3 h

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,8 +13,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot.storage import migrate
+from bot.storage.database import Database
 from bot.storage.engine import make_engine
-from bot.storage.models import APPEND_ONLY_TABLES, Base
+from bot.storage.models import APPEND_ONLY_TABLES, Base, ScheduledJob
 
 EXPECTED_TABLES = {
     "alembic_version",
@@ -135,35 +136,30 @@ async def _run(function: Any, *args: Any) -> Any:
 
 async def test_0014_rekeys_pending_witness_and_weekly_jobs_by_their_moment(db_url: str) -> None:
     await asyncio.to_thread(migrate.upgrade, db_url, "0013")
-    engine = make_engine(db_url)
+    db = Database.open(db_url)
     try:
-        async with engine.begin() as connection:
+        async with db.transaction() as session:  # written as Kefu writes them, at 0013
             for kind, key, due, status in (
-                ("witness", "witness:2026-12-08", "2026-12-08 01:00:00+00:00", "pending"),
-                ("weekly", "weekly:2026-W51", "2026-12-14 01:00:00+00:00", "pending"),
-                ("witness", "witness:2026-12-07", "2026-12-07 01:00:00+00:00", "done"),
+                ("witness", "witness:2026-12-08", datetime(2026, 12, 8, 1, tzinfo=UTC), "pending"),
+                ("weekly", "weekly:2026-W51", datetime(2026, 12, 14, 1, tzinfo=UTC), "pending"),
+                ("witness", "witness:2026-12-07", datetime(2026, 12, 7, 1, tzinfo=UTC), "done"),
             ):
-                await connection.execute(
-                    text(
-                        "INSERT INTO scheduled_jobs (kind, due_at, payload, dedupe_key, status,"
-                        " created_at) VALUES (:kind, :due, '{}', :key, :status, :due)"
-                    ),
-                    {
-                        "kind": kind,
-                        "key": key,
-                        "status": status,
-                        "due": datetime.fromisoformat(due),
-                    },
-                )
+                session.add(ScheduledJob(kind=kind, due_at=due, dedupe_key=key, status=status))
         await asyncio.to_thread(migrate.upgrade, db_url)
-        async with engine.connect() as connection:
-            keys = (
-                await connection.execute(text("SELECT dedupe_key FROM scheduled_jobs ORDER BY id"))
-            ).scalars()
-            assert list(keys) == [
-                "witness:2026-12-08T01:00Z",
-                "weekly:2026-12-14T01:00Z",
-                "witness:2026-12-07",  # run already: left as it was
-            ]
+        keys = await _job_keys(db)
+        await asyncio.to_thread(migrate.downgrade, db_url, "0013")
+        after_downgrade = await _job_keys(db)
     finally:
-        await engine.dispose()
+        await db.close()
+    assert keys == [
+        "witness:2026-12-08T01:00Z",
+        "weekly:2026-12-14T01:00Z",
+        "witness:2026-12-07",  # run already: left as it was
+    ]
+    assert after_downgrade == ["witness:2026-12-07"]  # the older Kefu plans the rest again
+
+
+async def _job_keys(db: Database) -> list[str]:
+    async with db.session() as session:
+        rows = await session.execute(text("SELECT dedupe_key FROM scheduled_jobs ORDER BY id"))
+        return [str(key) for key in rows.scalars()]

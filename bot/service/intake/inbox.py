@@ -23,6 +23,7 @@ from bot.service.intake.attachments import fetch_attachments
 from bot.service.intake.classify import Classify
 from bot.service.intake.record import RecordedUpdate, record_rows
 from bot.storage import evidence
+from bot.storage.clock import db_now
 from bot.storage.filestore import DEFAULT_BACKOFF, AttachmentStore, DownloadRetrier, FileFetcher
 
 if TYPE_CHECKING:
@@ -138,6 +139,12 @@ class EvidenceInbox:
             self._pending[update_id] = (payload, first.get(update_id, received_at))
             if record.created:
                 self._fresh.add(update_id)
+
+    async def measure_clock(self) -> None:
+        """Read how far the database's clock is ahead of this host's (at start-up: a process
+        that stores no batch, say one that only shows cards again, measures on it too)."""
+        async with self.sessions() as session:
+            self.database_ahead = _aware(await db_now(session)) - now()
 
     def seconds_since(self, moment: datetime) -> float:
         """Seconds from `moment` (the database's clock) until now, on the database's clock."""

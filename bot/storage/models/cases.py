@@ -114,7 +114,7 @@ class Card(Base):
     posting_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Its last post certainly sent nothing (a flood wait, or a refusal): no "may be a repeat".
     flood_waited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Refusals in a row (0013): each stretches the wait before the card is tried again.
+    # Refusals so far (0013; also sweeps with nobody to show it to): each stretches the wait before the card is tried again.
     post_refusals: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     handled_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
