@@ -156,6 +156,7 @@ _TABLE: dict[str, str] = {
     "shop.retrain_done": "after before confirmations corrections held_out labels version",
     "shop.retrain_no_labels": "needed",
     "shop.retrain_too_few": "count needed",
+    "card.refused_alert": "cards chat reason",
     "settings.line_file": "name value",
     "settings.line_changed": "by name time value",
     "settings.preset_value": "preset",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.roles import Role
-from bot.storage.agents import set_available, upsert_agent
+from bot.storage.agents import set_available, staff_ids, upsert_agent
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
 
@@ -63,3 +63,9 @@ async def set_role(
             target=f"user:{target_id}",
             details=details,
         )
+
+
+async def supervisor_ids(db: Database) -> list[int]:
+    """Telegram ids of the supervisors and admins granted in chat (the settings' are known)."""
+    async with db.session() as session:
+        return await staff_ids(session=session, minimum=Role.SUPERVISOR)

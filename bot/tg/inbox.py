@@ -172,6 +172,7 @@ async def post_cards(
             update_ids=[] if taken else [card.update_id for card in pending],
             refused=sending.refused,
             flood_waited=sending.flood_waited,
+            refusals=sending.refusals,
             guard=guard,
         )
     return sending.failed
@@ -207,6 +208,7 @@ class _Sending:
         self.failed: list[tuple[int, Exception]] = []
         self.refused: list[int] = []  # cards Telegram answered with an error: certainly not out
         self.flood_waited: list[int] = []  # cards whose flood-wait retries ran out: not out
+        self.refusals: dict[int, tuple[int, str]] = {}  # per chat: cards refused, the reason
 
     async def case_cards(self, cards: list[PendingCard]) -> None:
         """Send one case's cards in order (its topic created first when needed)."""
@@ -285,6 +287,8 @@ class _Sending:
             refused = isinstance(exc, REFUSALS)
             if refused:
                 self.refused.append(card.card_id)
+                cards = self.refusals.get(target.chat_id, (0, ""))[0]
+                self.refusals[target.chat_id] = (cards + 1, str(exc))
                 log.error(
                     "Telegram refused card %s (%s): it is tried again later", card.card_id, exc
                 )

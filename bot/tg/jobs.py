@@ -18,9 +18,10 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 from bot.core.sla import waited_text
 from bot.observability.logs import bind_case
 from bot.phrasebook.witness import load_witness_templates
-from bot.service import acks, followups, jobs
+from bot.service import acks, followups, jobs, staff
 from bot.service.acks import MissedTarget
 from bot.service.cards import AgentChat
+from bot.service.intake.posted import REFUSAL_ALERT
 from bot.service.jobs import DueJob
 from bot.service.retention import run_retention
 from bot.tg.cards import append_card_line
@@ -255,6 +256,27 @@ async def _weekly(context: KefuContext, job: DueJob) -> None:
     await weekly_summary(context)
 
 
+async def _cards_refused(context: KefuContext, job: DueJob) -> None:
+    """Tell the supervisors that a chat refuses cards (once an hour per chat, by one process)."""
+    services, settings = context.services, context.services.settings
+    chat = job.payload.get("chat")
+    text = services.text(
+        services.default_language,
+        "card.refused_alert",
+        cards=job.payload.get("cards", "?"),
+        chat=chat,
+        reason=job.payload.get("reason", ""),
+    )
+    supervisors = await staff.supervisor_ids(services.db)
+    chat_ids = (
+        [settings.supervisor_chat_id] if settings.supervisor_chat_id not in (None, chat) else []
+    )
+    chat_ids += [*settings.supervisor_ids, *settings.admin_ids, *supervisors]
+    await asyncio.gather(
+        *(_ping(context, chat_id, escape(text)) for chat_id in dict.fromkeys(chat_ids))
+    )
+
+
 async def _retention(context: KefuContext, job: DueJob) -> None:
     await run_retention(context.services.db, context.services.settings)
 
@@ -266,4 +288,5 @@ RUNNERS: dict[str, Callable[[KefuContext, DueJob], Awaitable[None]]] = {
     "follow_up": _follow_up,
     "witness": _witness,
     "retention": _retention,
+    REFUSAL_ALERT: _cards_refused,
 }

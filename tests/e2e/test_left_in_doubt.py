@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.error import BadRequest, Forbidden
 
 from bot.core.types import Language
 from bot.phrasebook.loader import load_phrasebook
@@ -263,9 +264,8 @@ async def test_a_card_the_agents_chat_refused_reaches_it_once_the_chat_works_aga
     monkeypatch.setattr(card_posting, "REFUSAL_WAITS", waits)
     shop = make_shop(botapi, tmp_path)
     async with _in_process(shop, monkeypatch):
-        # The card's post, the buyer's "we have your message" (the error handler's), and the
-        # card's first two tries again: all refused.
-        botapi.inject_error("sendMessage", code, refusal, times=4)
+        # The card's post and its first two tries again are refused (the agents' forum only).
+        botapi.inject_error("sendMessage", code, refusal, times=3, chat_id=shop.forum["id"])
         botapi.send_text(shop.buyer, "发票怎么开？")
         await shop.until(
             "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL", 1, seconds=30
@@ -280,3 +280,11 @@ async def test_a_card_the_agents_chat_refused_reaches_it_once_the_chat_works_aga
     assert card["card_message_id"] == cards[0]["message_id"]
     processed = await shop.rows("SELECT count(*) AS n FROM processed_updates")
     assert processed == [{"n": 1}]
+    # The supervisors are told once (an hour), with Telegram's reason, however many refusals.
+    words = load_phrasebook(shop.settings.phrasebook_dir).wording
+    reason = str((Forbidden if code == 403 else BadRequest)(refusal))  # as PTB words it
+    alert = words.text(
+        Language.ZH_HANS, "card.refused_alert", cards=1, chat=shop.forum["id"], reason=reason
+    )
+    assert [m["text"] for m in botapi.bot_messages(shop.supervisor["id"])] == [alert]
+    assert [m["text"] for m in botapi.bot_messages(shop.admin["id"])] == [alert]

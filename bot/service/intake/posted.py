@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from bot.service.intake.inbox import EvidenceInbox
 from bot.storage import card_posting
 from bot.storage import cards as card_store
+from bot.storage import jobs as job_store
 from bot.storage.cards import PostedCard
+from bot.storage.clock import db_now
 from bot.storage.database import Database, Session
 from bot.storage.renewal import lease_renewed
 from bot.storage.repository import forget_case_topic, record_case_topic
@@ -60,6 +62,7 @@ async def record_posted(
     update_ids: Sequence[int],
     refused: Sequence[int] = (),
     flood_waited: Sequence[int] = (),
+    refusals: Mapping[int, tuple[int, str]] | None = None,
     guard: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
     """Store the cards' chat messages (their cases' new topics were recorded as they were made,
@@ -67,7 +70,8 @@ async def record_posted(
     the cards' updates
     processed in the same transaction (a crash before it replays them, which posts their cards).
     `guard` is held around the commit (the inbox's turn, when the caller does not hold it).
-    `refused` cards were refused by Telegram: they are tried again after a growing wait.
+    `refused` cards were refused by Telegram: they are tried again after a growing wait, and
+    the supervisors are told (`refusals`: per chat, how many cards and Telegram's reason).
     `flood_waited` cards certainly sent nothing (a flood wait outlasting the retries, or a
     refusal of a card not already a possible repeat): shown again unmarked.
 
@@ -78,8 +82,28 @@ async def record_posted(
         await card_store.mark_cards_posted(session=session, posted=posted)
         await card_posting.posting_refused(session=session, card_ids=refused)
         await card_posting.posting_flood_waited(session=session, card_ids=flood_waited)
+        await _tell_supervisors(session, refusals or {})
         if inbox is not None and update_ids:
             await inbox.mark_processed(session=session, update_ids=update_ids)
 
     async with guard or contextlib.nullcontext():
         await db.retrying(record)
+
+
+REFUSAL_ALERT = "cards_refused"
+
+
+async def _tell_supervisors(session: Session, refusals: Mapping[int, tuple[int, str]]) -> None:
+    """A chat that refuses cards is reported to the supervisors once an hour, by one process
+    (a job with a once-only key per chat and hour), with how many cards and why."""
+    if not refusals:
+        return
+    hour = (await db_now(session)).strftime("%Y-%m-%dT%H")
+    for chat_id, (cards, reason) in refusals.items():
+        await job_store.schedule(
+            session=session,
+            kind=REFUSAL_ALERT,
+            due_at=await db_now(session),
+            payload={"chat": chat_id, "cards": cards, "reason": reason[:300]},
+            dedupe_key=f"{REFUSAL_ALERT}:{chat_id}:{hour}",
+        )

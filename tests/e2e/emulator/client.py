@@ -262,9 +262,19 @@ class TelegramClient:
         """The next `times` calls of `method` answer 429 with `parameters.retry_after`."""
         self.call("inject_retry_after", method=method, seconds=seconds, times=times)
 
-    def inject_error(self, method: str, code: int, description: str, times: int = 1) -> None:
-        """The next `times` calls of `method` answer with this error code and description."""
-        self.call("inject_error", method=method, code=code, description=description, times=times)
+    def inject_error(
+        self, method: str, code: int, description: str, times: int = 1, chat_id: int | None = None
+    ) -> None:
+        """The next `times` calls of `method` (to `chat_id` only, when given) answer with this
+        error code and description."""
+        self.call(
+            "inject_error",
+            method=method,
+            code=code,
+            description=description,
+            times=times,
+            chat_id=chat_id,
+        )
 
     def inject_hang(self, method: str, seconds: float, times: int = 1) -> None:
         """The next `times` calls of `method` are carried out but answered `seconds` later."""

@@ -79,11 +79,18 @@ _COMMAND = re.compile(r"(?:^|(?<=\s))/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?
 class ApiError(Exception):
     """A Bot API error answer: HTTP status, description and optional `parameters`."""
 
-    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        parameters: JSON | None = None,
+        chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.parameters = parameters
+        self.chat_id = chat_id  # an injected error for calls to this chat only
 
     def envelope(self) -> JSON:
         """The JSON body Telegram answers with."""
@@ -461,9 +468,8 @@ class World:
         """Run one Bot API method (except getUpdates' waiting, which the server does)."""
         self.calls.append({"method": method, "params": dict(params.values)})
         queue = self.injected.get(method.lower())
-        if queue:
-            error = queue.popleft()
-            raise error
+        if queue and queue[0].chat_id in (None, _chat_of(params)):
+            raise queue.popleft()
         if self.logged_out and method.lower() != "logout":
             raise ApiError(401, "Unauthorized")
         handler = BOT_METHODS.get(method.lower())
@@ -1417,10 +1423,12 @@ class World:
         *,
         times: int = 1,
         parameters: JSON | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """The next `times` calls of `method` answer with this error."""
+        """The next `times` calls of `method` (to `chat_id` only, when given) answer with this
+        error; calls to other chats go through meanwhile."""
         queue = self.injected.setdefault(method.lower(), deque())
-        queue.extend(ApiError(code, description, parameters) for _ in range(times))
+        queue.extend(ApiError(code, description, parameters, chat_id) for _ in range(times))
 
     def inject_hang(self, method: str, seconds: float, *, times: int = 1) -> None:
         """The next `times` calls of `method` are carried out, but answered `seconds` later.
@@ -1651,3 +1659,12 @@ USER_OPS = frozenset(
         "reset",
     }
 )
+
+
+def _chat_of(params: Params) -> int | None:
+    """The chat a call is for, when it names one."""
+    value = params.values.get("chat_id")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
