@@ -98,12 +98,13 @@ async def _tell_supervisors(session: Session, refusals: Mapping[int, tuple[int, 
     (a job with a once-only key per chat and hour), with how many cards and why."""
     if not refusals:
         return
-    hour = (await db_now(session)).strftime("%Y-%m-%dT%H")
+    now = await db_now(session)
+    hour = now.strftime("%Y-%m-%dT%H")
     for chat_id, (cards, reason) in refusals.items():
         await job_store.schedule(
             session=session,
             kind=REFUSAL_ALERT,
-            due_at=await db_now(session),
+            due_at=now,
             payload={"chat": chat_id, "cards": cards, "reason": reason[:300]},
             dedupe_key=f"{REFUSAL_ALERT}:{chat_id}:{hour}",
         )
