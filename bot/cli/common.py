@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings, load_settings
 from bot.core.export_filter import ExportFilter, TimeRange, parse_day, range_bounds
 from bot.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.storage.database import Database
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -31,7 +37,6 @@ def shop_settings() -> Settings:
     (CliError when there is one that cannot be read)."""
     config = settings()
     from bot.service.shop_settings import current_overlay
-    from bot.storage.database import Database
     from bot.storage.presence import DatabaseMissing, DatabaseUnreachable, database_revision
 
     try:
@@ -40,17 +45,28 @@ def shop_settings() -> Settings:
     except DatabaseMissing:
         return config
     except DatabaseUnreachable:
-        pass  # said in one line by existing_database
-    url = existing_database(config)  # unreachable, or at another revision: CliError
+        pass  # said in one line by existing_database (unreachable, or at another revision)
 
-    async def read() -> Settings:
+    async def read(db: Database) -> Settings:
+        return (await current_overlay(db, config)).settings
+
+    return with_database(config, read)
+
+
+def with_database(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work(db)` on the shop's existing, migrated database, closed after."""
+    from bot.storage.database import Database
+
+    url = existing_database(config)
+
+    async def run() -> T:
         db = Database.open(url)
         try:
-            return (await current_overlay(db, config)).settings
+            return await work(db)
         finally:
             await db.close()
 
-    return asyncio.run(read())
+    return asyncio.run(run())
 
 
 def existing_database(config: Settings, *, at_head: bool = True) -> str:

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import CliError, existing_database, settings, shop_settings, writing_to
-from bot.config import Settings
+from bot.cli.common import CliError, settings, shop_settings, with_database, writing_to
 
 if TYPE_CHECKING:
     from bot.core.classify import Classifier
@@ -19,24 +16,6 @@ if TYPE_CHECKING:
     from bot.storage.database import Database
 
 model_app = typer.Typer(help="The shop's own model: its versions, and going back to the previous.")
-
-T = TypeVar("T")
-
-
-def _with_database(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run `work(db)` on the shop's existing, migrated database."""
-    from bot.storage.database import Database
-
-    url = existing_database(config)
-
-    async def run() -> T:
-        db = Database.open(url)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
 
 
 def train_shop(*, min_labels: int | None = None) -> None:
@@ -56,7 +35,7 @@ def train_shop(*, min_labels: int | None = None) -> None:
         )
 
     try:
-        result = _with_database(config, work)
+        result = with_database(config, work)
     except ShopModelError as exc:
         raise CliError(str(exc), exit_code=1) from None
     fit = result.fit
@@ -90,7 +69,7 @@ def shop_classifier() -> Classifier:
     async def work(db: Database) -> None:
         await refresh_understanding(understanding, db)
 
-    _with_database(config, work)
+    with_database(config, work)
     return understanding.classifier
 
 
@@ -109,7 +88,7 @@ def list_command() -> None:
         async with db.session() as session:
             return await model_versions(session=session)
 
-    versions = _with_database(config, work)
+    versions = with_database(config, work)
     if not versions:
         typer.echo("no shop model yet: the shipped weights are in use (kefu train --shop)")
         return
@@ -138,7 +117,7 @@ def rollback_command() -> None:
         return await rollback(db=db, actor=None)
 
     try:
-        left, now = _with_database(config, work)
+        left, now = with_database(config, work)
     except ShopModelError as exc:
         raise CliError(str(exc), exit_code=1) from None
     typer.echo(
@@ -160,7 +139,7 @@ def export_shop_command(
         async with db.session() as session:
             return await shop_words(session=session)
 
-    stored = _with_database(config, work)
+    stored = with_database(config, work)
     text = shop_words_yaml(
         [(s.word, s.added_by_name or str(s.added_by or ""), s.added_at) for s in stored],
         shop_name=config.shop_name or "",

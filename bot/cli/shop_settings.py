@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import CliError, existing_database, settings
+from bot.cli.common import CliError, settings, with_database
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -16,23 +14,7 @@ if TYPE_CHECKING:
     from bot.service.shop_settings import SettingChange, SettingLine
     from bot.storage.database import Database
 
-T = TypeVar("T")
 NAMES = "shop_name, timezone, language, sla_preset, ack_after, sla_target or witness_hour"
-
-
-def _on_database(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    from bot.storage.database import Database
-
-    url = existing_database(config)
-
-    async def run() -> T:
-        db = Database.open(url)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
 
 
 def _shown(setting: ShopSetting, value: object) -> str:
@@ -64,7 +46,7 @@ def _change(name: str, value: str) -> None:
         async def work(db: Database) -> SettingChange:
             return await change_setting(db, base=config, request=request, actor=None)
 
-        change = _on_database(config, work)
+        change = with_database(config, work)
     except SettingProblem as problem:
         raise _refused(config, problem) from None
     old, new = (_shown(change.setting, v) for v in (change.old, change.new))
@@ -97,7 +79,7 @@ def changed_command() -> None:
     async def work(db: Database) -> list[SettingLine]:
         return await setting_lines(db, config)
 
-    for line in _on_database(config, work):
+    for line in with_database(config, work):
         value = _shown(line.setting, line.value)
         if line.stored is None:
             typer.echo(f"{line.setting.name}={value}  # settings file")

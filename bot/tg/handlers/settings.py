@@ -16,10 +16,9 @@ from bot.core.shop_settings import (
 )
 from bot.core.sla import shop_time
 from bot.core.types import Language
-from bot.service import audit
 from bot.service.shop_settings import change_setting, setting_lines
 from bot.tg.context import KefuContext, Sender, Services
-from bot.tg.handlers.supervisor import _supervisor
+from bot.tg.handlers.supervisor import _audit_refusal, _supervisor
 from bot.tg.shop_sync import refresh_settings
 
 
@@ -52,13 +51,7 @@ async def settings_command(update: Update, context: KefuContext) -> None:
         return
     services, language = context.services, sender.language
     if sender.role < Role.ADMIN:
-        await audit.record(
-            services.db,
-            actor_telegram_id=sender.user.id,
-            action="settings.denied",
-            target=" ".join(args)[:256],
-            details={"role": sender.role.name.lower()},
-        )
+        await _audit_refusal(context, sender.user, sender.role, "settings.denied", " ".join(args))
         await _answer(sender, [services.text(language, "settings.admins_only")])
         return
     try:
