@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.core.types import Category, Classification, Flag, Language, Principle, Suggestion
 
@@ -121,7 +122,22 @@ def _join(parts: Iterable[str], language: Language) -> str:
 
 def fill(template: str, variables: Mapping[str, str]) -> str:
     """Fill `{name}` variables; `[[...]]` segments with a missing variable are dropped whole."""
+    if not any(variables.get(name) for name in _names(template)):
+        return _filled_empty(template)  # most replies name nothing the message gave
+    return _fill(template, variables)
 
+
+@lru_cache(maxsize=4096)
+def _names(template: str) -> tuple[str, ...]:
+    return tuple(_VARIABLE.findall(template))
+
+
+@lru_cache(maxsize=4096)
+def _filled_empty(template: str) -> str:
+    return _fill(template, {})
+
+
+def _fill(template: str, variables: Mapping[str, str]) -> str:
     def optional(match: re.Match[str]) -> str:
         inner = match.group(1)
         names = _VARIABLE.findall(inner)

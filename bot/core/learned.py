@@ -84,6 +84,8 @@ class LearnedWeights:
     # all would cost a third of a second at start-up.
     rows: dict[str, tuple[float, ...]] = field(init=False, repr=False, compare=False)
     known: frozenset[str] = field(init=False, repr=False, compare=False)
+    biases: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    modelled: frozenset[Flag] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         known = {category.value for category in Category}
@@ -95,6 +97,9 @@ class LearnedWeights:
             names.update(model.weights)
         object.__setattr__(self, "known", frozenset(names))
         object.__setattr__(self, "rows", {})
+        biases = (*self.categories.bias, *(model.bias for model in self.flags))
+        object.__setattr__(self, "biases", biases)
+        object.__setattr__(self, "modelled", frozenset(model.flag for model in self.flags))
 
     def row(self, name: str) -> tuple[float, ...] | None:
         """The feature's dense row of weights (None when no weight reads it)."""
@@ -141,30 +146,28 @@ class LearnedWeights:
                 row = self.row(name)
                 assert row is not None
             names.append(name)
-            present.append(row if value == 1.0 else tuple(weight * value for weight in row))
-        biases = (*model.bias, *(flag.bias for flag in self.flags))
+            present.append(row if value == 1.0 else tuple([weight * value for weight in row]))
         # Column sums over the present rows (zip(*rows) works in C, row by row would not).
-        columns = list(zip(*present, strict=True)) if present else [()] * len(biases)
-        totals = [bias + sum(column) for bias, column in zip(biases, columns, strict=True)]
+        columns = list(zip(*present, strict=True)) if present else [()] * len(self.biases)
+        totals = [bias + sum(column) for bias, column in zip(self.biases, columns, strict=True)]
         probabilities = softmax(totals[:width], model.temperature)
         if exclude is not None:
             probabilities[exclude] = 0.0
             kept = sum(probabilities)
             probabilities = [p / kept for p in probabilities] if kept > 0 else probabilities
-        ranked = sorted(range(width), key=lambda i: (-probabilities[i], i))
-        best = ranked[0]
-        runner_up = ranked[1] if width > 1 else None
-        modelled = {flag_model.flag for flag_model in self.flags}
-        flags = {flag for flag in rule_flags if flag not in modelled}
+        best, runner_up = _top_two(probabilities)
+        flags = {flag for flag in rule_flags if flag not in self.modelled}
         for offset, flag_model in enumerate(self.flags):
             if sigmoid(totals[width + offset]) >= flag_model.threshold or (
                 flag_model.mode == "union" and flag_model.flag in rule_flags
             ):
                 flags.add(flag_model.flag)
-        other = runner_up if runner_up is not None else best
-        diffs: list[float] = list(map(sub, columns[best], columns[other])) if present else []
-        pushes = [(name, diff) for name, diff in zip(names, diffs, strict=True) if diff > 0]
-        pushes.sort(key=lambda item: (-item[1], item[0]))
+        pushes: list[tuple[str, float]] = []
+        if present:
+            other = runner_up if runner_up is not None else best
+            diffs = list(map(sub, columns[best], columns[other]))
+            pushes = [(name, diff) for name, diff in zip(names, diffs, strict=True) if diff > 0]
+            pushes.sort(key=lambda item: (-item[1], item[0]))
         return Prediction(
             category=Category(model.labels[best]),
             index=best,
@@ -187,6 +190,16 @@ class Prediction:
     runner_up: int | None = None
     pushes: tuple[tuple[str, float], ...] = ()
     probabilities: tuple[float, ...] = ()  # every category's, in the order of the labels
+
+
+def _top_two(probabilities: Sequence[float]) -> tuple[int, int | None]:
+    """The most probable index and the runner-up (the lower index first on a tie)."""
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    runner_up: int | None = None
+    for index, probability in enumerate(probabilities):
+        if index != best and (runner_up is None or probability > probabilities[runner_up]):
+            runner_up = index
+    return best, runner_up
 
 
 def language_key(language: Language) -> str:

@@ -45,6 +45,15 @@ def test_fill(template: str, variables: dict[str, str], expected: str) -> None:
     assert fill(template, variables) == expected
 
 
+def test_fill_keeps_no_filled_template_between_calls() -> None:
+    template = "您好{buyer_name}，[[订单{order_id}]]已收到。  "
+    assert fill(template, {}) == "您好，已收到。"
+    assert fill(template, {"buyer_name": ""}) == "您好，已收到。"
+    assert fill(template, {"order_id": "A1"}) == "您好，订单A1已收到。"
+    assert fill(template, {"buyer_name": "小王"}) == "您好小王，已收到。"
+    assert fill(template, {}) == "您好，已收到。"
+
+
 @pytest.mark.parametrize(
     ("template", "expected"),
     [

@@ -65,6 +65,24 @@ def test_pushes_explain_the_winner_against_the_runner_up() -> None:
 
 
 @pytest.mark.parametrize(
+    ("bias", "excluded", "best", "runner_up"),
+    [
+        ((1.0, 1.0, 1.0), None, 0, 1),  # a tie goes to the first label, then the next
+        ((0.0, 1.0, 1.0), None, 1, 2),
+        ((2.0, 0.0, 1.0), None, 0, 2),
+        ((2.0, 0.0, 1.0), 0, 2, 1),  # ruled out, the runner-up wins
+        ((1.0, 1.0, 1.0), 0, 1, 2),
+    ],
+)
+def test_ties_go_to_the_earlier_label(
+    bias: tuple[float, ...], excluded: int | None, best: int, runner_up: int
+) -> None:
+    weights = LearnedWeights("zh", LinearModel(LABELS, bias, {}))
+    prediction = weights.predict({}, exclude=excluded)
+    assert (prediction.index, prediction.runner_up) == (best, runner_up)
+
+
+@pytest.mark.parametrize(
     ("bias", "temperature", "message"),
     [((0.0,), 1.0, "3 labels but 1 biases"), ((0.0, 0.0, 0.0), 0.0, "temperature")],
 )
