@@ -15,6 +15,7 @@ from bot.config import Settings, SettingsError
 from bot.core.roles import Role
 from bot.observability.logs import configure_logging
 from bot.service.intake.classify import message_classifier
+from bot.service.staff import team
 from bot.storage.agents import upsert_agent
 from bot.storage.database import Database
 from bot.storage.filestore import AttachmentStore
@@ -124,7 +125,9 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     if monitor is not None and settings.metrics_port is not None:
         await monitor.serve(settings.metrics_listen, settings.metrics_port)
     try:
-        await publish_commands(application.bot, services, staff)
+        await publish_commands(
+            application.bot, services, await team(services.db, services.settings)
+        )
     except Exception as exc:  # a missing menu must not keep the bot from serving buyers
         log.warning("could not register bot commands: %s", exc)
     if application.job_queue is not None:

@@ -7,8 +7,9 @@ from collections import Counter
 
 import typer
 
-from bot.cli.common import CliError, existing_database, settings
+from bot.cli.common import CliError, existing_database, settings, shop_settings
 from bot.cli.present import analysis_json, analysis_lines, dumps, problem_lines
+from bot.config import Settings
 from bot.core.types import Language
 from bot.phrasebook.loader import coverage, load_phrasebook
 from bot.understanding import Understanding, load_understanding
@@ -34,8 +35,18 @@ def _language(value: str | None) -> Language | None:
         raise CliError(f"--lang must be zh-Hans, zh-Hant or en, not {value!r}") from None
 
 
+def _shop_config() -> Settings:
+    """The settings in force, with the shop's changes (`/settings language en`); the settings
+    file's alone when the database cannot be read, since these commands work offline."""
+    try:
+        return shop_settings()
+    except CliError as exc:
+        typer.echo(f"{exc} (using the settings file's language)", err=True)
+        return settings()
+
+
 def _understanding() -> tuple[Understanding, Language]:
-    config = settings()
+    config = _shop_config()
     return load_understanding(config.phrasebook_dir), Language(config.language)
 
 
@@ -87,7 +98,7 @@ def console(
     from bot.cli.console import practice_log, recording_log, run_console
     from bot.storage.presence import DatabaseLocation
 
-    config = settings()
+    config = _shop_config()
     url = existing_database(config) if record else None  # checked before anything is created
     data_dir = config.ensure_data_dir()
     understanding = load_understanding(config.phrasebook_dir)

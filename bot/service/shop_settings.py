@@ -18,6 +18,8 @@ from bot.core.shop_settings import (
     SettingRequest,
     ShopSetting,
 )
+from bot.storage import jobs as job_store
+from bot.storage.clock import db_now
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
 from bot.storage.shop_settings import (
@@ -27,6 +29,8 @@ from bot.storage.shop_settings import (
     remove_setting,
     stored_settings,
 )
+
+MENUS_JOB = "menus"  # the bot's command menus published again, in the shop's new language
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,4 +142,7 @@ async def change_setting(
             target=f"setting:{setting.name}",
             details={"old": old, "new": new},
         )
+        if setting.field == "language" and old != new:
+            # One job, claimed by one bot process, publishes the menus in the new language.
+            await job_store.schedule(session=session, kind=MENUS_JOB, due_at=await db_now(session))
     return SettingChange(setting, old, new, request.reset)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot.core.roles import Role
-from bot.storage.agents import set_available, staff_ids, upsert_agent
+from bot.config import Settings
+from bot.core.roles import Role, effective_role
+from bot.storage.agents import granted_roles, set_available, staff_ids, upsert_agent
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
 
@@ -69,3 +70,22 @@ async def supervisor_ids(db: Database) -> list[int]:
     """Telegram ids of the supervisors and admins granted in chat (the settings' are known)."""
     async with db.session() as session:
         return await staff_ids(session=session, minimum=Role.SUPERVISOR)
+
+
+async def team(db: Database, settings: Settings) -> dict[int, Role]:
+    """Every team member, from the settings and granted in chat, with their role in force."""
+    async with db.session() as session:
+        granted = await granted_roles(session=session)
+    members = dict.fromkeys([*settings.agent_ids, *settings.supervisor_ids, *settings.admin_ids])
+    members.update(dict.fromkeys(granted))
+    roles = {
+        user_id: effective_role(
+            user_id,
+            admins=settings.admin_ids,
+            supervisors=settings.supervisor_ids,
+            agents=settings.agent_ids,
+            granted=granted.get(user_id),
+        )
+        for user_id in members
+    }
+    return {user_id: role for user_id, role in roles.items() if role is not Role.BUYER}

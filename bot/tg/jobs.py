@@ -24,11 +24,14 @@ from bot.service.cards import AgentChat
 from bot.service.intake.posted import REFUSAL_ALERT
 from bot.service.jobs import DueJob
 from bot.service.retention import run_retention
+from bot.service.shop_settings import MENUS_JOB
 from bot.tg.cards import append_card_line
+from bot.tg.commands import publish_commands
 from bot.tg.context import KefuContext, Services
 from bot.tg.handlers.supervisor import weekly_summary
 from bot.tg.keyboards import confirm_keyboard
 from bot.tg.outbox import chunk_sender, follow_up_rule
+from bot.tg.shop_sync import refresh_settings
 from bot.tg.topics import send_in_topic
 from bot.tg.witness import publish_chain_head
 
@@ -277,6 +280,13 @@ async def _cards_refused(context: KefuContext, job: DueJob) -> None:
     )
 
 
+async def _menus(context: KefuContext, job: DueJob) -> None:
+    """Publish the command menus again after the shop's language changed (by one process)."""
+    services = context.services
+    await refresh_settings(services)  # the change may be newer than this process's last poll
+    await publish_commands(context.bot, services, await staff.team(services.db, services.settings))
+
+
 async def _retention(context: KefuContext, job: DueJob) -> None:
     await run_retention(context.services.db, context.services.settings)
 
@@ -289,4 +299,5 @@ RUNNERS: dict[str, Callable[[KefuContext, DueJob], Awaitable[None]]] = {
     "witness": _witness,
     "retention": _retention,
     REFUSAL_ALERT: _cards_refused,
+    MENUS_JOB: _menus,
 }

@@ -85,3 +85,14 @@ def test_without_a_database_show_still_works_and_set_says_what_to_do(
     refused = kefu("settings", "set", "sla_target", "15m", env=settings)
     assert refused.code == 2
     assert "no database" in refused.stderr
+
+
+def test_the_offline_tools_speak_the_language_the_shop_set(kefu: Kefu, env: dict[str, str]) -> None:
+    draft = ("check-reply", "您好，已为您补发，请注意查收。")
+    assert kefu(*draft, env=env).stdout == "回复检查通过\n"
+    assert kefu("settings", "set", "language", "en", env=env).code == 0
+    assert kefu(*draft, env=env).stdout == "Reply check passed\n"
+    unreachable = {**env, "KEFU_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/kefu"}
+    offline = kefu(*draft, env=unreachable)
+    assert offline.stdout == "回复检查通过\n"  # the settings file's language
+    assert "using the settings file's language" in offline.stderr

@@ -97,6 +97,35 @@ async def test_a_setting_changed_in_chat_on_one_process_is_used_by_another_withi
     assert shop.settings.shop_name == "小米粒旗舰店"  # the settings file is never rewritten
 
 
+async def test_a_language_change_publishes_the_menus_again_by_one_process(
+    botapi: InProcessTelegram, tmp_path: Path, db_url: str
+) -> None:
+    shop = make_shop(botapi, tmp_path, database_url=db_url, **FAST)
+    async with running_kefu(shop, poll=False) as one, running_kefu(shop, poll=False):
+        words = _services(one).wording
+        assert botapi.commands()[0]["description"] == words.text(ZH, "commands.start")
+        at_start = len(botapi.calls("setMyCommands"))
+        per_process = at_start // 2  # the buyers' menu and each team member's, at start-up
+        await _says(shop, one, shop.admin, "/settings language en")
+        started = time.monotonic()
+        while len(botapi.calls("setMyCommands")) < at_start + per_process:
+            assert time.monotonic() - started < 5.0, "the menus were not published again"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # a second process publishing too would have done so by now
+        published = len(botapi.calls("setMyCommands")) - at_start
+        menu = botapi.commands()
+        admin_menu = botapi.commands(scope={"type": "chat", "chat_id": shop.admin["id"]})
+
+    assert published == per_process
+    assert [c["description"] for c in menu] == [
+        words.text(Language.EN, f"commands.{c['command']}") for c in menu
+    ]
+    assert {c["command"] for c in admin_menu} >= {"settings", "grant"}
+    assert admin_menu[0]["description"] == words.text(Language.EN, "commands.start")
+    jobs = await shop.rows("SELECT status FROM scheduled_jobs WHERE kind = 'menus'")
+    assert jobs == [{"status": "done"}]
+
+
 async def test_settings_in_chat_list_refuse_and_reset(
     botapi: InProcessTelegram, tmp_path: Path
 ) -> None:

@@ -152,3 +152,22 @@ async def test_two_processes_changing_one_setting_at_once_both_land_one_row_stay
     assert audit[0]["old"] is None  # type: ignore[index]
     assert audit[1]["old"] == audit[0]["new"]  # type: ignore[index]
     assert audit[1]["new"] == now  # type: ignore[index]
+
+
+async def _menu_jobs(db: Database) -> list[tuple[str, str]]:
+    async with db.session() as session:
+        rows = await session.execute(
+            text("SELECT kind, status FROM scheduled_jobs WHERE kind = 'menus' ORDER BY id")
+        )
+        return [(row.kind, row.status) for row in rows]
+
+
+async def test_a_language_change_plans_the_menus_once(db: Database, base: Settings) -> None:
+    await change_setting(db, base=base, request=parse_request("shop_name", "小店"), actor=ADMIN)
+    assert await _menu_jobs(db) == []  # only the language changes the menus
+    await change_setting(db, base=base, request=parse_request("language", "zh-Hans"), actor=ADMIN)
+    assert await _menu_jobs(db) == []  # the file's language already: nothing to publish
+    await change_setting(db, base=base, request=parse_request("language", "en"), actor=ADMIN)
+    assert await _menu_jobs(db) == [("menus", "pending")]
+    await change_setting(db, base=base, request=parse_request("language", "reset"), actor=ADMIN)
+    assert await _menu_jobs(db) == [("menus", "pending"), ("menus", "pending")]
