@@ -175,6 +175,8 @@ _TABLE: dict[str, str] = {
     "sla.target_missed": "buyer_name case target waited",
     "sla.digest_title": "count target",
     "sla.digest_line": "buyer_name case waited",
+    "sla.digest_title_mixed": "count",
+    "sla.digest_line_target": "buyer_name case target waited",
 }
 
 UI_VARIABLES: Mapping[str, frozenset[str]] = {

@@ -118,12 +118,13 @@ async def _sla_digest(context: KefuContext, job: DueJob) -> None:
 
 
 def _digest_text(services: Services, missed: list[MissedTarget]) -> str:
-    """One missed target: the single line; several: a title and a line per case."""
+    """One missed target: the single line; several: a title and a line per case (each naming
+    its target when the cases were held to different ones)."""
     language = services.default_language
-    # The target each case was held to when its buyer began waiting (the first, in a digest);
-    # the current one only for checks scheduled before targets were stored with them.
-    held_to = next((m.target_seconds for m in missed if m.target_seconds is not None), None)
-    target = waited_text(held_to or services.sla_policy.target.total_seconds())
+    # The target each case was held to when its buyer began waiting; the current one only for
+    # checks scheduled before targets were stored with them.
+    current = services.sla_policy.target.total_seconds()
+    targets = [waited_text(m.target_seconds or current) for m in missed]
     if len(missed) == 1:
         [only] = missed
         line = services.text(
@@ -132,15 +133,25 @@ def _digest_text(services: Services, missed: list[MissedTarget]) -> str:
             case=only.case,
             buyer_name=only.buyer_name,
             waited=only.waited,
-            target=target,
+            target=targets[0],
         )
         return "🚨 " + escape(line)
-    title = services.text(language, "sla.digest_title", count=len(missed), target=target)
+    if len(set(targets)) == 1:
+        title = services.text(language, "sla.digest_title", count=len(missed), target=targets[0])
+        line_key = "sla.digest_line"
+    else:
+        title = services.text(language, "sla.digest_title_mixed", count=len(missed))
+        line_key = "sla.digest_line_target"
     lines = [
         services.text(
-            language, "sla.digest_line", case=m.case, buyer_name=m.buyer_name, waited=m.waited
+            language,
+            line_key,
+            case=m.case,
+            buyer_name=m.buyer_name,
+            waited=m.waited,
+            target=target,
         )
-        for m in missed
+        for m, target in zip(missed, targets, strict=True)
     ]
     return "🚨 " + escape(title) + "\n" + "\n".join(escape(line) for line in lines)
 
