@@ -45,7 +45,12 @@ from bot.core.scoring import (
     topic_only,
     weighted_scores,
 )
-from bot.core.threats import THREAT_FLAGS, add_intent_threats, lever_threats
+from bot.core.threats import (
+    THREAT_FLAGS,
+    add_intent_threats,
+    lever_threats,
+    withdrawn_threats,
+)
 from bot.core.types import Category, Classification, Entities, Flag, Language
 from bot.core.urgency import add_deadline_urgency
 
@@ -232,9 +237,7 @@ class Classifier:
         return Classification(
             category=Category.EXTORTION,
             confidence=0.9 if len(words) >= 2 else 0.75,
-            flags=reading.flags
-            | self.rules.extortion_flags
-            | lever_threats(reading.tally, reading.flags, reading.normalized.text, self.rules),
+            flags=extortion_threats(reading, set(reading.flags), self.rules),
             keywords=words,
             entities=reading.entities,
             needs_human=False,
@@ -272,15 +275,12 @@ class Classifier:
             # Extortion is a demand for a benefit: without one, the model's runner-up stands.
             prediction = model.without_category(prediction, features, reading.flags)
         flags = set(prediction.flags)
-        if prediction.category is Category.EXTORTION:
-            # The lever a demand pulls is a threat: "给我50我就改好评" threatens the review.
-            flags |= self.rules.extortion_flags | lever_threats(
-                reading.tally, reading.flags, reading.normalized.text, self.rules
-            )
         if linked(reading.tally, reading.normalized.text, self.rules):
             # A threat the rules read, tied to what it is for, is a threat by structure,
             # whatever a flag model learned from reviews that say 差评 as their verdict.
             flags |= reading.flags & THREAT_FLAGS
+        if prediction.category is Category.EXTORTION:
+            flags = set(extortion_threats(reading, flags, self.rules))
         category = prediction.category
         keywords = _explain(prediction.pushes, reading.tally.keywords.get(category, []))
         confidence = round(prediction.probability, 3)
@@ -335,6 +335,15 @@ class Classifier:
 
 
 THREATS = frozenset({Category.BAD_REVIEW, Category.COMPLAINT})
+
+
+def extortion_threats(reading: Reading, flags: set[Flag], rules: Rules) -> frozenset[Flag]:
+    """An extortion's flags: the lever a demand pulls is a threat ("给我50我就删差评" holds the
+    review), unless it is one already made and offered back as the price ("差评已经发了，转我88
+    就删"): then only the demand stands."""
+    text = reading.normalized.text
+    found = flags | rules.extortion_flags | lever_threats(reading.tally, reading.flags, text, rules)
+    return frozenset(found - withdrawn_threats(text, rules))
 
 
 def threat_flags(reading: Reading) -> frozenset[Flag]:

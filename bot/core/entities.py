@@ -31,7 +31,7 @@ _CN_NUMBER = r"[零一二两三四五六七八九十百千万兩]+"
 _AMOUNT_RE = re.compile(
     r"(?:[¥￥$£€]|rs\.?\s?|inr\s?|rmb\s?|usd\s?)\s?(\d[\d,]*(?:\.\d+)?)"
     r"|((?:\d[\d,]*(?:\.\d+)?|" + _NUMBER_PLACEHOLDER + r"|" + _CN_NUMBER + r")\s?"
-    r"(?:元|块钱|块|塊錢|塊|rmb|dollars?|bucks|pounds|inr|usd))"
+    r"(?:元|块钱|块|塊錢|塊|蚊|港元|港幣|港币|台幣|台币|rmb|dollars?|bucks|pounds|inr|usd|hkd|twd|ntd))"
     r"|(\[(?:金额|金額)x\])",
     re.IGNORECASE,
 )

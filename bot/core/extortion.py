@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from bot.core.keyword_rules import ExtortionRole, Rules
 from bot.core.phrase_match import word_char_at
 from bot.core.scoring import Tally, evidence_beyond
+from bot.core.threats import has_word
 from bot.core.types import Flag
 
 
@@ -23,6 +24,8 @@ def is_extortion(tally: Tally, text: str, amounts: Sequence[str], asks: bool, ru
     """
     roles = tally.extortion
     if ExtortionRole.DIRECT in roles:
+        return True
+    if priced_review(tally, text, rules):
         return True
     # A demand is put in a few words; a long review that mentions money, a refund and a review
     # is telling a story (the learned weights may still call it extortion, given a demand).
@@ -78,13 +81,34 @@ def linked(tally: Tally, text: str, rules: Rules) -> bool:
 def demands_benefit(tally: Tally, text: str, amounts: Sequence[str], rules: Rules) -> bool:
     """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了."""
     roles = tally.extortion
+    if ExtortionRole.DIRECT not in roles and any(has_word(text, w) for w in rules.renounced):
+        return False  # "差评我写了，也不要你们赔什么": nothing is demanded
     return (
         ExtortionRole.DIRECT in roles
+        or priced_review(tally, text, rules)
         or ExtortionRole.BENEFIT in roles
         or _demanded_amount(text, rules)
         or any(_owed(text, amount, rules) for amount in amounts)
         or (ExtortionRole.REFUND in roles and not _names_a_cause(tally, rules))
     )
+
+
+def priced_review(tally: Tally, text: str, rules: Rules) -> bool:
+    """A bare sum beside a review taken down, in a short message: "300，删差评", "$30 and the
+    review's gone" name a price with no demand verb and no condition word."""
+    if len(text) > rules.link_max_length or any(has_word(text, w) for w in rules.renounced):
+        return False
+    review = ExtortionRole.REVIEW in tally.extortion or any(
+        has_word(text, word) for word in rules.review_levers
+    )
+    if not review or not any(has_word(text, w) for w in rules.review_withdrawals):
+        return False
+    for offset, char in enumerate(text):
+        if char.isascii() and char.isdigit() and not (offset and text[offset - 1].isdigit()):
+            before = text[max(0, offset - rules.demand_gap - 2) : offset]
+            if _is_money(text, offset, rules) and not any(w in before for w in rules.paid_words):
+                return True
+    return False
 
 
 def _owed(text: str, amount: str, rules: Rules) -> bool:

@@ -133,6 +133,13 @@ class Rules:
     urgent_times: tuple[str, ...] = ()
     urgent_needs: tuple[str, ...] = ()
     review_changes: tuple[str, ...] = ()  # 改, 删: a good review "changed to" holds a bad one
+    # "也不要你们赔什么", "I don't want any money": the message demands nothing.
+    renounced: tuple[str, ...] = ()
+    # A review or complaint the demand offers to take back ("转我88就删", "I'll close the
+    # dispute"): already made, it is the price, not a threat — unless a new one is threatened.
+    review_withdrawals: tuple[str, ...] = ()
+    complaint_withdrawals: tuple[str, ...] = ()
+    new_threats: tuple[str, ...] = ()  # 不然, 否则, otherwise: what follows a refusal
     counted_units: tuple[str, ...] = ()
     link_max_length: int = 60
     max_demand_digits: int = 4

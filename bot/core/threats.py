@@ -25,6 +25,20 @@ def lever_threats(tally: Tally, flags: Set[Flag], text: str, rules: Rules) -> fr
     return frozenset(found)
 
 
+def withdrawn_threats(text: str, rules: Rules) -> frozenset[Flag]:
+    """The levers a demand offers to take back and threatens no more: a review or complaint
+    already made is the price ("差评已经发了，转我88就删", "I'll close the dispute if you pay"),
+    unless a refusal brings a new threat ("不然", "otherwise")."""
+    if any(has_word(text, word) for word in rules.new_threats):
+        return frozenset()
+    found: set[Flag] = set()
+    if any(has_word(text, word) for word in rules.review_withdrawals):
+        found.add(Flag.THREATENS_REVIEW)
+    if any(has_word(text, word) for word in rules.complaint_withdrawals):
+        found.add(Flag.THREATENS_COMPLAINT)
+    return frozenset(found)
+
+
 def _promised(reviews: list[str], text: str, rules: Rules) -> bool:
     """A good review offered ("给我返10元我就给五星"), no bad one named and none changed."""
     good = rules.promised_reviews

@@ -93,6 +93,10 @@ class ExtortionModel(_Strict):
     promised_reviews: list[str] = Field(default_factory=list)
     neutral_reviews: list[str] = Field(default_factory=list)
     review_changes: list[str] = Field(default_factory=list)
+    renounced: list[str] = Field(default_factory=list)
+    review_withdrawals: list[str] = Field(default_factory=list)
+    complaint_withdrawals: list[str] = Field(default_factory=list)
+    new_threats: list[str] = Field(default_factory=list)
     threat_intents: list[str] = Field(default_factory=list)
     urgent_times: list[str] = Field(default_factory=list)
     urgent_needs: list[str] = Field(default_factory=list)
@@ -112,6 +116,10 @@ WORD_LISTS = {
     "promised_reviews": "promised_reviews",
     "neutral_reviews": "neutral_reviews",
     "review_changes": "review_changes",
+    "renounced": "renounced",
+    "review_withdrawals": "review_withdrawals",
+    "complaint_withdrawals": "complaint_withdrawals",
+    "new_threats": "new_threats",
     "threat_intents": "threat_intents",
     "urgent_times": "urgent_times",
     "urgent_needs": "urgent_needs",

@@ -21,6 +21,8 @@ from bot.core.types import Entities
         ("tracking id TBA123456789000", Entities(tracking_numbers=("TBA123456789000",))),
         ("赔我200元", Entities(amounts=("200元",))),
         ("给我两百块", Entities(amounts=("两百块",))),
+        ("賠返五十蚊", Entities(amounts=("五十蚊",))),
+        ("退我300台幣", Entities(amounts=("300台幣",))),
         ("refund $50 now", Entities(amounts=("50",))),
         ("退了[金额x]", Entities(amounts=("[金额x]",))),
         ("降了[数字x]块", Entities(amounts=("[数字x]块",))),

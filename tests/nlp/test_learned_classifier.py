@@ -56,6 +56,9 @@ def test_keywords_explain_and_confidence_is_a_probability(
         ("個蚊帳爛咗", "个蚊帐烂了"),
         ("點解寄錯顏色", "为什么寄错颜色"),  # a multi-character form folds on its own
         ("仲未收到貨", "还没收到货"),
+        ("唔使我寄返件貨", "不用我寄回件货"),
+        ("退返錢俾我", "退回钱给我"),
+        ("係唔係寄錯咗", "是不是寄错了"),
     ],
 )
 def test_written_cantonese_is_read_as_mandarin(
