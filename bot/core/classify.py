@@ -270,7 +270,11 @@ class Classifier:
         features = self._features(reading)
         prediction = model.predict(features, reading.flags)
         if prediction.category is Category.EXTORTION and not demands_benefit(
-            reading.tally, reading.normalized.text, reading.entities.amounts, self.rules
+            reading.tally,
+            reading.normalized.text,
+            reading.entities.amounts,
+            self.rules,
+            asks=reading.question,
         ):
             # Extortion is a demand for a benefit: without one, the model's runner-up stands.
             prediction = model.without_category(prediction, features, reading.flags)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.keyword_rules import ExtortionRole, Rules
+from bot.core.normalize import AMOUNT_MARK
 from bot.core.phrase_match import word_char_at
 from bot.core.scoring import Tally, evidence_beyond
-from bot.core.threats import has_word
+from bot.core.threats import has_word, withdrawal_near
 from bot.core.types import Flag
 
 
@@ -25,11 +26,13 @@ def is_extortion(tally: Tally, text: str, amounts: Sequence[str], asks: bool, ru
     roles = tally.extortion
     if ExtortionRole.DIRECT in roles:
         return True
-    if priced_review(tally, text, rules):
+    if priced_review(tally, text, asks, rules):
         return True
     # A demand is put in a few words; a long review that mentions money, a refund and a review
     # is telling a story (the learned weights may still call it extortion, given a demand).
-    if len(text) > rules.extortion_max_length or not demands_benefit(tally, text, amounts, rules):
+    if len(text) > rules.extortion_max_length or not demands_benefit(
+        tally, text, amounts, rules, asks=asks
+    ):
         return False
     threat = max(
         tally.flags.get(Flag.THREATENS_REVIEW, 0.0),
@@ -78,14 +81,16 @@ def linked(tally: Tally, text: str, rules: Rules) -> bool:
     )
 
 
-def demands_benefit(tally: Tally, text: str, amounts: Sequence[str], rules: Rules) -> bool:
+def demands_benefit(
+    tally: Tally, text: str, amounts: Sequence[str], rules: Rules, *, asks: bool = False
+) -> bool:
     """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了."""
     roles = tally.extortion
-    if ExtortionRole.DIRECT not in roles and any(has_word(text, w) for w in rules.renounced):
+    if ExtortionRole.DIRECT not in roles and renounces(text, rules):
         return False  # "差评我写了，也不要你们赔什么": nothing is demanded
     return (
         ExtortionRole.DIRECT in roles
-        or priced_review(tally, text, rules)
+        or priced_review(tally, text, asks, rules)
         or ExtortionRole.BENEFIT in roles
         or _demanded_amount(text, rules)
         or any(_owed(text, amount, rules) for amount in amounts)
@@ -93,22 +98,59 @@ def demands_benefit(tally: Tally, text: str, amounts: Sequence[str], rules: Rule
     )
 
 
-def priced_review(tally: Tally, text: str, rules: Rules) -> bool:
-    """A bare sum beside a review taken down, in a short message: "300，删差评", "$30 and the
-    review's gone" name a price with no demand verb and no condition word."""
-    if len(text) > rules.link_max_length or any(has_word(text, w) for w in rules.renounced):
+def priced_review(tally: Tally, text: str, asks: bool, rules: Rules) -> bool:
+    """A bare sum beside a review taken down, in a short message with no question: "300，删差评",
+    "$30 and the review's gone" name a price with no demand verb and no condition word."""
+    if asks or "?" in text or len(text) > rules.link_max_length or renounces(text, rules):
         return False
-    review = ExtortionRole.REVIEW in tally.extortion or any(
-        has_word(text, word) for word in rules.review_levers
-    )
-    if not review or not any(has_word(text, w) for w in rules.review_withdrawals):
+    if not withdrawal_near(text, rules.review_withdrawals, rules.review_levers, rules):
         return False
+    if AMOUNT_MARK in text:
+        return True
     for offset, char in enumerate(text):
-        if char.isascii() and char.isdigit() and not (offset and text[offset - 1].isdigit()):
-            before = text[max(0, offset - rules.demand_gap - 2) : offset]
-            if _is_money(text, offset, rules) and not any(w in before for w in rules.paid_words):
-                return True
+        starts = char.isascii() and char.isdigit() and not (offset and text[offset - 1].isdigit())
+        if starts and _is_money(text, offset, rules) and _asked_sum(text, offset, rules):
+            return True
     return False
+
+
+def renounces(text: str, rules: Rules) -> bool:
+    """The message says the buyer wants nothing ("差评我写了，也不要你们赔什么") and then asks for
+    no sum and threatens nothing on a refusal ("没别的要求，赔我200，不然差评" still demands)."""
+    return (
+        any(has_word(text, word) for word in rules.renounced)
+        and not any(has_word(text, word, whole=True) for word in rules.new_threats)
+        and not _demanded_amount(text, rules)
+    )
+
+
+def _asked_sum(text: str, offset: int, rules: Rules) -> bool:
+    """The number at `offset` can be a price asked: not labelled as an order, phone or size
+    number (尾号8823, order 5521, #1042), not a time or date (10:30, 2023-11-07), not paid
+    ("花了200", "paid $40", "200块买的")."""
+    end = offset
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    before = text[max(0, offset - 8) : offset].rstrip(" $¥￥£€")
+    after = text[end : end + 3]
+    if (before and before[-1] in _NUMBER_JOINERS) or (after and after[0] in _NUMBER_JOINERS):
+        return False
+    if after.startswith(rules.paid_after) or after[:2] in _ORDINALS:  # 200块买的, the 2nd
+        return False
+    return not any(_ends_with(before, word) for word in (*rules.number_labels, *rules.paid_words))
+
+
+def _ends_with(before: str, word: str) -> bool:
+    """`before` ends with `word` (a Latin one as a whole word), maybe one character before."""
+    if not word.isascii():
+        return before.endswith(word) or before[:-1].endswith(word)
+    trimmed = before.rstrip()
+    start = len(trimmed) - len(word)
+    return trimmed.endswith(word) and not word_char_at(trimmed, start - 1)
+
+
+_NUMBER_JOINERS = frozenset("#:-/.")
+_ORDINALS = frozenset({"st", "nd", "rd", "th"})
 
 
 def _owed(text: str, amount: str, rules: Rules) -> bool:
@@ -117,7 +159,7 @@ def _owed(text: str, amount: str, rules: Rules) -> bool:
     if start < 0:
         return False
     before = text[max(0, start - rules.demand_gap - 2) : start]
-    after = text[start + len(amount) : start + len(amount) + 2]
+    after = text[start + len(amount) : start + len(amount) + 8]
     return not any(word in before for word in rules.paid_words) and not after.startswith(
         rules.paid_after
     )

@@ -139,7 +139,10 @@ class Rules:
     # dispute"): already made, it is the price, not a threat — unless a new one is threatened.
     review_withdrawals: tuple[str, ...] = ()
     complaint_withdrawals: tuple[str, ...] = ()
+    withdraw_verbs: tuple[str, ...] = ()  # 撤, withdraw: said of a complaint word close by
     new_threats: tuple[str, ...] = ()  # 不然, 否则, otherwise: what follows a refusal
+    withdrawal_refusals: tuple[str, ...] = ()  # 不, won't: "差评不会删" keeps the threat
+    number_labels: tuple[str, ...] = ()  # 尾号, order: the number after one is no price
     counted_units: tuple[str, ...] = ()
     link_max_length: int = 60
     max_demand_digits: int = 4

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 
 from bot.core.keyword_rules import ExtortionRole, Rules
 from bot.core.phrase_match import word_char_at
@@ -28,15 +28,83 @@ def lever_threats(tally: Tally, flags: Set[Flag], text: str, rules: Rules) -> fr
 def withdrawn_threats(text: str, rules: Rules) -> frozenset[Flag]:
     """The levers a demand offers to take back and threatens no more: a review or complaint
     already made is the price ("差评已经发了，转我88就删", "I'll close the dispute if you pay"),
-    unless a refusal brings a new threat ("不然", "otherwise")."""
-    if any(has_word(text, word) for word in rules.new_threats):
+    unless a refusal brings a new threat ("不然", "不给就", "otherwise"). A withdrawal refused
+    ("差评不会删", "I won't remove it") is no withdrawal: the threat stands."""
+    if any(has_word(text, word, whole=True) for word in rules.new_threats):
         return frozenset()
     found: set[Flag] = set()
-    if any(has_word(text, word) for word in rules.review_withdrawals):
+    reviews, complaints = rules.review_levers, rules.complaint_levers
+    if withdrawal_near(text, rules.review_withdrawals, reviews, rules, rivals=complaints):
         found.add(Flag.THREATENS_REVIEW)
-    if any(has_word(text, word) for word in rules.complaint_withdrawals):
+    if withdrawal_near(text, rules.complaint_withdrawals, (), rules) or withdrawal_near(
+        text, rules.withdraw_verbs, complaints, rules, rivals=reviews
+    ):
         found.add(Flag.THREATENS_COMPLAINT)
     return frozenset(found)
+
+
+def withdrawal_near(
+    text: str,
+    withdrawals: Sequence[str],
+    levers: Sequence[str],
+    rules: Rules,
+    *,
+    rivals: Sequence[str] = (),
+) -> bool:
+    """A withdrawal (删, take down) said of one of `levers` close by — closer than any of
+    `rivals` ("撤差评，也不去投诉了" takes the review back, not the complaint); none needed when
+    `levers` is empty (the withdrawal names its lever: 撤诉); and not refused (不删, won't)."""
+    for word in withdrawals:
+        latin = word.isascii()
+        start = text.find(word)
+        while start >= 0:
+            end = start + len(word)
+            if (not latin or not word_char_at(text, start - 1)) and not _refused(
+                text, start, latin, rules
+            ):
+                if not levers:
+                    return True
+                lo, hi = _reach(text, start, end, latin)
+                own = _distance(text, lo, hi, start, end, levers)
+                other = _distance(text, lo, hi, start, end, rivals)
+                if own is not None and (other is None or own <= other):
+                    return True
+            start = text.find(word, start + 1)
+    return False
+
+
+def _reach(text: str, start: int, end: int, latin: bool) -> tuple[int, int]:
+    """Where a withdrawal's lever may stand: in English its own clause ("close the PayPal
+    dispute", "that 1-star comes down"), in Chinese a few characters on either side, across a
+    comma ("差评已经发了，想删的话")."""
+    if not latin:
+        return max(0, start - 16), end + 16
+    left = max(text.rfind(mark, 0, start) for mark in _CLAUSE_ENDS)
+    rights = [found for mark in _CLAUSE_ENDS if (found := text.find(mark, end)) >= 0]
+    return max(left + 1, start - 40), min([*rights, end + 40])
+
+
+def _distance(
+    text: str, lo: int, hi: int, start: int, end: int, levers: Sequence[str]
+) -> int | None:
+    """Characters between [start, end) and the nearest lever inside [lo, hi) (None: none)."""
+    best: int | None = None
+    for lever in levers:
+        found = text.find(lever, lo)
+        while found >= 0 and found + len(lever) <= hi:
+            if not lever.isascii() or not word_char_at(text, found - 1):
+                gap = max(start - (found + len(lever)), found - end, 0)
+                best = gap if best is None else min(best, gap)
+            found = text.find(lever, found + 1)
+    return best
+
+
+_CLAUSE_ENDS = (".", "!", "?", ";", ",", "\n")
+
+
+def _refused(text: str, start: int, latin: bool, rules: Rules) -> bool:
+    before = text[max(0, start - (12 if latin else 3)) : start]
+    return any(has_word(before, word, whole=True) for word in rules.withdrawal_refusals)
 
 
 def _promised(reviews: list[str], text: str, rules: Rules) -> bool:

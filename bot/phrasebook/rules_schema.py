@@ -96,7 +96,10 @@ class ExtortionModel(_Strict):
     renounced: list[str] = Field(default_factory=list)
     review_withdrawals: list[str] = Field(default_factory=list)
     complaint_withdrawals: list[str] = Field(default_factory=list)
+    withdraw_verbs: list[str] = Field(default_factory=list)
     new_threats: list[str] = Field(default_factory=list)
+    withdrawal_refusals: list[str] = Field(default_factory=list)
+    number_labels: list[str] = Field(default_factory=list)
     threat_intents: list[str] = Field(default_factory=list)
     urgent_times: list[str] = Field(default_factory=list)
     urgent_needs: list[str] = Field(default_factory=list)
@@ -119,7 +122,10 @@ WORD_LISTS = {
     "renounced": "renounced",
     "review_withdrawals": "review_withdrawals",
     "complaint_withdrawals": "complaint_withdrawals",
+    "withdraw_verbs": "withdraw_verbs",
     "new_threats": "new_threats",
+    "withdrawal_refusals": "withdrawal_refusals",
+    "number_labels": "number_labels",
     "threat_intents": "threat_intents",
     "urgent_times": "urgent_times",
     "urgent_needs": "urgent_needs",

@@ -52,6 +52,11 @@ CASES: list[tuple[str, set[Flag], set[Flag]]] = [
     ("$40 and the review's gone", {WC}, {TR, TC}),
     ("Pay me $60 and I'll delete my 1-star, otherwise I add the photos", {TR, WC}, {TC}),
     ("I'll close the PayPal dispute once you send another $25", {WC}, {TR, TC}),
+    # a withdrawal refused keeps the threat; the nearest lever is the one taken back
+    ("不赔钱，差评我是不会删的，投诉也照样投", {TR, TC, WC}, set()),
+    ("I won't take down my 1-star until you pay me $50", {TR, WC}, set()),
+    ("赔我两百我就撤差评，也不去12315投诉了", {TC, WC}, {TR}),
+    ("Send me $30 and I won't report you to PayPal. Close the ticket after", {TC, WC}, {TR}),
     ("$100 or this goes on TikTok for my 50k followers", {TC, WC}, {TR}),
 ]
 
@@ -101,7 +106,7 @@ def test_a_review_or_complaint_word_with_an_intent_is_a_threat(
 DEMANDS: list[tuple[str, bool]] = [
     ("150，删评", True),
     ("$35 and that 1-star comes down", True),
-    ("加送一个收纳袋，我给五星", True),
+    ("多送一个收纳袋，我给五星", True),
     ("送多個俾我，我俾五星", True),
     ("throw in a spare filter at no charge and I'll bump it to 5 stars", True),
     ("全款退我，東西唔使寄返，負評我即刻刪", True),
@@ -110,6 +115,19 @@ DEMANDS: list[tuple[str, bool]] = [
     ("I left 1 star and I don't want any money, please stop emailing me", False),
     ("删差评要怎么操作？", False),
     ("差评删了吗？订单号20231107", False),
+    # numbers that are no price, beside a review taken down
+    ("评价怎么删除，尾号5531", False),
+    ("差评我9:15就删了，现在还挂着", False),
+    ("520买的那单，差评我已经删了", False),
+    ("How can I remove my review for order 7730", False),
+    ("换个39码，差评就删", False),
+    ("我改成好评了，返现10块什么时候给？", False),
+    # benefit words inside other words
+    ("快递要送多久啊，再不到就差评", False),
+    ("坏了的话用不用寄回？不退款我就给差评", False),
+    # a renouncing opening before a demand is still a demand
+    ("没别的要求，转我300，不然差评", True),
+    ("I want $40 back, nothing else, or I'm leaving 1 star", True),
 ]
 
 
