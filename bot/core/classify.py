@@ -24,7 +24,7 @@ step 4 in `bot.core.scoring` and `bot.core.extortion`; this module reads and dec
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from math import exp
 
@@ -32,7 +32,7 @@ from bot.core.entities import extract_entities
 from bot.core.extortion import demands_benefit, is_extortion, linked, tied_by_condition
 from bot.core.features import RuleView, chinese_features, english_features
 from bot.core.keyword_rules import ExtortionRole, Rules
-from bot.core.learned import LearnedWeights, display_name, language_key
+from bot.core.learned import LearnedWeights, explain, language_key
 from bot.core.normalize import NormalizedText, ScriptConverter, normalize
 from bot.core.phrase_match import Segmenter, TokenBounds, find_phrases
 from bot.core.scoring import (
@@ -48,8 +48,7 @@ from bot.core.scoring import (
 from bot.core.threats import (
     THREAT_FLAGS,
     add_intent_threats,
-    lever_threats,
-    withdrawn_threats,
+    extortion_threats,
 )
 from bot.core.types import Category, Classification, Entities, Flag, Language
 from bot.core.urgency import add_deadline_urgency
@@ -237,7 +236,9 @@ class Classifier:
         return Classification(
             category=Category.EXTORTION,
             confidence=0.9 if len(words) >= 2 else 0.75,
-            flags=extortion_threats(reading, set(reading.flags), self.rules),
+            flags=extortion_threats(
+                reading.tally, reading.flags, reading.normalized.text, self.rules
+            ),
             keywords=words,
             entities=reading.entities,
             needs_human=False,
@@ -284,9 +285,13 @@ class Classifier:
             # whatever a flag model learned from reviews that say 差评 as their verdict.
             flags |= reading.flags & THREAT_FLAGS
         if prediction.category is Category.EXTORTION:
-            flags = set(extortion_threats(reading, flags, self.rules))
+            flags = set(
+                extortion_threats(
+                    reading.tally, reading.flags, reading.normalized.text, self.rules, flags
+                )
+            )
         category = prediction.category
-        keywords = _explain(prediction.pushes, reading.tally.keywords.get(category, []))
+        keywords = explain(prediction.pushes, reading.tally.keywords.get(category, []))
         confidence = round(prediction.probability, 3)
         cause = _threatened_over(category, reading, self.rules)
         if cause is not None:
@@ -341,15 +346,6 @@ class Classifier:
 THREATS = frozenset({Category.BAD_REVIEW, Category.COMPLAINT})
 
 
-def extortion_threats(reading: Reading, flags: set[Flag], rules: Rules) -> frozenset[Flag]:
-    """An extortion's flags: the lever a demand pulls is a threat ("给我50我就删差评" holds the
-    review), unless it is one already made and offered back as the price ("差评已经发了，转我88
-    就删"): then only the demand stands."""
-    text = reading.normalized.text
-    found = flags | rules.extortion_flags | lever_threats(reading.tally, reading.flags, text, rules)
-    return frozenset(found - withdrawn_threats(text, rules))
-
-
 def threat_flags(reading: Reading) -> frozenset[Flag]:
     """The threats a message makes: the rules' threat flags and the levers it names."""
     found = reading.flags & THREAT_FLAGS
@@ -391,20 +387,3 @@ def _short(normalized: NormalizedText, rules: Rules) -> bool:
     if normalized.language is Language.EN:
         return len(normalized.text.split()) * 4 <= rules.link_max_length
     return len(normalized.text) <= rules.link_max_length
-
-
-def _explain(pushes: Sequence[tuple[str, float]], rule_words: Sequence[str]) -> tuple[str, ...]:
-    """The features that decided, strongest first, as words; a rule feature shows its phrases."""
-    words: list[str] = []
-    shown = 0
-    for name, _push in pushes:  # letter n-grams and signals decide but read as no word
-        if name.startswith(("r:", "rtop:")):
-            words.extend(rule_words)
-        elif name.startswith(("w:", "c:", "b:")):
-            words.append(display_name(name))
-        else:
-            continue
-        shown += 1
-        if shown == 8:
-            break
-    return tuple(dict.fromkeys(word for word in words if word and not word.startswith("<")))[:6]

@@ -231,3 +231,20 @@ def display_name(feature: str) -> str:
     if kind == BIGRAM:
         return rest.replace("_", " ")
     return feature
+
+
+def explain(pushes: Sequence[tuple[str, float]], rule_words: Sequence[str]) -> tuple[str, ...]:
+    """The features that decided, strongest first, as words; a rule feature shows its phrases."""
+    words: list[str] = []
+    shown = 0
+    for name, _push in pushes:  # letter n-grams and signals decide but read as no word
+        if name.startswith(("r:", "rtop:")):
+            words.extend(rule_words)
+        elif name.startswith(("w:", "c:", "b:")):
+            words.append(display_name(name))
+        else:
+            continue
+        shown += 1
+        if shown == 8:
+            break
+    return tuple(dict.fromkeys(word for word in words if word and not word.startswith("<")))[:6]

@@ -25,6 +25,17 @@ def lever_threats(tally: Tally, flags: Set[Flag], text: str, rules: Rules) -> fr
     return frozenset(found)
 
 
+def extortion_threats(
+    tally: Tally, rule_flags: Set[Flag], text: str, rules: Rules, flags: Set[Flag] = frozenset()
+) -> frozenset[Flag]:
+    """An extortion's flags (`flags`, the rules' and its demand's): the lever a demand pulls is
+    a threat ("给我50，不然差评"), unless it is one already made and offered back as the price
+    ("差评已经发了，转我88就删"): then only the demand stands."""
+    found = set(flags) | set(rule_flags) | rules.extortion_flags
+    found |= lever_threats(tally, rule_flags, text, rules)
+    return frozenset(found - withdrawn_threats(text, rules))
+
+
 def withdrawn_threats(text: str, rules: Rules) -> frozenset[Flag]:
     """The levers a demand offers to take back and threatens no more: a review or complaint
     already made is the price ("差评已经发了，转我88就删", "I'll close the dispute if you pay"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.classify import _explain
+from bot.core.learned import explain
 
 GRAMS = [(f"g:{gram}", 2.0 - i / 10) for i, gram in enumerate(["<sm", "sma", "mas", "ash", "sh>"])]
 
@@ -29,4 +29,4 @@ GRAMS = [(f"g:{gram}", 2.0 - i / 10) for i, gram in enumerate(["<sm", "sma", "ma
 def test_explain(
     pushes: list[tuple[str, float]], rule_words: list[str], expected: tuple[str, ...]
 ) -> None:
-    assert _explain(pushes, rule_words) == expected
+    assert explain(pushes, rule_words) == expected
