@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot.core.keyword_rules import ExtortionRole, Rules
@@ -86,32 +87,38 @@ def demands_benefit(
 ) -> bool:
     """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了."""
     roles = tally.extortion
-    if ExtortionRole.DIRECT not in roles and renounces(text, rules):
-        return False  # "差评我写了，也不要你们赔什么": nothing is demanded
-    return (
-        ExtortionRole.DIRECT in roles
+    if ExtortionRole.DIRECT in roles:
+        return True
+    demand = (
+        ExtortionRole.BENEFIT in roles
         or priced_review(tally, text, asks, rules)
-        or ExtortionRole.BENEFIT in roles
         or _demanded_amount(text, rules)
         or any(_owed(text, amount, rules) for amount in amounts)
         or (ExtortionRole.REFUND in roles and not _names_a_cause(tally, rules))
     )
+    # "差评我写了，也不要你们赔什么": nothing is demanded (looked at only once a demand is seen).
+    return demand and not renounces(text, rules)
 
 
 def priced_review(tally: Tally, text: str, asks: bool, rules: Rules) -> bool:
     """A bare sum beside a review taken down, in a short message with no question: "300，删差评",
     "$30 and the review's gone" name a price with no demand verb and no condition word."""
-    if asks or "?" in text or len(text) > rules.link_max_length or renounces(text, rules):
+    if asks or "?" in text or len(text) > rules.link_max_length:
         return False
+    marked = AMOUNT_MARK in text
+    if not (marked or _ASCII_DIGIT.search(text)):
+        return False  # the cheap checks first: this runs for every short message
     if not withdrawal_near(text, rules.review_withdrawals, rules.review_levers, rules):
         return False
-    if AMOUNT_MARK in text:
-        return True
-    for offset, char in enumerate(text):
-        starts = char.isascii() and char.isdigit() and not (offset and text[offset - 1].isdigit())
-        if starts and _is_money(text, offset, rules) and _asked_sum(text, offset, rules):
-            return True
-    return False
+    priced = marked or any(
+        char.isascii()
+        and char.isdigit()
+        and not (offset and text[offset - 1].isdigit())
+        and _is_money(text, offset, rules)
+        and _asked_sum(text, offset, rules)
+        for offset, char in enumerate(text)
+    )
+    return priced and not renounces(text, rules)
 
 
 def renounces(text: str, rules: Rules) -> bool:
@@ -150,6 +157,7 @@ def _ends_with(before: str, word: str) -> bool:
 
 
 _NUMBER_JOINERS = frozenset("#:-/.")
+_ASCII_DIGIT = re.compile("[0-9]")
 _ORDINALS = frozenset({"st", "nd", "rd", "th"})
 
 

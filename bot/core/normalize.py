@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.core.types import Language
@@ -157,15 +158,23 @@ class DialectFolding:
 
     pairs: tuple[tuple[str, str], ...] = ()
     first_chars: frozenset[str] = frozenset()
+    # One pass over the text, the longest form first at each place (寄 and 退 start forms too,
+    # so most Mandarin messages reach it: a loop over every form would cost each of them).
+    _pattern: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
+    _targets: Mapping[str, str] = field(init=False, default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.pairs:
+            forms = sorted((source for source, _ in self.pairs), key=lambda s: (-len(s), s))
+            object.__setattr__(self, "_pattern", re.compile("|".join(map(re.escape, forms))))
+            object.__setattr__(self, "_targets", dict(self.pairs))
 
     def fold(self, text: str) -> str:
         """`text` (already Simplified) with the Cantonese forms replaced."""
-        if not self.first_chars.intersection(text):
+        if self._pattern is None or not self.first_chars.intersection(text):
             return text
-        for source, target in self.pairs:
-            if source in text:
-                text = text.replace(source, target)
-        return text
+        targets = self._targets
+        return self._pattern.sub(lambda match: targets[match.group(0)], text)
 
 
 def normalize(
