@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections import Counter
 
 import typer
 
-from bot.cli.common import CliError, existing_database, settings, shop_settings
+from bot.cli.common import CliError, existing_database, settings
 from bot.cli.present import analysis_json, analysis_lines, dumps, problem_lines
 from bot.config import Settings
 from bot.core.types import Language
@@ -37,12 +38,32 @@ def _language(value: str | None) -> Language | None:
 
 def _shop_config() -> Settings:
     """The settings in force, with the shop's changes (`/settings language en`); the settings
-    file's alone when the database cannot be read, since these commands work offline."""
+    file's alone when the database cannot be read, since these commands work offline (one
+    attempt to reach it, never creating or migrating one)."""
+    config = settings()
     try:
-        return shop_settings()
-    except CliError as exc:
-        typer.echo(f"{exc} (using the settings file's language)", err=True)
-        return settings()
+        return asyncio.run(_with_shop_changes(config))
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        typer.echo(f"kefu: {reason} (using the settings file's language)", err=True)
+        return config
+
+
+async def _with_shop_changes(config: Settings) -> Settings:
+    from bot.service.shop_settings import current_overlay
+    from bot.storage.database import Database
+    from bot.storage.presence import DatabaseMissing, database_revision
+
+    try:
+        if await database_revision(config.sqlalchemy_url) is None:
+            return config  # not set up yet: nothing can have been changed
+    except DatabaseMissing:
+        return config
+    db = Database.open(config.sqlalchemy_url)
+    try:
+        return (await current_overlay(db, config)).settings
+    finally:
+        await db.close()
 
 
 def _understanding() -> tuple[Understanding, Language]:

@@ -237,7 +237,7 @@ class Classifier:
             category=Category.EXTORTION,
             confidence=0.9 if len(words) >= 2 else 0.75,
             flags=extortion_threats(
-                reading.tally, reading.flags, reading.normalized.text, self.rules
+                reading.tally, reading.flags, reading.normalized.text, self.rules, reading.flags
             ),
             keywords=words,
             entities=reading.entities,

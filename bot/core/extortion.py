@@ -97,7 +97,7 @@ def demands_benefit(
         or (ExtortionRole.REFUND in roles and not _names_a_cause(tally, rules))
     )
     # "差评我写了，也不要你们赔什么": nothing is demanded (looked at only once a demand is seen).
-    return demand and not renounces(text, rules)
+    return demand and not renounces(tally, text, rules)
 
 
 def priced_review(tally: Tally, text: str, asks: bool, rules: Rules) -> bool:
@@ -110,22 +110,34 @@ def priced_review(tally: Tally, text: str, asks: bool, rules: Rules) -> bool:
         return False  # the cheap checks first: this runs for every short message
     if not withdrawal_near(text, rules.review_withdrawals, rules.review_levers, rules):
         return False
-    priced = marked or any(
-        char.isascii()
-        and char.isdigit()
-        and not (offset and text[offset - 1].isdigit())
-        and _is_money(text, offset, rules)
-        and _asked_sum(text, offset, rules)
+    priced = any(
+        (char == AMOUNT_MARK and _asked_sum(text, offset, rules))
+        or (
+            char.isascii()
+            and char.isdigit()
+            and not (offset and text[offset - 1].isdigit())
+            and _is_money(text, offset, rules)
+            and _asked_sum(text, offset, rules)
+        )
         for offset, char in enumerate(text)
     )
-    return priced and not renounces(text, rules)
+    return priced and not renounces(tally, text, rules)
 
 
-def renounces(text: str, rules: Rules) -> bool:
-    """The message says the buyer wants nothing ("差评我写了，也不要你们赔什么") and then asks for
-    no sum and threatens nothing on a refusal ("没别的要求，赔我200，不然差评" still demands)."""
+def renounces(tally: Tally, text: str, rules: Rules) -> bool:
+    """The message says the buyer wants nothing ("差评我写了，也不要你们赔什么"): every benefit it
+    names is inside what it renounces, and it asks no sum and threatens nothing on a refusal
+    ("没别的要求，赔我200，不然差评" and "送我一个新的我就删差评，没其他要求" still demand)."""
+    said = [word for word in rules.renounced if has_word(text, word, whole=True)]
+    if not said:
+        return False
+    benefits = [
+        word
+        for word in tally.extortion_words
+        if ExtortionRole.BENEFIT in rules.phrases[word].extortion
+    ]
     return (
-        any(has_word(text, word) for word in rules.renounced)
+        all(any(word in renounced for renounced in said) for word in benefits)
         and not any(has_word(text, word, whole=True) for word in rules.new_threats)
         and not _demanded_amount(text, rules)
     )
@@ -135,11 +147,11 @@ def _asked_sum(text: str, offset: int, rules: Rules) -> bool:
     """The number at `offset` can be a price asked: not labelled as an order, phone or size
     number (尾号8823, order 5521, #1042), not a time or date (10:30, 2023-11-07), not paid
     ("花了200", "paid $40", "200块买的")."""
-    end = offset
+    end = offset + 1
     while end < len(text) and text[end].isdigit():
         end += 1
-    before = text[max(0, offset - 8) : offset].rstrip(" $¥￥£€")
-    after = text[end : end + 3]
+    before = text[max(0, offset - 16) : offset].rstrip(" $¥￥£€")
+    after = text[end : end + 8]
     if (before and before[-1] in _NUMBER_JOINERS) or (after and after[0] in _NUMBER_JOINERS):
         return False
     if after.startswith(rules.paid_after) or after[:2] in _ORDINALS:  # 200块买的, the 2nd
@@ -166,11 +178,13 @@ def _owed(text: str, amount: str, rules: Rules) -> bool:
     start = text.find(amount.lower())
     if start < 0:
         return False
-    before = text[max(0, start - rules.demand_gap - 2) : start]
+    near = text[max(0, start - rules.demand_gap - 2) : start]
+    before = text[max(0, start - 16) : start].rstrip(" $¥￥£€")
     after = text[start + len(amount) : start + len(amount) + 8]
-    return not any(word in before for word in rules.paid_words) and not after.startswith(
-        rules.paid_after
+    paid = any(
+        _ends_with(before, word) if word.isascii() else word in near for word in rules.paid_words
     )
+    return not paid and not after.startswith(rules.paid_after)
 
 
 def _names_a_cause(tally: Tally, rules: Rules) -> bool:
@@ -194,9 +208,13 @@ def _has_link(text: str, link: str) -> bool:
 def _demanded_amount(text: str, rules: Rules) -> bool:
     """True when a sum of money follows a demand verb closely ("转我300", "pay me $40")."""
     for verb in rules.demand_verbs:
+        latin = verb.isascii()
         start = text.find(verb)
         while start >= 0:
             after = start + len(verb)
+            if latin and (word_char_at(text, start - 1) or word_char_at(text, after)):
+                start = text.find(verb, start + 1)  # "refund" in "refunded" asks nothing
+                continue
             for offset in range(after, min(len(text), after + rules.demand_gap + 1)):
                 if text[offset].isdigit() or text[offset] in _CN_DIGITS:
                     if _is_money(text, offset, rules):

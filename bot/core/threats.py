@@ -26,13 +26,12 @@ def lever_threats(tally: Tally, flags: Set[Flag], text: str, rules: Rules) -> fr
 
 
 def extortion_threats(
-    tally: Tally, rule_flags: Set[Flag], text: str, rules: Rules, flags: Set[Flag] = frozenset()
+    tally: Tally, rule_flags: Set[Flag], text: str, rules: Rules, flags: Set[Flag]
 ) -> frozenset[Flag]:
-    """An extortion's flags (`flags`, the rules' and its demand's): the lever a demand pulls is
+    """An extortion's flags (`flags` as decided, and its demand's): the lever a demand pulls is
     a threat ("给我50，不然差评"), unless it is one already made and offered back as the price
     ("差评已经发了，转我88就删"): then only the demand stands."""
-    found = set(flags) | set(rule_flags) | rules.extortion_flags
-    found |= lever_threats(tally, rule_flags, text, rules)
+    found = set(flags) | rules.extortion_flags | lever_threats(tally, rule_flags, text, rules)
     return frozenset(found - withdrawn_threats(text, rules))
 
 
@@ -70,9 +69,8 @@ def withdrawal_near(
         start = text.find(word)
         while start >= 0:
             end = start + len(word)
-            if (not latin or not word_char_at(text, start - 1)) and not _refused(
-                text, start, latin, rules
-            ):
+            whole = not latin or not (word_char_at(text, start - 1) or word_char_at(text, end))
+            if whole and not _refused(text, start, latin, rules):
                 if not levers:
                     return True
                 lo, hi = _reach(text, start, end, latin)
@@ -101,12 +99,12 @@ def _distance(
     """Characters between [start, end) and the nearest lever inside [lo, hi) (None: none)."""
     best: int | None = None
     for lever in levers:
-        found = text.find(lever, lo)
-        while found >= 0 and found + len(lever) <= hi:
+        found = text.find(lever, lo, hi)
+        while found >= 0:
             if not lever.isascii() or not word_char_at(text, found - 1):
                 gap = max(start - (found + len(lever)), found - end, 0)
                 best = gap if best is None else min(best, gap)
-            found = text.find(lever, found + 1)
+            found = text.find(lever, found + 1, hi)
     return best
 
 
@@ -114,8 +112,14 @@ _CLAUSE_ENDS = (".", "!", "?", ";", ",", "\n")
 
 
 def _refused(text: str, start: int, latin: bool, rules: Rules) -> bool:
-    before = text[max(0, start - (12 if latin else 3)) : start]
-    return any(has_word(before, word, whole=True) for word in rules.withdrawal_refusals)
+    """A refusal just before the withdrawal, in its clause: 不删, 不会把差评删掉, won't remove.
+    A one-character refusal (不, 没) counts only right before it: "不然我就删" is no refusal."""
+    before = text[max(0, start - (16 if latin else 8)) : start]
+    clause = before[max(before.rfind(mark) for mark in _CLAUSE_ENDS) + 1 :]
+    return any(
+        has_word(clause if len(word) > 1 else clause[-2:], word, whole=True)
+        for word in rules.withdrawal_refusals
+    )
 
 
 def _promised(reviews: list[str], text: str, rules: Rules) -> bool:

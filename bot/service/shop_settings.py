@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -20,7 +21,7 @@ from bot.core.shop_settings import (
 )
 from bot.storage import jobs as job_store
 from bot.storage.clock import db_now
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit
 from bot.storage.shop_settings import (
     StoredSetting,
@@ -143,6 +144,20 @@ async def change_setting(
             details={"old": old, "new": new},
         )
         if setting.field == "language" and old != new:
-            # One job, claimed by one bot process, publishes the menus in the new language.
-            await job_store.schedule(session=session, kind=MENUS_JOB, due_at=await db_now(session))
+            await _plan_menus(session, after=timedelta(0))
     return SettingChange(setting, old, new, request.reset)
+
+
+async def plan_menus(db: Database, *, after: timedelta) -> None:
+    """Plan the menus' publication again (after a failed one)."""
+    async with db.transaction() as session:
+        await _plan_menus(session, after=after)
+
+
+async def _plan_menus(session: Session, *, after: timedelta) -> None:
+    """One job, claimed by one bot process, publishes the menus in the shop's language; a
+    newer plan replaces one not yet started (two changes in a row publish once)."""
+    due = await db_now(session) + after
+    job_id = await job_store.schedule(session=session, kind=MENUS_JOB, due_at=due)
+    if job_id is not None:
+        await job_store.drop_other_pending(session=session, kind=MENUS_JOB, keep=job_id)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.core.roles import Role, effective_role
-from bot.storage.agents import granted_roles, set_available, staff_ids, upsert_agent
+from bot.storage.agents import (
+    former_staff,
+    granted_roles,
+    set_available,
+    staff_ids,
+    upsert_agent,
+)
 from bot.storage.database import Database
 from bot.storage.evidence import append_audit
 
@@ -73,11 +79,13 @@ async def supervisor_ids(db: Database) -> list[int]:
 
 
 async def team(db: Database, settings: Settings) -> dict[int, Role]:
-    """Every team member, from the settings and granted in chat, with their role in force."""
+    """Everyone with a menu of their own: every team member (from the settings and granted in
+    chat) with their role in force, and those whose role was revoked, as buyers."""
     async with db.session() as session:
         granted = await granted_roles(session=session)
-    members = dict.fromkeys([*settings.agent_ids, *settings.supervisor_ids, *settings.admin_ids])
-    members.update(dict.fromkeys(granted))
+        former = await former_staff(session=session)
+    ids = dict.fromkeys([*settings.agent_ids, *settings.supervisor_ids, *settings.admin_ids])
+    ids.update(dict.fromkeys(granted))
     roles = {
         user_id: effective_role(
             user_id,
@@ -86,6 +94,7 @@ async def team(db: Database, settings: Settings) -> dict[int, Role]:
             agents=settings.agent_ids,
             granted=granted.get(user_id),
         )
-        for user_id in members
+        for user_id in ids
     }
-    return {user_id: role for user_id, role in roles.items() if role is not Role.BUYER}
+    members = {user_id: role for user_id, role in roles.items() if role is not Role.BUYER}
+    return {**dict.fromkeys(former, Role.BUYER), **members}

@@ -25,6 +25,12 @@ async def granted_roles(*, session: AsyncSession) -> dict[int, Role]:
     return {user_id: Role.parse(role) for user_id, role in rows}
 
 
+async def former_staff(*, session: AsyncSession) -> list[int]:
+    """Telegram ids of team members whose role was revoked (they still hold a menu of their own)."""
+    rows = await session.execute(select(Agent.telegram_user_id).where(Agent.active.is_(False)))
+    return list(rows.scalars())
+
+
 async def upsert_agent(
     *,
     session: AsyncSession,

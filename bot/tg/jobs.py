@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from html import escape
 
 from telegram import InlineKeyboardMarkup, Message
@@ -24,7 +25,7 @@ from bot.service.cards import AgentChat
 from bot.service.intake.posted import REFUSAL_ALERT
 from bot.service.jobs import DueJob
 from bot.service.retention import run_retention
-from bot.service.shop_settings import MENUS_JOB
+from bot.service.shop_settings import MENUS_JOB, plan_menus
 from bot.tg.cards import append_card_line
 from bot.tg.commands import publish_commands
 from bot.tg.context import KefuContext, Services
@@ -292,10 +293,32 @@ async def _cards_refused(context: KefuContext, job: DueJob) -> None:
 
 
 async def _menus(context: KefuContext, job: DueJob) -> None:
-    """Publish the command menus again after the shop's language changed (by one process)."""
+    """Publish the command menus again after the shop's language changed (by one process).
+
+    The settings are read first (the change may be newer than this process's last poll) and
+    again after: a change made meanwhile is published too. A database or Telegram failure plans
+    the publication again in a few minutes, so the menus never stay in the old language."""
     services = context.services
-    await refresh_settings(services)  # the change may be newer than this process's last poll
-    await publish_commands(context.bot, services, await staff.team(services.db, services.settings))
+    shop = services.understanding.shop
+    for _ in range(3):
+        await refresh_settings(services)
+        language = services.settings.language
+        try:
+            if shop.last_settings_error:
+                raise RuntimeError(shop.last_settings_error)
+            await publish_commands(
+                context.bot, services, await staff.team(services.db, services.settings)
+            )
+        except Exception as exc:  # published again later, never left in the old language
+            log.warning("menus not published (trying again in %s): %s", MENUS_RETRY, exc)
+            await plan_menus(services.db, after=MENUS_RETRY)
+            return
+        await refresh_settings(services)
+        if services.settings.language == language:
+            return
+
+
+MENUS_RETRY = timedelta(minutes=5)
 
 
 async def _retention(context: KefuContext, job: DueJob) -> None:

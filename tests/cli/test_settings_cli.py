@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,14 @@ def test_the_offline_tools_speak_the_language_the_shop_set(kefu: Kefu, env: dict
     offline = kefu(*draft, env=unreachable)
     assert offline.stdout == "回复检查通过\n"  # the settings file's language
     assert "using the settings file's language" in offline.stderr
+
+
+def test_suggest_json_stays_json_when_the_database_cannot_be_read(
+    kefu: Kefu, env: dict[str, str]
+) -> None:
+    unreachable = {**env, "KEFU_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/kefu"}
+    result = kefu("suggest", "--json", "快递三天没动了", env=unreachable)
+    assert result.code == 0
+    assert json.loads(result.stdout)["category"] == "not_received"
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.endswith("(using the settings file's language)\n")

@@ -126,6 +126,27 @@ async def test_a_language_change_publishes_the_menus_again_by_one_process(
     assert jobs == [{"status": "done"}]
 
 
+async def test_menus_telegram_refused_are_planned_again(
+    botapi: InProcessTelegram, tmp_path: Path
+) -> None:
+    shop = make_shop(botapi, tmp_path, **FAST)
+    async with running_kefu(shop, poll=False) as app:
+        botapi.inject_error("setMyCommands", 400, "Bad Request: too many requests in a row")
+        await _says(shop, app, shop.admin, "/settings language en")
+        await shop.until(
+            "SELECT count(*) AS n FROM scheduled_jobs WHERE kind = 'menus'", 2, seconds=10
+        )
+        jobs = await shop.rows(
+            "SELECT status, due_at > created_at AS later FROM scheduled_jobs"
+            " WHERE kind = 'menus' ORDER BY id"
+        )
+    assert [job["status"] for job in jobs] == ["done", "pending"]
+    assert jobs[1]["later"]  # a few minutes on, not at once
+    assert botapi.commands()[0]["description"] != _services(app).wording.text(
+        Language.EN, "commands.start"
+    )  # refused: still the old language until the next try
+
+
 async def test_settings_in_chat_list_refuse_and_reset(
     botapi: InProcessTelegram, tmp_path: Path
 ) -> None:

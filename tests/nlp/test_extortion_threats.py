@@ -57,6 +57,10 @@ CASES: list[tuple[str, set[Flag], set[Flag]]] = [
     ("I won't take down my 1-star until you pay me $50", {TR, WC}, set()),
     ("赔我两百我就撤差评，也不去12315投诉了", {TC, WC}, {TR}),
     ("Send me $30 and I won't report you to PayPal. Close the ticket after", {TC, WC}, {TR}),
+    ("差评挂了三天了，我可不会把差评删掉，转我88再说", {TR, WC}, set()),
+    ("pay me $50 and i'll remove my 1 star review, or i'll post five more", {TR, WC}, set()),
+    ("I removed my review last week. Pay me $50 or I'll leave a fresh 1 star", {TR, WC}, set()),
+    ("要不是你们拖了一周，我也不会写差评，转我88就删", {WC}, {TR, TC}),
     ("$100 or this goes on TikTok for my 50k followers", {TC, WC}, {TR}),
 ]
 
@@ -128,6 +132,12 @@ DEMANDS: list[tuple[str, bool]] = [
     # a renouncing opening before a demand is still a demand
     ("没别的要求，转我300，不然差评", True),
     ("I want $40 back, nothing else, or I'm leaving 1 star", True),
+    ("送我一个新的我就删差评，没其他要求", True),
+    # no price: a label, a refund owed, a masked sum that was paid
+    ("tracking 5512, take down the 1 star review", False),
+    ("refunded $40 and the review's gone", False),
+    ("差评我可以删，200还没退", False),
+    ("我花了[金额x]买的，差评删了", False),
 ]
 
 

@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import text
 
 from bot.config import Settings, load_settings
+from bot.core.roles import Role
 from bot.core.shop_settings import SettingProblem, parse_request
 from bot.service.shop_model import read_revisions
 from bot.service.shop_settings import change_setting, current_overlay, setting_lines
+from bot.service.staff import set_role, team
 from bot.storage.database import Database
 from bot.storage.shop_settings import put_setting
 from bot.storage.verify import verify_chain
@@ -170,4 +172,28 @@ async def test_a_language_change_plans_the_menus_once(db: Database, base: Settin
     await change_setting(db, base=base, request=parse_request("language", "en"), actor=ADMIN)
     assert await _menu_jobs(db) == [("menus", "pending")]
     await change_setting(db, base=base, request=parse_request("language", "reset"), actor=ADMIN)
-    assert await _menu_jobs(db) == [("menus", "pending"), ("menus", "pending")]
+    assert await _menu_jobs(db) == [("menus", "pending")]  # the newer plan replaced the first
+
+
+async def test_a_revoked_member_keeps_a_menu_and_gets_the_buyers_one(
+    db: Database, base: Settings
+) -> None:
+    for user_id in (4242, 4343):
+        await set_role(
+            db,
+            actor_telegram_id=ADMIN,
+            target_id=user_id,
+            role=Role.AGENT,
+            granting=True,
+            configured_in=None,
+        )
+    assert await team(db, base) == {4242: Role.AGENT, 4343: Role.AGENT}
+    await set_role(
+        db,
+        actor_telegram_id=ADMIN,
+        target_id=4343,
+        role=Role.BUYER,
+        granting=False,
+        configured_in=None,
+    )
+    assert await team(db, base) == {4242: Role.AGENT, 4343: Role.BUYER}
