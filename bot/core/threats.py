@@ -88,9 +88,13 @@ def _reach(text: str, start: int, end: int, latin: bool) -> tuple[int, int]:
     comma ("差评已经发了，想删的话")."""
     if not latin:
         return max(0, start - 16), end + 16
-    left = max(text.rfind(mark, 0, start) for mark in _CLAUSE_ENDS)
     rights = [found for mark in _CLAUSE_ENDS if (found := text.find(mark, end)) >= 0]
-    return max(left + 1, start - 40), min([*rights, end + 40])
+    return max(_clause_start(text, start), start - 40), min([*rights, end + 40])
+
+
+def _clause_start(text: str, start: int) -> int:
+    """Where the clause holding `start` begins: just after the last clause end before it."""
+    return max(text.rfind(mark, 0, start) for mark in _CLAUSE_ENDS) + 1
 
 
 def _distance(
@@ -114,8 +118,7 @@ _CLAUSE_ENDS = (".", "!", "?", ";", ",", "\n")
 def _refused(text: str, start: int, latin: bool, rules: Rules) -> bool:
     """A refusal just before the withdrawal, in its clause: 不删, 不会把差评删掉, won't remove.
     A one-character refusal (不, 没) counts only right before it: "不然我就删" is no refusal."""
-    before = text[max(0, start - (16 if latin else 8)) : start]
-    clause = before[max(before.rfind(mark) for mark in _CLAUSE_ENDS) + 1 :]
+    clause = text[max(start - (16 if latin else 8), _clause_start(text, start)) : start]
     return any(
         has_word(clause if len(word) > 1 else clause[-2:], word, whole=True)
         for word in rules.withdrawal_refusals

@@ -300,8 +300,8 @@ async def _menus(context: KefuContext, job: DueJob) -> None:
     the publication again in a few minutes, so the menus never stay in the old language."""
     services = context.services
     shop = services.understanding.shop
+    await refresh_settings(services)
     for _ in range(3):
-        await refresh_settings(services)
         language = services.settings.language
         try:
             if shop.last_settings_error:
