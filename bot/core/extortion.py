@@ -27,12 +27,13 @@ def is_extortion(tally: Tally, text: str, amounts: Sequence[str], asks: bool, ru
     roles = tally.extortion
     if ExtortionRole.DIRECT in roles:
         return True
-    if priced_review(tally, text, asks, rules):
+    priced = priced_review(tally, text, asks, rules)
+    if priced:
         return True
     # A demand is put in a few words; a long review that mentions money, a refund and a review
     # is telling a story (the learned weights may still call it extortion, given a demand).
     if len(text) > rules.extortion_max_length or not demands_benefit(
-        tally, text, amounts, rules, asks=asks
+        tally, text, amounts, rules, asks=asks, priced=priced
     ):
         return False
     threat = max(
@@ -83,15 +84,23 @@ def linked(tally: Tally, text: str, rules: Rules) -> bool:
 
 
 def demands_benefit(
-    tally: Tally, text: str, amounts: Sequence[str], rules: Rules, *, asks: bool = False
+    tally: Tally,
+    text: str,
+    amounts: Sequence[str],
+    rules: Rules,
+    *,
+    asks: bool = False,
+    priced: bool | None = None,
 ) -> bool:
-    """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了."""
+    """True when the message demands a benefit (see `is_extortion`) or says 差评师 / 私了.
+
+    `priced`: `priced_review`'s answer when the caller has it already."""
     roles = tally.extortion
     if ExtortionRole.DIRECT in roles:
         return True
     demand = (
         ExtortionRole.BENEFIT in roles
-        or priced_review(tally, text, asks, rules)
+        or (priced_review(tally, text, asks, rules) if priced is None else priced)
         or _demanded_amount(text, rules)
         or any(_owed(text, amount, rules) for amount in amounts)
         or (ExtortionRole.REFUND in roles and not _names_a_cause(tally, rules))

@@ -157,7 +157,8 @@ class DialectFolding:
     """
 
     pairs: tuple[tuple[str, str], ...] = ()
-    first_chars: frozenset[str] = frozenset()
+    # The forms' first characters: a text holding none of them is returned as it is.
+    first_chars: frozenset[str] = field(init=False, default=frozenset(), repr=False, compare=False)
     # One pass over the text, the longest form first at each place (寄 and 退 start forms too,
     # so most Mandarin messages reach it: a loop over every form would cost each of them).
     _pattern: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
@@ -168,6 +169,7 @@ class DialectFolding:
             forms = sorted((source for source, _ in self.pairs), key=lambda s: (-len(s), s))
             object.__setattr__(self, "_pattern", re.compile("|".join(map(re.escape, forms))))
             object.__setattr__(self, "_targets", dict(self.pairs))
+            object.__setattr__(self, "first_chars", frozenset(form[0] for form in forms))
 
     def fold(self, text: str) -> str:
         """`text` (already Simplified) with the Cantonese forms replaced."""

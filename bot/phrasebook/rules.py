@@ -280,7 +280,7 @@ def _signal_options(signals: SignalsModel) -> dict[str, Any]:
 def dialect_folding(folds: dict[str, str]) -> DialectFolding:
     """The folding table, longest forms first."""
     pairs = tuple(sorted(folds.items(), key=lambda pair: (-len(pair[0]), pair[0])))
-    return DialectFolding(pairs=pairs, first_chars=frozenset(source[0] for source in folds))
+    return DialectFolding(pairs=pairs)
 
 
 def rule_files(rules_dir: Path) -> list[Path]:
