@@ -12,7 +12,8 @@ Run: .venv/bin/python benchmarks/bot_e2e.py [--users 200] [--messages 1000] [--m
      [--database-url postgresql://postgres@127.0.0.1:5432/test]  (Kefu on PostgreSQL: a fresh
      database is created beside the one named, and dropped afterwards; default: SQLite)
      [--processes 1 2 4]  (instead: N `kefu run --webhook` processes behind nginx on PostgreSQL,
-     as docs/scaling.md deploys them; see benchmarks/bot_e2e_processes.py)
+     as docs/scaling.md deploys them, each N once per round, medians printed; see
+     benchmarks/bot_e2e_processes.py)
 """
 
 from __future__ import annotations
@@ -106,34 +107,48 @@ async def main() -> None:
 
 
 async def _processes(args: argparse.Namespace) -> None:
-    """Kefu as N webhook processes behind nginx on one PostgreSQL, for each N asked."""
-    from benchmarks.bot_e2e_processes import run_processes
+    """Kefu as N webhook processes behind nginx on one PostgreSQL, for each N asked.
 
+    The Ns take turns for `--rounds` rounds, so that load from other jobs on the machine does
+    not land on one N only; each N's figures are the median over its rounds."""
     if not args.database_url:
         raise SystemExit("--processes needs --database-url (several processes share PostgreSQL)")
-    results: list[tuple[int, BurstResult]] = []
-    for count in args.processes:
-        with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
-            async with _database(args.database_url, Path(tmp)) as database_url:
-                result = await run_processes(
-                    count,
-                    database_url=database_url,
-                    users=args.users,
-                    messages=args.messages,
-                    texts=TEXTS,
-                )
-                await _check_logged(database_url, args.messages + 2 * count)
-        results.append((count, result))
-        print(result.report(f"kefu x{count} behind nginx"), flush=True)
-    base = results[0][1].bot_cpu_ms_per_message
-    for count, result in results:
+    results: dict[int, list[BurstResult]] = {count: [] for count in args.processes}
+    for _round in range(args.rounds):
+        for count in args.processes:
+            result = await _process_burst(args, count)
+            results[count].append(result)
+            print(result.report(f"kefu x{count} behind nginx"), flush=True)
+    base = statistics.median(r.bot_cpu_ms_per_message for r in results[args.processes[0]])
+    for count, runs in results.items():
+        cpu = statistics.median(r.bot_cpu_ms_per_message for r in runs)
         print(
-            f"N={count}: {result.throughput:.0f} msg/s, p50 {result.p50_ms:.0f} ms, "
-            f"p99 {result.p99_ms:.0f} ms, CPU/message {result.bot_cpu_ms_per_message:.2f} ms "
-            f"({result.bot_cpu_ms_per_message / base:.2f}x N={results[0][0]}), "
-            f"cards {result.replies}/{result.messages}",
+            f"N={count} (median of {len(runs)}): "
+            f"{statistics.median(r.throughput for r in runs):.0f} msg/s, "
+            f"p50 {statistics.median(r.p50_ms for r in runs):.0f} ms, "
+            f"p99 {statistics.median(r.p99_ms for r in runs):.0f} ms, CPU/message {cpu:.2f} ms "
+            f"({cpu / base:.2f}x N={args.processes[0]}; rounds: "
+            + ", ".join(f"{r.bot_cpu_ms_per_message:.2f}" for r in runs)
+            + f" ms), cards {sum(r.replies for r in runs)}/{sum(r.messages for r in runs)}",
             flush=True,
         )
+
+
+async def _process_burst(args: argparse.Namespace, count: int) -> BurstResult:
+    """One burst against `count` processes on a fresh database, its log checked."""
+    from benchmarks.bot_e2e_processes import run_processes
+
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
+        async with _database(args.database_url, Path(tmp)) as database_url:
+            result = await run_processes(
+                count,
+                database_url=database_url,
+                users=args.users,
+                messages=args.messages,
+                texts=TEXTS,
+            )
+            await _check_logged(database_url, args.messages + 2 * count)
+    return result
 
 
 @asynccontextmanager
@@ -217,7 +232,7 @@ def _args() -> argparse.Namespace:
         "--rounds",
         type=int,
         default=3,
-        help="echo/Kefu pairs to run; the median ratio is the result",
+        help="echo/Kefu pairs (with --processes: rounds of every N) to run; the median is the result",
     )
     parser.add_argument(
         "--database-url", default="", help="PostgreSQL server to run Kefu on (default: SQLite)"
