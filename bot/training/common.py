@@ -28,6 +28,8 @@ class TrainConfig:
     max_ece: float = 0.05
     min_count: int = 2  # a feature must occur in this many training texts
     precision_target: float = 0.95  # the confident part must be at least this accurate
+    # ... within each kind of source (chats, reviews, tweets, written rows) this large
+    min_source_rows: int = 300
     # Weights that move a calibrated logit (weight / temperature) by less than this are left
     # out of the file; flag weights (no temperature) by their own size.
     prune_below: float = 0.02

@@ -185,6 +185,53 @@ def needs_human_threshold(
     return best
 
 
+def source_kind(group: str) -> str:
+    """The kind of source an example's group names (jddc, seq, reviews, tw, amazon, written, dev)."""
+    return group.split(":", 1)[0]
+
+
+def source_thresholds(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    kinds: Sequence[str],
+    *,
+    target: float,
+    min_rows: int,
+) -> dict[str, float]:
+    """Per kind of source with at least `min_rows` examples, its own needs-human threshold."""
+    by_kind: dict[str, list[int]] = {}
+    for index, kind in enumerate(kinds):
+        by_kind.setdefault(kind, []).append(index)
+    return {
+        kind: needs_human_threshold(
+            [confidences[i] for i in rows], [correct[i] for i in rows], target
+        )
+        for kind, rows in sorted(by_kind.items())
+        if len(rows) >= min_rows
+    }
+
+
+def needs_human_by_source(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    kinds: Sequence[str],
+    *,
+    target: float,
+    min_rows: int,
+) -> tuple[float, dict[str, float]]:
+    """The lowest confidence whose confident part is `target` accurate within every kind of
+    source with at least `min_rows` examples (all of them together when none has), and each
+    such kind's own threshold.
+
+    A threshold fitted to the mix alone holds only for that mix: the easy rows of one kind
+    (written rows, short chat turns) would lower it below what a harder kind (reviews) needs.
+    """
+    by_kind = source_thresholds(confidences, correct, kinds, target=target, min_rows=min_rows)
+    if not by_kind:
+        return needs_human_threshold(confidences, correct, target), by_kind
+    return max(by_kind.values()), by_kind
+
+
 def _choose(
     folds: Sequence[Fold], labels: Sequence[str], config: TrainConfig, log: Callable[[str], None]
 ) -> tuple[CvResult, np.ndarray, list[str], _Blend, list[CvResult]]:
@@ -302,9 +349,14 @@ def train_language(
     probabilities = _softmax(scores, temperature)
     confidences = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == truth
-    threshold = needs_human_threshold(
-        confidences.tolist(), correct.tolist(), config.precision_target
+    threshold, by_source = needs_human_by_source(
+        confidences.tolist(),
+        correct.tolist(),
+        [source_kind(e.group) for e in examples],
+        target=config.precision_target,
+        min_rows=config.min_source_rows,
     )
+    log("  needs_human by source: " + ", ".join(f"{k} {t:.3f}" for k, t in by_source.items()))
     confident = confidences >= threshold
     order, coef, intercept, names = _final_model(rows, labels, chosen, blend, config)
     # Pruned by what a weight does to the calibrated probabilities (weight / temperature):
