@@ -110,16 +110,20 @@ async def _processes(args: argparse.Namespace) -> None:
     """Kefu as N webhook processes behind nginx on one PostgreSQL, for each N asked.
 
     The Ns take turns for `--rounds` rounds, so that load from other jobs on the machine does
-    not land on one N only; each N's figures are the median over its rounds."""
+    not land on one N only; each figure of an N is its own median over the rounds (so one row
+    need not be one run), the cards are counted over all rounds."""
     if not args.database_url:
         raise SystemExit("--processes needs --database-url (several processes share PostgreSQL)")
-    results: dict[int, list[BurstResult]] = {count: [] for count in args.processes}
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
+    counts = list(dict.fromkeys(args.processes))  # each N once, in the order given
+    results: dict[int, list[BurstResult]] = {count: [] for count in counts}
     for _round in range(args.rounds):
-        for count in args.processes:
+        for count in counts:
             result = await _process_burst(args, count)
             results[count].append(result)
             print(result.report(f"kefu x{count} behind nginx"), flush=True)
-    base = statistics.median(r.bot_cpu_ms_per_message for r in results[args.processes[0]])
+    base = statistics.median(r.bot_cpu_ms_per_message for r in results[counts[0]])
     for count, runs in results.items():
         cpu = statistics.median(r.bot_cpu_ms_per_message for r in runs)
         print(
@@ -127,9 +131,10 @@ async def _processes(args: argparse.Namespace) -> None:
             f"{statistics.median(r.throughput for r in runs):.0f} msg/s, "
             f"p50 {statistics.median(r.p50_ms for r in runs):.0f} ms, "
             f"p99 {statistics.median(r.p99_ms for r in runs):.0f} ms, CPU/message {cpu:.2f} ms "
-            f"({cpu / base:.2f}x N={args.processes[0]}; rounds: "
+            f"({cpu / base:.2f}x N={counts[0]}; rounds: "
             + ", ".join(f"{r.bot_cpu_ms_per_message:.2f}" for r in runs)
-            + f" ms), cards {sum(r.replies for r in runs)}/{sum(r.messages for r in runs)}",
+            + f" ms), cards over all rounds {sum(r.replies for r in runs)}"
+            + f"/{sum(r.messages for r in runs)}",
             flush=True,
         )
 

@@ -119,6 +119,14 @@ def by_language(
     return [e for e in examples if e.language == language and (split is None or e.split == split)]
 
 
+COPY_SUFFIX = "~t"  # the id of an example's copy in another script
+
+
+def is_copy(example: Example) -> bool:
+    """True for a copy `augmented` made (it is not a text of its own)."""
+    return example.id.endswith(COPY_SUFFIX)
+
+
 def augmented(examples: Sequence[Example], convert: Callable[[str], str]) -> list[Example]:
     """Copies of Chinese examples in another script (e.g. OpenCC s2twp), same group and label."""
     copies = []
@@ -127,7 +135,7 @@ def augmented(examples: Sequence[Example], convert: Callable[[str], str]) -> lis
         if text != example.text:
             copies.append(
                 Example(
-                    f"{example.id}~t",
+                    f"{example.id}{COPY_SUFFIX}",
                     text,
                     example.category,
                     example.flags,

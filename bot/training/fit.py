@@ -25,7 +25,8 @@ from sklearn.naive_bayes import ComplementNB
 from bot.core.learned import LearnedWeights, LinearModel
 from bot.core.metrics import expected_calibration_error
 from bot.training.common import Fold, TrainConfig, fold_matrices, group_folds, logistic, matrix
-from bot.training.dataset import Example
+from bot.training.confidence import needs_human_by_source, source_kind
+from bot.training.dataset import Example, is_copy
 from bot.training.flags import flag_models
 
 FeatureFn = Callable[[str], dict[str, float]]
@@ -167,71 +168,6 @@ def _temperature(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(math.exp(found.x))
 
 
-def needs_human_threshold(
-    confidences: Sequence[float], correct: Sequence[bool], target: float
-) -> float:
-    """The lowest confidence whose confident part (≥ it) is at least `target` accurate.
-
-    Equal confidences are taken together: a threshold cannot split them.
-    """
-    pairs = sorted(zip(confidences, correct, strict=True), key=lambda pair: -pair[0])
-    best = 1.0
-    hits = 0
-    for count, (confidence, right) in enumerate(pairs, start=1):
-        hits += right
-        last_of_tie = count == len(pairs) or pairs[count][0] != confidence
-        if last_of_tie and hits / count >= target:
-            best = confidence
-    return best
-
-
-def source_kind(group: str) -> str:
-    """The kind of source an example's group names (jddc, seq, reviews, tw, amazon, written, dev)."""
-    return group.split(":", 1)[0]
-
-
-def source_thresholds(
-    confidences: Sequence[float],
-    correct: Sequence[bool],
-    kinds: Sequence[str],
-    *,
-    target: float,
-    min_rows: int,
-) -> dict[str, float]:
-    """Per kind of source with at least `min_rows` examples, its own needs-human threshold."""
-    by_kind: dict[str, list[int]] = {}
-    for index, kind in enumerate(kinds):
-        by_kind.setdefault(kind, []).append(index)
-    return {
-        kind: needs_human_threshold(
-            [confidences[i] for i in rows], [correct[i] for i in rows], target
-        )
-        for kind, rows in sorted(by_kind.items())
-        if len(rows) >= min_rows
-    }
-
-
-def needs_human_by_source(
-    confidences: Sequence[float],
-    correct: Sequence[bool],
-    kinds: Sequence[str],
-    *,
-    target: float,
-    min_rows: int,
-) -> tuple[float, dict[str, float]]:
-    """The lowest confidence whose confident part is `target` accurate within every kind of
-    source with at least `min_rows` examples (all of them together when none has), and each
-    such kind's own threshold.
-
-    A threshold fitted to the mix alone holds only for that mix: the easy rows of one kind
-    (written rows, short chat turns) would lower it below what a harder kind (reviews) needs.
-    """
-    by_kind = source_thresholds(confidences, correct, kinds, target=target, min_rows=min_rows)
-    if not by_kind:
-        return needs_human_threshold(confidences, correct, target), by_kind
-    return max(by_kind.values()), by_kind
-
-
 def _choose(
     folds: Sequence[Fold], labels: Sequence[str], config: TrainConfig, log: Callable[[str], None]
 ) -> tuple[CvResult, np.ndarray, list[str], _Blend, list[CvResult]]:
@@ -355,8 +291,13 @@ def train_language(
         [source_kind(e.group) for e in examples],
         target=config.precision_target,
         min_rows=config.min_source_rows,
+        counted=[not is_copy(e) for e in examples],
     )
-    log("  needs_human by source: " + ", ".join(f"{k} {t:.3f}" for k, t in by_source.items()))
+    log(
+        "  needs_human by source (each kind's own; None: never reached, left out): "
+        + ", ".join(f"{k} {'None' if t is None else f'{t:.3f}'}" for k, t in by_source.items())
+        + f"; together {threshold:.3f}"
+    )
     confident = confidences >= threshold
     order, coef, intercept, names = _final_model(rows, labels, chosen, blend, config)
     # Pruned by what a weight does to the calibrated probabilities (weight / temperature):

@@ -14,12 +14,7 @@ from bot.nlp.pipeline import build_classifier
 from bot.phrasebook.weights import read_weights, write_weights
 from bot.training.common import TrainConfig
 from bot.training.dataset import Example
-from bot.training.fit import (
-    needs_human_by_source,
-    needs_human_threshold,
-    source_kind,
-    train_language,
-)
+from bot.training.fit import train_language
 
 PHRASEBOOK = Path(__file__).resolve().parents[2] / "phrasebook"
 
@@ -99,51 +94,6 @@ def test_two_categories_train_too(rules_only: Classifier) -> None:
     trained = train_language(two, featurize, language="zh", version="t", config=CONFIG)
     assert trained.weights.categories.labels == ("not_received", "quality")
     assert trained.weights.predict(featurize("鞋底开胶了")).category is Category.QUALITY
-
-
-@pytest.mark.parametrize(
-    ("confidences", "correct", "target", "expected"),
-    [
-        ([0.9, 0.8, 0.7, 0.6], [True, True, False, False], 0.95, 0.8),
-        ([0.9, 0.8, 0.7, 0.6], [True, True, True, True], 0.95, 0.6),
-        ([0.9, 0.8], [False, True], 0.95, 1.0),  # nothing is confident enough
-        ([0.9, 0.8, 0.7], [True, False, True], 0.6, 0.7),
-        ([0.9, 0.9], [True, False], 0.95, 1.0),  # a tie is not split: 0.9 is only 50 % right
-    ],
-)
-def test_needs_human_threshold(
-    confidences: list[float], correct: list[bool], target: float, expected: float
-) -> None:
-    assert needs_human_threshold(confidences, correct, target) == expected
-
-
-@pytest.mark.parametrize(
-    ("kinds", "min_rows", "expected"),
-    [
-        # Together 0.6 would do (3 of 4 right); the chats alone need 0.9.
-        (["chat", "chat", "review", "review"], 2, 0.9),
-        # A kind smaller than min_rows does not count: the reviews alone decide.
-        (["review", "chat", "review", "review"], 2, 0.6),
-        # No kind is large enough: all rows together.
-        (["chat", "chat", "review", "review"], 5, 0.6),
-    ],
-)
-def test_needs_human_by_source(kinds: list[str], min_rows: int, expected: float) -> None:
-    """The threshold holds within every large enough kind of source, not only on the mix."""
-    confidences = [0.9, 0.8, 0.7, 0.6]
-    correct = [True, False, True, True]
-    threshold, _ = needs_human_by_source(
-        confidences, correct, kinds, target=0.75, min_rows=min_rows
-    )
-    assert threshold == expected
-
-
-@pytest.mark.parametrize(
-    ("group", "kind"),
-    [("jddc:d6236", "jddc"), ("reviews:平板:44", "reviews"), ("written:w0001", "written")],
-)
-def test_source_kind(group: str, kind: str) -> None:
-    assert source_kind(group) == kind
 
 
 def test_the_naive_bayes_blend_is_one_linear_model(rules_only: Classifier) -> None:
