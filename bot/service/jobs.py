@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,13 +107,21 @@ async def ensure_sla_digest(*, session: Session, now: datetime | None = None) ->
     )
 
 
-async def claim_due_jobs(db: Database, settings: Settings, *, limit: int) -> list[DueJob]:
-    """Keep the periodic jobs scheduled and claim up to `limit` due jobs for this process."""
+async def claim_due_jobs(
+    db: Database, settings: Settings, *, limit: int, kinds: Collection[str]
+) -> list[DueJob]:
+    """Keep the periodic jobs scheduled and claim up to `limit` due jobs of the `kinds` this
+    process can run: a kind it does not know (planned by a newer Kefu during a rolling upgrade)
+    stays for a process that knows it, instead of failing here."""
     async with db.transaction() as session:
         await ensure_sla_digest(session=session)
         claimed = (
             await job_store.claim_due(
-                session=session, worker=WORKER, limit=limit, except_kinds=DIGESTED_KINDS
+                session=session,
+                worker=WORKER,
+                limit=limit,
+                kinds=sorted(kinds),
+                except_kinds=DIGESTED_KINDS,
             )
             if limit > 0
             else []

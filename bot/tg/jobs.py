@@ -53,7 +53,7 @@ async def run_due_jobs(context: KefuContext) -> None:
     services = context.services
     running: set[asyncio.Task[None]] = context.bot_data.setdefault(_RUNNING_KEY, set())
     claimed = await jobs.claim_due_jobs(
-        services.db, services.settings, limit=MAX_RUNNING_JOBS - len(running)
+        services.db, services.settings, limit=MAX_RUNNING_JOBS - len(running), kinds=RUNNERS
     )
     for job in claimed:
         task = context.application.create_task(_run_job(context, job), name=f"kefu-job-{job.id}")

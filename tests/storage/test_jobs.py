@@ -220,3 +220,30 @@ async def test_issue_14_the_sla_digest_minute_is_the_databases_not_the_hosts(
     await db.close()
     minutes = {f"sla_digest:{m.isoformat(timespec='minutes')}" for m in (before, after)}
     assert key in minutes  # every host names the same minute, so one digest is sent
+
+
+async def test_issue_14_a_kind_this_process_cannot_run_stays_for_one_that_can(
+    migrated_url: str,
+) -> None:
+    """In a rolling upgrade a newer process plans a job kind the older ones do not know: the
+    older ones leave it (they used to claim it and fail it), a process that knows it runs it."""
+    from bot.config import load_settings
+
+    db = Database.open(migrated_url)
+    settings = load_settings(_env_file=None, supervisor_chat_id=-100)
+    async with db.transaction() as session:
+        past = await db_now(session) - timedelta(seconds=5)
+        known = await jobs.schedule(session=session, kind="ack", due_at=past)
+        newer = await jobs.schedule(session=session, kind="from_a_newer_kefu", due_at=past)
+    older = await service_jobs.claim_due_jobs(db, settings, limit=10, kinds={"ack"})
+    again = await service_jobs.claim_due_jobs(db, settings, limit=10, kinds={"ack"})
+    upgraded = await service_jobs.claim_due_jobs(
+        db, settings, limit=10, kinds={"ack", "from_a_newer_kefu"}
+    )
+    async with db.session() as session:
+        status = await session.scalar(select(ScheduledJob.status).where(ScheduledJob.id == newer))
+    await db.close()
+    assert [job.id for job in older] == [known]
+    assert again == []
+    assert [job.id for job in upgraded] == [newer]
+    assert status == "running"
