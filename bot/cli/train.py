@@ -102,9 +102,13 @@ def train_command(
         _train_language(examples, lang, rules_only, to_traditional.convert, seed, config_dir)
 
 
-def weights_version(lang: str, train: Sequence[Example], rules_dir: Path, seed: int) -> str:
+def weights_version(
+    lang: str, train: Sequence[Example], rules_dir: Path, seed: int, *, fitting: str = ""
+) -> str:
     """The weights' version: a digest of the training data, the hand rules (their scores are
-    features) and the seed, never the date — the same inputs give the same file, byte for byte."""
+    features), how they were fitted (`fitting`: the TrainConfig, which names every choice the
+    fit makes, such as how the needs-human threshold is chosen) and the seed, never the date —
+    the same inputs give the same file, byte for byte, and other inputs another version."""
     from bot.phrasebook.rules import rule_files
 
     digest = hashlib.sha256(
@@ -112,6 +116,8 @@ def weights_version(lang: str, train: Sequence[Example], rules_dir: Path, seed: 
     )
     for path in rule_files(rules_dir):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    if fitting:
+        digest.update(b"\0fitting\0" + fitting.encode())
     return f"{lang}-{digest.hexdigest()[:10]}-seed{seed}"
 
 
@@ -132,14 +138,15 @@ def _train_language(
     train = by_language(examples, lang, split="train")
     if lang == "zh":
         train += augmented(train, to_traditional)
-    version = weights_version(lang, train, config_dir / "rules", seed)
+    config = TrainConfig(seed=seed, rule_flag_threshold=rules_only.rules.flag_threshold)
+    version = weights_version(lang, train, config_dir / "rules", seed, fitting=repr(config))
     typer.echo(f"{lang}: {len(train)} training texts")
     trained = train_language(
         train,
         lambda text: rules_only.features(rules_only.normalize(text)),
         language=lang,
         version=version,
-        config=TrainConfig(seed=seed, rule_flag_threshold=rules_only.rules.flag_threshold),
+        config=config,
         log=typer.echo,
     )
     chosen = trained.chosen
@@ -203,7 +210,9 @@ def agreement_command(
 def eval_command(
     mirrors: Annotated[Path | None, typer.Option(help=MIRRORS_HELP)] = None,
     corpus: Annotated[Path, typer.Option(help=CORPUS_HELP)] = REPO / "corpus",
-    split: Annotated[str, typer.Option(help="test or train")] = "test",
+    split: Annotated[
+        str, typer.Option(help="test (frozen), test2 (drawn later) or train")
+    ] = "test",
     language: Annotated[str, typer.Option(help="zh, zh-s2twp (converted) or en")] = "zh",
     origin: Annotated[
         str | None, typer.Option(help="corpus or written only (default both)")

@@ -14,7 +14,10 @@ from sklearn.model_selection import GroupKFold
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    """What `kefu train` may vary; the defaults are what the shipped weights used."""
+    """What `kefu train` may vary; the defaults are what the shipped weights used.
+
+    Its repr is part of the weights' version (`kefu train`): a new way of fitting belongs here as
+    a field, so weights fitted the old way keep their old version."""
 
     seed: int = 1
     folds: int = 5

@@ -35,7 +35,7 @@ class Example:
     flags: frozenset[str]
     language: str  # "zh" or "en"
     group: str  # texts of one group stay on one side of every split
-    split: str  # "train" or "test"
+    split: str  # "train", "test" (frozen) or "test2" (test-side, drawn after the freeze)
     origin: str  # "corpus", "written" or "dev"
 
 

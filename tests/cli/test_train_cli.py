@@ -73,7 +73,9 @@ def env_with(*, phrasebook: Path, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_the_weights_version_names_the_data_the_rules_and_the_seed(tmp_path: Path) -> None:
+def test_the_weights_version_names_the_data_the_rules_the_fitting_and_the_seed(
+    tmp_path: Path,
+) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "10-zh.yaml").write_text("categories:\n  quality:\n    坏了: 1\n", encoding="utf-8")
@@ -82,5 +84,8 @@ def test_the_weights_version_names_the_data_the_rules_and_the_seed(tmp_path: Pat
     assert weights_version("zh", data, rules, 1) == first  # deterministic
     assert weights_version("zh", data, rules, 2) != first
     assert weights_version("zh", [*data, *data], rules, 1) != first
+    fitted = weights_version("zh", data, rules, 1, fitting="TrainConfig(min_source_rows=300)")
+    assert fitted != first  # fitted another way (e.g. another needs-human rule): another version
+    assert fitted != weights_version("zh", data, rules, 1, fitting="TrainConfig(min_source_rows=1)")
     (rules / "10-zh.yaml").write_text("categories:\n  quality:\n    坏了: 2\n", encoding="utf-8")
     assert weights_version("zh", data, rules, 1) != first  # a rule changed: not the same weights
