@@ -35,7 +35,9 @@ class Example:
     flags: frozenset[str]
     language: str  # "zh" or "en"
     group: str  # texts of one group stay on one side of every split
-    split: str  # "train", "test" (frozen) or "test2" (test-side, drawn after the freeze)
+    # "train"; "test" (frozen); "test2" (test-side, drawn after the freeze); "train-r6"
+    # (training-side, labelled in round 6, set aside: see phrasebook/README.md)
+    split: str
     origin: str  # "corpus", "written" or "dev"
 
 
