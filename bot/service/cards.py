@@ -10,14 +10,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.message_text import TELEGRAM_LIMIT, telegram_length
 from bot.core.types import Suggestion
 from bot.storage import cards as card_store
 from bot.storage.cards import CardContext
 from bot.storage.cards import CardHandled as CardHandled
 from bot.storage.database import Database, Session
 from bot.storage.models import Agent, Card
-
-TELEGRAM_LIMIT = 4096  # a card's text stays within one message; the log has all of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +180,7 @@ async def add_card_line(db: Database, card_id: int, line: str) -> CardLine | Non
         stored = await session.get(Card, card_id)
         if stored is None:
             return None
-        if len(stored.html) + len(line) + 1 <= TELEGRAM_LIMIT:
+        if telegram_length(stored.html) + telegram_length(line) + 1 <= TELEGRAM_LIMIT:
             stored.html = f"{stored.html}\n{line}"
         return CardLine(stored.html, stored.status, len(json.loads(stored.suggestions)))
 

@@ -30,6 +30,7 @@ from bot.service.intake.posted import (
 )
 from bot.service.intake.reshow import take_run_out_cards
 from bot.service.intake.turns import Desk, PendingCard, Sender
+from bot.tg.card_send import send_card
 from bot.tg.context import SERVICES_KEY, KefuApplication, KefuContext, Services
 from bot.tg.evidence_app import AnyApplication, evidence_inbox_of
 from bot.tg.keyboards import card_keyboard
@@ -268,11 +269,12 @@ class _Sending:
             language=target.language,
         )
         try:
-            sent = await self.application.bot.send_message(
+            sent = await send_card(
+                self.application.bot,
                 chat_id=target.chat_id,
-                message_thread_id=thread_id,
-                text=html,
-                reply_markup=keyboard,
+                thread_id=thread_id,
+                html=html,
+                keyboard=keyboard,
             )
         except Exception as exc:  # reported by the caller; the other cards still go out
             if may_move and topic_gone(exc):
@@ -297,7 +299,10 @@ class _Sending:
             if (refused or isinstance(exc, RetryAfter)) and not card.view.repeat:
                 self.flood_waited.append(card.card_id)
             return True
-        self.posted.append(PostedCard(card.card_id, sent.chat_id, sent.message_id, thread_id, html))
+        message = sent.message
+        self.posted.append(
+            PostedCard(card.card_id, message.chat_id, message.message_id, thread_id, sent.html)
+        )
         services.metrics.card_posted(
             evidence_inbox_of(self.application).seconds_since(card.received_at)
         )

@@ -6,12 +6,21 @@ from html import escape
 
 from bot.core.buyer_history import BuyerHistory
 from bot.core.card_view import CardView
+from bot.core.message_text import TELEGRAM_LIMIT, fit_html, split_text, telegram_length
 from bot.core.types import Flag, Language
 from bot.core.wording import Wording
 
-TELEGRAM_LIMIT = 4096
 CARD_TEXT_BUDGET = 1200  # the buyer's message is shortened on the card; the log keeps it whole
-__all__ = ["BuyerHistory", "CardView", "outcome_line", "render_card", "split_text"]
+__all__ = [
+    "TELEGRAM_LIMIT",
+    "BuyerHistory",
+    "CardView",
+    "fit_html",
+    "outcome_line",
+    "render_card",
+    "split_text",
+    "telegram_length",
+]
 
 ALARM_FLAGS = frozenset({Flag.THREATENS_REVIEW, Flag.THREATENS_COMPLAINT})
 
@@ -20,9 +29,9 @@ def render_card(view: CardView, *, wording: Wording, language: Language) -> str:
     """The card as Telegram HTML in the agent's `language`, always under the message limit."""
     for budget in (CARD_TEXT_BUDGET, 300, 60):
         html = _card_html(view, wording=wording, language=language, budget=budget)
-        if len(html) <= TELEGRAM_LIMIT:
+        if telegram_length(html) <= TELEGRAM_LIMIT:
             return html
-    return html[: TELEGRAM_LIMIT - 1]
+    return fit_html(html)
 
 
 def _card_html(view: CardView, *, wording: Wording, language: Language, budget: int) -> str:
@@ -88,25 +97,6 @@ def _kind_name(wording: Wording, language: Language, kind: str) -> str:
 
 def _shorten(text: str, budget: int) -> str:
     return text if len(text) <= budget else text[: budget - 1] + "…"
-
-
-def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split plain text into chunks of at most `limit` characters, at line or word breaks if possible."""
-    if len(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = max(
-            rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit), rest.rfind("。", 0, limit) + 1
-        )
-        if cut <= limit // 2:
-            cut = limit
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n ")
-    if rest:
-        chunks.append(rest)
-    return chunks
 
 
 def outcome_line(icon: str, text: str) -> str:

@@ -288,3 +288,29 @@ async def test_a_card_the_agents_chat_refused_reaches_it_once_the_chat_works_aga
     )
     assert [m["text"] for m in botapi.bot_messages(shop.supervisor["id"])] == [alert]
     assert [m["text"] for m in botapi.bot_messages(shop.admin["id"])] == [alert]
+
+
+async def test_a_card_refused_for_its_own_text_is_shown_at_once_as_plain_text(
+    botapi: InProcessTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram refuses the card's HTML (a markup it cannot parse): waiting would only meet the
+    same refusal, so the card goes out at once as the plain text it shows, with its buttons."""
+    shop = make_shop(botapi, tmp_path)
+    async with _in_process(shop, monkeypatch):
+        botapi.inject_error(
+            "sendMessage",
+            400,
+            'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 3',
+            chat_id=shop.forum["id"],
+        )
+        botapi.send_text(shop.buyer, "发票怎么开？<b>")
+        # The refusal wait (a minute) is not shortened: only the plain copy can arrive in time.
+        await shop.until(
+            "SELECT count(*) AS n FROM cards WHERE card_message_id IS NOT NULL", 1, seconds=20
+        )
+    [card] = [m for m in botapi.bot_messages(shop.forum["id"]) if is_card(m)]
+    assert "发票怎么开？<b>" in card["text"]  # the buyer's own "<b>", shown as they wrote it
+    assert not card.get("entities")
+    [row] = await shop.rows("SELECT post_refusals, html FROM cards")
+    assert row["post_refusals"] == 0
+    assert "发票怎么开？&lt;b&gt;" in row["html"]  # stored as HTML again, for the lines to come

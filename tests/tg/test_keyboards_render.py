@@ -24,7 +24,7 @@ from bot.tg.keyboards import (
     follow_up_keyboard,
     parse_callback,
 )
-from bot.tg.render import TELEGRAM_LIMIT, CardView, render_card, split_text
+from bot.tg.render import TELEGRAM_LIMIT, CardView, render_card, split_text, telegram_length
 
 WORDING = Wording(
     texts={
@@ -144,6 +144,16 @@ def test_card_stays_under_the_limit() -> None:
     )
     assert len(html) <= TELEGRAM_LIMIT
     assert html.count("<blockquote>") == html.count("</blockquote>") == 1
+
+
+def test_an_emoji_card_stays_under_the_limit_telegram_counts() -> None:
+    """Telegram counts UTF-16 units: 3,000 emoji are 6,000 of them."""
+    html = render_card(
+        _view("😡" * 5000, suggestion="🙏" * 3000), wording=WORDING, language=Language.ZH_HANS
+    )
+    assert telegram_length(html) <= TELEGRAM_LIMIT
+    assert html.count("<blockquote>") == html.count("</blockquote>") == 1
+    assert html.count("<b>") == html.count("</b>")
 
 
 @pytest.mark.parametrize("length", [0, 10, 4096, 4097, 10_000])

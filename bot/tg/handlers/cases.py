@@ -19,7 +19,7 @@ from bot.service import cases as case_service
 from bot.service.cases import TimelineEntry
 from bot.tg.context import KefuContext, Services, sender_of
 from bot.tg.keyboards import NO_SUCH_ID, CaseAction, case_keyboard, parse_row_id
-from bot.tg.render import TELEGRAM_LIMIT, split_text
+from bot.tg.render import TELEGRAM_LIMIT, fit_html, split_text, telegram_length
 
 HOLD_VERBS = ("hold", "unhold")
 TIMELINE_TEXT = 60  # characters of a message shown on a timeline line
@@ -120,7 +120,7 @@ async def _hold(
     note = services.text(language, f"case.{'held' if hold else 'unheld'}", case=case_id)
     view = await _view(services, language, case_id)
     text = escape(note) if view is None else escape(note) + "\n\n" + view[0]
-    await message.reply_text(text[:TELEGRAM_LIMIT], reply_markup=None if view is None else view[1])
+    await message.reply_text(fit_html(text), reply_markup=None if view is None else view[1])
 
 
 async def _deny(services: Services, user: User, target: str) -> None:
@@ -155,7 +155,7 @@ async def _show(
     text, keyboard = view
     if note is not None:
         text = escape(_changed_text(services, language, case_id, note)) + "\n\n" + text
-    await message.reply_text(text[:TELEGRAM_LIMIT], reply_markup=keyboard)
+    await message.reply_text(fit_html(text), reply_markup=keyboard)
 
 
 async def _view(
@@ -312,7 +312,7 @@ async def _list(
             category=category,
         )
         lines.append(escape(line[:300]))
-    await message.reply_text("\n".join(lines)[:TELEGRAM_LIMIT])
+    await message.reply_text(fit_html("\n".join(lines)))
 
 
 async def _appeal(
@@ -341,7 +341,7 @@ def escaped_chunks(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     chunks: list[str] = []
     for piece in split_text(text, limit):
         html = escape(piece)
-        if len(html) <= limit:
+        if telegram_length(html) <= limit:
             chunks.append(html)
         else:  # escaping grows a character to at most 6 (&quot;)
             chunks.extend(escape(p) for p in split_text(piece, limit // 6))
