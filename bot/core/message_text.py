@@ -8,6 +8,7 @@ which is never shorter than the text it shows, so what fits here fits there.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html import unescape
 
 TELEGRAM_LIMIT = 4096
@@ -35,17 +36,43 @@ def fitting_prefix(text: str, limit: int) -> int:
 
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Plain text in chunks of at most `limit` UTF-16 units, at line or word breaks if possible."""
+    """Plain text in chunks of at most `limit` UTF-16 units, at line or word breaks if possible
+    (never an empty chunk, unless the text is empty: Telegram refuses an empty message)."""
     chunks: list[str] = []
     rest = text
     while telegram_length(rest) > limit:
-        end = fitting_prefix(rest, limit)
+        end = max(fitting_prefix(rest, limit), 1)  # an emoji over a limit of 1 goes alone
         cut = max(rest.rfind("\n", 0, end), rest.rfind(" ", 0, end), rest.rfind("。", 0, end) + 1)
         if cut <= end // 2:
             cut = end
-        chunks.append(rest[:cut].rstrip())
+        chunk = rest[:cut].rstrip()
+        if chunk.strip():
+            chunks.append(chunk)
         rest = rest[cut:].lstrip("\n ")
-    if rest or not chunks:
+    if rest.strip() or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def split_html(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Telegram HTML in messages of at most `limit` UTF-16 units, each cut where `fit_html`
+    would cut (never inside a tag or an entity); a tag open at a cut is closed there and
+    opened again at the start of the next message."""
+    chunks: list[str] = []
+    rest = html
+    while telegram_length(rest) > limit:
+        budget = limit
+        while True:
+            cut, still_open = _safe_cut(rest, budget)
+            closing = "".join(f"</{tag.name}>" for tag in reversed(still_open))
+            if cut == 0 or telegram_length(rest[:cut]) + telegram_length(closing) <= limit:
+                break
+            budget -= telegram_length(closing)
+        if cut == 0:  # nothing fits before the first piece of markup: give up on markup
+            return [*chunks, *split_text(plain_text(rest), limit)]
+        chunks.append(rest[:cut].rstrip() + closing)
+        rest = "".join(tag.text for tag in still_open) + rest[cut:].lstrip("\n")
+    if plain_text(rest).strip() or not chunks:
         chunks.append(rest)
     return chunks
 
@@ -58,7 +85,7 @@ def fit_html(html: str, limit: int = TELEGRAM_LIMIT) -> str:
     budget = limit - len(ELLIPSIS)
     while budget > 0:
         cut, still_open = _safe_cut(html, budget)
-        closing = "".join(f"</{name}>" for name in reversed(still_open))
+        closing = "".join(f"</{tag.name}>" for tag in reversed(still_open))
         kept = html[:cut].rstrip()
         if telegram_length(kept) + len(ELLIPSIS) + telegram_length(closing) <= limit:
             return kept + ELLIPSIS + closing
@@ -66,11 +93,19 @@ def fit_html(html: str, limit: int = TELEGRAM_LIMIT) -> str:
     return ELLIPSIS
 
 
-def _safe_cut(html: str, budget: int) -> tuple[int, list[str]]:
+@dataclass(frozen=True, slots=True)
+class _Tag:
+    """An open tag: its name and its text as written (attributes and all)."""
+
+    name: str
+    text: str
+
+
+def _safe_cut(html: str, budget: int) -> tuple[int, list[_Tag]]:
     """The last place within `budget` units outside any tag or entity (a line break, if one is
     in the second half), and the tags open there, outermost first."""
     end = fitting_prefix(html, budget)
-    opened: list[str] = []
+    opened: list[_Tag] = []
     line_break, open_at_break = -1, opened
     position = 0
     for markup in _MARKUP.finditer(html):
@@ -92,15 +127,15 @@ def _safe_cut(html: str, budget: int) -> tuple[int, list[str]]:
     return end, opened
 
 
-def _track(opened: list[str], markup: re.Match[str]) -> None:
+def _track(opened: list[_Tag], markup: re.Match[str]) -> None:
     """Keep `opened` (the tags open so far) up to date with one piece of markup."""
     name = markup.group(2)
     if name is None:  # an entity
         return
     if not markup.group(1):
-        opened.append(name)
-    elif name in opened:
-        while opened.pop() != name:
+        opened.append(_Tag(name, markup.group(0)))
+    elif name in (tag.name for tag in opened):
+        while opened.pop().name != name:
             pass
 
 

@@ -14,6 +14,7 @@ from telegram.error import BadRequest
 from bot.core.message_text import TELEGRAM_LIMIT, fitting_prefix, plain_text
 
 log = logging.getLogger(__name__)
+LINES_ROOM = 512  # a card cut to fit keeps room for the outcome lines added to it later
 
 # Telegram's words for a message refused for its text, whatever the chat.
 _CONTENT = (
@@ -56,7 +57,7 @@ async def send_card(
             raise
         log.error("Telegram refused a card's text (%s): it is sent as plain text", exc)
     text = plain_text(html).strip() or "…"
-    text = text[: fitting_prefix(text, TELEGRAM_LIMIT)]
+    text = text[: fitting_prefix(text, TELEGRAM_LIMIT - LINES_ROOM)]
     sent = await bot.send_message(
         chat_id=chat_id,
         message_thread_id=thread_id,
@@ -64,4 +65,4 @@ async def send_card(
         reply_markup=keyboard,
         parse_mode=None,
     )
-    return SentCard(sent, escape(text, quote=False))
+    return SentCard(sent, escape(text))

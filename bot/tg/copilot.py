@@ -19,7 +19,7 @@ from bot.core.types import Language
 from bot.service.copilot import Agent, NewPaste, act_on_paste, save_paste
 from bot.tg.context import KefuContext
 from bot.tg.keyboards import CopilotAction, copilot_keyboard, used_keyboard
-from bot.tg.render import split_text
+from bot.tg.render import split_html
 from bot.understanding import Analysis
 
 
@@ -62,7 +62,7 @@ async def paste(update_message: Message, user: User, context: KefuContext) -> No
         lines.insert(
             0, "↪️ " + escape(services.text(language, "copilot.forwarded_from", name=label))
         )
-    chunks = split_text("\n".join(lines), 3900)
+    chunks = split_html("\n".join(lines), 3900)
     for chunk in chunks[:-1]:
         await update_message.reply_text(chunk)
     await update_message.reply_text(

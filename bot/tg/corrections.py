@@ -26,7 +26,7 @@ from bot.tg.cards import card_markup, local_time
 from bot.tg.context import KefuContext
 from bot.tg.copilot import analysis_html
 from bot.tg.keyboards import PASTE, CorrectionAction, category_picker, copilot_keyboard
-from bot.tg.render import BuyerHistory, CardView, outcome_line, render_card
+from bot.tg.render import BuyerHistory, CardView, fit_html, outcome_line, render_card
 from bot.tg.replies import actor_of
 
 log = logging.getLogger(__name__)
@@ -307,7 +307,7 @@ async def _correct_paste(
     if shown is not None:
         html = "\n".join(analysis_html(analysis, context, language))
         try:
-            await shown.edit_text(html[:4096], reply_markup=buttons)
+            await shown.edit_text(fit_html(html), reply_markup=buttons)
         except BadRequest as exc:
             log.info("corrected paste %s not redrawn: %s", paste.id, exc)
     category = _category_name(context, language, choice.category)

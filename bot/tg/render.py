@@ -6,7 +6,13 @@ from html import escape
 
 from bot.core.buyer_history import BuyerHistory
 from bot.core.card_view import CardView
-from bot.core.message_text import TELEGRAM_LIMIT, fit_html, split_text, telegram_length
+from bot.core.message_text import (
+    TELEGRAM_LIMIT,
+    fit_html,
+    split_html,
+    split_text,
+    telegram_length,
+)
 from bot.core.types import Flag, Language
 from bot.core.wording import Wording
 
@@ -18,6 +24,7 @@ __all__ = [
     "fit_html",
     "outcome_line",
     "render_card",
+    "split_html",
     "split_text",
     "telegram_length",
 ]

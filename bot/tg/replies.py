@@ -34,7 +34,7 @@ from bot.tg.keyboards import (
     follow_up_keyboard,
 )
 from bot.tg.outbox import chunk_sender, follow_up_rule
-from bot.tg.render import outcome_line, split_text
+from bot.tg.render import fit_html, outcome_line, split_text
 from bot.tg.topics import send_in_topic
 
 log = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ async def _escalate(
     for chat_id in dict.fromkeys(targets):
         try:
             await context.bot.send_message(
-                chat_id=chat_id, text=f"⬆️ <b>{header}</b>\n{found.card.html}"[:4096]
+                chat_id=chat_id, text=fit_html(f"⬆️ <b>{header}</b>\n{found.card.html}")
             )
         except (Forbidden, BadRequest) as exc:
             log.warning("could not escalate card %s to %s: %s", found.card.id, chat_id, exc)

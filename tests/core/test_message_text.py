@@ -12,6 +12,7 @@ from bot.core.message_text import (
     fit_html,
     fitting_prefix,
     plain_text,
+    split_html,
     split_text,
     telegram_length,
 )
@@ -49,6 +50,18 @@ def test_split_text_keeps_every_chunk_within_telegrams_count(text: str) -> None:
     chunks = split_text(text)
     assert all(telegram_length(chunk) <= TELEGRAM_LIMIT for chunk in chunks)
     assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "chunks"),
+    [
+        ("\t\t\t\tab", 2, ["ab"]),  # a chunk of nothing but spaces is no message
+        (EMOJI * 2, 1, [EMOJI, EMOJI]),  # an emoji wider than the limit still goes, alone
+        ("", 10, [""]),
+    ],
+)
+def test_split_text_edges(text: str, limit: int, chunks: list[str]) -> None:
+    assert split_text(text, limit) == chunks
 
 
 class _Balance(HTMLParser):
@@ -125,3 +138,25 @@ def test_fit_html_leaves_what_fits_alone_and_prefers_a_line_break() -> None:
 )
 def test_plain_text_is_what_the_html_shows(html: str, text: str) -> None:
     assert plain_text(html) == text
+
+
+@pytest.mark.parametrize(
+    ("html", "limit"),
+    [
+        (
+            "<b>分析</b>\n<code>" + "x&amp;y " * 1000 + '</code>\n<a href="https://e.x">链接</a>',
+            1000,
+        ),
+        (CARD.format(body=(EMOJI + "买家说\n") * 900), TELEGRAM_LIMIT),
+        ("<b><i>" + "好" * 9000 + "</i></b>", TELEGRAM_LIMIT),
+        ("short <b>one</b>", TELEGRAM_LIMIT),
+    ],
+)
+def test_split_html_keeps_every_message_whole_and_loses_nothing(html: str, limit: int) -> None:
+    chunks = split_html(html, limit)
+    assert all(telegram_length(chunk) <= limit for chunk in chunks)
+    assert all(_well_formed(chunk) for chunk in chunks)
+    shown = "".join(plain_text(chunk) for chunk in chunks)
+    assert shown.replace("\n", "").replace(" ", "") == plain_text(html).replace("\n", "").replace(
+        " ", ""
+    )

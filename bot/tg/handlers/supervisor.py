@@ -20,6 +20,7 @@ from bot.core.export_filter import (
     range_bounds,
     unsupported_filters,
 )
+from bot.core.message_text import fit_html
 from bot.core.roles import Role
 from bot.core.types import Language
 from bot.export import service
@@ -255,7 +256,7 @@ async def _send_stats(
         actor_role=Role.SUPERVISOR,
         actor_telegram_id=user_id,
     )
-    await context.bot.send_message(chat_id=chat_id, text=escape(text[:4000]))
+    await context.bot.send_message(chat_id=chat_id, text=fit_html(escape(text)))
     for chart in charts:
         with chart.open("rb") as handle:
             await context.bot.send_photo(chat_id=chat_id, photo=handle)
