@@ -91,15 +91,51 @@ def train_command(
     config_dir = output or settings().phrasebook_dir
     if not data.is_dir():
         raise CliError(f"{data}: no such folder (pass --data with dev.tsv and dev_en.tsv)")
+    from bot.corpus.pool import text_key
     from bot.training.dataset import read_held_out, without_held_out
 
-    loaded = _load(corpus, _mirrors(mirrors), data)
-    examples = without_held_out(loaded, read_held_out(data))
+    mirror_dir = _mirrors(mirrors)
+    loaded = _load(corpus, mirror_dir, data)
+    held_out = read_held_out(data)
+    examples = without_held_out(loaded, held_out)
     typer.echo(f"{len(loaded) - len(examples)} held-out texts left out ({data / 'heldout.sha256'})")
     rules_only = build_classifier(config_dir, learned=False)
     to_traditional = OpenCCConverter("s2twp")
     for lang in language or ["zh", "en"]:
-        _train_language(examples, lang, rules_only, to_traditional.convert, seed, config_dir)
+        # The clusters never read a text of a test split, wherever else it appears.
+        tested = {text_key(e.text.strip()) for e in loaded if e.split.startswith("test")}
+        clusters = (
+            _chinese_clusters(mirror_dir, held_out | tested, examples, rules_only, seed)
+            if lang == "zh"
+            else {}
+        )
+        _train_language(
+            examples, lang, rules_only, to_traditional.convert, seed, config_dir, clusters
+        )
+
+
+def _chinese_clusters(
+    mirror_dir: Path,
+    left_out: set[str],
+    examples: Sequence[Example],
+    rules_only: Classifier,
+    seed: int,
+) -> dict[str, tuple[str, ...]]:
+    """Word clusters from the training side of the sources' texts and the training examples
+    (texts whose key is in `left_out` never read)."""
+    from bot.core.features import feature_words
+    from bot.corpus.sources import Mirrors, unlabelled_chinese
+    from bot.training.clusters import train_side, word_clusters
+    from bot.training.common import TrainConfig
+    from bot.training.dataset import by_language
+
+    texts = train_side(unlabelled_chinese(Mirrors(mirror_dir)), left_out)
+    texts += [e.text for e in by_language(examples, "zh", split="train")]
+    typer.echo(f"zh: word clusters from {len(texts)} training-side texts")
+    sentences = [
+        feature_words(rules_only.segmenter.cut(rules_only.normalize(text).text)) for text in texts
+    ]
+    return word_clusters(sentences, TrainConfig(seed=seed), log=typer.echo)
 
 
 def weights_version(
@@ -128,6 +164,7 @@ def _train_language(
     to_traditional: Callable[[str], str],
     seed: int,
     config_dir: Path,
+    clusters: dict[str, tuple[str, ...]],
 ) -> None:
     """Train one language on its train split (Chinese also in Traditional) and write its file."""
     from bot.phrasebook.weights import weights_path, write_weights
@@ -139,7 +176,8 @@ def _train_language(
     if lang == "zh":
         train += augmented(train, to_traditional)
     config = TrainConfig(seed=seed, rule_flag_threshold=rules_only.rules.flag_threshold)
-    version = weights_version(lang, train, config_dir / "rules", seed, fitting=repr(config))
+    fitting = repr(config) + "".join(f"\n{w}\t{' '.join(c)}" for w, c in sorted(clusters.items()))
+    version = weights_version(lang, train, config_dir / "rules", seed, fitting=fitting)
     typer.echo(f"{lang}: {len(train)} training texts")
     trained = train_language(
         train,
@@ -148,6 +186,7 @@ def _train_language(
         version=version,
         config=config,
         log=typer.echo,
+        clusters=clusters,
     )
     chosen = trained.chosen
     assert chosen is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 from bot.core.learned import BIGRAM, CHAR_GRAM, PAIR, RULE, RULE_FLAG, RULE_TOP, SIGNAL, WORD
 from bot.core.normalize import (
@@ -37,6 +38,7 @@ _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
 _WORDLIKE_RE = re.compile("[^\\W_]|[" + "".join(_MARK_NAMES) + "]")
 _WORD_PREFIX = f"{WORD}:"
 _PAIR_PREFIX = f"{PAIR}:"
+_BIGRAM_PREFIX = f"{BIGRAM}:"
 _GRAM_SIZES = (3, 4)
 _LENGTHS = ((4, "len<=4"), (12, "len<=12"), (40, "len<=40"), (120, "len<=120"))
 
@@ -57,11 +59,23 @@ class RuleView:
     order: bool = False
 
 
+def feature_words(tokens: Iterable[str]) -> list[str]:
+    """The jieba tokens a Chinese message's word features are made of, in order."""
+    return [
+        _MARK_NAMES.get(word, word)
+        for word in map(str.strip, tokens)
+        if word and _WORDLIKE_RE.search(word)
+    ]
+
+
 def chinese_features(text: str, tokens: Iterable[str], rules: RuleView) -> dict[str, float]:
-    """Features of a normalised Chinese message and its jieba tokens."""
+    """Features of a normalised Chinese message and its jieba tokens: words, adjacent word
+    pairs (the message's ends marked), character pairs and the rules."""
     # List comprehensions and dict.fromkeys: this runs for every message (see the benchmark).
-    words = [word for word in map(str.strip, tokens) if word and _WORDLIKE_RE.search(word)]
-    features = dict.fromkeys([_WORD_PREFIX + _MARK_NAMES.get(word, word) for word in words], 1.0)
+    words = feature_words(tokens)
+    features = dict.fromkeys([_WORD_PREFIX + word for word in words], 1.0)
+    ends = ["<s>", *words, "</s>"]
+    features.update(dict.fromkeys([f"{_BIGRAM_PREFIX}{a}_{b}" for a, b in pairwise(ends)], 1.0))
     for run in _CJK_RUN_RE.findall(text):
         features.update(
             dict.fromkeys([_PAIR_PREFIX + run[i : i + 2] for i in range(len(run) - 1)], 1.0)

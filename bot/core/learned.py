@@ -10,6 +10,7 @@ pushed the winning category up most are its keywords.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from math import exp
@@ -26,8 +27,13 @@ RULE = "r"  # the hand rules' score for a category
 RULE_TOP = "rtop"  # the hand rules' decision
 RULE_FLAG = "rf"  # the hand rules' score for a flag
 SIGNAL = "s"  # a structural signal: question, negation, condition, amount, length…
+# A word cluster ("k:256/37": cluster 37 of 256), learned from unlabelled text: words used alike
+# share it, so a word the labelled messages never had still counts as its neighbours do.
+CLUSTER = "k"
 
-FEATURE_KINDS = frozenset({WORD, PAIR, BIGRAM, CHAR_GRAM, RULE, RULE_TOP, RULE_FLAG, SIGNAL})
+FEATURE_KINDS = frozenset(
+    {WORD, PAIR, BIGRAM, CHAR_GRAM, RULE, RULE_TOP, RULE_FLAG, SIGNAL, CLUSTER}
+)
 BIAS = "@bias"
 FLAG_MODES = frozenset({"learned", "union"})
 
@@ -78,6 +84,14 @@ class LearnedWeights:
     flags: tuple[FlagModel, ...] = ()
     needs_human_below: float = 0.0
     version: str = ""
+    # Per word, the clusters it belongs to, as features ("w:坏掉" → ("k:256/3", "k:1024/77")).
+    # A word's row holds its clusters' weights too, so a message is scored as if every
+    # cluster of its words were a feature (counted once per word: `with_clusters`), at the
+    # cost of one row per word.
+    clusters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # A shop's model: the version of the shipped weights it was refitted from (its features
+    # and clusters are theirs; shipped weights of another version make it stale).
+    base_version: str = ""
     # Per feature, one dense row of weights — the categories, then (from index len(labels) on)
     # the flags — so scoring a feature is one C-level map. Built on a feature's first use:
     # most of a language's features never occur in one process's messages, and building them
@@ -95,6 +109,7 @@ class LearnedWeights:
         names = set(self.categories.weights)
         for model in self.flags:
             names.update(model.weights)
+        names.update(self.clusters)
         object.__setattr__(self, "known", frozenset(names))
         object.__setattr__(self, "rows", {})
         biases = (*self.categories.bias, *(model.bias for model in self.flags))
@@ -108,10 +123,11 @@ class LearnedWeights:
             return found
         width = len(self.categories.labels)
         values = [0.0] * (width + len(self.flags))
-        for index, weight in self.categories.weights.get(name, ()):
-            values[index] = weight
-        for offset, model in enumerate(self.flags):
-            values[width + offset] = model.weights.get(name, 0.0)
+        for source in (name, *self.clusters.get(name, ())):
+            for index, weight in self.categories.weights.get(source, ()):
+                values[index] += weight
+            for offset, model in enumerate(self.flags):
+                values[width + offset] += model.weights.get(source, 0.0)
         row = self.rows[name] = tuple(values)
         return row
 
@@ -192,6 +208,25 @@ class Prediction:
     probabilities: tuple[float, ...] = ()  # every category's, in the order of the labels
 
 
+def with_clusters(
+    features: Mapping[str, float], clusters: Mapping[str, tuple[str, ...]]
+) -> dict[str, float]:
+    """`features` plus, for each word among them, its clusters (each with the word's value,
+    summed over the words in it): what the weights of a model with clusters were fitted on.
+    At run time the word rows carry their clusters' weights instead (`LearnedWeights.row`),
+    to the same scores."""
+    expanded = dict(features)
+    for name, value in features.items():
+        for cluster in clusters.get(name, ()):
+            expanded[cluster] = expanded.get(cluster, 0.0) + value
+    return expanded
+
+
+def cluster_feature(size: int, cluster: int) -> str:
+    """The feature name of cluster `cluster` of a clustering into `size`."""
+    return f"{CLUSTER}:{size}/{cluster}"
+
+
 def _top_two(probabilities: Sequence[float]) -> tuple[int, int | None]:
     """The most probable index and the runner-up (the lower index first on a tie)."""
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
@@ -228,9 +263,17 @@ def display_name(feature: str) -> str:
     kind, _, rest = feature.partition(":")
     if kind in (WORD, PAIR):
         return rest
-    if kind == BIGRAM:
-        return rest.replace("_", " ")
+    if kind == BIGRAM:  # the message's ends (<s>, </s>) read as nothing; Chinese needs no space
+        words = [word for word in rest.split("_") if not _MARKER.fullmatch(word)]
+        return ("" if any(_is_cjk(word) for word in words) else " ").join(words)
     return feature
+
+
+_MARKER = re.compile(r"</?[a-z]+>")  # the message's ends and placeholders (<s>, <order>)
+
+
+def _is_cjk(word: str) -> bool:
+    return any("\u3400" <= char <= "\u9fff" for char in word)
 
 
 def explain(pushes: Sequence[tuple[str, float]], rule_words: Sequence[str]) -> tuple[str, ...]:

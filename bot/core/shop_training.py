@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.core.learned import BIGRAM, PAIR, WORD, LearnedWeights, LinearModel, softmax
+from bot.core.learned import (
+    BIGRAM,
+    PAIR,
+    WORD,
+    LearnedWeights,
+    LinearModel,
+    softmax,
+    with_clusters,
+)
 from bot.core.types import Category
 
 
@@ -50,7 +58,7 @@ def fit_shop_weights(
     """`base` with its word weights refitted on `examples`; flags and calibration as shipped."""
     model = base.categories
     index = {label: i for i, label in enumerate(model.labels)}
-    usable = [e for e in examples if e.category.value in index and e.weight > 0]
+    usable = _usable(examples, index, base.clusters)
     if not usable:
         return base
     width = len(model.labels)
@@ -84,22 +92,46 @@ def fit_shop_weights(
             gradient = gradients[name]
             for k in range(width):
                 row[k] -= config.learning_rate * (gradient[k] + pull * (row[k] - start[k]))
-    weights = dict(model.weights)
-    for name in names:
-        row_pairs = tuple(
-            (k, round(w, 4)) for k, w in enumerate(current[name]) if abs(w) >= config.prune_below
-        )
-        if row_pairs:
-            weights[name] = row_pairs
-        else:
-            weights.pop(name, None)
+    weights = _refitted(model.weights, current, config.prune_below)
     return LearnedWeights(
         language=base.language,
         categories=LinearModel(model.labels, model.bias, weights, model.temperature),
         flags=base.flags,
         needs_human_below=base.needs_human_below,
         version=version,
+        clusters=base.clusters,
+        base_version=base.version,
     )
+
+
+def _refitted(
+    shipped: Mapping[str, tuple[tuple[int, float], ...]],
+    rows: Mapping[str, Sequence[float]],
+    prune_below: float,
+) -> dict[str, tuple[tuple[int, float], ...]]:
+    """The shipped weights with the refitted rows in their place (near-zero weights left out)."""
+    weights = dict(shipped)
+    for name, row in rows.items():
+        pairs = tuple((k, round(w, 4)) for k, w in enumerate(row) if abs(w) >= prune_below)
+        if pairs:
+            weights[name] = pairs
+        else:
+            weights.pop(name, None)
+    return weights
+
+
+def _usable(
+    examples: Sequence[LabelledFeatures],
+    index: Mapping[str, int],
+    clusters: Mapping[str, tuple[str, ...]],
+) -> list[LabelledFeatures]:
+    """The examples the model can learn from, their words' clusters as features (whose
+    weights stay as shipped, like the rules')."""
+    return [
+        LabelledFeatures(with_clusters(e.features, clusters), e.category, e.weight)
+        for e in examples
+        if e.category.value in index and e.weight > 0
+    ]
 
 
 def learned_words(

@@ -250,6 +250,37 @@ def all_sources(mirrors: Mirrors) -> Iterator[SourceText]:
     yield from sheet_tweets(mirrors)
 
 
+def unlabelled_chinese(mirrors: Mirrors) -> Iterator[SourceText]:
+    """Every Chinese text of the sources, buyer's or not (both sides of the chats, every
+    review), in the groups the split uses: what word clusters are learned from, no label needed."""
+    commit = mirrors.head(JDDC_CHAT)
+    path = "data/chat_0.1per.txt"
+    for number, line in enumerate(mirrors.lines(JDDC_CHAT, commit, path), start=1):
+        cells = line.split("\t")
+        if len(cells) >= 7:
+            text = "\t".join(cells[6:]).strip()
+            yield SourceText(
+                f"{JDDC_CHAT}@{commit}:{path}:{number}", text, f"jddc:{cells[0]}", "zh"
+            )
+    commit = mirrors.head(JDDC_SEQ)
+    for path in ("data/train.enc", "data/test.enc"):
+        replies = mirrors.lines(JDDC_SEQ, commit, path.replace(".enc", ".dec"))
+        for number, line in enumerate(mirrors.lines(JDDC_SEQ, commit, path), start=1):
+            base, group = f"{JDDC_SEQ}@{commit}:{path}:{number}", f"seq:{path}:{number}"
+            turns = [turn.strip() for turn in line.split(",")]
+            if number <= len(replies):
+                turns.append(replies[number - 1].strip())
+            for index, turn in enumerate(turns):
+                if turn:
+                    yield SourceText(f"{base}:{index}", turn, group, "zh")
+    commit = mirrors.head(REVIEWS)
+    path = f"{REVIEWS_PATH}!{REVIEWS_MEMBER}"
+    for number, (_end, row) in mirrors.csv_rows(REVIEWS, commit, path).items():
+        if number > 1 and len(row) >= 3 and row[2].strip():
+            group = f"reviews:{row[0]}:{number // 200}"
+            yield SourceText(f"{REVIEWS}@{commit}:{path}:{number}", row[2].strip(), group, "zh")
+
+
 def resolve(mirrors: Mirrors, source_id: str) -> str:
     """The text a source id names."""
     repo, _, rest = source_id.partition("@")

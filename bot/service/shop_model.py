@@ -33,7 +33,7 @@ from bot.storage import shop_model as store
 from bot.storage.database import Database, Session
 from bot.storage.evidence import append_audit
 from bot.storage.labels import shop_labels
-from bot.understanding import Understanding
+from bot.understanding import ShopState, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,7 @@ async def refresh_understanding(
                 kept = f"version {model_version}" if model_version else "the shipped weights"
                 log.error("shop model version %s not loaded (%s); keeping %s", active, exc, kept)
             else:
-                model_version, learned = active, {**shipped.learned, **loaded}
+                model_version, learned = _current_model(state, loaded, active)
         understanding.classifier = shipped.rebuilt(
             with_shop_words(shipped.rules, words),
             learned if learned is not None else shipped.learned,
@@ -341,3 +341,38 @@ async def refresh_understanding(
 def _cache_dir(classifier: Classifier) -> Path | None:
     found: Any = getattr(classifier.segmenter, "cache_dir", None)
     return found if isinstance(found, Path) else None
+
+
+def _current_model(
+    state: ShopState, loaded: Mapping[str, LearnedWeights], active: int
+) -> tuple[int | None, dict[str, LearnedWeights] | None]:
+    """The model version in use and its weights: the shipped ones (None, None) when the
+    stored version is stale in every language (it is not loaded again)."""
+    current = _fitted_on_shipped(loaded, state.shipped.learned, active)
+    if not current:
+        state.rejected.add(active)
+        return None, None
+    return active, {**state.shipped.learned, **current}
+
+
+def _fitted_on_shipped(
+    loaded: Mapping[str, LearnedWeights], shipped: Mapping[str, LearnedWeights], version: int
+) -> dict[str, LearnedWeights]:
+    """The languages of a shop model refitted from the shipped weights in use; one fitted on
+    other shipped weights (an upgrade brought new ones: other features, other clusters) is
+    left for the shipped weights until the shop retrains, with one log line."""
+    current = {}
+    for language, weights in loaded.items():
+        base = shipped.get(language)
+        if base is not None and weights.base_version == base.version:
+            current[language] = weights
+        else:
+            log.warning(
+                "shop model version %s (%s) was fitted on shipped weights %s, not on %s in use:"
+                " the shipped weights classify until the shop retrains (/retrain)",
+                version,
+                language,
+                weights.base_version or "of an earlier release",
+                base.version if base is not None else "(none)",
+            )
+    return current

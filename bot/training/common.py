@@ -30,6 +30,9 @@ class TrainConfig:
     # sharpens them); when none does, the best of all is taken.
     max_ece: float = 0.05
     min_count: int = 2  # a feature must occur in this many training texts
+    # ... and a word pair (`b:`) in this many (a Chinese text's Traditional copy counts too):
+    # rarer pairs would triple the file and its load time for little (`benchmarks/classify.py`)
+    pair_min_count: int = 10
     precision_target: float = 0.95  # the confident part must be at least this accurate
     # ... within each kind of source (chats, reviews, tweets, written rows) this large
     min_source_rows: int = 300
@@ -37,6 +40,12 @@ class TrainConfig:
     # out of the file; flag weights (no temperature) by their own size.
     prune_below: float = 0.02
     min_flag_positives: int = 30  # fewer positives: the hand rules keep the flag
+    # Word clusters (Chinese): k-means sizes over PPMI-SVD vectors of words seen this often
+    # in the training-side texts, neighbours within this window (`bot/training/clusters.py`).
+    cluster_sizes: tuple[int, ...] = (256, 1024)
+    cluster_min_count: int = 5
+    cluster_dimensions: int = 128
+    cluster_window: int = 2
     rule_flag_threshold: float = 1.0  # the rules' flag_threshold (an `rf:` score this high)
 
 
@@ -46,6 +55,22 @@ def vocabulary(rows: Sequence[Mapping[str, float]], min_count: int) -> set[str]:
         for name in row:
             counts[name] = counts.get(name, 0) + 1
     return {name for name, count in counts.items() if count >= min_count}
+
+
+def without_rare(
+    rows: Sequence[Mapping[str, float]], kind: str, min_count: int
+) -> list[dict[str, float]]:
+    """The rows without the features of `kind` (a name prefix) found in fewer than `min_count`."""
+    prefix = f"{kind}:"
+    counts: dict[str, int] = {}
+    for row in rows:
+        for name in row:
+            if name.startswith(prefix):
+                counts[name] = counts.get(name, 0) + 1
+    return [
+        {k: v for k, v in row.items() if not k.startswith(prefix) or counts[k] >= min_count}
+        for row in rows
+    ]
 
 
 def restrict(rows: Sequence[Mapping[str, float]], keep: set[str]) -> list[dict[str, float]]:

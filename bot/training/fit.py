@@ -22,9 +22,17 @@ from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 
-from bot.core.learned import LearnedWeights, LinearModel
+from bot.core.learned import BIGRAM, LearnedWeights, LinearModel, with_clusters
 from bot.core.metrics import expected_calibration_error
-from bot.training.common import Fold, TrainConfig, fold_matrices, group_folds, logistic, matrix
+from bot.training.common import (
+    Fold,
+    TrainConfig,
+    fold_matrices,
+    group_folds,
+    logistic,
+    matrix,
+    without_rare,
+)
 from bot.training.confidence import needs_human_by_source, source_kind
 from bot.training.dataset import Example, is_copy
 from bot.training.flags import flag_models
@@ -272,9 +280,11 @@ def train_language(
     version: str,
     config: TrainConfig = DEFAULT_CONFIG,
     log: Callable[[str], None] = lambda _line: None,
+    clusters: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Trained:
-    """Fit one language's weights on `examples` (all of them training data)."""
-    rows = _features(examples, featurize)
+    """Fit one language's weights on `examples`, each word's `clusters` features too."""
+    expanded = [with_clusters(row, clusters or {}) for row in _features(examples, featurize)]
+    rows = without_rare(expanded, BIGRAM, config.pair_min_count)
     labels = [e.category for e in examples]
     folds = fold_matrices(
         rows, group_folds([e.group for e in examples], config.folds), config.min_count
@@ -310,6 +320,7 @@ def train_language(
         flags=tuple(flag_models(rows, examples, config, chosen.c)),
         needs_human_below=round(float(threshold), 4),
         version=version,
+        clusters=clusters or {},
     )
     return Trained(
         weights=learned,

@@ -27,6 +27,14 @@ def test_chinese_words_pairs_and_rules() -> None:
     assert features["rtop:quality"] == 1.0
     assert features["rf:angry"] == 1.0
     assert {"s:question", "s:extortion_benefit", "s:len<=12"} <= set(features)
+    # adjacent words, the message's ends marked (punctuation and spaces are no words)
+    pairs = {name for name in features if name.startswith("b:")}
+    assert pairs == {"b:<s>_鞋子", "b:鞋子_坏了", "b:坏了_<order>", "b:<order>_</s>"}
+
+
+def test_a_chinese_message_without_words_still_has_its_ends() -> None:
+    features = chinese_features("。。", ["。", "。"], VIEW)
+    assert [name for name in features if name.startswith(("w:", "b:"))] == ["b:<s>_</s>"]
 
 
 def test_english_words_and_bigrams_without_handles_or_links() -> None:

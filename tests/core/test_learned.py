@@ -11,10 +11,12 @@ from bot.core.learned import (
     LearnedWeights,
     LinearModel,
     WeightsError,
+    cluster_feature,
     display_name,
     language_key,
     sigmoid,
     softmax,
+    with_clusters,
 )
 from bot.core.types import Category, Flag, Language
 
@@ -144,6 +146,11 @@ def test_softmax_is_stable() -> None:
         ("w:退货", "退货"),
         ("c:坏了", "坏了"),
         ("b:sole_came", "sole came"),
+        ("b:<s>_the", "the"),
+        ("b:没_收到", "没收到"),
+        ("b:坏了_</s>", "坏了"),
+        ("b:没_<order>", "没"),
+        ("b:iphone_坏了", "iphone坏了"),
         ("s:question", "s:question"),
     ],
 )
@@ -156,3 +163,69 @@ def test_display_name(feature: str, shown: str) -> None:
 )
 def test_both_chinese_scripts_share_weights(language: Language, key: str) -> None:
     assert language_key(language) == key
+
+
+CLUSTERED = LinearModel(
+    labels=LABELS,
+    bias=(0.0, 0.5, 0.0),
+    weights={
+        "w:坏了": ((0, 2.0), (1, -1.0)),
+        "w:没到": ((2, 2.5),),
+        "k:4/1": ((0, 1.5), (2, -0.5)),  # the cluster of 坏了, 坏掉 and 裂了
+        "k:4/2": ((2, 1.0),),
+        "k:8/5": ((1, 0.25),),
+        "r:quality": ((0, 0.5),),
+    },
+)
+CLUSTERS = {
+    "w:坏了": ("k:4/1", "k:8/5"),
+    "w:坏掉": ("k:4/1", "k:8/5"),  # no weight of its own: its clusters speak for it
+    "w:裂了": ("k:4/1", "k:8/6"),
+    "w:没到": ("k:4/2", "k:8/7"),
+}
+CLUSTER_FLAG = FlagModel(Flag.ANGRY, bias=-1.0, weights={"k:4/1": 0.8, "w:坏了": 0.5})
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        {},
+        {"w:坏了": 1.0},
+        {"w:坏掉": 1.0},
+        {"w:坏了": 1.0, "w:坏掉": 1.0, "w:裂了": 1.0},  # one cluster, counted per word
+        {"w:坏掉": 1.0, "w:没到": 1.0, "r:quality": 2.0},
+        {"w:unknown": 1.0, "w:裂了": 1.0},
+        {"w:坏了": 2.0, "w:没到": 0.5},  # words are 1.0 today; other values scale alike
+    ],
+)
+def test_word_rows_carry_their_clusters_as_the_expanded_features_would(
+    features: dict[str, float],
+) -> None:
+    """At run time a word's row holds its clusters' weights; fitted, the clusters were
+    features of their own (`with_clusters`). Both must score a message alike."""
+    merged = LearnedWeights("zh", CLUSTERED, flags=(CLUSTER_FLAG,), clusters=CLUSTERS)
+    plain = LearnedWeights("zh", CLUSTERED, flags=(CLUSTER_FLAG,))
+    expanded = with_clusters(features, CLUSTERS)
+    a, b = merged.predict(features), plain.predict(expanded)
+    assert a.probabilities == pytest.approx(b.probabilities)
+    assert a.flags == b.flags
+    assert a.category == b.category
+
+
+def test_clusters_expand_once_per_word_and_only_for_words() -> None:
+    expanded = with_clusters({"w:坏了": 1.0, "w:坏掉": 1.0, "r:quality": 2.0}, CLUSTERS)
+    assert expanded == {
+        "w:坏了": 1.0,
+        "w:坏掉": 1.0,
+        "r:quality": 2.0,
+        "k:4/1": 2.0,
+        "k:8/5": 2.0,
+    }
+    assert cluster_feature(1024, 7) == "k:1024/7"
+
+
+def test_a_word_known_only_by_its_clusters_explains_the_decision() -> None:
+    weights = LearnedWeights("zh", CLUSTERED, clusters=CLUSTERS)
+    prediction = weights.predict({"w:坏掉": 1.0})
+    assert prediction.category is Category.QUALITY
+    assert [name for name, _push in prediction.pushes] == ["w:坏掉"]

@@ -61,3 +61,27 @@ def test_learned_words_name_what_the_labels_taught() -> None:
     taught = learned_words(BASE, fitted)
 
     assert [word for word, _gain in taught[Category.QUALITY]][:1] == ["掉帧"]
+
+
+def test_the_shipped_clusters_stay_and_are_fitted_around() -> None:
+    """A shop fit keeps the shipped clusters: their weights stay as shipped (like the rules'),
+    and the shop's words are fitted with them in the score, as the bot then reads them."""
+    clustered = LearnedWeights(
+        language="zh",
+        categories=LinearModel(
+            labels=LABELS,
+            bias=(0.0, 0.5, 0.0),
+            weights={**BASE.categories.weights, "k:4/1": ((1, 1.0),)},  # 掉帧's cluster: inquiry
+        ),
+        version="shipped",
+        clusters={"w:掉帧": ("k:4/1",), "w:卡顿": ("k:4/1",)},
+    )
+    fitted = fit_shop_weights(clustered, _examples(20), version="shop-1")
+    assert fitted.clusters == clustered.clusters
+    assert fitted.categories.weights["k:4/1"] == ((1, 1.0),)
+    assert fitted.predict({"w:掉帧": 1.0, "w:怎么": 1.0}).category == Category.QUALITY
+    # 掉帧 had to outweigh its cluster's pull to inquiry: more than without clusters.
+    plain = fit_shop_weights(BASE, _examples(20), version="shop-1")
+    with_cluster = dict(fitted.categories.weights["w:掉帧"])
+    without = dict(plain.categories.weights["w:掉帧"])
+    assert with_cluster[0] - with_cluster.get(1, 0.0) > without[0] - without.get(1, 0.0)

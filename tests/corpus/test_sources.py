@@ -26,6 +26,7 @@ from bot.corpus.sources import (
     resolve,
     retail_tweets,
     sheet_tweets,
+    unlabelled_chinese,
 )
 
 CHAT = (
@@ -34,6 +35,7 @@ CHAT = (
     "s2\tU2\t0\t0\t0\tnan\t发票怎么开\n"
 )
 SEQ = "第一句,客服回复,最后一句\n只有一句\n"
+SEQ_REPLIES = "客服的回答\n第二个回答\n"
 REVIEWS_CSV = 'cat,label,review\n手机,1,很好\n手机,0,屏幕坏了\n衣服,0,"线头多,\n掉色"\n'
 TWEETS = (
     "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
@@ -101,7 +103,16 @@ def mirrors(tmp_path_factory: pytest.TempPathFactory) -> Mirrors:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr(REVIEWS_MEMBER, REVIEWS_CSV.encode())
     _repo(root, JDDC_CHAT, {"data/chat_0.1per.txt": CHAT.encode()})
-    _repo(root, JDDC_SEQ, {"data/train.enc": SEQ.encode(), "data/test.enc": b""})
+    _repo(
+        root,
+        JDDC_SEQ,
+        {
+            "data/train.enc": SEQ.encode(),
+            "data/train.dec": SEQ_REPLIES.encode(),
+            "data/test.enc": b"",
+            "data/test.dec": b"",
+        },
+    )
     _repo(root, REVIEWS, {REVIEWS_PATH: archive.getvalue()})
     _repo(root, "S0l0m4n/aie3-twitter-customer-support", {"data/test_set.csv": TWEETS.encode()})
     _repo(root, EN_REVIEWS, {EN_REVIEWS_PATH: AMAZON_CSV.encode()})
@@ -165,3 +176,25 @@ def test_inbound_tweets_from_a_spreadsheet_sample(mirrors: Mirrors) -> None:
 def test_a_missing_mirror_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MirrorError, match="no mirror of"):
         Mirrors(tmp_path).head(JDDC_CHAT)
+
+
+def test_unlabelled_chinese_is_every_text_of_both_sides_in_the_split_groups(
+    mirrors: Mirrors,
+) -> None:
+    """What word clusters learn from: the agents' turns and positive reviews too, each in
+    the group its labelled texts would be in (so the split can keep test groups out)."""
+    found = [(t.text, t.group) for t in unlabelled_chinese(mirrors)]
+    assert found == [
+        ("你好，我的快递还没到", "jddc:s1"),
+        ("亲，请稍等", "jddc:s1"),
+        ("发票怎么开", "jddc:s2"),
+        ("第一句", "seq:data/train.enc:1"),
+        ("客服回复", "seq:data/train.enc:1"),
+        ("最后一句", "seq:data/train.enc:1"),
+        ("客服的回答", "seq:data/train.enc:1"),
+        ("只有一句", "seq:data/train.enc:2"),
+        ("第二个回答", "seq:data/train.enc:2"),
+        ("很好", "reviews:手机:0"),
+        ("屏幕坏了", "reviews:手机:0"),
+        ("线头多,\n掉色", "reviews:衣服:0"),
+    ]

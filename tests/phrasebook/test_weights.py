@@ -18,12 +18,18 @@ WEIGHTS = LearnedWeights(
     categories=LinearModel(
         ("quality", "inquiry"),
         (0.25, -0.25),
-        {"w:坏了": ((0, 1.5),), "c:坏了": ((0, 0.5), (1, -0.5)), "s:question": ((1, 1.0),)},
+        {
+            "w:坏了": ((0, 1.5),),
+            "c:坏了": ((0, 0.5), (1, -0.5)),
+            "s:question": ((1, 1.0),),
+            "k:16/3": ((0, 0.75),),
+        },
         temperature=1.3,
     ),
     flags=(FlagModel(Flag.ANGRY, -2.0, {"w:垃圾": 3.0}, 0.45),),
     needs_human_below=0.6,
     version="test.1",
+    clusters={"w:坏了": ("k:16/3", "k:64/40"), "w:坏掉": ("k:16/3", "k:64/41")},
 )
 
 
@@ -33,7 +39,9 @@ def test_round_trip(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# a comment\n!language\tzh\n")
     assert "w:坏了\tquality=1.5000\n" in text
+    assert "%坏掉\t16/3\t64/41\n" in text
     assert read_weights(path) == WEIGHTS
+    assert read_weights(path).row("w:坏掉") == (0.75, 0.0, 0.0)  # its cluster's weight
 
 
 def test_top_features_lists_words_only() -> None:
@@ -77,6 +85,12 @@ GOOD_HEAD = "!language\tzh\n!labels\tquality\tinquiry\n"
         ("!labels\tquality\tquality\n", 1, "a category is listed twice"),
         (GOOD_HEAD + "w:x\tquality=1\tquality=2\n", 3, "quality is given twice"),
         (GOOD_HEAD + "@bias\tquality=1\n@bias\tinquiry=1\n", 4, "listed twice"),
+        (GOOD_HEAD + "%坏了\n", 3, "expected '%WORD<TAB>SIZE/CLUSTER"),
+        (GOOD_HEAD + "%\t16/3\n", 3, "expected '%WORD<TAB>SIZE/CLUSTER"),
+        (GOOD_HEAD + "%坏了\t16-3\n", 3, "expected SIZE/CLUSTER (cluster below size)"),
+        (GOOD_HEAD + "%坏了\t16/16\n", 3, "cluster below size"),
+        (GOOD_HEAD + "%坏了\t16/x\n", 3, "not '16/x'"),
+        (GOOD_HEAD + "%坏了\t16/1\n%坏了\t16/2\n", 4, "clusters of 'w:坏了' are given twice"),
     ],
 )
 def test_broken_files_name_file_line_and_reason(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -129,6 +130,52 @@ async def test_a_corrupt_model_keeps_the_previous_one_and_says_so_once(
         f"shop model version {broken} not loaded (not a compressed model: Error -3 while"
         f" decompressing data: invalid block type); keeping version {first.version_id}"
     ]
+
+
+async def test_a_model_fitted_on_other_shipped_weights_is_left_until_the_shop_retrains(
+    db: Database,
+    understanding: Understanding,
+    shipped: Understanding,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An upgrade shipped new weights (other features, other clusters): a shop model refitted
+    from the old ones would read today's features with yesterday's weights. It is left for
+    the shipped weights, with one line saying why and what to do."""
+    trained = await shop_model.train_and_activate(
+        db=db, understanding=understanding, created_by=None, labels=corrections()
+    )
+    async with db.session() as session:
+        blob = await store.model_weights(session=session, version_id=trained.version_id)
+    assert blob is not None
+    fitted = model_blob.unpack_model(blob, version=trained.version_id, cache_dir=None)
+    assert fitted["zh"].base_version == shipped.shop.shipped.learned["zh"].version
+    older = {
+        k: dataclasses.replace(w, base_version="zh-0000000000-seed1") for k, w in fitted.items()
+    }
+    async with db.transaction() as session:
+        stale = await store.add_model_version(
+            session=session,
+            created_by=None,
+            label_counts={},
+            accuracy_before=None,
+            accuracy_after=None,
+            weights=model_blob.pack_model(older),
+        )
+        await store.activate_model_version(session=session, version_id=stale)
+        await store.bump_revision(session=session)
+    caplog.set_level(logging.WARNING, logger="bot.service.shop_model")
+    other = Understanding(classifier=shipped.shop.shipped, phrasebook=shipped.phrasebook)
+
+    assert await shop_model.refresh_understanding(other, db) is True
+
+    assert _categories(other) == _categories(
+        Understanding(classifier=shipped.shop.shipped, phrasebook=shipped.phrasebook)
+    )
+    assert set(_categories(other)) != {Category.QUALITY}  # the shop's word is not read
+    assert other.classifier.classify(UNSEEN[0]).model_version is None  # the shipped weights
+    [line] = [r.getMessage() for r in caplog.records]
+    assert f"shop model version {stale} (zh) was fitted on shipped weights zh-0000000000" in line
+    assert "until the shop retrains (/retrain)" in line
 
 
 async def test_a_model_whose_weights_do_not_parse_is_not_loaded(db: Database) -> None:

@@ -168,3 +168,48 @@ def test_pick_setting(
 
     results = [CvResult(c, True, acc, f1, share, ece) for c, share, acc, f1, ece in figures]
     assert pick_setting(results, max_ece) == expected
+
+
+def test_a_word_no_label_had_counts_through_its_cluster(rules_only: Classifier) -> None:
+    """ "裂开" is in no labelled text, but shares a cluster with the broken words: the fitted
+    weights file carries the cluster, and the word reads as quality through it."""
+
+    def featurize(text: str) -> dict[str, float]:
+        return rules_only.features(rules_only.normalize(text))
+
+    from bot.core.learned import LearnedWeights, with_clusters
+    from bot.phrasebook.weights import format_weights, parse_weights
+
+    broken = ("k:4/1",)
+    words = {"w:坏了", "w:开胶", "w:坏点", "w:鼓包", "w:死机", "w:裂开"}
+    clusters = {word: broken for word in words}
+    trained = train_language(
+        corpus(), featurize, language="zh", version="t", config=CONFIG, clusters=clusters
+    )
+    weights = parse_weights(format_weights(trained.weights).encode(), name="zh.tsv")
+    assert weights.clusters == clusters
+    assert "w:裂开" not in weights.categories.weights  # it has no weight of its own
+    message = {"w:裂开": 1.0}
+    assert weights.predict(message).category is Category.QUALITY
+    # the score the fit saw: the cluster as a feature of its own
+    as_fitted = LearnedWeights("zh", weights.categories, weights.flags)
+    assert weights.predict(message).probabilities == pytest.approx(
+        as_fitted.predict(with_clusters(message, clusters)).probabilities
+    )
+    plain = train_language(corpus(), featurize, language="zh", version="t", config=CONFIG)
+    assert plain.weights.predict(message).category is not Category.QUALITY
+
+
+def test_rare_word_pairs_are_left_out_and_nothing_else() -> None:
+    from bot.training.common import without_rare
+
+    rows = [
+        {"b:没_收到": 1.0, "w:没": 1.0, "b:<s>_没": 1.0},
+        {"b:没_收到": 1.0, "w:稀有": 1.0},
+        {"b:没_收到": 1.0, "b:<s>_没": 1.0},
+    ]
+    assert without_rare(rows, "b", 3) == [
+        {"b:没_收到": 1.0, "w:没": 1.0},
+        {"b:没_收到": 1.0, "w:稀有": 1.0},
+        {"b:没_收到": 1.0},
+    ]
