@@ -43,6 +43,8 @@ class ShopState:
     model_version: int | None = None  # the shop model in use (None: the shipped weights)
     learned: Mapping[str, LearnedWeights] | None = None  # its weights, when a shop model
     rejected: set[int] = field(default_factory=set)  # versions whose weights did not load
+    # versions refitted from other shipped weights than these: the shipped weights stand in
+    stale: set[int] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_error: str = ""  # the last refresh failure, logged once
     last_settings_error: str = ""  # the same for the shop's settings

@@ -307,12 +307,12 @@ async def refresh_understanding(
             if (
                 active is not None
                 and active != state.model_version
-                and active not in state.rejected
+                and active not in state.rejected | state.stale
             ):
                 blob = await store.model_weights(session=session, version_id=active)
         shipped = state.shipped
         model_version, learned = state.model_version, state.learned
-        if active is None:
+        if active is None or active in state.stale:
             model_version, learned = None, None
         elif blob is not None:
             try:
@@ -347,10 +347,11 @@ def _current_model(
     state: ShopState, loaded: Mapping[str, LearnedWeights], active: int
 ) -> tuple[int | None, dict[str, LearnedWeights] | None]:
     """The model version in use and its weights: the shipped ones (None, None) when the
-    stored version is stale in every language (it is not loaded again)."""
+    stored version is stale in every language (it is not loaded again, and stays stale if
+    rolled back to)."""
     current = _fitted_on_shipped(loaded, state.shipped.learned, active)
     if not current:
-        state.rejected.add(active)
+        state.stale.add(active)
         return None, None
     return active, {**state.shipped.learned, **current}
 
@@ -364,7 +365,7 @@ def _fitted_on_shipped(
     current = {}
     for language, weights in loaded.items():
         base = shipped.get(language)
-        if base is not None and weights.base_version == base.version:
+        if base is not None and _refitted_from(weights, base):
             current[language] = weights
         else:
             log.warning(
@@ -376,3 +377,18 @@ def _fitted_on_shipped(
                 base.version if base is not None else "(none)",
             )
     return current
+
+
+def _refitted_from(weights: LearnedWeights, base: LearnedWeights) -> bool:
+    """Whether a shop's weights were refitted from `base`: by the version they name, or, for a
+    model stored before versions were named, by what a refit copies unchanged (the biases,
+    the temperature and the flag models)."""
+    if weights.base_version:
+        return weights.base_version == base.version
+    model, shipped = weights.categories, base.categories
+    return (
+        model.labels == shipped.labels
+        and model.bias == shipped.bias
+        and model.temperature == shipped.temperature
+        and weights.flags == base.flags
+    )

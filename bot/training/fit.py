@@ -284,7 +284,7 @@ def train_language(
 ) -> Trained:
     """Fit one language's weights on `examples`, each word's `clusters` features too."""
     expanded = [with_clusters(row, clusters or {}) for row in _features(examples, featurize)]
-    rows = without_rare(expanded, BIGRAM, config.pair_min_count)
+    rows = without_rare(expanded, BIGRAM, config.pair_min_count if language == "zh" else 1)
     labels = [e.category for e in examples]
     folds = fold_matrices(
         rows, group_folds([e.group for e in examples], config.folds), config.min_count

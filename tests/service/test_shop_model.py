@@ -177,6 +177,59 @@ async def test_a_model_fitted_on_other_shipped_weights_is_left_until_the_shop_re
     assert f"shop model version {stale} (zh) was fitted on shipped weights zh-0000000000" in line
     assert "until the shop retrains (/retrain)" in line
 
+    # The shop retrains, then rolls back to the stale version: still the shipped weights, in
+    # this process (which rejected it) as in a fresh one, never the newer model.
+    newer = await shop_model.train_and_activate(
+        db=db, understanding=other, created_by=None, labels=corrections()
+    )
+    assert other.classifier.classify(UNSEEN[0]).model_version == newer.version_id
+    assert await shop_model.rollback(db=db, actor=7) == (newer.version_id, stale)
+    fresh = Understanding(classifier=shipped.shop.shipped, phrasebook=shipped.phrasebook)
+    for process in (other, fresh):
+        assert await shop_model.refresh_understanding(process, db) is True
+        assert process.classifier.classify(UNSEEN[0]).model_version is None
+
+
+async def test_a_model_stored_before_versions_were_named_is_kept_if_refitted_from_these(
+    db: Database, understanding: Understanding, shipped: Understanding
+) -> None:
+    """A model stored without `!base`: refitted from the weights in use when what a refit
+    copies unchanged (biases, temperature, flag models) is theirs."""
+    trained = await shop_model.train_and_activate(
+        db=db, understanding=understanding, created_by=None, labels=corrections()
+    )
+    async with db.session() as session:
+        blob = await store.model_weights(session=session, version_id=trained.version_id)
+    assert blob is not None
+    fitted = model_blob.unpack_model(blob, version=trained.version_id, cache_dir=None)
+    unnamed = {k: dataclasses.replace(w, base_version="") for k, w in fitted.items()}
+    other_bias = {
+        k: dataclasses.replace(
+            w,
+            base_version="",
+            categories=dataclasses.replace(
+                w.categories, bias=tuple(b + 0.5 for b in w.categories.bias)
+            ),
+        )
+        for k, w in fitted.items()
+    }
+    for weights, kept in ((unnamed, True), (other_bias, False)):
+        async with db.transaction() as session:
+            version = await store.add_model_version(
+                session=session,
+                created_by=None,
+                label_counts={},
+                accuracy_before=None,
+                accuracy_after=None,
+                weights=model_blob.pack_model(weights),
+            )
+            await store.activate_model_version(session=session, version_id=version)
+            await store.bump_revision(session=session)
+        process = Understanding(classifier=shipped.shop.shipped, phrasebook=shipped.phrasebook)
+        await shop_model.refresh_understanding(process, db)
+        used = process.classifier.classify(UNSEEN[0]).model_version
+        assert used == (version if kept else None)
+
 
 async def test_a_model_whose_weights_do_not_parse_is_not_loaded(db: Database) -> None:
     blob = model_blob.pack_model({})
