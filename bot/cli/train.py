@@ -101,9 +101,9 @@ def train_command(
     typer.echo(f"{len(loaded) - len(examples)} held-out texts left out ({data / 'heldout.sha256'})")
     rules_only = build_classifier(config_dir, learned=False)
     to_traditional = OpenCCConverter("s2twp")
+    # The clusters never read a text of a test split, wherever else it appears.
+    tested = {text_key(e.text.strip()) for e in loaded if e.split.startswith("test")}
     for lang in language or ["zh", "en"]:
-        # The clusters never read a text of a test split, wherever else it appears.
-        tested = {text_key(e.text.strip()) for e in loaded if e.split.startswith("test")}
         clusters = (
             _chinese_clusters(mirror_dir, held_out | tested, examples, rules_only, seed)
             if lang == "zh"

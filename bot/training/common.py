@@ -62,14 +62,9 @@ def without_rare(
 ) -> list[dict[str, float]]:
     """The rows without the features of `kind` (a name prefix) found in fewer than `min_count`."""
     prefix = f"{kind}:"
-    counts: dict[str, int] = {}
-    for row in rows:
-        for name in row:
-            if name.startswith(prefix):
-                counts[name] = counts.get(name, 0) + 1
+    common = vocabulary(rows, min_count)
     return [
-        {k: v for k, v in row.items() if not k.startswith(prefix) or counts[k] >= min_count}
-        for row in rows
+        {k: v for k, v in row.items() if not k.startswith(prefix) or k in common} for row in rows
     ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot.core.learned import LearnedWeights
 from bot.core.shop_words import WordProblem, WordRequest
 from bot.core.types import Category
 from bot.phrasebook.rules import load_rules
@@ -43,6 +44,30 @@ async def _actions(db: Database) -> list[str]:
 
 def _categories(understanding: Understanding) -> list[Category]:
     return [understanding.classifier.classify(message).category for message in UNSEEN]
+
+
+async def _activate(db: Database, blob: bytes) -> int:
+    """Store a model version's weights as given, make it the active one; its id."""
+    async with db.transaction() as session:
+        version = await store.add_model_version(
+            session=session,
+            created_by=None,
+            label_counts={},
+            accuracy_before=None,
+            accuracy_after=None,
+            weights=blob,
+        )
+        await store.activate_model_version(session=session, version_id=version)
+        await store.bump_revision(session=session)
+    return version
+
+
+async def _stored_weights(db: Database, version_id: int) -> dict[str, LearnedWeights]:
+    """The weights a stored model version holds, read back."""
+    async with db.session() as session:
+        blob = await store.model_weights(session=session, version_id=version_id)
+    assert blob is not None
+    return model_blob.unpack_model(blob, version=version_id, cache_dir=None)
 
 
 async def test_retraining_teaches_the_shops_word_to_every_process(
@@ -100,17 +125,7 @@ async def test_a_corrupt_model_keeps_the_previous_one_and_says_so_once(
     first = await shop_model.train_and_activate(
         db=db, understanding=understanding, created_by=None, labels=corrections()
     )
-    async with db.transaction() as session:
-        broken = await store.add_model_version(
-            session=session,
-            created_by=None,
-            label_counts={},
-            accuracy_before=None,
-            accuracy_after=None,
-            weights=b"\x78\x9cnot a model",
-        )
-        await store.activate_model_version(session=session, version_id=broken)
-        await store.bump_revision(session=session)
+    broken = await _activate(db, b"\x78\x9cnot a model")
     caplog.set_level(logging.ERROR, logger="bot.service.shop_model")
 
     assert await shop_model.refresh_understanding(understanding, db) is True
@@ -144,25 +159,12 @@ async def test_a_model_fitted_on_other_shipped_weights_is_left_until_the_shop_re
     trained = await shop_model.train_and_activate(
         db=db, understanding=understanding, created_by=None, labels=corrections()
     )
-    async with db.session() as session:
-        blob = await store.model_weights(session=session, version_id=trained.version_id)
-    assert blob is not None
-    fitted = model_blob.unpack_model(blob, version=trained.version_id, cache_dir=None)
+    fitted = await _stored_weights(db, trained.version_id)
     assert fitted["zh"].base_version == shipped.shop.shipped.learned["zh"].version
     older = {
         k: dataclasses.replace(w, base_version="zh-0000000000-seed1") for k, w in fitted.items()
     }
-    async with db.transaction() as session:
-        stale = await store.add_model_version(
-            session=session,
-            created_by=None,
-            label_counts={},
-            accuracy_before=None,
-            accuracy_after=None,
-            weights=model_blob.pack_model(older),
-        )
-        await store.activate_model_version(session=session, version_id=stale)
-        await store.bump_revision(session=session)
+    stale = await _activate(db, model_blob.pack_model(older))
     caplog.set_level(logging.WARNING, logger="bot.service.shop_model")
     other = Understanding(classifier=shipped.shop.shipped, phrasebook=shipped.phrasebook)
 
@@ -198,10 +200,7 @@ async def test_a_model_stored_before_versions_were_named_is_kept_if_refitted_fro
     trained = await shop_model.train_and_activate(
         db=db, understanding=understanding, created_by=None, labels=corrections()
     )
-    async with db.session() as session:
-        blob = await store.model_weights(session=session, version_id=trained.version_id)
-    assert blob is not None
-    fitted = model_blob.unpack_model(blob, version=trained.version_id, cache_dir=None)
+    fitted = await _stored_weights(db, trained.version_id)
     unnamed = {k: dataclasses.replace(w, base_version="") for k, w in fitted.items()}
     other_bias = {
         k: dataclasses.replace(
@@ -214,17 +213,7 @@ async def test_a_model_stored_before_versions_were_named_is_kept_if_refitted_fro
         for k, w in fitted.items()
     }
     for weights, kept in ((unnamed, True), (other_bias, False)):
-        async with db.transaction() as session:
-            version = await store.add_model_version(
-                session=session,
-                created_by=None,
-                label_counts={},
-                accuracy_before=None,
-                accuracy_after=None,
-                weights=model_blob.pack_model(weights),
-            )
-            await store.activate_model_version(session=session, version_id=version)
-            await store.bump_revision(session=session)
+        version = await _activate(db, model_blob.pack_model(weights))
         process = Understanding(classifier=shipped.shop.shipped, phrasebook=shipped.phrasebook)
         await shop_model.refresh_understanding(process, db)
         used = process.classifier.classify(UNSEEN[0]).model_version
