@@ -61,15 +61,10 @@ def split_html(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     chunks: list[str] = []
     rest = html
     while telegram_length(rest) > limit:
-        budget = limit
-        while True:
-            cut, still_open = _safe_cut(rest, budget)
-            closing = "".join(f"</{tag.name}>" for tag in reversed(still_open))
-            if cut == 0 or telegram_length(rest[:cut]) + telegram_length(closing) <= limit:
-                break
-            budget -= telegram_length(closing)
-        if cut == 0:  # nothing fits before the first piece of markup: give up on markup
-            return [*chunks, *split_text(plain_text(rest), limit)]
+        cut, still_open, closing = _closed_cut(rest, limit, reserve=0)
+        if not plain_text(rest[:cut]).strip():  # no text fits before the markup: drop markup
+            shown = plain_text(rest)
+            return [*chunks, *split_text(shown, limit)] if shown.strip() or not chunks else chunks
         chunks.append(rest[:cut].rstrip() + closing)
         rest = "".join(tag.text for tag in still_open) + rest[cut:].lstrip("\n")
     if plain_text(rest).strip() or not chunks:
@@ -82,15 +77,8 @@ def fit_html(html: str, limit: int = TELEGRAM_LIMIT) -> str:
     break where one is in the second half, marked with "…", the tags left open closed again."""
     if telegram_length(html) <= limit:
         return html
-    budget = limit - len(ELLIPSIS)
-    while budget > 0:
-        cut, still_open = _safe_cut(html, budget)
-        closing = "".join(f"</{tag.name}>" for tag in reversed(still_open))
-        kept = html[:cut].rstrip()
-        if telegram_length(kept) + len(ELLIPSIS) + telegram_length(closing) <= limit:
-            return kept + ELLIPSIS + closing
-        budget -= telegram_length(closing)
-    return ELLIPSIS
+    cut, _still_open, closing = _closed_cut(html, limit, reserve=len(ELLIPSIS))
+    return html[:cut].rstrip() + ELLIPSIS + closing
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +87,21 @@ class _Tag:
 
     name: str
     text: str
+
+
+def _closed_cut(html: str, limit: int, *, reserve: int) -> tuple[int, list[_Tag], str]:
+    """The last safe cut (`_safe_cut`) whose text, kept without its trailing spaces, `reserve`
+    more units and the closing tags of what it leaves open fit in `limit`; those tags and the
+    closing text. (0, [], "") when nothing fits."""
+    budget = limit - reserve
+    while budget > 0:
+        cut, still_open = _safe_cut(html, budget)
+        closing = "".join(f"</{tag.name}>" for tag in reversed(still_open))
+        kept = telegram_length(html[:cut].rstrip())
+        if kept + reserve + telegram_length(closing) <= limit:
+            return cut, still_open, closing
+        budget -= telegram_length(closing)
+    return 0, [], ""
 
 
 def _safe_cut(html: str, budget: int) -> tuple[int, list[_Tag]]:

@@ -150,12 +150,15 @@ def test_plain_text_is_what_the_html_shows(html: str, text: str) -> None:
         (CARD.format(body=(EMOJI + "买家说\n") * 900), TELEGRAM_LIMIT),
         ("<b><i>" + "好" * 9000 + "</i></b>", TELEGRAM_LIMIT),
         ("short <b>one</b>", TELEGRAM_LIMIT),
+        # a tag longer than the room after it: plain text, not an empty "<b></b>" or a loop
+        ('<b><a href="https://example.com/a/long/path">x</a>' + "y" * 30 + "</b>", 20),
     ],
 )
 def test_split_html_keeps_every_message_whole_and_loses_nothing(html: str, limit: int) -> None:
     chunks = split_html(html, limit)
     assert all(telegram_length(chunk) <= limit for chunk in chunks)
     assert all(_well_formed(chunk) for chunk in chunks)
+    assert all(plain_text(chunk).strip() for chunk in chunks)  # Telegram refuses empty ones
     shown = "".join(plain_text(chunk) for chunk in chunks)
     assert shown.replace("\n", "").replace(" ", "") == plain_text(html).replace("\n", "").replace(
         " ", ""
