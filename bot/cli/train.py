@@ -167,6 +167,7 @@ def _train_language(
     clusters: dict[str, tuple[str, ...]],
 ) -> None:
     """Train one language on its train split (Chinese also in Traditional) and write its file."""
+    from bot.core.learned import message_length
     from bot.phrasebook.weights import weights_path, write_weights
     from bot.training.common import TrainConfig
     from bot.training.dataset import augmented, by_language
@@ -187,6 +188,7 @@ def _train_language(
         config=config,
         log=typer.echo,
         clusters=clusters,
+        measure=lambda text: message_length(rules_only.normalize(text).text),
     )
     chosen = trained.chosen
     assert chosen is not None
@@ -195,9 +197,17 @@ def _train_language(
     typer.echo(
         f"{lang}: wrote {path} — cv accuracy {chosen.accuracy:.3f}, macro-F1"
         f" {chosen.macro_f1:.3f}; ECE {trained.oof_ece:.3f}; needs_human below"
-        f" {trained.weights.needs_human_below:.2f} covers {trained.oof_coverage:.0%}"
+        f" {_thresholds(trained)} covers {trained.oof_coverage:.0%}"
         f" at {trained.oof_confident_accuracy:.1%}"
     )
+
+
+def _thresholds(trained: Trained) -> str:
+    """The needs-human thresholds as one phrase: "0.98", or by length band."""
+    weights = trained.weights
+    bands = [f"{t:.3f} up to {n} characters" for n, t in weights.needs_human_upto]
+    longer = f"{weights.needs_human_below:.3f}"
+    return ", ".join([*bands, f"{longer} longer"]) if bands else longer
 
 
 def _weights_header(lang: str, seed: int, trained: Trained) -> list[str]:
@@ -215,7 +225,7 @@ def _weights_header(lang: str, seed: int, trained: Trained) -> list[str]:
         f" {chosen.accuracy:.3f}, macro-F1 {chosen.macro_f1:.3f} (C={chosen.c:g},"
         f" balanced={chosen.balanced}, naive Bayes share {chosen.nb_share:g}).",
         f"Calibration: ECE {trained.oof_ece:.3f} out of fold; needs_human below"
-        f" {trained.weights.needs_human_below:.2f} ({trained.oof_coverage:.0%} confident,"
+        f" {_thresholds(trained)} ({trained.oof_coverage:.0%} confident,"
         f" {trained.oof_confident_accuracy:.1%} right).",
         "",
         "Strongest words per category:",

@@ -32,7 +32,7 @@ from bot.core.entities import extract_entities
 from bot.core.extortion import demands_benefit, is_extortion, linked, tied_by_condition
 from bot.core.features import RuleView, chinese_features, english_features
 from bot.core.keyword_rules import ExtortionRole, Rules
-from bot.core.learned import LearnedWeights, explain, language_key
+from bot.core.learned import LearnedWeights, explain, language_key, message_length
 from bot.core.normalize import NormalizedText, ScriptConverter, normalize
 from bot.core.phrase_match import Segmenter, TokenBounds, find_phrases
 from bot.core.scoring import (
@@ -292,7 +292,7 @@ class Classifier:
             )
         category = prediction.category
         keywords = explain(prediction.pushes, reading.tally.keywords.get(category, []))
-        confidence = round(prediction.probability, 3)
+        probability = prediction.probability
         cause = _threatened_over(category, reading, self.rules)
         if cause is not None:
             # The cause beats the threat: "arrived smashed, fix it or I leave a bad review"
@@ -302,16 +302,18 @@ class Classifier:
             probability = sum(
                 prediction.probabilities[labels.index(c.value)] for c in (cause, category)
             )
-            category, confidence = cause, round(probability, 3)
+            category = cause
             keywords = tuple(dict.fromkeys(reading.tally.keywords.get(cause, [])))[:6]
             flags |= threat_flags(reading)
+        # The unrounded probability meets the threshold, as the out-of-fold ones did in training.
+        threshold = model.needs_human_at(message_length(reading.normalized.text))
         return Classification(
             category=category,
-            confidence=confidence,
+            confidence=round(probability, 3),
             flags=frozenset(flags),
             keywords=keywords,
             entities=reading.entities,
-            needs_human=confidence < model.needs_human_below,
+            needs_human=probability < threshold,
             language=reading.normalized.language,
         )
 

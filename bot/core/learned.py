@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from math import exp
 from operator import sub
 
@@ -92,6 +93,9 @@ class LearnedWeights:
     # A shop's model: the version of the shipped weights it was refitted from (its features
     # and clusters are theirs; shipped weights of another version make it stale).
     base_version: str = ""
+    # Shorter messages' own thresholds: (up to this many characters, threshold), lengths
+    # rising; a message longer than every one takes `needs_human_below` (`needs_human_at`).
+    needs_human_upto: tuple[tuple[int, float], ...] = ()
     # Per feature, one dense row of weights — the categories, then (from index len(labels) on)
     # the flags — so scoring a feature is one C-level map. Built on a feature's first use:
     # most of a language's features never occur in one process's messages, and building them
@@ -115,6 +119,19 @@ class LearnedWeights:
         biases = (*self.categories.bias, *(model.bias for model in self.flags))
         object.__setattr__(self, "biases", biases)
         object.__setattr__(self, "modelled", frozenset(model.flag for model in self.flags))
+        lengths = [0, *(length for length, _ in self.needs_human_upto)]
+        if any(b <= a for a, b in pairwise(lengths)):
+            raise WeightsError(f"needs-human lengths must rise from 1: {lengths}")
+        for threshold in (self.needs_human_below, *(t for _, t in self.needs_human_upto)):
+            if not 0.0 <= threshold <= 1.0:
+                raise WeightsError(f"a needs-human threshold must be 0-1, not {threshold}")
+
+    def needs_human_at(self, length: int) -> float:
+        """The confidence below which a message of `length` characters needs a person."""
+        for up_to, threshold in self.needs_human_upto:
+            if length <= up_to:
+                return threshold
+        return self.needs_human_below
 
     def row(self, name: str) -> tuple[float, ...] | None:
         """The feature's dense row of weights (None when no weight reads it)."""
@@ -220,6 +237,11 @@ def with_clusters(
         for cluster in clusters.get(name, ()):
             expanded[cluster] = expanded.get(cluster, 0.0) + value
     return expanded
+
+
+def message_length(text: str) -> int:
+    """A message's length as the needs-human thresholds count it: characters, spaces not."""
+    return len(text) - sum(1 for char in text if char.isspace())
 
 
 def cluster_feature(size: int, cluster: int) -> str:

@@ -98,6 +98,7 @@ def fit_shop_weights(
         categories=LinearModel(model.labels, model.bias, weights, model.temperature),
         flags=base.flags,
         needs_human_below=base.needs_human_below,
+        needs_human_upto=base.needs_human_upto,
         version=version,
         clusters=base.clusters,
         base_version=base.version,

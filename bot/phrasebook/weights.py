@@ -7,7 +7,8 @@ The format is plain text a person can read and diff:
     !version	2026-12-06.1
     !base	zh-d01f46d4ba-seed1   (a shop's model: the shipped version it was refitted from)
     !temperature	1.234
-    !needs_human_below	0.55
+    !needs_human_upto	12	0.83   (messages up to 12 characters: their own threshold)
+    !needs_human_below	0.55   (longer messages, or all where no !needs_human_upto is given)
     !labels	not_received	shipping_delay	...
     !flag	angry	0.42	learned   (a flag model, its threshold, learned or union with rules)
     @bias	not_received=0.12	...	angry=-3.1
@@ -74,6 +75,7 @@ class _Reader:
         self.rows: list[tuple[int, str, list[tuple[str, float]]]] = []
         self.seen: set[str] = set()
         self.clusters: dict[str, tuple[str, ...]] = {}
+        self.upto: list[tuple[int, float]] = []
 
     def error(self, line: int, reason: str) -> PhrasebookError:
         return PhrasebookError(self.path, line, reason)
@@ -93,7 +95,8 @@ class _Reader:
 
     def directive(self, number: int, cells: list[str]) -> None:
         name = cells[0][1:]
-        key = f"!{name} {cells[1]}" if name == "flag" and len(cells) > 1 else f"!{name}"
+        keyed = name in ("flag", "needs_human_upto") and len(cells) > 1
+        key = f"!{name} {cells[1]}" if keyed else f"!{name}"
         if key in self.seen:
             raise self.error(number, f"{key} is given twice")
         self.seen.add(key)
@@ -114,6 +117,8 @@ class _Reader:
             if mode not in FLAG_MODES:
                 raise self.error(number, f"flag mode must be learned or union, not {mode!r}")
             self.flags[cells[1]] = (self.share(number, cells[2]), mode)
+        elif name == "needs_human_upto":
+            self.length_threshold(number, cells)
         elif name in ("language", "version", "base", "temperature", "needs_human_below"):
             if len(cells) != 2:
                 raise self.error(number, f"expected '!{name}<TAB>VALUE'")
@@ -124,6 +129,14 @@ class _Reader:
             self.meta[name] = cells[1]
         else:
             raise self.error(number, f"unknown directive !{name}")
+
+    def length_threshold(self, number: int, cells: list[str]) -> None:
+        if len(cells) != 3 or not (cells[1].isascii() and cells[1].isdigit()) or cells[1] == "0":
+            raise self.error(number, "expected '!needs_human_upto<TAB>LENGTH<TAB>THRESHOLD'")
+        length = int(cells[1])
+        if self.upto and length <= self.upto[-1][0]:
+            raise self.error(number, "the !needs_human_upto lengths must rise line by line")
+        self.upto.append((length, self.share(number, cells[2])))
 
     def cluster_row(self, number: int, cells: list[str]) -> None:
         word = f"{WORD}:{cells[0][1:]}"
@@ -172,7 +185,7 @@ class _Reader:
 
 # Parsed weights are cached (marshal, keyed by the file's SHA-256) so a start-up does not
 # parse ~100,000 weights again: 0.5 s → 0.05 s. A cache that does not read back is ignored.
-CACHE_FORMAT = "kefu-weights-2"
+CACHE_FORMAT = "kefu-weights-3"
 _Parts = dict[str, Any]
 
 
@@ -267,6 +280,7 @@ def _parse(path: Path, data: bytes) -> _Parts:
         raise PhrasebookError(path, None, f"flag model(s) without weights: {', '.join(empty)}")
     return {
         "meta": dict(reader.meta),
+        "upto": tuple(reader.upto),
         "labels": reader.labels,
         "bias": tuple(bias),
         "weights": weights,
@@ -298,6 +312,7 @@ def _build(path: Path, parts: _Parts) -> LearnedWeights:
             version=meta.get("version", ""),
             clusters=parts["clusters"],
             base_version=meta.get("base", ""),
+            needs_human_upto=tuple((int(n), float(t)) for n, t in parts["upto"]),
         )
     except (ValueError, WeightsError) as exc:
         raise PhrasebookError(path, None, str(exc)) from None
@@ -326,6 +341,10 @@ def format_weights(
         f"!version\t{weights.version}",
         *([f"!base\t{weights.base_version}"] if weights.base_version else []),
         f"!temperature\t{model.temperature:.{precision}f}",
+        *(
+            f"!needs_human_upto\t{length}\t{threshold:.{precision}f}"
+            for length, threshold in weights.needs_human_upto
+        ),
         f"!needs_human_below\t{weights.needs_human_below:.{precision}f}",
         "!labels\t" + "\t".join(model.labels),
     ]

@@ -4,9 +4,11 @@ within every kind of source, not only on their mix)."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from math import nextafter
 from operator import neg
 
 
@@ -109,3 +111,90 @@ def needs_human_by_source(
         if all(curves[kind].holds(threshold, target) for kind in reached):
             return threshold, own
     return start, own
+
+
+def needs_human_by_length(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    kinds: Sequence[str],
+    lengths: Sequence[int],
+    *,
+    edges: Sequence[int],
+    target: float,
+    min_rows: int,
+    counted: Sequence[bool] | None = None,
+) -> tuple[tuple[tuple[int, float], ...], float]:
+    """`needs_human_by_source` within each band of message length (up to each of `edges`
+    characters, then longer): the bands' thresholds up to each edge, and the longer messages'.
+
+    Length is what the bot can see of the kind of source: a short chat turn and a long review
+    need different thresholds, and one threshold for both holds back the one that needs less.
+    Within a band every kind with `min_rows` counted rows there holds `target`; a band with
+    fewer counted rows than `min_rows` takes the threshold of all the rows at once. Then every
+    kind with `min_rows` counted rows in all must hold `target` over the bands together too
+    (one spread thin over the bands is checked in none of them): where one does not, the band
+    where its confident rows are least often right is raised, until every such kind holds.
+    """
+    if any(b <= a for a, b in pairwise([0, *edges])):
+        raise ValueError(f"length bands must rise from 1: {list(edges)}")
+    band_of = [bisect_left(edges, length) for length in lengths]
+    bands: list[list[int]] = [[] for _ in range(len(edges) + 1)]
+    for index, band in enumerate(band_of):
+        bands[band].append(index)
+    weight = [1 if counted is None or counted[i] else 0 for i in range(len(confidences))]
+
+    def threshold(rows: list[int]) -> float:
+        found, _ = needs_human_by_source(
+            [confidences[i] for i in rows],
+            [correct[i] for i in rows],
+            [kinds[i] for i in rows],
+            target=target,
+            min_rows=min_rows,
+            counted=[weight[i] == 1 for i in rows],
+        )
+        return found
+
+    overall = threshold(list(range(len(confidences))))
+    chosen = [
+        threshold(rows) if sum(weight[i] for i in rows) >= min_rows else overall for rows in bands
+    ]
+    kind_rows: dict[str, list[int]] = {}
+    for index, kind in enumerate(kinds):
+        kind_rows.setdefault(kind, []).append(index)
+    large = [
+        rows for _, rows in sorted(kind_rows.items()) if sum(weight[i] for i in rows) >= min_rows
+    ]
+    _raise_until_every_kind_holds(chosen, large, band_of, confidences, correct, target)
+    return tuple(zip(edges, chosen[:-1], strict=True)), chosen[-1]
+
+
+def _raise_until_every_kind_holds(
+    chosen: list[float],
+    kinds: Sequence[Sequence[int]],
+    band_of: Sequence[int],
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    target: float,
+) -> None:
+    """Raise band thresholds (in place) until each kind's confident rows (all bands) hold,
+    or no band holding its wrong rows can go higher (a probability of exactly 1.0)."""
+    raised = True
+    while raised:
+        raised = False
+        for rows in kinds:
+            confident = [i for i in rows if confidences[i] >= chosen[band_of[i]]]
+            if sum(correct[i] for i in confident) >= target * len(confident):
+                continue
+            by_band: dict[int, list[int]] = {}
+            for i in confident:
+                by_band.setdefault(band_of[i], []).append(i)
+            movable = [b for b in sorted(by_band) if chosen[b] < 1.0]
+            if not movable:
+                continue
+            # The band where this kind's confident rows are least often right (the first of a
+            # tie) goes up to the next confidence among them, or just past them all.
+            band = min(movable, key=lambda b: sum(correct[i] for i in by_band[b]) / len(by_band[b]))
+            higher = sorted(c for c in {confidences[i] for i in by_band[band]} if c > chosen[band])
+            chosen[band] = higher[0] if higher else min(1.0, nextafter(chosen[band], 2.0))
+            raised = True
+            break

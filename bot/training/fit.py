@@ -33,7 +33,7 @@ from bot.training.common import (
     matrix,
     without_rare,
 )
-from bot.training.confidence import needs_human_by_source, source_kind
+from bot.training.confidence import needs_human_by_length, needs_human_by_source, source_kind
 from bot.training.dataset import Example, is_copy
 from bot.training.flags import flag_models
 
@@ -272,6 +272,54 @@ def _pruned(
     return weights
 
 
+def _needs_human(
+    confidences: np.ndarray,
+    correct: np.ndarray,
+    examples: Sequence[Example],
+    lengths: Sequence[int],
+    language: str,
+    config: TrainConfig,
+    log: Callable[[str], None],
+) -> tuple[tuple[tuple[int, float], ...], float]:
+    """The needs-human thresholds by length band (rounded as written), each kind's logged."""
+    kinds = [source_kind(e.group) for e in examples]
+    counted = [not is_copy(e) for e in examples]
+    _, by_source = needs_human_by_source(
+        confidences.tolist(),
+        correct.tolist(),
+        kinds,
+        target=config.precision_target,
+        min_rows=config.min_source_rows,
+        counted=counted,
+    )
+    upto, threshold = needs_human_by_length(
+        confidences.tolist(),
+        correct.tolist(),
+        kinds,
+        lengths,
+        edges=dict(config.needs_human_lengths).get(language, ()),
+        target=config.precision_target,
+        min_rows=config.min_source_rows,
+        counted=counted,
+    )
+    rounded = tuple((length, _up(t)) for length, t in upto)
+    log(
+        "  needs_human by source, all lengths (each kind's own; None: never reached, left out): "
+        + ", ".join(f"{k} {'None' if t is None else f'{t:.3f}'}" for k, t in by_source.items())
+    )
+    log(
+        "  needs_human by length: "
+        + ", ".join(f"up to {n} {t:.3f}" for n, t in rounded)
+        + f"{', longer ' if rounded else 'all '}{threshold:.3f}"
+    )
+    return rounded, _up(threshold)
+
+
+def _up(threshold: float) -> float:
+    """A threshold as written (four decimals), rounded up: never below the one chosen."""
+    return min(1.0, math.ceil(threshold * 10_000) / 10_000)
+
+
 def train_language(
     examples: Sequence[Example],
     featurize: FeatureFn,
@@ -281,8 +329,10 @@ def train_language(
     config: TrainConfig = DEFAULT_CONFIG,
     log: Callable[[str], None] = lambda _line: None,
     clusters: Mapping[str, tuple[str, ...]] | None = None,
+    measure: Callable[[str], int],
 ) -> Trained:
-    """Fit one language's weights on `examples`, each word's `clusters` features too."""
+    """Fit one language's weights on `examples`, each word's `clusters` features too;
+    `measure` gives a text's length as the bot counts it (for the needs-human thresholds)."""
     expanded = [with_clusters(row, clusters or {}) for row in _features(examples, featurize)]
     rows = without_rare(expanded, BIGRAM, config.pair_min_count if language == "zh" else 1)
     labels = [e.category for e in examples]
@@ -295,20 +345,8 @@ def train_language(
     probabilities = _softmax(scores, temperature)
     confidences = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == truth
-    threshold, by_source = needs_human_by_source(
-        confidences.tolist(),
-        correct.tolist(),
-        [source_kind(e.group) for e in examples],
-        target=config.precision_target,
-        min_rows=config.min_source_rows,
-        counted=[not is_copy(e) for e in examples],
-    )
-    log(
-        "  needs_human by source (each kind's own; None: never reached, left out): "
-        + ", ".join(f"{k} {'None' if t is None else f'{t:.3f}'}" for k, t in by_source.items())
-        + f"; together {threshold:.3f}"
-    )
-    confident = confidences >= threshold
+    lengths = [measure(e.text) for e in examples]
+    upto, threshold = _needs_human(confidences, correct, examples, lengths, language, config, log)
     order, coef, intercept, names = _final_model(rows, labels, chosen, blend, config)
     # Pruned by what a weight does to the calibrated probabilities (weight / temperature):
     # the naive Bayes share makes many small weights that a low temperature multiplies.
@@ -317,11 +355,13 @@ def train_language(
     learned = LearnedWeights(
         language=language,
         categories=model,
-        flags=tuple(flag_models(rows, examples, config, chosen.c)),
-        needs_human_below=round(float(threshold), 4),
+        flags=tuple(flag_models(rows, examples, config)),
+        needs_human_below=threshold,
+        needs_human_upto=upto,
         version=version,
         clusters=clusters or {},
     )
+    confident = confidences >= np.array([learned.needs_human_at(n) for n in lengths])
     return Trained(
         weights=learned,
         cv=results,

@@ -14,6 +14,7 @@ from bot.core.learned import (
     cluster_feature,
     display_name,
     language_key,
+    message_length,
     sigmoid,
     softmax,
     with_clusters,
@@ -96,6 +97,47 @@ def test_bad_models_are_refused(bias: tuple[float, ...], temperature: float, mes
 def test_unknown_category_is_refused() -> None:
     with pytest.raises(WeightsError, match="unknown categories"):
         LearnedWeights("zh", LinearModel(("quality", "nonsense"), (0.0, 0.0), {}))
+
+
+BANDED = LearnedWeights("zh", MODEL, needs_human_below=0.98, needs_human_upto=((6, 0.6), (24, 0.9)))
+
+
+@pytest.mark.parametrize(
+    ("length", "threshold"),
+    [(0, 0.6), (1, 0.6), (6, 0.6), (7, 0.9), (24, 0.9), (25, 0.98), (5000, 0.98)],
+)
+def test_a_message_takes_the_threshold_of_its_length_band(length: int, threshold: float) -> None:
+    assert BANDED.needs_human_at(length) == threshold
+
+
+def test_without_bands_every_length_takes_needs_human_below() -> None:
+    weights = LearnedWeights("zh", MODEL, needs_human_below=0.7)
+    assert {weights.needs_human_at(n) for n in (0, 5, 50, 500)} == {0.7}
+
+
+@pytest.mark.parametrize(
+    ("upto", "below", "message"),
+    [
+        (((12, 0.5), (6, 0.4)), 0.9, "must rise"),
+        (((6, 0.5), (6, 0.4)), 0.9, "must rise"),
+        (((0, 0.5),), 0.9, "must rise"),
+        (((6, 1.5),), 0.9, "0-1"),
+        ((), -0.1, "0-1"),
+    ],
+)
+def test_bad_needs_human_bands_are_refused(
+    upto: tuple[tuple[int, float], ...], below: float, message: str
+) -> None:
+    with pytest.raises(WeightsError, match=message):
+        LearnedWeights("zh", MODEL, needs_human_below=below, needs_human_upto=upto)
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [("", 0), ("没到", 2), ("没 到 啊", 3), (" \n\t", 0), ("it broke!", 8), ("😡😡", 2)],
+)
+def test_message_length_counts_characters_but_not_spaces(text: str, length: int) -> None:
+    assert message_length(text) == length
 
 
 def test_predict_picks_the_best_category_and_thresholded_flags() -> None:

@@ -28,6 +28,7 @@ WEIGHTS = LearnedWeights(
     ),
     flags=(FlagModel(Flag.ANGRY, -2.0, {"w:垃圾": 3.0}, 0.45),),
     needs_human_below=0.6,
+    needs_human_upto=((6, 0.55), (24, 0.9)),
     version="test.1",
     clusters={"w:坏了": ("k:16/3", "k:64/40"), "w:坏掉": ("k:16/3", "k:64/41")},
 )
@@ -40,6 +41,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert text.startswith("# a comment\n!language\tzh\n")
     assert "w:坏了\tquality=1.5000\n" in text
     assert "%坏掉\t16/3\t64/41\n" in text
+    assert "!needs_human_upto\t6\t0.5500\n!needs_human_upto\t24\t0.9000\n" in text
     assert read_weights(path) == WEIGHTS
     assert read_weights(path).row("w:坏掉") == (0.75, 0.0, 0.0)  # its cluster's weight
 
@@ -81,6 +83,21 @@ GOOD_HEAD = "!language\tzh\n!labels\tquality\tinquiry\n"
         (GOOD_HEAD + "!needs_human_below\tabc\n", 3, "'abc' is not a number"),
         (GOOD_HEAD + "!needs_human_below\t1.5\n", 3, "not between 0 and 1"),
         (GOOD_HEAD + "!flag\tangry\t2\n", 3, "not between 0 and 1"),
+        (GOOD_HEAD + "!needs_human_upto\t12\n", 3, "expected '!needs_human_upto<TAB>LENGTH"),
+        (GOOD_HEAD + "!needs_human_upto\t0\t0.5\n", 3, "expected '!needs_human_upto"),
+        (GOOD_HEAD + "!needs_human_upto\tten\t0.5\n", 3, "expected '!needs_human_upto"),
+        (GOOD_HEAD + "!needs_human_upto\t\u00b2\t0.5\n", 3, "expected '!needs_human_upto"),
+        (GOOD_HEAD + "!needs_human_upto\t12\t1.5\n", 3, "not between 0 and 1"),
+        (
+            GOOD_HEAD + "!needs_human_upto\t12\t0.5\n!needs_human_upto\t8\t0.4\n",
+            4,
+            "lengths must rise line by line",
+        ),
+        (
+            GOOD_HEAD + "!needs_human_upto\t12\t0.5\n!needs_human_upto\t12\t0.4\n",
+            4,
+            "!needs_human_upto 12 is given twice",
+        ),
         (GOOD_HEAD + "!labels\tquality\n", 3, "!labels is given twice"),
         ("!labels\tquality\tquality\n", 1, "a category is listed twice"),
         (GOOD_HEAD + "w:x\tquality=1\tquality=2\n", 3, "quality is given twice"),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.training.confidence import needs_human_by_source, needs_human_threshold, source_kind
+from bot.training.confidence import (
+    needs_human_by_length,
+    needs_human_by_source,
+    needs_human_threshold,
+    source_kind,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +91,80 @@ def test_copies_do_not_count_towards_min_rows() -> None:
 )
 def test_source_kind(group: str, kind: str) -> None:
     assert source_kind(group) == kind
+
+
+# Short chat turns are right from 0.6 on; long reviews only from 0.9 (0.8 and 0.7 are wrong).
+BAND_CONFIDENCES = [0.9, 0.8, 0.7, 0.6, 0.9, 0.8, 0.7, 0.6]
+BAND_CORRECT = [True, True, True, True, True, False, False, True]
+BAND_KINDS = ["chat"] * 4 + ["review"] * 4
+BAND_LENGTHS = [3, 5, 0, 8, 40, 60, 90, 200]
+
+
+@pytest.mark.parametrize(
+    ("edges", "min_rows", "expected"),
+    [
+        # One threshold for all: the reviews need 0.9, which holds the chats back too.
+        ((), 2, ((), 0.9)),
+        # Short and long apart: each band its own (length 0 falls in the first band).
+        ((10,), 2, (((10, 0.6),), 0.9)),
+        # Split again at 70: beyond it no confidence is 75 % right, so all of it needs a person.
+        ((10, 70), 2, (((10, 0.6), (70, 0.9)), 1.0)),
+        # A band with too few rows takes what all rows together need.
+        ((10, 100), 3, (((10, 0.6), (100, 0.9)), 0.9)),
+        ((5,), 3, (((5, 0.7),), 0.9)),  # the chat of length 8 is too few to count in its band
+    ],
+)
+def test_needs_human_by_length(
+    edges: tuple[int, ...],
+    min_rows: int,
+    expected: tuple[tuple[tuple[int, float], ...], float],
+) -> None:
+    """A band's threshold holds for each large enough kind within it."""
+    found = needs_human_by_length(
+        BAND_CONFIDENCES,
+        BAND_CORRECT,
+        BAND_KINDS,
+        BAND_LENGTHS,
+        edges=edges,
+        target=0.75,
+        min_rows=min_rows,
+    )
+    assert found == expected
+
+
+def test_a_kind_spread_thin_over_the_bands_still_holds_over_all_of_them() -> None:
+    """Two dev rows per band are too few to be checked in either band (min_rows 4), but the
+    four together are: the bands go up until dev's confident part is 75 % right again."""
+    confidences = [0.9, 0.8, 0.7, 0.6, 0.65, 0.95, 0.9, 0.8, 0.7, 0.6, 0.62, 0.85]
+    correct = [True] * 4 + [False, True] + [True] * 4 + [False, False]
+    kinds = (["chat"] * 4 + ["dev"] * 2) * 2
+    lengths = [5] * 6 + [50] * 6
+    upto, longer = needs_human_by_length(
+        confidences, correct, kinds, lengths, edges=(10,), target=0.75, min_rows=4
+    )
+    # Without the check both bands would trust 0.6 (the chats'), dev being right 1 time in 4.
+    # The long band's dev rows are never right: it goes just past them; then the short one.
+    assert upto == ((10, 0.95),)
+    assert 0.85 < longer < 0.850001
+
+
+def test_copies_do_not_count_towards_a_bands_rows() -> None:
+    counted = [True, True, False, False, True, True, True, True]  # two chats are copies
+    found = needs_human_by_length(
+        BAND_CONFIDENCES,
+        BAND_CORRECT,
+        BAND_KINDS,
+        BAND_LENGTHS,
+        edges=(10,),
+        target=0.75,
+        min_rows=3,
+        counted=counted,
+    )
+    # The short band has two rows of its own: it takes the threshold of all rows together.
+    assert found == (((10, 0.9),), 0.9)
+
+
+@pytest.mark.parametrize("edges", [(0,), (12, 6), (6, 6)])
+def test_bands_must_rise(edges: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="must rise"):
+        needs_human_by_length([0.9], [True], ["chat"], [3], edges=edges, target=0.75, min_rows=1)

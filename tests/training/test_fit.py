@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from bot.core.classify import Classifier
+from bot.core.learned import message_length
 from bot.core.types import Category
 from bot.nlp.pipeline import build_classifier
 from bot.phrasebook.weights import read_weights, write_weights
@@ -68,8 +70,12 @@ def test_training_is_deterministic_and_learns_the_corpus(
     def featurize(text: str) -> dict[str, float]:
         return rules_only.features(rules_only.normalize(text))
 
-    first = train_language(corpus(), featurize, language="zh", version="t", config=CONFIG)
-    second = train_language(corpus(), featurize, language="zh", version="t", config=CONFIG)
+    first = train_language(
+        corpus(), featurize, language="zh", version="t", config=CONFIG, measure=len
+    )
+    second = train_language(
+        corpus(), featurize, language="zh", version="t", config=CONFIG, measure=len
+    )
     assert first.weights == second.weights
     assert first.chosen is not None
     assert first.chosen.accuracy > 0.5
@@ -91,7 +97,7 @@ def test_two_categories_train_too(rules_only: Classifier) -> None:
         return rules_only.features(rules_only.normalize(text))
 
     two = [e for e in corpus() if e.category != "invoice"]
-    trained = train_language(two, featurize, language="zh", version="t", config=CONFIG)
+    trained = train_language(two, featurize, language="zh", version="t", config=CONFIG, measure=len)
     assert trained.weights.categories.labels == ("not_received", "quality")
     assert trained.weights.predict(featurize("鞋底开胶了")).category is Category.QUALITY
 
@@ -143,7 +149,9 @@ def test_cross_validation_chooses_the_naive_bayes_share(rules_only: Classifier) 
         nb_share_grid=(0.0, 0.5),
         max_ece=1.0,
     )
-    trained = train_language(corpus(), featurize, language="zh", version="t", config=config)
+    trained = train_language(
+        corpus(), featurize, language="zh", version="t", config=config, measure=len
+    )
     assert [r.nb_share for r in trained.cv] == [0.0, 0.5]
     assert trained.chosen in trained.cv
 
@@ -184,7 +192,13 @@ def test_a_word_no_label_had_counts_through_its_cluster(rules_only: Classifier) 
     words = {"w:坏了", "w:开胶", "w:坏点", "w:鼓包", "w:死机", "w:裂开"}
     clusters = {word: broken for word in words}
     trained = train_language(
-        corpus(), featurize, language="zh", version="t", config=CONFIG, clusters=clusters
+        corpus(),
+        featurize,
+        language="zh",
+        version="t",
+        config=CONFIG,
+        clusters=clusters,
+        measure=len,
     )
     weights = parse_weights(format_weights(trained.weights).encode(), name="zh.tsv")
     assert weights.clusters == clusters
@@ -196,7 +210,9 @@ def test_a_word_no_label_had_counts_through_its_cluster(rules_only: Classifier) 
     assert weights.predict(message).probabilities == pytest.approx(
         as_fitted.predict(with_clusters(message, clusters)).probabilities
     )
-    plain = train_language(corpus(), featurize, language="zh", version="t", config=CONFIG)
+    plain = train_language(
+        corpus(), featurize, language="zh", version="t", config=CONFIG, measure=len
+    )
     assert plain.weights.predict(message).category is not Category.QUALITY
 
 
@@ -213,3 +229,32 @@ def test_rare_word_pairs_are_left_out_and_nothing_else() -> None:
         {"b:没_收到": 1.0, "w:稀有": 1.0},
         {"b:没_收到": 1.0},
     ]
+
+
+def test_needs_human_thresholds_by_length_band(rules_only: Classifier) -> None:
+    def featurize(text: str) -> dict[str, float]:
+        return rules_only.features(rules_only.normalize(text))
+
+    def measure(text: str) -> int:  # as `kefu train` and the bot count: the normalised text
+        return message_length(rules_only.normalize(text).text)
+
+    config = replace(CONFIG, needs_human_lengths=(("zh", (5,)),), min_source_rows=3)
+    chinese = train_language(
+        corpus(), featurize, language="zh", version="t", config=config, measure=measure
+    )
+    [(edge, short)] = chinese.weights.needs_human_upto
+    assert edge == 5
+    for threshold in (short, chinese.weights.needs_human_below):
+        assert 0.0 < threshold <= 1.0
+        assert threshold == round(threshold, 4)  # written as it is used
+    english = train_language(
+        corpus(), featurize, language="en", version="t", config=config, measure=measure
+    )
+    assert english.weights.needs_human_upto == ()  # no bands configured for it
+    # The bot reads a message's band from its length: short ones trusted, long ones not.
+    banded = replace(chinese.weights, needs_human_below=1.0, needs_human_upto=((5, 0.0),))
+    classifier = Classifier(
+        rules_only.rules, rules_only.segmenter, rules_only.converter, {"zh": banded}
+    )
+    assert not classifier.classify("天气 怎么样").needs_human  # 5 characters, spaces not counted
+    assert classifier.classify("天气怎么样呢").needs_human  # 6: below 1.0, as any unsure verdict
