@@ -205,8 +205,8 @@ def _train_language(
 def _thresholds(trained: Trained) -> str:
     """The needs-human thresholds as one phrase: "0.98", or by length band."""
     weights = trained.weights
-    bands = [f"{t:.3f} up to {n} characters" for n, t in weights.needs_human_upto]
-    longer = f"{weights.needs_human_below:.3f}"
+    bands = [f"{t:.4f} up to {n} characters" for n, t in weights.needs_human_upto]
+    longer = f"{weights.needs_human_below:.4f}"
     return ", ".join([*bands, f"{longer} longer"]) if bands else longer
 
 

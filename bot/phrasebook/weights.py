@@ -131,7 +131,7 @@ class _Reader:
             raise self.error(number, f"unknown directive !{name}")
 
     def length_threshold(self, number: int, cells: list[str]) -> None:
-        if len(cells) != 3 or not (cells[1].isascii() and cells[1].isdigit()) or cells[1] == "0":
+        if len(cells) != 3 or not (cells[1].isascii() and cells[1].isdigit()) or int(cells[1]) < 1:
             raise self.error(number, "expected '!needs_human_upto<TAB>LENGTH<TAB>THRESHOLD'")
         length = int(cells[1])
         if self.upto and length <= self.upto[-1][0]:
@@ -247,6 +247,9 @@ def _parse(path: Path, data: bytes) -> _Parts:
         raise PhrasebookError(path, None, f"not UTF-8 text: {exc.reason}") from None
     if not reader.labels:
         raise PhrasebookError(path, None, "no !labels line")
+    if reader.upto and "needs_human_below" not in reader.meta:
+        # Longer messages would be trusted at any confidence.
+        raise PhrasebookError(path, None, "!needs_human_upto lines need a !needs_human_below line")
     index = {label: i for i, label in enumerate(reader.labels)}
     bias = [0.0] * len(reader.labels)
     flag_bias = dict.fromkeys(reader.flags, 0.0)

@@ -41,6 +41,9 @@ class TrainConfig:
     # Chosen on the train split's out-of-fold confidences (fitted on one half of the groups,
     # every kind still 95 % right on the other); English has too few texts for bands.
     needs_human_lengths: tuple[tuple[str, tuple[int, ...]], ...] = (("zh", (6, 12, 24, 48, 96)),)
+    # The thresholds are chosen on confidences rounded down to the file's four decimals, so
+    # each keeps at run time exactly the rows it kept when chosen.
+    threshold_grid: str = "confidences down to 4 decimals, thresholds up"
     # Weights that move a calibrated logit (weight / temperature) by less than this are left
     # out of the file; flag weights (no temperature) by their own size.
     prune_below: float = 0.02

@@ -4,6 +4,7 @@ within every kind of source, not only on their mix)."""
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,32 @@ def needs_human_threshold(
     """`lowest_threshold`, or 1.0 when no confidence reaches `target`."""
     found = lowest_threshold(confidences, correct, target)
     return 1.0 if found is None else found
+
+
+def up_to_grid(value: float) -> float:
+    """`value` rounded up to the four decimals a weights file holds, exactly: never below it,
+    and unchanged when it is on that grid already (0.57 stays 0.57)."""
+    units = _units_below(value)
+    return min(1.0, units / _GRID if units / _GRID >= value else (units + 1) / _GRID)
+
+
+def down_to_grid(value: float) -> float:
+    """`value` rounded down to the four decimals a weights file holds, exactly: for a
+    threshold T on that grid, `value >= T` exactly when `down_to_grid(value) >= T`."""
+    return _units_below(value) / _GRID
+
+
+_GRID = 10_000
+
+
+def _units_below(value: float) -> int:
+    """The most grid units whose value is at most `value` (float products can be off by one)."""
+    units = math.floor(value * _GRID)
+    while units / _GRID > value:
+        units -= 1
+    while (units + 1) / _GRID <= value:
+        units += 1
+    return units
 
 
 def source_kind(group: str) -> str:
@@ -132,8 +159,10 @@ def needs_human_by_length(
     Within a band every kind with `min_rows` counted rows there holds `target`; a band with
     fewer counted rows than `min_rows` takes the threshold of all the rows at once. Then every
     kind with `min_rows` counted rows in all must hold `target` over the bands together too
-    (one spread thin over the bands is checked in none of them): where one does not, the band
-    where its confident rows are least often right is raised, until every such kind holds.
+    (one spread thin over the bands is checked in none of them). Where a kind does not, in a
+    band or over all, a band is raised past one of its wrong rows — the band where that costs
+    the fewest confident rows — until each holds. A kind that never reaches `target` (over
+    all, or in a band) is left out there, as `needs_human_by_source` leaves it out.
     """
     if any(b <= a for a, b in pairwise([0, *edges])):
         raise ValueError(f"length bands must rise from 1: {list(edges)}")
@@ -143,8 +172,9 @@ def needs_human_by_length(
         bands[band].append(index)
     weight = [1 if counted is None or counted[i] else 0 for i in range(len(confidences))]
 
-    def threshold(rows: list[int]) -> float:
-        found, _ = needs_human_by_source(
+    def by_source(rows: list[int]) -> tuple[float, list[list[int]]]:
+        """The rows' threshold, and the rows of each kind it must hold for."""
+        found, own = needs_human_by_source(
             [confidences[i] for i in rows],
             [correct[i] for i in rows],
             [kinds[i] for i in rows],
@@ -152,49 +182,69 @@ def needs_human_by_length(
             min_rows=min_rows,
             counted=[weight[i] == 1 for i in rows],
         )
-        return found
+        held = {kind for kind, threshold in own.items() if threshold is not None}
+        return found, [[i for i in rows if kinds[i] == kind] for kind in sorted(held)]
 
-    overall = threshold(list(range(len(confidences))))
-    chosen = [
-        threshold(rows) if sum(weight[i] for i in rows) >= min_rows else overall for rows in bands
-    ]
-    kind_rows: dict[str, list[int]] = {}
-    for index, kind in enumerate(kinds):
-        kind_rows.setdefault(kind, []).append(index)
-    large = [
-        rows for _, rows in sorted(kind_rows.items()) if sum(weight[i] for i in rows) >= min_rows
-    ]
-    _raise_until_every_kind_holds(chosen, large, band_of, confidences, correct, target)
+    overall, constraints = by_source(list(range(len(confidences))))
+    chosen = []
+    for rows in bands:
+        if sum(weight[i] for i in rows) >= min_rows:
+            found, within = by_source(rows)
+            chosen.append(found)
+            constraints += within
+        else:
+            chosen.append(overall)
+    _Raising(chosen, band_of, confidences, correct, weight).until_held(constraints, target)
     return tuple(zip(edges, chosen[:-1], strict=True)), chosen[-1]
 
 
-def _raise_until_every_kind_holds(
-    chosen: list[float],
-    kinds: Sequence[Sequence[int]],
-    band_of: Sequence[int],
-    confidences: Sequence[float],
-    correct: Sequence[bool],
-    target: float,
-) -> None:
-    """Raise band thresholds (in place) until each kind's confident rows (all bands) hold,
-    or no band holding its wrong rows can go higher (a probability of exactly 1.0)."""
-    raised = True
-    while raised:
-        raised = False
-        for rows in kinds:
-            confident = [i for i in rows if confidences[i] >= chosen[band_of[i]]]
-            if sum(correct[i] for i in confident) >= target * len(confident):
+@dataclass
+class _Raising:
+    """Band thresholds (`chosen`, raised in place) and the rows they are judged on."""
+
+    chosen: list[float]
+    band_of: Sequence[int]
+    confidences: Sequence[float]
+    correct: Sequence[bool]
+    weight: Sequence[int]
+
+    def until_held(self, constraints: Sequence[Sequence[int]], target: float) -> None:
+        """Raise bands until each constraint's confident rows are `target` right, or (a wrong
+        row of probability 1.0) nothing can drop its wrong rows."""
+        given_up: set[int] = set()
+        raised = True
+        while raised:
+            raised = False
+            for number, rows in enumerate(constraints):
+                if number in given_up:
+                    continue
+                confident = [i for i in rows if self.confidences[i] >= self.chosen[self.band_of[i]]]
+                if sum(self.correct[i] for i in confident) >= target * len(confident):
+                    continue
+                step = self._cheapest_step([i for i in confident if not self.correct[i]])
+                if step is None:
+                    given_up.add(number)
+                    continue
+                band, threshold = step
+                self.chosen[band] = threshold
+                raised = True
+                break
+
+    def _cheapest_step(self, wrong: Sequence[int]) -> tuple[int, float] | None:
+        """The band and threshold that drop one of the `wrong` rows (the least confident of
+        them in that band) at the fewest counted confident rows; None when none can."""
+        steps: list[tuple[int, int, float]] = []
+        for band in sorted({self.band_of[i] for i in wrong}):
+            lowest = min(self.confidences[i] for i in wrong if self.band_of[i] == band)
+            if lowest >= 1.0:
                 continue
-            by_band: dict[int, list[int]] = {}
-            for i in confident:
-                by_band.setdefault(band_of[i], []).append(i)
-            movable = [b for b in sorted(by_band) if chosen[b] < 1.0]
-            if not movable:
-                continue
-            # The band where this kind's confident rows are least often right (the first of a
-            # tie) goes up to the next confidence among them, or just past them all.
-            band = min(movable, key=lambda b: sum(correct[i] for i in by_band[b]) / len(by_band[b]))
-            higher = sorted(c for c in {confidences[i] for i in by_band[band]} if c > chosen[band])
-            chosen[band] = higher[0] if higher else min(1.0, nextafter(chosen[band], 2.0))
-            raised = True
-            break
+            rows = [i for i, b in enumerate(self.band_of) if b == band]
+            above = [self.confidences[i] for i in rows if self.confidences[i] > lowest]
+            threshold = min(above) if above else min(1.0, nextafter(lowest, 2.0))
+            current = self.chosen[band]
+            cost = sum(self.weight[i] for i in rows if current <= self.confidences[i] < threshold)
+            steps.append((cost, band, threshold))
+        if not steps:
+            return None
+        _, band, threshold = min(steps)
+        return band, threshold

@@ -33,7 +33,13 @@ from bot.training.common import (
     matrix,
     without_rare,
 )
-from bot.training.confidence import needs_human_by_length, needs_human_by_source, source_kind
+from bot.training.confidence import (
+    down_to_grid,
+    needs_human_by_length,
+    needs_human_by_source,
+    source_kind,
+    up_to_grid,
+)
 from bot.training.dataset import Example, is_copy
 from bot.training.flags import flag_models
 
@@ -281,11 +287,17 @@ def _needs_human(
     config: TrainConfig,
     log: Callable[[str], None],
 ) -> tuple[tuple[tuple[int, float], ...], float]:
-    """The needs-human thresholds by length band (rounded as written), each kind's logged."""
+    """The needs-human thresholds by length band, each kind's logged.
+
+    Chosen on the confidences rounded down to the four decimals the file holds, so each
+    threshold is on that grid (or just past a confidence: then written as the next grid value)
+    and keeps at run time exactly the rows it kept when chosen: for T on the grid, p >= T
+    exactly when down_to_grid(p) >= T."""
+    on_grid = [down_to_grid(float(c)) for c in confidences]
     kinds = [source_kind(e.group) for e in examples]
     counted = [not is_copy(e) for e in examples]
     _, by_source = needs_human_by_source(
-        confidences.tolist(),
+        on_grid,
         correct.tolist(),
         kinds,
         target=config.precision_target,
@@ -293,7 +305,7 @@ def _needs_human(
         counted=counted,
     )
     upto, threshold = needs_human_by_length(
-        confidences.tolist(),
+        on_grid,
         correct.tolist(),
         kinds,
         lengths,
@@ -302,22 +314,18 @@ def _needs_human(
         min_rows=config.min_source_rows,
         counted=counted,
     )
-    rounded = tuple((length, _up(t)) for length, t in upto)
+    bands = tuple((length, up_to_grid(t)) for length, t in upto)
+    below = up_to_grid(threshold)
     log(
         "  needs_human by source, all lengths (each kind's own; None: never reached, left out): "
-        + ", ".join(f"{k} {'None' if t is None else f'{t:.3f}'}" for k, t in by_source.items())
+        + ", ".join(f"{k} {'None' if t is None else f'{t:.4f}'}" for k, t in by_source.items())
     )
     log(
         "  needs_human by length: "
-        + ", ".join(f"up to {n} {t:.3f}" for n, t in rounded)
-        + f"{', longer ' if rounded else 'all '}{threshold:.3f}"
+        + ", ".join(f"up to {n} {t:.4f}" for n, t in bands)
+        + f"{', longer ' if bands else 'all '}{below:.4f}"
     )
-    return rounded, _up(threshold)
-
-
-def _up(threshold: float) -> float:
-    """A threshold as written (four decimals), rounded up: never below the one chosen."""
-    return min(1.0, math.ceil(threshold * 10_000) / 10_000)
+    return bands, below
 
 
 def train_language(

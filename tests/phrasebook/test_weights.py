@@ -85,6 +85,7 @@ GOOD_HEAD = "!language\tzh\n!labels\tquality\tinquiry\n"
         (GOOD_HEAD + "!flag\tangry\t2\n", 3, "not between 0 and 1"),
         (GOOD_HEAD + "!needs_human_upto\t12\n", 3, "expected '!needs_human_upto<TAB>LENGTH"),
         (GOOD_HEAD + "!needs_human_upto\t0\t0.5\n", 3, "expected '!needs_human_upto"),
+        (GOOD_HEAD + "!needs_human_upto\t00\t0.5\n", 3, "expected '!needs_human_upto"),
         (GOOD_HEAD + "!needs_human_upto\tten\t0.5\n", 3, "expected '!needs_human_upto"),
         (GOOD_HEAD + "!needs_human_upto\t\u00b2\t0.5\n", 3, "expected '!needs_human_upto"),
         (GOOD_HEAD + "!needs_human_upto\t12\t1.5\n", 3, "not between 0 and 1"),
@@ -120,6 +121,15 @@ def test_broken_files_name_file_line_and_reason(
     message = str(caught.value)
     assert f"zh.tsv:{line}" in message
     assert reason in message
+
+
+def test_length_bands_without_a_threshold_for_longer_messages_are_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "zh.tsv"
+    path.write_text(GOOD_HEAD + "!needs_human_upto\t12\t0.5\n", encoding="utf-8")
+    with pytest.raises(PhrasebookError, match="need a !needs_human_below line"):
+        read_weights(path)
 
 
 def test_a_file_without_labels_is_refused(tmp_path: Path) -> None:

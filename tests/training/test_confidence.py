@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from math import nextafter
+
 import pytest
 
 from bot.training.confidence import (
+    down_to_grid,
     needs_human_by_length,
     needs_human_by_source,
     needs_human_threshold,
     source_kind,
+    up_to_grid,
 )
 
 
@@ -143,9 +147,9 @@ def test_a_kind_spread_thin_over_the_bands_still_holds_over_all_of_them() -> Non
         confidences, correct, kinds, lengths, edges=(10,), target=0.75, min_rows=4
     )
     # Without the check both bands would trust 0.6 (the chats'), dev being right 1 time in 4.
-    # The long band's dev rows are never right: it goes just past them; then the short one.
-    assert upto == ((10, 0.95),)
-    assert 0.85 < longer < 0.850001
+    # Each step drops one wrong dev row where that costs the fewest rows: 0.65 (short band,
+    # 2 rows; a tie with the long band goes to the first), 0.62, then 0.85 (the long band).
+    assert (upto, longer) == (((10, 0.7),), 0.9)
 
 
 def test_copies_do_not_count_towards_a_bands_rows() -> None:
@@ -168,3 +172,53 @@ def test_copies_do_not_count_towards_a_bands_rows() -> None:
 def test_bands_must_rise(edges: tuple[int, ...]) -> None:
     with pytest.raises(ValueError, match="must rise"):
         needs_human_by_length([0.9], [True], ["chat"], [3], edges=edges, target=0.75, min_rows=1)
+
+
+def test_raising_a_band_keeps_every_kind_that_held_in_it() -> None:
+    """x holds in the short band at 0.5; raising that band to 0.7 for y (spread thin over
+    both bands) leaves x 2 in 3 right there, though x still holds over both bands: the short
+    band must go on up, past x's wrong 0.9."""
+    x_short = ([0.9, 0.8, 0.7, 0.6, 0.5], [False, True, True, True, True])
+    x_long = ([0.99] * 4, [True] * 4)
+    y = ([0.65, 0.62, 0.95, 0.61], [False, False, True, True])
+    confidences = x_short[0] + x_long[0] + y[0]
+    correct = x_short[1] + x_long[1] + y[1]
+    kinds = ["x"] * 9 + ["y"] * 4
+    lengths = [5] * 5 + [50] * 4 + [5, 5, 50, 50]
+    upto, longer = needs_human_by_length(
+        confidences, correct, kinds, lengths, edges=(10,), target=0.75, min_rows=4
+    )
+    assert longer == 0.99
+    [(_, short)] = upto
+    assert 0.9 < short < 0.90001
+    x_confident = [c for c, ok in zip(*x_short, strict=True) if c >= short]
+    assert x_confident == []
+
+
+def test_a_kind_that_never_reaches_the_target_is_not_pulled_back_in() -> None:
+    """Tweets are never 75 % right: as with one threshold, they do not raise the bands."""
+    confidences = [0.9, 0.8, 0.7, 0.6, 0.99, 0.95, 0.9, 0.85]
+    correct = [True, True, True, True, False, False, True, False]
+    kinds = ["chat"] * 4 + ["tw"] * 4
+    found = needs_human_by_length(
+        confidences, correct, kinds, [5] * 8, edges=(), target=0.75, min_rows=4
+    )
+    assert found == ((), 0.6)
+
+
+@pytest.mark.parametrize(
+    ("value", "up", "down"),
+    [
+        (0.57, 0.57, 0.57),  # on the grid: unchanged both ways (0.57 * 10000 is 5699.99…)
+        (0.0099, 0.0099, 0.0099),
+        (nextafter(0.85, 2.0), 0.8501, 0.85),  # just past a grid value (the product rounds down)
+        (nextafter(0.57, 0.0), 0.57, 0.5699),
+        (0.123456, 0.1235, 0.1234),
+        (0.0, 0.0, 0.0),
+        (1.0, 1.0, 1.0),
+    ],
+)
+def test_thresholds_round_to_the_files_four_decimals_exactly(
+    value: float, up: float, down: float
+) -> None:
+    assert (up_to_grid(value), down_to_grid(value)) == (up, down)

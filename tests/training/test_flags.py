@@ -36,8 +36,6 @@ def test_a_flag_the_rules_miss_gets_a_model_that_finds_it() -> None:
     rows, examples = corpus(flagged=8, plain=24)
     [model] = flag_models(rows, examples, CONFIG)
     assert model.flag is Flag.URGENT
-    assert model.mode in ("learned", "union")
-    assert model.threshold in CONFIG.flag_thresholds
     assert model.weights["w:zz"] > 0
     assert flag_models(rows, examples, CONFIG) == [model]  # deterministic
 
