@@ -194,7 +194,7 @@ def needs_human_by_length(
             constraints += within
         else:
             chosen.append(overall)
-    _Raising(chosen, band_of, confidences, correct, weight).until_held(constraints, target)
+    _Raising(chosen, band_of, bands, confidences, correct, weight).until_held(constraints, target)
     return tuple(zip(edges, chosen[:-1], strict=True)), chosen[-1]
 
 
@@ -203,7 +203,8 @@ class _Raising:
     """Band thresholds (`chosen`, raised in place) and the rows they are judged on."""
 
     chosen: list[float]
-    band_of: Sequence[int]
+    band_of: Sequence[int]  # each row's band
+    bands: Sequence[Sequence[int]]  # each band's rows
     confidences: Sequence[float]
     correct: Sequence[bool]
     weight: Sequence[int]
@@ -238,7 +239,7 @@ class _Raising:
             lowest = min(self.confidences[i] for i in wrong if self.band_of[i] == band)
             if lowest >= 1.0:
                 continue
-            rows = [i for i, b in enumerate(self.band_of) if b == band]
+            rows = self.bands[band]
             above = [self.confidences[i] for i in rows if self.confidences[i] > lowest]
             threshold = min(above) if above else min(1.0, nextafter(lowest, 2.0))
             current = self.chosen[band]
