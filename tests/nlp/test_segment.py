@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -123,4 +124,58 @@ def test_jieba_is_quiet_at_default_level(
     ) == (
         False,
         logging.WARNING,
+    )
+
+
+# Texts where jieba's own no-HMM cut has something to decide: ties, single letters and digits
+# joined, prefixes that are no word, blocks split on spaces and punctuation, unknown scripts.
+JIEBA_EDGES = [
+    "",
+    " ",
+    "\r\n\r\n",
+    "a",
+    "ab12 cd",
+    "iPhone12屏幕坏了!!",
+    "测试abc测试123  ",
+    "x-1_2.3%4#5&6+7",
+    "😀😀好评😀",
+    "\u3000全角　空格",
+    "南京市长江大桥",
+    "结婚的和尚未结婚的",
+    "研究生命起源",
+    "工信处女干事每月经过下属科室",
+    "收到是碎的，我要退货，快递员说放在驿站了",
+    "買了一件衫，唔啱size，點退貨？",
+    "ไม่ได้รับสินค้า",
+    "а я не получил",
+    "差评师差评差评师",
+    "a" * 60 + "好" * 60,
+]
+
+
+@pytest.mark.parametrize("text", JIEBA_EDGES)
+def test_the_cut_is_jiebas_own_token_for_token(segmenter: JiebaSegmenter, text: str) -> None:
+    tokenizer = segmenter._tokenizer
+    assert segmenter.cut(text) == tokenizer.lcut(text, HMM=False)
+
+
+def test_the_cut_matches_jieba_on_random_mixed_text(segmenter: JiebaSegmenter) -> None:
+    # Dictionary words, their pieces, letters, digits, spaces and punctuation run together,
+    # so ties, prefixes and joined letters come up thousands of times.
+    rng = random.Random(7)
+    words = ["差评师", "仅退款", "七天无理由", "南京", "长江大桥", "市长", "和尚"]
+    alphabet = [*words, *"的了是我要退货碎好差评坏收到快递abcXYZ019 ，,.!?-_%#&+\n😀"]
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(1, 80))) for _ in range(3_000)]
+    tokenizer = segmenter._tokenizer
+    differ = [t for t in texts if segmenter.cut(t) != tokenizer.lcut(t, HMM=False)]
+    assert differ == []
+
+
+def test_words_added_later_are_cut_whole(tmp_path: Path) -> None:
+    seg = JiebaSegmenter(cache_dir=tmp_path)
+    before = seg.cut("我买的蓝莓果酱罐裂了")
+    seg.add_words(["蓝莓果酱罐"])
+    assert ("蓝莓果酱罐" in before, "蓝莓果酱罐" in seg.cut("我买的蓝莓果酱罐裂了")) == (
+        False,
+        True,
     )
