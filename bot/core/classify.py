@@ -24,7 +24,7 @@ step 4 in `bot.core.scoring` and `bot.core.extortion`; this module reads and dec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from math import exp
 
@@ -204,14 +204,18 @@ class Classifier:
             order=bool(reading.entities.order_ids),
         )
         normalized = reading.normalized
-        if normalized.language is Language.EN:
+        tokens = self._tokens(reading)
+        if tokens is None:
             return english_features(normalized.text, view)
-        tokens = (
-            reading.bounds.tokens()
-            if reading.bounds is not None
-            else self.segmenter.cut(normalized.text)
-        )
         return chinese_features(normalized.text, tokens, view)
+
+    def _tokens(self, reading: Reading) -> Sequence[str] | None:
+        """A Chinese message's jieba tokens (segmented once when the rules needed them too)."""
+        if reading.normalized.language is Language.EN:
+            return None
+        if reading.bounds is not None:
+            return reading.bounds.tokens()
+        return self.segmenter.cut(reading.normalized.text)
 
     def classify_normalized(self, normalized: NormalizedText) -> Classification:
         """Classify an already normalised message."""
@@ -269,6 +273,7 @@ class Classifier:
 
     def _learned(self, reading: Reading, model: LearnedWeights) -> Classification:
         features = self._features(reading)
+        tokens = self._tokens(reading)
         prediction = model.predict(features, reading.flags)
         if prediction.category is Category.EXTORTION and not demands_benefit(
             reading.tally,
@@ -291,7 +296,8 @@ class Classifier:
                 )
             )
         category = prediction.category
-        keywords = explain(prediction.pushes, reading.tally.keywords.get(category, []))
+        rule_words = reading.tally.keywords.get(category, [])
+        keywords = explain(prediction.pushes, rule_words, self.rules.quiet_words, tokens)
         probability = prediction.probability
         cause = _threatened_over(category, reading, self.rules)
         if cause is not None:

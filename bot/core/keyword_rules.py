@@ -152,6 +152,8 @@ class Rules:
     paid_words: tuple[str, ...] = ()
     paid_after: tuple[str, ...] = ()
     dialect: DialectFolding = field(default_factory=DialectFolding)
+    # Words a card never shows as the keywords that decided (的, 了, the, i): `explain`.
+    quiet_words: frozenset[str] = frozenset()
     fallback: Category = Category.INQUIRY
     fallback_confidence: float = 0.3
     # Built from the fields above, never passed in (so `dataclasses.replace` rebuilds them).

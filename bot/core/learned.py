@@ -11,7 +11,7 @@ pushed the winning category up most are its keywords.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from math import exp
@@ -31,6 +31,7 @@ SIGNAL = "s"  # a structural signal: question, negation, condition, amount, leng
 # A word cluster ("k:256/37": cluster 37 of 256), learned from unlabelled text: words used alike
 # share it, so a word the labelled messages never had still counts as its neighbours do.
 CLUSTER = "k"
+PAIR_FEATURE = f"{PAIR}:"
 
 FEATURE_KINDS = frozenset(
     {WORD, PAIR, BIGRAM, CHAR_GRAM, RULE, RULE_TOP, RULE_FLAG, SIGNAL, CLUSTER}
@@ -298,18 +299,61 @@ def _is_cjk(word: str) -> bool:
     return any("\u3400" <= char <= "\u9fff" for char in word)
 
 
-def explain(pushes: Sequence[tuple[str, float]], rule_words: Sequence[str]) -> tuple[str, ...]:
-    """The features that decided, strongest first, as words; a rule feature shows its phrases."""
+def explain(
+    pushes: Sequence[tuple[str, float]],
+    rule_words: Sequence[str],
+    quiet: frozenset[str] = frozenset(),
+    tokens: Collection[str] | None = None,
+) -> tuple[str, ...]:
+    """The features that decided, strongest first, as words; a rule feature shows its phrases.
+
+    Words that say nothing on a card (`quiet`: 的, 了, the, i — and word pairs made with one)
+    are left out, and so is a word that says a stronger one again, inside it or
+    around it ("消息" after "不回消息", "arrived smashed" after "smashed").
+    Given the message's `tokens`, a character pair shows only where it is a word of its own
+    ("碎了"), not across two ("发票什么" → "票什").
+    """
     words: list[str] = []
-    shown = 0
+    read = 0
     for name, _push in pushes:  # letter n-grams and signals decide but read as no word
         if name.startswith(("r:", "rtop:")):
-            words.extend(rule_words)
-        elif name.startswith(("w:", "c:", "b:")):
-            words.append(display_name(name))
+            found = list(rule_words)
+        elif name.startswith(PAIR_FEATURE) and tokens is not None and name[2:] not in tokens:
+            continue
+        elif name.startswith(("w:", "c:", "b:")) and not _says_nothing(name, quiet):
+            found = [display_name(name)]
         else:
             continue
-        shown += 1
-        if shown == 8:
-            break
-    return tuple(dict.fromkeys(word for word in words if word and not word.startswith("<")))[:6]
+        new = [
+            word
+            for word in found
+            if word
+            and not word.startswith("<")
+            and not any(_overlaps(word, shown) for shown in words)
+        ]
+        if new:
+            words.extend(new)
+            read += 1
+            if read == 8:
+                break
+    return tuple(words)[:6]
+
+
+def _quiet_word(word: str, quiet: frozenset[str]) -> bool:
+    return word in quiet or (not word.isascii() and all(char in quiet for char in word))
+
+
+def _says_nothing(feature: str, quiet: frozenset[str]) -> bool:
+    """A word feature that reads as nothing: a quiet word (or one of quiet characters only),
+    a word pair with one ("i ordered")."""
+    kind, _, rest = feature.partition(":")
+    if kind == BIGRAM:
+        return any(_quiet_word(part, quiet) for part in rest.split("_"))
+    return _quiet_word(rest, quiet)
+
+
+def _overlaps(word: str, other: str) -> bool:
+    """Whether one of the two holds the other (whole words, in English)."""
+    if word.isascii() and other.isascii():
+        return f" {word} " in f" {other} " or f" {other} " in f" {word} "
+    return word in other or other in word

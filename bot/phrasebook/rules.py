@@ -2,7 +2,7 @@
 
 Every file is a mapping with any of these sections (see phrasebook/README.md for the schema):
 `categories` (category id → {phrase: weight}), `flags` (flag id → {phrase: weight}),
-`negation` (list), `neutral` (list), `extortion` (role → list), `signals` and `settings`
+`negation` (list), `neutral` (list), `quiet_words` (list), `extortion` (role → list), `signals` and `settings`
 (each in one file only). A broken file raises PhrasebookError `file:line: reason`.
 """
 
@@ -50,6 +50,7 @@ class _Builder:
         self.negates_any: set[str] = set()
         self.hypothetical: set[str] = set()
         self.neutral: set[str] = set()
+        self.quiet_words: set[str] = set()
         self.extortion: dict[str, set[str]] = {}
         self.objects: dict[str, tuple[Category, frozenset[Category]]] = {}
         self.prefix: set[str] = set()
@@ -107,6 +108,10 @@ class _Builder:
             self.hypothetical.add(phrase)
         for index, raw in enumerate(model.neutral):
             self.neutral.add(self.phrase(doc, ["neutral", index], raw, "neutral"))
+        for index, raw in enumerate(model.quiet_words):
+            if raw.rstrip().endswith("*") or " " in raw.strip():
+                raise doc.error(["quiet_words", index], f"{raw!r}: a quiet word is one word")
+            self.quiet_words.add(self.phrase(doc, ["quiet_words", index], raw, "quiet word"))
         for role in sorted(EXTORTION_ROLES):
             for index, raw in enumerate(getattr(model.extortion, role)):
                 loc = ["extortion", role, index]
@@ -201,6 +206,7 @@ class _Builder:
             sorted({*options["review_levers"], *options["complaint_levers"]})
         )
         options.update(self.numbers)
+        options["quiet_words"] = frozenset(self.quiet_words)
         return Rules(phrases=self._phrase_rules(), **options)
 
     def _phrase_rules(self) -> dict[str, PhraseRule]:

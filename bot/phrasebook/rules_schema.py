@@ -155,6 +155,7 @@ class RulesFileModel(_Strict):
     negation_of_will: list[str] = Field(default_factory=list)
     hypothetical: list[str] = Field(default_factory=list)
     neutral: list[str] = Field(default_factory=list)
+    quiet_words: list[str] = Field(default_factory=list)
     extortion: ExtortionModel = Field(default_factory=ExtortionModel)
     objects: dict[Category, ObjectModel] = Field(default_factory=dict)
     signals: SignalsModel | None = None

@@ -134,3 +134,27 @@ def test_a_shop_override_wins_over_extortion_by_structure(tmp_path: Path) -> Non
     text = "转我200，不然差评，就这质量"
     assert build_classifier(PHRASEBOOK).classify(text).category is Category.EXTORTION
     assert build_classifier(copy).classify(text).category is Category.QUALITY
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("你好这个发票什么时候开呢", "发票"),
+        ("the zipper broke on day two, garbage quality", "zipper"),
+        ("款式唔啱，我揀嘅係長袖", "长袖"),
+        ("my order says delivered but nothing is here", "says delivered"),
+    ],
+)
+def test_keywords_name_words_not_particles_or_stray_character_pairs(
+    classifier: Classifier, text: str, expected: str
+) -> None:
+    result = classifier.classify(text)
+    tokens = set(classifier.segmenter.cut(classifier.normalize(text).text))
+    quiet = classifier.rules.quiet_words
+    said_nothing = [
+        word
+        for word in result.keywords
+        if any(part in quiet for part in word.split())
+        or (len(word) == 2 and not word.isascii() and word not in tokens)
+    ]
+    assert (expected in result.keywords, said_nothing) == (True, [])

@@ -83,6 +83,10 @@ def test_a_good_file_builds_rules(tmp_path: Path) -> None:
             5,
             "object cannot",
         ),
+        ("quiet_words:\n  - 的\n  - the end\n", 3, "one word"),
+        ("quiet_words:\n  - 的\n  - refund*\n", 3, "one word"),
+        ("quiet_words:\n  - 的\n  - 的\n", 3, "already listed"),
+        ("quiet_words:\n  - 的\n  - on\n", 3, "valid string"),  # YAML 1.1: on is true
     ],
 )
 def test_broken_file_names_file_and_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
@@ -240,3 +244,13 @@ def test_overrides_and_dialect_sections(tmp_path: Path) -> None:
     assert phrase.override == ((Category.DAMAGED_MISSING, 3.0),)
     assert phrase.categories == ((Category.QUALITY, 2.0),)
     assert rules.dialect.fold("仲未到，坏咗") == "还没到，坏了"
+
+
+def test_quiet_words_are_kept_for_the_keywords_only(tmp_path: Path) -> None:
+    write(tmp_path, "zh.yaml", "categories:\n  quality:\n    坏了: 3\nquiet_words: [的, 了]\n")
+    write(tmp_path, "en.yaml", 'quiet_words: [The, "i\'m"]\n')
+    rules = load_rules(tmp_path)
+    assert (rules.quiet_words, sorted(rules.phrases)) == (
+        frozenset({"的", "了", "the", "i'm"}),
+        ["坏了"],
+    )
