@@ -102,27 +102,27 @@ def score(
     return examples, needs_human
 
 
-def format_report(report: Report, *, name: str) -> str:
-    """The human-readable evaluation printed by `kefu eval`."""
+def format_report(report: Report, *, name: str, errors: bool = True) -> str:
+    """The human-readable evaluation printed by `kefu eval`; without `errors`, no confusion
+    matrix and no misclassified messages (a held-out split is scored, never studied)."""
     lines = [f"{name}: {report.total} messages", ""]
     lines.append(f"{'category':<18}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
     for s in report.per_class:
         lines.append(
             f"{s.label:<18}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>9}"
         )
-    short = {label: label[:6] for label in report.labels}
-    lines += ["", "confusion matrix (rows: expected, columns: predicted)"]
-    lines.append(" " * 18 + "".join(f"{short[label]:>7}" for label in report.labels))
-    for row in report.labels:
-        counts = report.confusion[row]
-        lines.append(f"{row:<18}" + "".join(f"{counts[col]:>7}" for col in report.labels))
+    if errors:
+        lines += _confusion(report)
     lines += ["", f"{'flag':<22}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
     for s in (*report.per_flag, report.flag_micro):
         lines.append(
             f"{s.label:<22}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>9}"
         )
-    lines += ["", f"worst misclassified ({len(report.worst)}, most confident first)"]
-    for e in report.worst:
+    if not errors:
+        lines += ["", "(a held-out split: no confusion matrix, no misclassified messages)"]
+    else:
+        lines += ["", f"worst misclassified ({len(report.worst)}, most confident first)"]
+    for e in report.worst if errors else ():
         text = " ".join(e.text.split())
         text = text if len(text) <= 70 else text[:69] + "…"
         lines.append(
@@ -135,6 +135,16 @@ def format_report(report: Report, *, name: str) -> str:
         f"flag F1 (micro): {report.flag_micro.f1:.3f}",
     ]
     return "\n".join(lines)
+
+
+def _confusion(report: Report) -> list[str]:
+    short = {label: label[:6] for label in report.labels}
+    lines = ["", "confusion matrix (rows: expected, columns: predicted)"]
+    lines.append(" " * 18 + "".join(f"{short[label]:>7}" for label in report.labels))
+    for row in report.labels:
+        counts = report.confusion[row]
+        lines.append(f"{row:<18}" + "".join(f"{counts[col]:>7}" for col in report.labels))
+    return lines
 
 
 def eval_command(

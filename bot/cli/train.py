@@ -267,6 +267,14 @@ def eval_command(
         str | None, typer.Option(help="corpus or written only (default both)")
     ] = None,
     worst: Annotated[int, typer.Option(help="How many misclassified to list.")] = 0,
+    show_errors: Annotated[
+        bool,
+        typer.Option(
+            "--show-errors",
+            help="Show a test split's confusion matrix and misclassified messages (never read"
+            " them while changing rules or features: the split would stop being held out).",
+        ),
+    ] = False,
     rules_only: Annotated[
         bool, typer.Option("--rules-only", help="Score the hand rules without learned weights.")
     ] = False,
@@ -278,7 +286,17 @@ def eval_command(
         ),
     ] = False,
 ) -> None:
-    """Score the shipped classifier on a split of the corpus (the frozen test split by default)."""
+    """Score the shipped classifier on a split of the corpus (the frozen test split by default).
+
+    A test split is scored in aggregate (accuracy, per-category and flag F1, calibration); its
+    errors are shown only with --show-errors.
+    """
+    held_out = split.startswith("test")
+    if held_out and worst and not show_errors:
+        raise CliError(
+            f"{split} is a held-out split: its errors are not listed (--worst) without"
+            " --show-errors, and must not guide changes to rules or features"
+        )
     from bot.nlp.pipeline import build_classifier
     from bot.nlp.script import OpenCCConverter
     from bot.training.dataset import by_language
@@ -300,7 +318,8 @@ def eval_command(
         ((e.id, convert(e.text) if convert else e.text, e.category, e.flags) for e in chosen),
     )
     report = evaluate(scored, labels=[c.value for c in Category], worst=worst)
-    typer.echo(format_report(report, name=f"corpus {split} ({language})"))
+    errors = show_errors or not held_out
+    typer.echo(format_report(report, name=f"corpus {split} ({language})", errors=errors))
     correct = [s.expected == s.predicted for s in scored]
     ece = expected_calibration_error([s.confidence for s in scored], correct)
     typer.echo(f"expected calibration error: {ece:.3f}")

@@ -117,3 +117,23 @@ def test_eval_errors_are_one_line(tmp_path: Path, content: str | None, message: 
         True,
         1,
     )
+
+
+def test_a_held_out_report_shows_scores_but_no_errors() -> None:
+    from bot.cli.classify import format_report
+    from bot.core.metrics import Example, evaluate
+
+    scored = [
+        Example("还没收到", "not_received", "not_received", 0.9, id="a"),
+        Example("碎了", "damaged_missing", "quality", 0.8, id="b"),
+    ]
+    report = evaluate(scored, labels=["not_received", "damaged_missing", "quality"], worst=5)
+    studied, held_out = (
+        format_report(report, name="x"),
+        format_report(report, name="x", errors=False),
+    )
+    shown = [
+        ("rows: expected" in out, "碎了" in out, "macro-F1" in out, "quality" in out)
+        for out in (studied, held_out)
+    ]
+    assert shown == [(True, True, True, True), (False, False, True, True)]

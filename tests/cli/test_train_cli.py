@@ -89,3 +89,18 @@ def test_the_weights_version_names_the_data_the_rules_the_fitting_and_the_seed(
     assert fitted != weights_version("zh", data, rules, 1, fitting="TrainConfig(min_source_rows=1)")
     (rules / "10-zh.yaml").write_text("categories:\n  quality:\n    坏了: 2\n", encoding="utf-8")
     assert weights_version("zh", data, rules, 1) != first  # a rule changed: not the same weights
+
+
+def test_a_test_split_lists_no_errors_unless_asked(tmp_path: Path) -> None:
+    # Refused before any text is read: a held-out split's errors must not guide changes.
+    for split in ("test", "test2"):
+        done = kefu(
+            ["corpus", "eval", "--split", split, "--worst", "5", "--mirrors", str(tmp_path)],
+            tmp_path=tmp_path,
+        )
+        assert (done.returncode, "--show-errors" in done.stderr) == (2, True), done.stderr
+    train = kefu(
+        ["corpus", "eval", "--split", "train", "--worst", "5", "--mirrors", str(tmp_path)],
+        tmp_path=tmp_path,
+    )
+    assert (train.returncode, "no mirror of " in train.stderr) == (2, True), train.stderr
