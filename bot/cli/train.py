@@ -12,6 +12,7 @@ import typer
 
 from bot.cli.classify import format_report, score
 from bot.cli.common import CliError, settings
+from bot.core.metrics import Example as Scored
 from bot.core.metrics import evaluate, expected_calibration_error
 from bot.core.types import Category
 from bot.training.dataset import Example
@@ -255,6 +256,16 @@ def agreement_command(
         )
 
 
+SHOW_ERRORS_HELP = (
+    "Show a test split's confusion matrix and misclassified messages (never read them while"
+    " changing rules or features: the split would stop being held out)."
+)
+HELD_OUT_ERRORS = (
+    "its errors are not listed (--worst) without --show-errors, and must not guide changes"
+    " to rules or features"
+)
+
+
 @corpus_app.command("eval")
 def eval_command(
     mirrors: Annotated[Path | None, typer.Option(help=MIRRORS_HELP)] = None,
@@ -267,14 +278,7 @@ def eval_command(
         str | None, typer.Option(help="corpus or written only (default both)")
     ] = None,
     worst: Annotated[int, typer.Option(help="How many misclassified to list.")] = 0,
-    show_errors: Annotated[
-        bool,
-        typer.Option(
-            "--show-errors",
-            help="Show a test split's confusion matrix and misclassified messages (never read"
-            " them while changing rules or features: the split would stop being held out).",
-        ),
-    ] = False,
+    show_errors: Annotated[bool, typer.Option("--show-errors", help=SHOW_ERRORS_HELP)] = False,
     rules_only: Annotated[
         bool, typer.Option("--rules-only", help="Score the hand rules without learned weights.")
     ] = False,
@@ -293,10 +297,7 @@ def eval_command(
     """
     held_out = split.startswith("test")
     if held_out and worst and not show_errors:
-        raise CliError(
-            f"{split} is a held-out split: its errors are not listed (--worst) without"
-            " --show-errors, and must not guide changes to rules or features"
-        )
+        raise CliError(f"{split} is a held-out split: {HELD_OUT_ERRORS}")
     from bot.nlp.pipeline import build_classifier
     from bot.nlp.script import OpenCCConverter
     from bot.training.dataset import by_language
@@ -320,6 +321,11 @@ def eval_command(
     report = evaluate(scored, labels=[c.value for c in Category], worst=worst)
     errors = show_errors or not held_out
     typer.echo(format_report(report, name=f"corpus {split} ({language})", errors=errors))
+    _echo_calibration(scored, needs_human)
+
+
+def _echo_calibration(scored: Sequence[Scored], needs_human: Sequence[bool]) -> None:
+    """The expected calibration error, and how right the part not marked needs-human is."""
     correct = [s.expected == s.predicted for s in scored]
     ece = expected_calibration_error([s.confidence for s in scored], correct)
     typer.echo(f"expected calibration error: {ece:.3f}")

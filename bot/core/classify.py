@@ -187,9 +187,10 @@ class Classifier:
 
     def features(self, normalized: NormalizedText) -> dict[str, float]:
         """The learned model's features of a message (the same at training and run time)."""
-        return self._features(self.read(normalized))
+        reading = self.read(normalized)
+        return self._features(reading, self._tokens(reading))
 
-    def _features(self, reading: Reading) -> dict[str, float]:
+    def _features(self, reading: Reading, tokens: Sequence[str] | None) -> dict[str, float]:
         tally = reading.tally
         view = RuleView(
             scores=reading.scores,
@@ -204,7 +205,6 @@ class Classifier:
             order=bool(reading.entities.order_ids),
         )
         normalized = reading.normalized
-        tokens = self._tokens(reading)
         if tokens is None:
             return english_features(normalized.text, view)
         return chinese_features(normalized.text, tokens, view)
@@ -272,8 +272,8 @@ class Classifier:
         )
 
     def _learned(self, reading: Reading, model: LearnedWeights) -> Classification:
-        features = self._features(reading)
         tokens = self._tokens(reading)
+        features = self._features(reading, tokens)
         prediction = model.predict(features, reading.flags)
         if prediction.category is Category.EXTORTION and not demands_benefit(
             reading.tally,

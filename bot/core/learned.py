@@ -305,38 +305,52 @@ def explain(
     quiet: frozenset[str] = frozenset(),
     tokens: Collection[str] | None = None,
 ) -> tuple[str, ...]:
-    """The features that decided, strongest first, as words; a rule feature shows its phrases.
+    """Up to six words for the features that decided, strongest first (a rule feature shows
+    the rule's phrases as written).
 
-    Words that say nothing on a card (`quiet`: 的, 了, the, i — and word pairs made with one)
-    are left out, and so is a word that says a stronger one again, inside it or
-    around it ("消息" after "不回消息", "arrived smashed" after "smashed").
-    Given the message's `tokens`, a character pair shows only where it is a word of its own
-    ("碎了"), not across two ("发票什么" → "票什").
+    A learned word that says nothing on a card is left out: a `quiet` word (的, 了, the, i)
+    or a Chinese word of quiet characters only, a Chinese word pair with one, an English word
+    pair ending in one ("delivered but"; "on time" stays). Given the message's `tokens`, a
+    character pair shows only where it is a word of its own ("碎了", never "票什" out of
+    "发票什么"). No word is said twice: one inside a word shown is left out, a word holding
+    a shown one takes its place ("赠品" for "赠"), a word pair holding one is left out.
     """
     words: list[str] = []
-    read = 0
     for name, _push in pushes:  # letter n-grams and signals decide but read as no word
         if name.startswith(("r:", "rtop:")):
-            found = list(rule_words)
+            found, pair = list(rule_words), False
         elif name.startswith(PAIR_FEATURE) and tokens is not None and name[2:] not in tokens:
             continue
         elif name.startswith(("w:", "c:", "b:")) and not _says_nothing(name, quiet):
-            found = [display_name(name)]
+            found, pair = [display_name(name)], name.startswith(f"{BIGRAM}:")
         else:
             continue
-        new = [
-            word
-            for word in found
-            if word
-            and not word.startswith("<")
-            and not any(_overlaps(word, shown) for shown in words)
-        ]
-        if new:
-            words.extend(new)
-            read += 1
-            if read == 8:
-                break
-    return tuple(words)[:6]
+        for word in found:
+            if word and not word.startswith("<"):
+                _show(words, word, pair=pair)
+        if len(words) >= 6:
+            break
+    return tuple(words[:6])
+
+
+def _show(words: list[str], word: str, *, pair: bool) -> None:
+    """Add `word` to the words shown unless one of them says it already (see `explain`)."""
+    if any(_holds(shown, word) for shown in words):
+        return
+    held = [index for index, shown in enumerate(words) if _holds(word, shown)]
+    if not held:
+        words.append(word)
+    elif not pair:
+        words[held[0]] = word
+        for index in reversed(held[1:]):
+            del words[index]
+
+
+def _holds(word: str, part: str) -> bool:
+    """Whether `part` is `word` or inside it (whole words, in English)."""
+    if word.isascii() and part.isascii():
+        return f" {part} " in f" {word} "
+    return part in word
 
 
 def _quiet_word(word: str, quiet: frozenset[str]) -> bool:
@@ -344,16 +358,13 @@ def _quiet_word(word: str, quiet: frozenset[str]) -> bool:
 
 
 def _says_nothing(feature: str, quiet: frozenset[str]) -> bool:
-    """A word feature that reads as nothing: a quiet word (or one of quiet characters only),
-    a word pair with one ("i ordered")."""
+    """A learned word feature that reads as nothing on a card (see `explain`)."""
     kind, _, rest = feature.partition(":")
-    if kind == BIGRAM:
-        return any(_quiet_word(part, quiet) for part in rest.split("_"))
-    return _quiet_word(rest, quiet)
-
-
-def _overlaps(word: str, other: str) -> bool:
-    """Whether one of the two holds the other (whole words, in English)."""
-    if word.isascii() and other.isascii():
-        return f" {word} " in f" {other} " or f" {other} " in f" {word} "
-    return word in other or other in word
+    if kind != BIGRAM:
+        return _quiet_word(rest, quiet)
+    parts = [part for part in rest.split("_") if not _MARKER.fullmatch(part)]
+    if not parts:
+        return True
+    if all(part.isascii() for part in parts):
+        return _quiet_word(parts[-1], quiet) or all(_quiet_word(p, quiet) for p in parts)
+    return any(_quiet_word(part, quiet) for part in parts)

@@ -108,10 +108,7 @@ class _Builder:
             self.hypothetical.add(phrase)
         for index, raw in enumerate(model.neutral):
             self.neutral.add(self.phrase(doc, ["neutral", index], raw, "neutral"))
-        for index, raw in enumerate(model.quiet_words):
-            if raw.rstrip().endswith("*") or " " in raw.strip():
-                raise doc.error(["quiet_words", index], f"{raw!r}: a quiet word is one word")
-            self.quiet_words.add(self.phrase(doc, ["quiet_words", index], raw, "quiet word"))
+        self._add_quiet_words(doc, model.quiet_words)
         for role in sorted(EXTORTION_ROLES):
             for index, raw in enumerate(getattr(model.extortion, role)):
                 loc = ["extortion", role, index]
@@ -144,6 +141,18 @@ class _Builder:
             self.sections_from[section] = doc.path.name
             setattr(self, section, value)
 
+    def _add_quiet_words(self, doc: YamlDocument, raws: list[str]) -> None:
+        for index, raw in enumerate(raws):
+            word, prefix = canonical_phrase(raw)
+            location: list[str | int] = ["quiet_words", index]
+            if not word or prefix or len(word.split()) > 1 or "*" in word:
+                raise doc.error(location, f"{raw!r}: a quiet word is one word, without '*'")
+            key = (word, "quiet word")
+            if key in self.origin:
+                raise doc.error(location, f"{raw!r} is already a quiet word at {self.origin[key]}")
+            self.origin[key] = f"{doc.path.name}:{doc.line_of(location)}"
+            self.quiet_words.add(word)
+
     def check_conflicts(self, docs: dict[str, YamlDocument]) -> None:
         meaningful = set(self.categories) | set(self.flags) | set(self.extortion)
         for phrase in sorted(self.negation & meaningful):
@@ -152,6 +161,8 @@ class _Builder:
             raise self._error_at(docs, phrase, "neutral", "a neutral phrase cannot also score")
         for phrase in sorted(set(self.objects) & (self.negation | self.neutral)):
             raise self._error_at(docs, phrase, "object", "an object cannot negate or be neutral")
+        for phrase in sorted(self.quiet_words & meaningful):
+            raise self._error_at(docs, phrase, "quiet word", "a quiet word cannot also score")
         if self.settings is not None:
             doc = docs[self.sections_from["settings"]]
             for index, raw in enumerate(self.settings.topic):
