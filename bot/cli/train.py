@@ -211,6 +211,13 @@ def _thresholds(trained: Trained) -> str:
     return ", ".join([*bands, f"{longer} longer"]) if bands else longer
 
 
+def fitting_libraries() -> str:
+    """The versions of the numeric libraries a fit depends on, for the weights file's header."""
+    from importlib.metadata import version
+
+    return ", ".join(f"{name} {version(name)}" for name in ("scikit-learn", "numpy", "scipy"))
+
+
 def _weights_header(lang: str, seed: int, trained: Trained) -> list[str]:
     """The comment lines atop a weights file: how it was made, what it scored, its top words."""
     from bot.phrasebook.weights import top_features
@@ -228,6 +235,7 @@ def _weights_header(lang: str, seed: int, trained: Trained) -> list[str]:
         f"Calibration: ECE {trained.oof_ece:.3f} out of fold; needs_human below"
         f" {_thresholds(trained)} ({trained.oof_coverage:.0%} confident,"
         f" {trained.oof_confident_accuracy:.1%} right).",
+        f"Fitted with {fitting_libraries()} (other versions fit other numbers).",
         "",
         "Strongest words per category:",
     ]

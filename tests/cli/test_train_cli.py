@@ -104,3 +104,22 @@ def test_a_test_split_lists_no_errors_unless_asked(tmp_path: Path) -> None:
         tmp_path=tmp_path,
     )
     assert (train.returncode, "no mirror of " in train.stderr) == (2, True), train.stderr
+
+
+def test_a_weights_file_names_the_library_versions_it_was_fitted_with() -> None:
+    from importlib.metadata import version
+
+    from bot.cli.train import _weights_header
+    from bot.core.learned import LearnedWeights, LinearModel
+    from bot.training.fit import CvResult, Trained
+
+    model = LinearModel(("quality",), (0.0,), {"w:坏": ((0, 1.0),)})
+    trained = Trained(
+        weights=LearnedWeights(language="zh", categories=model),
+        chosen=CvResult(c=1.0, balanced=False, accuracy=0.5, macro_f1=0.5),
+    )
+    fitted = [line for line in _weights_header("zh", 1, trained) if line.startswith("Fitted")]
+    assert fitted == [
+        f"Fitted with scikit-learn {version('scikit-learn')}, numpy {version('numpy')},"
+        f" scipy {version('scipy')} (other versions fit other numbers)."
+    ]
