@@ -316,28 +316,42 @@ def explain(
     a shown one takes its place ("赠品" for "赠"), a word pair holding one is left out.
     """
     words: list[str] = []
+    own_words = None if tokens is None else frozenset(tokens)
+    rules_read = False
     for name, _push in pushes:  # letter n-grams and signals decide but read as no word
-        if name.startswith(("r:", "rtop:")):
-            found, pair = list(rule_words), False
-        elif name.startswith(PAIR_FEATURE) and tokens is not None and name[2:] not in tokens:
-            continue
-        elif name.startswith(("w:", "c:", "b:")) and not _says_nothing(name, quiet):
-            found, pair = [display_name(name)], name.startswith(f"{BIGRAM}:")
+        if name.startswith(_RULE_PREFIXES):
+            if rules_read:  # every rule feature shows the same phrases
+                continue
+            found, pair, rules_read = rule_words, False, True
+        elif name.startswith(_WORD_PREFIXES):
+            if own_words is not None and name.startswith(PAIR_FEATURE) and name[2:] not in own_words:
+                continue
+            if _says_nothing(name, quiet):
+                continue
+            found, pair = (display_name(name),), name.startswith(_BIGRAM_PREFIX)
         else:
             continue
         for word in found:
-            if word and not word.startswith("<"):
+            if word and word[0] != "<" and word not in words:
                 _show(words, word, pair=pair)
         if len(words) >= 6:
             break
     return tuple(words[:6])
 
 
+_RULE_PREFIXES = (f"{RULE}:", f"{RULE_TOP}:")
+_WORD_PREFIXES = (f"{WORD}:", f"{PAIR}:", f"{BIGRAM}:")
+_BIGRAM_PREFIX = f"{BIGRAM}:"
+
+
 def _show(words: list[str], word: str, *, pair: bool) -> None:
     """Add `word` to the words shown unless one of them says it already (see `explain`)."""
-    if any(_holds(shown, word) for shown in words):
-        return
-    held = [index for index, shown in enumerate(words) if _holds(word, shown)]
+    held = []
+    for index, shown in enumerate(words):
+        if _holds(shown, word):
+            return
+        if _holds(word, shown):
+            held.append(index)
     if not held:
         words.append(word)
     elif not pair:
@@ -348,21 +362,20 @@ def _show(words: list[str], word: str, *, pair: bool) -> None:
 
 def _holds(word: str, part: str) -> bool:
     """Whether `part` is `word` or inside it (whole words, in English)."""
-    if word.isascii() and part.isascii():
-        return f" {part} " in f" {word} "
-    return part in word
+    if part not in word:
+        return False
+    return not (word.isascii() and part.isascii()) or f" {part} " in f" {word} "
 
 
 def _quiet_word(word: str, quiet: frozenset[str]) -> bool:
-    return word in quiet or (not word.isascii() and all(char in quiet for char in word))
+    return word in quiet or (not word.isascii() and quiet.issuperset(word))
 
 
 def _says_nothing(feature: str, quiet: frozenset[str]) -> bool:
     """A learned word feature that reads as nothing on a card (see `explain`)."""
-    kind, _, rest = feature.partition(":")
-    if kind != BIGRAM:
-        return _quiet_word(rest, quiet)
-    parts = [part for part in rest.split("_") if not _MARKER.fullmatch(part)]
+    if not feature.startswith(_BIGRAM_PREFIX):
+        return _quiet_word(feature[2:], quiet)
+    parts = [p for p in feature[2:].split("_") if not (p.startswith("<") and _MARKER.fullmatch(p))]
     if not parts:
         return True
     if all(part.isascii() for part in parts):
