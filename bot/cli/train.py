@@ -179,6 +179,7 @@ def _train_language(
         train += augmented(train, to_traditional)
     config = TrainConfig(seed=seed, rule_flag_threshold=rules_only.rules.flag_threshold)
     fitting = repr(config) + "".join(f"\n{w}\t{' '.join(c)}" for w, c in sorted(clusters.items()))
+    fitting += f"\n{fitting_libraries()}"  # other versions fit other numbers
     version = weights_version(lang, train, config_dir / "rules", seed, fitting=fitting)
     typer.echo(f"{lang}: {len(train)} training texts")
     trained = train_language(
@@ -264,6 +265,7 @@ def agreement_command(
         )
 
 
+SPLITS = ("test", "test2", "train", "train-r6")
 SHOW_ERRORS_HELP = (
     "Show a test split's confusion matrix and misclassified messages (never read them while"
     " changing rules or features: the split would stop being held out)."
@@ -279,7 +281,7 @@ def eval_command(
     mirrors: Annotated[Path | None, typer.Option(help=MIRRORS_HELP)] = None,
     corpus: Annotated[Path, typer.Option(help=CORPUS_HELP)] = REPO / "corpus",
     split: Annotated[
-        str, typer.Option(help="test (frozen), test2 (drawn later) or train")
+        str, typer.Option(help="test (frozen), test2 (drawn later), train or train-r6")
     ] = "test",
     language: Annotated[str, typer.Option(help="zh, zh-s2twp (converted) or en")] = "zh",
     origin: Annotated[
@@ -303,6 +305,8 @@ def eval_command(
     A test split is scored in aggregate (accuracy, per-category and flag F1, calibration); its
     errors are shown only with --show-errors.
     """
+    if split not in SPLITS:
+        raise CliError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
     held_out = split.startswith("test")
     if held_out and worst and not show_errors:
         raise CliError(f"{split} is a held-out split: {HELD_OUT_ERRORS}")

@@ -32,7 +32,7 @@ from bot.core.entities import extract_entities
 from bot.core.extortion import demands_benefit, is_extortion, linked, tied_by_condition
 from bot.core.features import RuleView, chinese_features, english_features
 from bot.core.keyword_rules import ExtortionRole, Rules
-from bot.core.learned import LearnedWeights, explain, language_key, message_length
+from bot.core.learned import LearnedWeights, distinct_words, explain, language_key, message_length
 from bot.core.normalize import NormalizedText, ScriptConverter, normalize
 from bot.core.phrase_match import Segmenter, TokenBounds, find_phrases
 from bot.core.scoring import (
@@ -309,7 +309,7 @@ class Classifier:
                 prediction.probabilities[labels.index(c.value)] for c in (cause, category)
             )
             category = cause
-            keywords = tuple(dict.fromkeys(reading.tally.keywords.get(cause, [])))[:6]
+            keywords = distinct_words(reading.tally.keywords.get(cause, []))[:6]
             flags |= threat_flags(reading)
         # The unrounded probability meets the threshold, as the out-of-fold ones did in training.
         threshold = model.needs_human_at(message_length(reading.normalized.text))
@@ -331,7 +331,7 @@ class Classifier:
                 category=rules.fallback,
                 confidence=rules.fallback_confidence,
                 flags=reading.flags,
-                keywords=tuple(reading.tally.keywords.get(rules.fallback, ())),
+                keywords=distinct_words(reading.tally.keywords.get(rules.fallback, ())),
                 entities=reading.entities,
                 needs_human=rules.fallback_confidence < rules.min_confidence,
                 language=reading.normalized.language,
@@ -344,7 +344,7 @@ class Classifier:
             category=category,
             confidence=confidence,
             flags=reading.flags,
-            keywords=tuple(reading.tally.keywords.get(category, ())),
+            keywords=distinct_words(reading.tally.keywords.get(category, ())),
             entities=reading.entities,
             needs_human=tie or confidence < rules.min_confidence,
             language=reading.normalized.language,

@@ -308,35 +308,43 @@ def explain(
     """Up to six words for the features that decided, strongest first (a rule feature shows
     the rule's phrases as written).
 
-    A learned word that says nothing on a card is left out: a `quiet` word (的, 了, the, i)
-    or a Chinese word of quiet characters only, a Chinese word pair with one, an English word
-    pair ending in one ("delivered but"; "on time" stays). Given the message's `tokens`, a
-    character pair shows only where it is a word of its own ("碎了", never "票什" out of
-    "发票什么"). No word is said twice: one inside a word shown is left out, a word holding
-    a shown one takes its place ("赠品" for "赠"), a word pair holding one is left out.
+    A learned word that says nothing on a card is left out: a `quiet` word (的, 了, the, i),
+    a Chinese word of quiet characters only, a word pair with a quiet word. Given the
+    message's `tokens`, a character pair shows only where it is a word of its own ("碎了",
+    never "票什" out of "发票什么"). No word is said twice: one inside a word shown is left
+    out, a word holding a shown one takes its place ("赠品" for "赠"), and a word pair sharing
+    a word with one shown is left out ("发票什么" after "发票", "上京东" after "京东太").
     """
     words: list[str] = []
     own_words = None if tokens is None else frozenset(tokens)
     rules_read = False
     for name, _push in pushes:  # letter n-grams and signals decide but read as no word
         if name.startswith(_RULE_PREFIXES):
-            if rules_read:  # every rule feature shows the same phrases
-                continue
-            found, pair, rules_read = rule_words, False, True
+            if not rules_read:  # every rule feature shows the same phrases
+                rules_read = True
+                for phrase in rule_words:
+                    _show(words, phrase)
         elif name.startswith(_WORD_PREFIXES):
-            if own_words is not None and name.startswith(PAIR_FEATURE) and name[2:] not in own_words:
+            if (
+                own_words is not None
+                and name.startswith(PAIR_FEATURE)
+                and name[2:] not in own_words
+            ):
                 continue
-            if _says_nothing(name, quiet):
-                continue
-            found, pair = (display_name(name),), name.startswith(_BIGRAM_PREFIX)
-        else:
-            continue
-        for word in found:
-            if word and word[0] != "<" and word not in words:
-                _show(words, word, pair=pair)
+            parts = _parts(name)
+            if parts and not any(_quiet_word(part, quiet) for part in parts):
+                _show(words, display_name(name), parts if len(parts) > 1 else None)
         if len(words) >= 6:
             break
     return tuple(words[:6])
+
+
+def distinct_words(phrases: Sequence[str]) -> tuple[str, ...]:
+    """`phrases` in order, each said once: one inside another left out, the longer kept."""
+    words: list[str] = []
+    for phrase in phrases:
+        _show(words, phrase)
+    return tuple(words)
 
 
 _RULE_PREFIXES = (f"{RULE}:", f"{RULE_TOP}:")
@@ -344,17 +352,27 @@ _WORD_PREFIXES = (f"{WORD}:", f"{PAIR}:", f"{BIGRAM}:")
 _BIGRAM_PREFIX = f"{BIGRAM}:"
 
 
-def _show(words: list[str], word: str, *, pair: bool) -> None:
-    """Add `word` to the words shown unless one of them says it already (see `explain`)."""
+def _parts(feature: str) -> list[str]:
+    """The words of a word feature (a pair's two, its ends and placeholders left out)."""
+    if not feature.startswith(_BIGRAM_PREFIX):
+        return [feature[2:]]
+    return [p for p in feature[2:].split("_") if not (p.startswith("<") and _MARKER.fullmatch(p))]
+
+
+def _show(words: list[str], word: str, parts: Sequence[str] | None = None) -> None:
+    """Add `word` (a word pair: with its `parts`) to the words shown unless one of them says
+    it already (see `explain`)."""
+    if not word or word[0] == "<" or word in words:
+        return
     held = []
     for index, shown in enumerate(words):
-        if _holds(shown, word):
+        if _holds(shown, word) or (parts and any(_holds(shown, part) for part in parts)):
             return
         if _holds(word, shown):
             held.append(index)
     if not held:
         words.append(word)
-    elif not pair:
+    elif parts is None:
         words[held[0]] = word
         for index in reversed(held[1:]):
             del words[index]
@@ -369,15 +387,3 @@ def _holds(word: str, part: str) -> bool:
 
 def _quiet_word(word: str, quiet: frozenset[str]) -> bool:
     return word in quiet or (not word.isascii() and quiet.issuperset(word))
-
-
-def _says_nothing(feature: str, quiet: frozenset[str]) -> bool:
-    """A learned word feature that reads as nothing on a card (see `explain`)."""
-    if not feature.startswith(_BIGRAM_PREFIX):
-        return _quiet_word(feature[2:], quiet)
-    parts = [p for p in feature[2:].split("_") if not (p.startswith("<") and _MARKER.fullmatch(p))]
-    if not parts:
-        return True
-    if all(part.isascii() for part in parts):
-        return _quiet_word(parts[-1], quiet) or all(_quiet_word(p, quiet) for p in parts)
-    return any(_quiet_word(part, quiet) for part in parts)

@@ -123,3 +123,14 @@ def test_a_weights_file_names_the_library_versions_it_was_fitted_with() -> None:
         f"Fitted with scikit-learn {version('scikit-learn')}, numpy {version('numpy')},"
         f" scipy {version('scipy')} (other versions fit other numbers)."
     ]
+
+
+def test_show_errors_lifts_the_refusal_and_an_unknown_split_is_named(tmp_path: Path) -> None:
+    mirrors = ["--mirrors", str(tmp_path)]
+    shown = kefu(
+        ["corpus", "eval", "--split", "test", "--worst", "5", "--show-errors", *mirrors],
+        tmp_path=tmp_path,
+    )
+    unknown = kefu(["corpus", "eval", "--split", "TEST", *mirrors], tmp_path=tmp_path)
+    assert (shown.returncode, "no mirror of " in shown.stderr) == (2, True), shown.stderr
+    assert (unknown.returncode, "--split must be one of" in unknown.stderr) == (2, True)

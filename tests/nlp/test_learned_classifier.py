@@ -159,3 +159,32 @@ def test_keywords_name_words_not_particles_or_stray_character_pairs(
         or (len(word) == 2 and not word.isascii() and word not in tokens)
     ]
     assert (expected in result.keywords, said_nothing) == (True, [])
+
+
+def test_a_cause_over_a_threat_says_each_of_its_words_once(classifier: Classifier) -> None:
+    result = classifier.classify(
+        "the mug arrived broken, it is broken, fix it or I leave a bad review"
+    )
+    words = result.keywords
+    repeated = [w for w in words for other in words if w != other and f" {w} " in f" {other} "]
+    assert (result.category, repeated) == (Category.DAMAGED_MISSING, [])
+
+
+def test_a_message_is_segmented_once_whatever_the_token_boundary_setting(
+    classifier: Classifier,
+) -> None:
+    from dataclasses import replace
+
+    cuts: list[str] = []
+
+    class Counting:
+        def cut(self, text: str) -> list[str]:
+            cuts.append(text)
+            return classifier.segmenter.cut(text)
+
+    for max_len in (0, 1):
+        rules = replace(classifier.rules, token_boundary_max_len=max_len)
+        counted = Classifier(rules, Counting(), classifier.converter, classifier.learned)
+        cuts.clear()
+        counted.classify("收到的杯子裂了一条缝，我要退货")
+        assert (max_len, len(cuts)) == (max_len, 1)
