@@ -161,8 +161,10 @@ class _Builder:
             raise self._error_at(docs, phrase, "neutral", "a neutral phrase cannot also score")
         for phrase in sorted(set(self.objects) & (self.negation | self.neutral)):
             raise self._error_at(docs, phrase, "object", "an object cannot negate or be neutral")
-        for phrase in sorted(self.quiet_words & meaningful):
-            raise self._error_at(docs, phrase, "quiet word", "a quiet word cannot also score")
+        prefixes = self.prefix & meaningful  # "refund*" scores "refunds" too
+        for phrase in sorted(self.quiet_words):
+            if phrase in meaningful or any(phrase.startswith(p) for p in prefixes):
+                raise self._error_at(docs, phrase, "quiet word", "a quiet word cannot also score")
         if self.settings is not None:
             doc = docs[self.sections_from["settings"]]
             for index, raw in enumerate(self.settings.topic):

@@ -89,6 +89,11 @@ def test_a_good_file_builds_rules(tmp_path: Path) -> None:
         ("quiet_words:\n  - 的\n  - refund＊\n", 3, "one word"),  # width-folded to *
         ("quiet_words:\n  - 的\n  - 的\n", 3, "already a quiet word"),
         ("quiet_words: [的]\ncategories:\n  quality:\n    的: 1\n", 1, "cannot also score"),
+        (
+            "categories:\n  return_refund:\n    refund*: 2\nquiet_words: [refunds]\n",
+            4,
+            "also score",
+        ),
         ("quiet_words:\n  - 的\n  - on\n", 3, "valid string"),  # YAML 1.1: on is true
     ],
 )
