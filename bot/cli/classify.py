@@ -118,16 +118,10 @@ def format_report(report: Report, *, name: str, errors: bool = True) -> str:
         lines.append(
             f"{s.label:<22}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>9}"
         )
-    if not errors:
-        lines += ["", "(a held-out split: no confusion matrix, no misclassified messages)"]
+    if errors:
+        lines += _worst(report)
     else:
-        lines += ["", f"worst misclassified ({len(report.worst)}, most confident first)"]
-    for e in report.worst if errors else ():
-        text = " ".join(e.text.split())
-        text = text if len(text) <= 70 else text[:69] + "…"
-        lines.append(
-            f"  {e.id or '-':<7} {e.expected} → {e.predicted} ({e.confidence:.2f})  {text}"
-        )
+        lines += ["", "(a held-out split: no confusion matrix, no misclassified messages)"]
     lines += [
         "",
         f"accuracy: {report.accuracy:.3f}",
@@ -135,6 +129,17 @@ def format_report(report: Report, *, name: str, errors: bool = True) -> str:
         f"flag F1 (micro): {report.flag_micro.f1:.3f}",
     ]
     return "\n".join(lines)
+
+
+def _worst(report: Report) -> list[str]:
+    lines = ["", f"worst misclassified ({len(report.worst)}, most confident first)"]
+    for e in report.worst:
+        text = " ".join(e.text.split())
+        text = text if len(text) <= 70 else text[:69] + "…"
+        lines.append(
+            f"  {e.id or '-':<7} {e.expected} → {e.predicted} ({e.confidence:.2f})  {text}"
+        )
+    return lines
 
 
 def _confusion(report: Report) -> list[str]:

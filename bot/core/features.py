@@ -12,7 +12,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
-from bot.core.learned import BIGRAM, CHAR_GRAM, PAIR, RULE, RULE_FLAG, RULE_TOP, SIGNAL, WORD
+from bot.core.learned import (
+    BIGRAM_PREFIX,
+    CHAR_GRAM,
+    PAIR_PREFIX,
+    RULE,
+    RULE_FLAG,
+    RULE_TOP,
+    SIGNAL,
+    WORD_PREFIX,
+)
 from bot.core.normalize import (
     AMOUNT_MARK,
     EMOTICON_MARK,
@@ -36,9 +45,6 @@ _EN_WORD_RE = re.compile(r"@\w+|https?://\S+|[a-z0-9]+(?:'[a-z]+)?")
 _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
 # A token worth a feature has a letter or digit (str.isalnum's) or is a placeholder mark.
 _WORDLIKE_RE = re.compile("[^\\W_]|[" + "".join(_MARK_NAMES) + "]")
-_WORD_PREFIX = f"{WORD}:"
-_PAIR_PREFIX = f"{PAIR}:"
-_BIGRAM_PREFIX = f"{BIGRAM}:"
 _GRAM_SIZES = (3, 4)
 _LENGTHS = ((4, "len<=4"), (12, "len<=12"), (40, "len<=40"), (120, "len<=120"))
 
@@ -73,12 +79,12 @@ def chinese_features(text: str, tokens: Iterable[str], rules: RuleView) -> dict[
     pairs (the message's ends marked), character pairs and the rules."""
     # List comprehensions and dict.fromkeys: this runs for every message (see the benchmark).
     words = feature_words(tokens)
-    features = dict.fromkeys([_WORD_PREFIX + word for word in words], 1.0)
+    features = dict.fromkeys([WORD_PREFIX + word for word in words], 1.0)
     ends = ["<s>", *words, "</s>"]
-    features.update(dict.fromkeys([f"{_BIGRAM_PREFIX}{a}_{b}" for a, b in pairwise(ends)], 1.0))
+    features.update(dict.fromkeys([f"{BIGRAM_PREFIX}{a}_{b}" for a, b in pairwise(ends)], 1.0))
     for run in _CJK_RUN_RE.findall(text):
         features.update(
-            dict.fromkeys([_PAIR_PREFIX + run[i : i + 2] for i in range(len(run) - 1)], 1.0)
+            dict.fromkeys([PAIR_PREFIX + run[i : i + 2] for i in range(len(run) - 1)], 1.0)
         )
     _add_rules(features, rules, len(text))
     return features
@@ -99,8 +105,8 @@ def english_features(text: str, rules: RuleView) -> dict[str, float]:
     ]
     previous = "<s>"
     for word in words:
-        features[f"{WORD}:{word}"] = 1.0
-        features[f"{BIGRAM}:{previous}_{word}"] = 1.0
+        features[f"{WORD_PREFIX}{word}"] = 1.0
+        features[f"{BIGRAM_PREFIX}{previous}_{word}"] = 1.0
         previous = word
         marked = f"<{word}>"
         for size in _GRAM_SIZES:

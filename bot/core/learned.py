@@ -31,7 +31,8 @@ SIGNAL = "s"  # a structural signal: question, negation, condition, amount, leng
 # A word cluster ("k:256/37": cluster 37 of 256), learned from unlabelled text: words used alike
 # share it, so a word the labelled messages never had still counts as its neighbours do.
 CLUSTER = "k"
-PAIR_FEATURE = f"{PAIR}:"
+# How the word features' names begin (`bot.core.features` builds them, `explain` reads them).
+WORD_PREFIX, PAIR_PREFIX, BIGRAM_PREFIX = f"{WORD}:", f"{PAIR}:", f"{BIGRAM}:"
 
 FEATURE_KINDS = frozenset(
     {WORD, PAIR, BIGRAM, CHAR_GRAM, RULE, RULE_TOP, RULE_FLAG, SIGNAL, CLUSTER}
@@ -283,13 +284,14 @@ def sigmoid(value: float) -> float:
 
 def display_name(feature: str) -> str:
     """How a feature reads as a keyword on a card: the word itself, rules by their decision."""
-    kind, _, rest = feature.partition(":")
-    if kind in (WORD, PAIR):
-        return rest
-    if kind == BIGRAM:  # the message's ends (<s>, </s>) read as nothing; Chinese needs no space
-        words = [word for word in rest.split("_") if not _MARKER.fullmatch(word)]
-        return ("" if any(_is_cjk(word) for word in words) else " ").join(words)
+    if feature.startswith(_WORD_PREFIXES):
+        return _joined(_parts(feature))
     return feature
+
+
+def _joined(parts: Sequence[str]) -> str:
+    """A word feature's words as one keyword (Chinese needs no space between them)."""
+    return ("" if any(_is_cjk(word) for word in parts) else " ").join(parts)
 
 
 _MARKER = re.compile(r"</?[a-z]+>")  # the message's ends and placeholders (<s>, <order>)
@@ -325,15 +327,11 @@ def explain(
                 for phrase in rule_words:
                     _show(words, phrase)
         elif name.startswith(_WORD_PREFIXES):
-            if (
-                own_words is not None
-                and name.startswith(PAIR_FEATURE)
-                and name[2:] not in own_words
-            ):
+            if own_words is not None and name.startswith(PAIR_PREFIX) and name[2:] not in own_words:
                 continue
             parts = _parts(name)
             if parts and not any(_quiet_word(part, quiet) for part in parts):
-                _show(words, display_name(name), parts if len(parts) > 1 else None)
+                _show(words, _joined(parts), parts if len(parts) > 1 else None)
         if len(words) >= 6:
             break
     return tuple(words[:6])
@@ -348,13 +346,13 @@ def distinct_words(phrases: Sequence[str]) -> tuple[str, ...]:
 
 
 _RULE_PREFIXES = (f"{RULE}:", f"{RULE_TOP}:")
-_WORD_PREFIXES = (f"{WORD}:", f"{PAIR}:", f"{BIGRAM}:")
-_BIGRAM_PREFIX = f"{BIGRAM}:"
+_WORD_PREFIXES = (WORD_PREFIX, PAIR_PREFIX, BIGRAM_PREFIX)
 
 
 def _parts(feature: str) -> list[str]:
-    """The words of a word feature (a pair's two, its ends and placeholders left out)."""
-    if not feature.startswith(_BIGRAM_PREFIX):
+    """The words of a word feature (a pair's two, the message's ends (<s>, </s>) and
+    placeholders left out)."""
+    if not feature.startswith(BIGRAM_PREFIX):
         return [feature[2:]]
     return [p for p in feature[2:].split("_") if not (p.startswith("<") and _MARKER.fullmatch(p))]
 

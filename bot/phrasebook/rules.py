@@ -3,7 +3,8 @@
 Every file is a mapping with any of these sections (see phrasebook/README.md for the schema):
 `categories` (category id → {phrase: weight}), `flags` (flag id → {phrase: weight}),
 `negation` (list), `neutral` (list), `quiet_words` (list), `extortion` (role → list),
-`signals` and `settings` (each in one file only). A broken file raises PhrasebookError `file:line: reason`.
+`signals` and `settings` (each in one file only). A broken file raises PhrasebookError
+`file:line: reason`.
 """
 
 from __future__ import annotations
